@@ -1,0 +1,15 @@
+//! headroom's domain: SLOs, error budgets, burn rates, alert policies and their state machines.
+//!
+//! Pure: no IO, no async, no clock. Every function that depends on time takes `now`.
+
+pub mod policy;
+pub mod sli;
+pub mod slo;
+pub mod time;
+pub mod window;
+
+pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
+pub use sli::{Counts, SliData, SliceTally, window_end};
+pub use slo::{BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SloId, SourceRef};
+pub use time::{Span, SpanError, Timestamp};
+pub use window::{CalendarUnit, Period, Window};
