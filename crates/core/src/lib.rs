@@ -2,12 +2,18 @@
 //!
 //! Pure: no IO, no async, no clock. Every function that depends on time takes `now`.
 
+pub mod alert;
+pub mod budget;
+pub mod evaluator;
 pub mod policy;
 pub mod sli;
 pub mod slo;
 pub mod time;
 pub mod window;
 
+pub use alert::{Alert, AlertState, AlertTransition};
+pub use budget::{BurnRate, ErrorBudget, SloStatus};
+pub use evaluator::Evaluator;
 pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
 pub use sli::{Counts, SliData, SliceTally, window_end};
 pub use slo::{BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SloId, SourceRef};

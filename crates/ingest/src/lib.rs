@@ -1,1 +1,5 @@
-//! placeholder
+//! Wire formats in. Each is parsed once here into core types; nothing past this crate sees raw input.
+
+pub mod events;
+
+pub use events::{Event, EventError, RecordedEvent, parse_batch, parse_recording};
