@@ -1,1 +1,527 @@
-fn main() {}
+//! `headroom`: the server, and a thin command-line client of its API plus local commands.
+//!
+//! Exit codes: 0 success; 1 the input was refused (invalid config, rejected events, a 4xx answer);
+//! 2 usage error; 3 the server could not be reached or failed (5xx); 4 local storage failed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use headroom_core::Timestamp;
+use headroom_store::{Scope, Store, TokenStore};
+use serde_json::{Value, json};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:7979";
+const DEFAULT_URL: &str = "http://127.0.0.1:7979";
+
+#[derive(Parser)]
+#[command(
+    name = "headroom",
+    version,
+    about = "SLOs, error budgets and burn-rate alerts in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (embedded quickstart config unless --config is given).
+    Serve(ServeArgs),
+    /// Check config files; prints FILE:LINE:COL: message per problem, exit 1 if any.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Replay recorded SLI events through the SLO engine in simulated time.
+    Backtest {
+        #[arg(long, required = true)]
+        config: Vec<PathBuf>,
+        /// CSV (timestamp,slo,good,total) or JSONL with the same keys.
+        #[arg(long)]
+        events: PathBuf,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Manage API tokens (works on the local data directory or database).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Read SLOs from a running server.
+    Slo {
+        #[command(subcommand)]
+        command: SloCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Push SLI events to a running server.
+    Ingest(IngestArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Config files or directories (native, Sloth or OpenSLO YAML).
+    #[arg(long, env = "HEADROOM_CONFIG", value_delimiter = ',')]
+    config: Option<Vec<PathBuf>>,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[arg(long, env = "HEADROOM_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+}
+
+#[derive(Args, Clone)]
+struct StorageArgs {
+    #[arg(long, env = "HEADROOM_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// postgres://… to keep state in PostgreSQL instead of SQLite in the data directory.
+    #[arg(long, env = "HEADROOM_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct ClientArgs {
+    #[arg(long, env = "HEADROOM_URL", default_value = DEFAULT_URL, global = true)]
+    server: String,
+    #[arg(long, env = "HEADROOM_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
+    output: Output,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; prints it once (only its hash is stored).
+    Create {
+        #[arg(long, value_parser = parse_scope)]
+        scope: Scope,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    List,
+    Revoke {
+        id: String,
+    },
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.parse()
+        .map_err(|e: headroom_store::UnknownScope| e.to_string())
+}
+
+#[derive(Subcommand)]
+enum SloCommand {
+    List,
+    Get { id: String },
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    slo: String,
+    #[arg(long, required_unless_present = "file")]
+    good: Option<f64>,
+    #[arg(long, required_unless_present = "file")]
+    total: Option<f64>,
+    /// RFC 3339 or unix seconds (default: now).
+    #[arg(long)]
+    timestamp: Option<String>,
+    /// A JSON batch ({"events":[…]}) or NDJSON file to send as is.
+    #[arg(long, conflicts_with_all = ["good", "total"])]
+    file: Option<PathBuf>,
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// A failure with the exit code it maps to.
+struct Failure(u8, anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(4, e.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Backtest {
+            config,
+            events,
+            output,
+        } => backtest(&config, &events, output),
+        command => runtime().and_then(|rt| rt.block_on(run_async(command))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, e)) => {
+            if !format!("{e:#}").is_empty() {
+                eprintln!("headroom: {e:#}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn run_async(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Serve(a) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .init();
+            let opts = headroom_server::ServeOptions {
+                config: a.config,
+                data_dir: a.storage.data_dir,
+                listen: a.listen,
+                database_url: a.storage.database_url,
+            };
+            headroom_server::serve(opts).await.map_err(|e| match e {
+                headroom_server::ServeError::Config(_) => Failure(1, e.into()),
+                e => Failure(4, e.into()),
+            })
+        }
+        Command::Token { command, storage } => token(command, storage).await,
+        Command::Slo { command, client } => slo(command, client).await,
+        Command::Ingest(a) => ingest(a).await,
+        Command::Validate { .. } | Command::Backtest { .. } => {
+            unreachable!("handled without a runtime")
+        }
+    }
+}
+
+fn validate(files: &[PathBuf]) -> Result<(), Failure> {
+    match headroom_spec::load_paths(files) {
+        Ok(config) => {
+            println!("ok: {} SLOs in {} path(s)", config.slos.len(), files.len());
+            Ok(())
+        }
+        Err(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            Err(Failure(
+                1,
+                anyhow::anyhow!("{} problem(s) found", problems.len()),
+            ))
+        }
+    }
+}
+
+fn backtest(config: &[PathBuf], events: &PathBuf, output: Output) -> Result<(), Failure> {
+    let config = headroom_spec::load_paths(config).map_err(|ps| {
+        let lines: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+        Failure(
+            1,
+            anyhow::anyhow!("config is invalid:\n{}", lines.join("\n")),
+        )
+    })?;
+    let text = std::fs::read_to_string(events)
+        .with_context(|| format!("cannot read {}", events.display()))?;
+    let recorded = headroom_ingest::parse_recording(&events.display().to_string(), &text)
+        .map_err(|e| Failure(1, e.into()))?;
+    let report =
+        headroom_engine::backtest::run(config.slos, recorded).map_err(|e| Failure(1, e.into()))?;
+    match output {
+        Output::Json => {
+            for t in &report.transitions {
+                let mut v = json!({"at": t.at.to_rfc3339(), "slo": t.slo, "severity": t.severity, "state": t.to.as_str(), "burn_rates": t.burn_rates});
+                if !t.group.is_empty() {
+                    v["group"] = Value::from(t.group.clone());
+                }
+                println!("{v}");
+            }
+            println!("{}", json!({"summary": report.summary}));
+        }
+        Output::Table => {
+            println!("{:<25} {:<40} {:<10} STATE", "AT", "SLO", "SEVERITY");
+            for t in &report.transitions {
+                let slo = if t.group.is_empty() {
+                    t.slo.clone()
+                } else {
+                    format!("{}{{{}}}", t.slo, t.group)
+                };
+                println!(
+                    "{:<25} {:<40} {:<10} {}",
+                    t.at.to_rfc3339(),
+                    slo,
+                    t.severity,
+                    t.to.as_str()
+                );
+            }
+            println!();
+            println!(
+                "{:<40} {:>10} {:>16} {:>17}",
+                "SLO", "SLI", "BUDGET CONSUMED", "BUDGET REMAINING"
+            );
+            for s in &report.summary {
+                let slo = if s.group.is_empty() {
+                    s.slo.clone()
+                } else {
+                    format!("{}{{{}}}", s.slo, s.group)
+                };
+                let sli = s.sli.map_or("-".to_string(), |v| format!("{:.5}", v));
+                println!(
+                    "{:<40} {:>10} {:>15.1}% {:>16.1}%",
+                    slo,
+                    sli,
+                    s.budget_consumed * 100.0,
+                    s.budget_remaining * 100.0
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn now() -> Timestamp {
+    headroom_server::now_millis()
+}
+
+async fn token(command: TokenCommand, storage: StorageArgs) -> Result<(), Failure> {
+    let url = match storage.database_url {
+        Some(u) => u,
+        None => {
+            std::fs::create_dir_all(&storage.data_dir)?;
+            format!(
+                "sqlite://{}",
+                storage.data_dir.join("headroom.db").display()
+            )
+        }
+    };
+    let store = Store::open(&url).await?;
+    match command {
+        TokenCommand::Create { scope, name } => {
+            let (info, plaintext) = store.create_token(&name, scope, now()).await?;
+            eprintln!(
+                "created token {} ({}, scope {}); it is shown only this once:",
+                info.id, info.name, info.scope
+            );
+            println!("{plaintext}");
+        }
+        TokenCommand::List => {
+            println!(
+                "{:<24} {:<10} {:<8} {:<12} NAME",
+                "ID", "PREFIX", "SCOPE", "REVOKED"
+            );
+            for t in store.list_tokens().await? {
+                println!(
+                    "{:<24} {:<10} {:<8} {:<12} {}",
+                    t.id,
+                    t.prefix,
+                    t.scope,
+                    if t.is_revoked() { "yes" } else { "no" },
+                    t.name
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !store.revoke_token(&id, now()).await? {
+                return Err(Failure(1, anyhow::anyhow!("no token {id:?}")));
+            }
+            println!("revoked {id}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Calls the API; 4xx maps to exit 1, unreachable or 5xx to exit 3.
+async fn call(
+    client: &ClientArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<(String, &str)>,
+    key: Option<&str>,
+) -> Result<Value, Failure> {
+    let url = format!("{}{}", client.server.trim_end_matches('/'), path);
+    let mut req = reqwest::Client::new().request(method, &url);
+    if let Some(t) = &client.token {
+        req = req.bearer_auth(t);
+    }
+    if let Some((b, ct)) = body {
+        req = req.header("content-type", ct).body(b);
+    }
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| Failure(3, anyhow::anyhow!("cannot reach {url}: {e}")))?;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(v);
+    }
+    let detail = v
+        .get("detail")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let code = if status.is_client_error() { 1 } else { 3 };
+    Err(Failure(code, anyhow::anyhow!("{status}: {detail}")))
+}
+
+fn pct(v: &Value) -> String {
+    v.as_f64()
+        .map_or("-".into(), |x| format!("{:.1}%", x * 100.0))
+}
+
+async fn slo(command: SloCommand, client: ClientArgs) -> Result<(), Failure> {
+    match command {
+        SloCommand::List => {
+            let v = call(&client, reqwest::Method::GET, "/api/v1/slos", None, None).await?;
+            if client.output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v["slos"]).unwrap_or_default()
+                );
+                return Ok(());
+            }
+            println!(
+                "{:<40} {:>9} {:>10} {:>10} {:>10} ALERTS",
+                "SLO", "OBJECTIVE", "SLI", "REMAINING", "BURN 1h"
+            );
+            for s in v["slos"].as_array().into_iter().flatten() {
+                let firing: Vec<&str> = s["alerts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| a["state"] == "firing")
+                    .filter_map(|a| a["name"].as_str())
+                    .collect();
+                println!(
+                    "{:<40} {:>9} {:>10} {:>10} {:>10} {}",
+                    s["id"].as_str().unwrap_or(""),
+                    pct(&s["objective"]),
+                    s["sli"].as_f64().map_or("-".into(), |x| format!("{x:.5}")),
+                    pct(&s["budget_remaining"]),
+                    s["burn_rates"]["1h"]
+                        .as_f64()
+                        .map_or("-".into(), |x| format!("{x:.2}")),
+                    if firing.is_empty() {
+                        "-".to_string()
+                    } else {
+                        firing.join(",")
+                    }
+                );
+            }
+        }
+        SloCommand::Get { id } => {
+            let v = call(
+                &client,
+                reqwest::Method::GET,
+                &format!("/api/v1/slos/{id}"),
+                None,
+                None,
+            )
+            .await?;
+            if client.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                return Ok(());
+            }
+            println!("SLO:               {}", v["id"].as_str().unwrap_or(""));
+            println!("service:           {}", v["service"].as_str().unwrap_or(""));
+            println!(
+                "objective:         {} over {}",
+                pct(&v["objective"]),
+                v["window"].as_str().unwrap_or("")
+            );
+            println!(
+                "events:            {} good of {}",
+                v["good_events"], v["total_events"]
+            );
+            println!(
+                "SLI:               {}",
+                v["sli"]
+                    .as_f64()
+                    .map_or("no data".into(), |x| format!("{x:.6}"))
+            );
+            println!("budget remaining:  {}", pct(&v["budget_remaining"]));
+            if let Some(rates) = v["burn_rates"].as_object() {
+                let r: Vec<String> = rates
+                    .iter()
+                    .map(|(w, r)| {
+                        format!(
+                            "{w}={}",
+                            r.as_f64().map_or("-".into(), |x| format!("{x:.2}"))
+                        )
+                    })
+                    .collect();
+                println!("burn rates:        {}", r.join(" "));
+            }
+            for a in v["alerts"].as_array().into_iter().flatten() {
+                println!(
+                    "alert {:<12} {}",
+                    a["name"].as_str().unwrap_or(""),
+                    a["state"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ingest(a: IngestArgs) -> Result<(), Failure> {
+    let (body, ct) = match &a.file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            let ct = if text.trim_start().starts_with("{\"events\"") {
+                "application/json"
+            } else {
+                "application/x-ndjson"
+            };
+            (text, ct)
+        }
+        None => {
+            let ts = match &a.timestamp {
+                Some(t) => Value::from(t.clone()),
+                None => Value::from(now().to_rfc3339()),
+            };
+            (
+                json!({"events": [{"timestamp": ts, "good": a.good, "total": a.total}]})
+                    .to_string(),
+                "application/json",
+            )
+        }
+    };
+    let v = call(
+        &a.client,
+        reqwest::Method::POST,
+        &format!("/api/v1/slos/{}/events", a.slo),
+        Some((body, ct)),
+        a.idempotency_key.as_deref(),
+    )
+    .await?;
+    if a.client.output == Output::Json {
+        println!("{v}");
+    } else if v["duplicate"] == true {
+        println!("already counted (same Idempotency-Key)");
+    } else {
+        println!("accepted {} event record(s)", v["accepted"]);
+    }
+    Ok(())
+}

@@ -1,1 +1,385 @@
-//! placeholder
+//! The headroom server: HTTP API, /metrics, and the workers that keep SLO state current.
+//!
+//! `app(state)` builds the whole `Router` without a socket (tests drive it with `oneshot`);
+//! `serve(options)` opens storage, starts the workers and listens.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod selfmon;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use headroom_core::{Alert, AlertState, AlertTransition, Span, Timestamp};
+use headroom_engine::Engine;
+use headroom_spec::Config;
+use headroom_store::{AlertStore, ConfigStore, Scope, Store, TokenStore};
+use headroom_tsdb::Tsdb;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use crate::state::{AppState, Clock, ConfigSource, Health, Inner, RunningConfig};
+
+/// The bundled quickstart config, used when no `--config` is given.
+pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// How often the SLI store writes a snapshot (and trims its write-ahead log).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
+/// How often headroom's own request tally is pushed into its SLOs.
+const SELF_FLUSH_EVERY: Duration = Duration::from_secs(10);
+
+/// Everything `headroom serve` takes.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub config: Option<Vec<PathBuf>>,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("config is invalid:\n{}", .0.join("\n"))]
+    Config(Vec<String>),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state store: {0}")]
+    Store(#[from] headroom_store::StoreError),
+    #[error("SLI store: {0}")]
+    Tsdb(#[from] headroom_tsdb::TsdbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads the config from its source: problems come back one `FILE:LINE:COL: message` per line.
+pub fn load_config(source: &ConfigSource) -> Result<(Config, String), Vec<String>> {
+    let (result, text) = match source {
+        ConfigSource::Embedded => (
+            headroom_spec::load_str("quickstart.yaml", QUICKSTART),
+            QUICKSTART.to_string(),
+        ),
+        ConfigSource::Paths(paths) => {
+            let mut text = String::new();
+            for p in paths {
+                text.push_str(&p.display().to_string());
+                if let Ok(t) = std::fs::read_to_string(p) {
+                    text.push_str(&t);
+                }
+            }
+            (headroom_spec::load_paths(paths), text)
+        }
+    };
+    let version = hex::encode(Sha256::digest(text.as_bytes()));
+    result
+        .map(|c| (c, version))
+        .map_err(|ps| ps.iter().map(|p| p.to_string()).collect())
+}
+
+/// Builds the router: API, compatibility paths, metrics and health.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/slos", get(api::list_slos))
+        .route("/api/v1/slos/{slo}", get(api::get_slo))
+        .route("/api/v1/slos/{slo}/series", get(api::slo_series))
+        .route("/api/v1/slos/{slo}/events", post(api::push_events))
+        .route("/api/v1/alerts/transitions", get(api::transitions))
+        .route("/api/v1/openapi.json", get(openapi::openapi))
+        .route("/-/reload", post(api::reload))
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async {
+            error::ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            selfmon::measure,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    }
+}
+
+/// Opens storage and builds the state; restores alert states from the store.
+pub async fn build_state(
+    source: ConfigSource,
+    tsdb: Tsdb,
+    store: Store,
+    clock: Clock,
+) -> Result<AppState, ServeError> {
+    let (config, version) = load_config(&source).map_err(ServeError::Config)?;
+    let now = clock();
+    let engine = Engine::new(tsdb, config.slos)?;
+    for s in store.alert_states().await? {
+        if let Some(state) = AlertState::parse(&s.state) {
+            engine.restore_alert(
+                &s.slo,
+                &s.group,
+                &s.severity,
+                Alert {
+                    state,
+                    since: s.since,
+                },
+            );
+        }
+    }
+    store
+        .record_config(&version, now, true, "loaded at start")
+        .await?;
+    let inner = Inner {
+        engine,
+        store,
+        clock,
+        config: RwLock::new(RunningConfig {
+            anonymous_read: config.anonymous_read,
+            version,
+            loaded_at: now,
+        }),
+        config_source: source,
+        dirty: Mutex::new(Vec::new()),
+        wake: Notify::new(),
+        ready: Default::default(),
+        health: Health::default(),
+        requests: Default::default(),
+    };
+    Ok(AppState(Arc::new(inner)))
+}
+
+/// Re-reads the config; on success swaps the SLO set, on failure keeps the running one.
+/// Returns the number of SLOs, or the problems.
+pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
+    let now = state.now();
+    match load_config(&state.config_source) {
+        Ok((config, version)) => {
+            let n = config.slos.len();
+            if let Err(e) = state.engine.replace_slos(config.slos) {
+                Health::add(&state.health.reloads_failed, 1);
+                return Err(vec![format!("SLI store refused the new SLOs: {e}")]);
+            }
+            *state.config.write().expect("config lock") = RunningConfig {
+                anonymous_read: config.anonymous_read,
+                version: version.clone(),
+                loaded_at: now,
+            };
+            Health::add(&state.health.reloads_ok, 1);
+            if let Err(e) = state
+                .store
+                .record_config(&version, now, true, "reloaded")
+                .await
+            {
+                tracing::warn!(error = %e, "could not record the reload");
+            }
+            evaluate(state, None).await;
+            tracing::info!(slos = n, "config reloaded");
+            Ok(n)
+        }
+        Err(problems) => {
+            Health::add(&state.health.reloads_failed, 1);
+            let msg = problems.join("\n");
+            tracing::error!(problems = %msg, "config reload refused; the running config stays");
+            if let Err(e) = state.store.record_config("", now, false, &msg).await {
+                tracing::warn!(error = %e, "could not record the refused reload");
+            }
+            Err(problems)
+        }
+    }
+}
+
+/// Evaluates (one SLO or all) now and stores the transitions.
+pub async fn evaluate(state: &AppState, only: Option<&str>) -> Vec<AlertTransition> {
+    let now = state.now();
+    let transitions = state.engine.evaluate(only, now);
+    Health::add(&state.health.evaluations, 1);
+    if !transitions.is_empty() {
+        let rows: Vec<headroom_store::AlertTransition> = transitions
+            .iter()
+            .map(|t| headroom_store::AlertTransition {
+                at: t.at,
+                slo: t.slo.clone(),
+                group: t.group.clone(),
+                severity: t.severity.clone(),
+                from: t.from.as_str().to_string(),
+                to: t.to.as_str().to_string(),
+                values_json: serde_json::to_string(&t.burn_rates).unwrap_or_default(),
+            })
+            .collect();
+        for t in &transitions {
+            tracing::info!(slo = %t.slo, group = %t.group, alert = %t.severity, from = t.from.as_str(), to = t.to.as_str(), "alert transition");
+        }
+        if let Err(e) = state.store.record_transitions(&rows).await {
+            tracing::error!(error = %e, "could not store alert transitions");
+        }
+    }
+    transitions
+}
+
+/// The evaluator: re-evaluates SLOs whose data changed as soon as it changes, and every SLO when a
+/// minute bucket closes, so no fixed interval delays a page.
+pub async fn run_evaluator(state: AppState) {
+    loop {
+        let now = state.now();
+        let next_bucket = now.floor(Span::MINUTE) + Span::MINUTE;
+        let wait = Duration::from_millis((next_bucket - now).millis().max(1) as u64);
+        tokio::select! {
+            _ = state.wake.notified() => {
+                let dirty = std::mem::take(&mut *state.dirty.lock().expect("dirty lock"));
+                for slo in dirty {
+                    evaluate(&state, Some(&slo)).await;
+                }
+            }
+            _ = tokio::time::sleep(wait) => {
+                evaluate(&state, None).await;
+            }
+        }
+    }
+}
+
+async fn run_checkpoints(state: AppState) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        checkpoint(&state).await;
+    }
+}
+
+async fn checkpoint(state: &AppState) {
+    let st = state.clone();
+    match tokio::task::spawn_blocking(move || st.engine.tsdb().checkpoint()).await {
+        Ok(Ok(())) => state
+            .health
+            .last_checkpoint_ms
+            .store(state.now().0 as u64, Ordering::Relaxed),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "SLI checkpoint failed; the write-ahead log still holds everything")
+        }
+        Err(e) => tracing::error!(error = %e, "SLI checkpoint panicked"),
+    }
+}
+
+async fn run_self_measurement(state: AppState) {
+    let mut tick = tokio::time::interval(SELF_FLUSH_EVERY);
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        let now = state.now();
+        let _ = tokio::task::spawn_blocking(move || st.requests.flush(&st, now)).await;
+    }
+}
+
+/// `headroom serve`: opens storage, prints a first admin token on an empty database, starts the
+/// workers, and serves until SIGINT/SIGTERM (then writes a final snapshot).
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&opts.data_dir).map_err(|source| ServeError::DataDir {
+        path: opts.data_dir.clone(),
+        source,
+    })?;
+    let source = match &opts.config {
+        Some(paths) => ConfigSource::Paths(paths.clone()),
+        None => ConfigSource::Embedded,
+    };
+    // Validate before touching storage, so a bad config changes nothing.
+    load_config(&source).map_err(ServeError::Config)?;
+    let db = match &opts.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", opts.data_dir.join("headroom.db").display()),
+    };
+    let store = Store::open(&db).await?;
+    let clock = state::system_clock();
+    if store.count_tokens().await? == 0 {
+        let (_, token) = store
+            .create_token("admin (created at first start)", Scope::Admin, clock())
+            .await?;
+        println!(
+            "First start: created an admin token. It is shown only this once:\n\n    {token}\n"
+        );
+    }
+    let tsdb_dir = opts.data_dir.join("sli");
+    let tsdb = tokio::task::spawn_blocking(move || Tsdb::open(&tsdb_dir, Default::default()))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let state = build_state(source, tsdb, store, clock).await?;
+    evaluate(&state, None).await;
+    state.ready.store(true, Ordering::Release);
+
+    tokio::spawn(run_evaluator(state.clone()));
+    tokio::spawn(run_checkpoints(state.clone()));
+    tokio::spawn(run_self_measurement(state.clone()));
+    tokio::spawn(reload_on_sighup(state.clone()));
+
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
+    let n = state.engine.slos().len();
+    tracing::info!(addr = %opts.listen, slos = n, "headroom is serving");
+    println!("headroom listening on http://{} with {n} SLOs", opts.listen);
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    checkpoint(&state).await;
+    Ok(())
+}
+
+async fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let _ = reload(&state).await;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A timestamp for logs and tests.
+pub fn now_millis() -> Timestamp {
+    state::system_clock()()
+}

@@ -1,1 +1,395 @@
-//! placeholder
+//! Config and SLO spec formats, read at the edge into validated core types.
+//!
+//! One loaded set may mix, per YAML document:
+//! - headroom's native format: `anonymous_read`, `services`, `alert_windows` and `slos` at the
+//!   top level; `examples/quickstart.yaml` documents every field. An SLO's `name` is its id,
+//!   `objective` is a percentage and `target` a ratio (the key decides, never the number);
+//! - Sloth `prometheus/v1` specs and `sloth.slok.dev/v1` `PrometheusServiceLevel` CRDs (SLO id
+//!   `<service>-<name>`, rolling window of the set's Sloth period, 30 days by default);
+//! - a Sloth `sloth.slok.dev/v1` `AlertWindows` document (the set's alert windows);
+//! - OpenSLO `openslo/v1` objects of every kind (alone or as a YAML list), and `openslo/v1alpha`
+//!   SLOs as Sloth reads them (SLO id `metadata.name`).
+//!
+//! Loading never stops at the first problem: every document and every SLO is read, and each
+//! defect becomes a [`Problem`] pointing at the offending key or value.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use headroom_core::{AlertWindows, Slo};
+
+mod alerts;
+mod native;
+mod openslo;
+mod read;
+mod rules;
+mod sloth;
+mod yaml;
+
+use read::Cx;
+use yaml::{Node, Pos};
+
+/// Everything a loaded set of config files says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub slos: Vec<Slo>,
+    /// Whether clients without a token may read SLOs, budgets and the status page.
+    pub anonymous_read: bool,
+    /// Declared services (native `services`, OpenSLO `Service` objects), then one entry for each
+    /// service an SLO names that was not declared.
+    pub services: Vec<Service>,
+    /// The set's alert windows (native `alert_windows` or a Sloth `AlertWindows` document): the
+    /// default page and ticket windows of every SLO, and the period of Sloth specs.
+    pub alert_windows: Option<AlertWindows>,
+    /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
+    pub warnings: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One defect, located at the key or value that causes it (1-based line and column; 0 and 0
+/// when the file itself could not be read).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct Problem {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// Loads files and directories (a directory contributes its `*.yml` and `*.yaml` files, sorted
+/// by name, not recursing).
+pub fn load_paths(paths: &[PathBuf]) -> Result<Config, Vec<Problem>> {
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match yaml_files_in(path) {
+                Ok(files) => {
+                    for f in files {
+                        read_source(&f, &mut sources, &mut problems);
+                    }
+                }
+                Err(e) => problems.push(io_problem(path, &e)),
+            }
+        } else {
+            read_source(path, &mut sources, &mut problems);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    load_sources(&sources)
+}
+
+/// Loads one file's text, which may hold several YAML documents separated by `---`.
+pub fn load_str(file_name: &str, text: &str) -> Result<Config, Vec<Problem>> {
+    load_sources(&[(file_name.to_string(), text.to_string())])
+}
+
+/// Loads several in-memory files as one set: `(file name, text)` pairs. References between
+/// files resolve and SLO ids must be unique across all of them.
+pub fn load_sources(sources: &[(String, String)]) -> Result<Config, Vec<Problem>> {
+    let mut cx = Cx::new();
+    let mut docs: Vec<Node> = Vec::new();
+    for (name, text) in sources {
+        let file = cx.add_file(name);
+        match yaml::parse(file, text) {
+            Ok(d) => docs.extend(d),
+            Err(e) => cx.err(
+                Pos {
+                    file,
+                    line: e.line,
+                    column: e.column,
+                },
+                format!("invalid YAML: {}", e.message),
+            ),
+        }
+    }
+
+    // Pass 1: what every SLO may depend on (settings, alert windows, OpenSLO objects).
+    let kinds: Vec<Kind> = docs.iter().map(|d| classify(&mut cx, d)).collect();
+    let mut settings = native::Settings::default();
+    let mut objects = Vec::new();
+    for (doc, kind) in docs.iter().zip(&kinds) {
+        match kind {
+            Kind::Native => native::read_settings(&mut cx, doc, &mut settings),
+            Kind::AlertWindows => {
+                if let Some(w) = sloth::alert_windows(&mut cx, doc) {
+                    native::set_once(
+                        &mut cx,
+                        &mut settings.alert_windows,
+                        read::At { v: w, pos: doc.pos },
+                        "alert_windows (or an AlertWindows document)",
+                    );
+                }
+            }
+            Kind::OpenSlo(items) => {
+                objects.extend(items.iter().cloned().map(|(api, i)| openslo::Object {
+                    api,
+                    node: &doc_items(doc)[i],
+                }))
+            }
+            _ => {}
+        }
+    }
+    let index = openslo::index(&mut cx, objects);
+    let defaults = alerts::Defaults {
+        windows: settings.alert_windows.as_ref().map(|w| w.v),
+    };
+
+    // Pass 2: SLOs.
+    let mut slos = Vec::new();
+    for (doc, kind) in docs.iter().zip(&kinds) {
+        match kind {
+            Kind::Native => native::read_slos(&mut cx, doc, &defaults, &mut slos),
+            Kind::SlothV1 => sloth::prometheus_v1(&mut cx, doc, &defaults, &mut slos),
+            Kind::SlothK8s => sloth::kubernetes(&mut cx, doc, &defaults, &mut slos),
+            _ => {}
+        }
+    }
+    openslo::slos(&mut cx, &index, &defaults, &mut slos);
+    duplicate_ids(&mut cx, &slos);
+
+    let mut services = Vec::new();
+    for (s, at) in settings.services {
+        if services.iter().any(|d: &Service| d.name == s.name) {
+            cx.err(at.pos, format!("service {:?} is declared twice", s.name));
+        } else {
+            services.push(s);
+        }
+    }
+    for s in index.services.iter() {
+        if !services.iter().any(|d| d.name == s.name) {
+            services.push(s.clone());
+        }
+    }
+    native::implied_services(&mut services, &slos);
+
+    if !cx.problems.is_empty() {
+        return Err(cx.problems);
+    }
+    Ok(Config {
+        slos,
+        anonymous_read: settings.anonymous_read.is_some_and(|a| a.v),
+        services,
+        alert_windows: defaults.windows,
+        warnings: cx.warnings,
+    })
+}
+
+/// Reads a Sloth `AlertWindows` file (`sloth.slok.dev/v1`, kind `AlertWindows`).
+pub fn load_alert_windows(path: &Path) -> Result<AlertWindows, Vec<Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![io_problem(path, &e)])?;
+    parse_alert_windows(&path.display().to_string(), &text)
+}
+
+/// Reads the text of a Sloth `AlertWindows` file.
+pub fn parse_alert_windows(file_name: &str, text: &str) -> Result<AlertWindows, Vec<Problem>> {
+    let mut cx = Cx::new();
+    let file = cx.add_file(file_name);
+    let docs = yaml::parse(file, text).map_err(|e| {
+        vec![Problem {
+            file: file_name.to_string(),
+            line: e.line,
+            column: e.column,
+            message: format!("invalid YAML: {}", e.message),
+        }]
+    })?;
+    let start = Pos {
+        file,
+        line: 1,
+        column: 1,
+    };
+    let windows = match docs.as_slice() {
+        [doc] if matches!(classify(&mut cx, doc), Kind::AlertWindows) => {
+            sloth::alert_windows(&mut cx, doc)
+        }
+        [doc] if cx.problems.is_empty() => {
+            cx.err(
+                doc.pos,
+                "expected a Sloth AlertWindows document (apiVersion: sloth.slok.dev/v1, kind: AlertWindows)",
+            );
+            None
+        }
+        [] => {
+            cx.err(
+                start,
+                "the file is empty: expected a Sloth AlertWindows document",
+            );
+            None
+        }
+        [_, second, ..] => {
+            cx.err(second.pos, "expected a single AlertWindows document");
+            None
+        }
+        _ => None,
+    };
+    match windows {
+        Some(w) if cx.problems.is_empty() => Ok(w),
+        _ => Err(cx.problems),
+    }
+}
+
+/// Which format a document is in.
+enum Kind {
+    Native,
+    SlothV1,
+    SlothK8s,
+    AlertWindows,
+    /// OpenSLO objects: the document itself, or the items of a list document.
+    OpenSlo(Vec<(openslo::Api, usize)>),
+    Skip,
+}
+
+/// The OpenSLO objects of a document: itself, or the items of a list.
+fn doc_items(doc: &Node) -> &[Node] {
+    match &doc.value {
+        yaml::Value::Seq(items) => items,
+        _ => std::slice::from_ref(doc),
+    }
+}
+
+fn classify(cx: &mut Cx, doc: &Node) -> Kind {
+    match &doc.value {
+        yaml::Value::Map(_) => classify_object(cx, doc, 0),
+        yaml::Value::Seq(items) => {
+            // A list document is a list of OpenSLO objects (as the OpenSLO SDK writes them).
+            let mut objects = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match classify_object(cx, item, i) {
+                    Kind::OpenSlo(o) => objects.extend(o),
+                    Kind::Skip => {}
+                    _ => cx.err(
+                        item.pos,
+                        "a list document may only hold OpenSLO objects (apiVersion: openslo/v1)",
+                    ),
+                }
+            }
+            Kind::OpenSlo(objects)
+        }
+        _ => {
+            cx.err(
+                doc.pos,
+                format!("a document must be a mapping, found {}", doc.type_name()),
+            );
+            Kind::Skip
+        }
+    }
+}
+
+fn classify_object(cx: &mut Cx, node: &Node, index: usize) -> Kind {
+    if node.as_map().is_none() {
+        cx.err(
+            node.pos,
+            format!("expected an OpenSLO object, found {}", node.type_name()),
+        );
+        return Kind::Skip;
+    }
+    if let Some(v) = node.key("version") {
+        return match v.scalar_text() {
+            Some("prometheus/v1") => Kind::SlothV1,
+            _ => {
+                cx.err(
+                    v.pos,
+                    format!(
+                        "unsupported version {:?}: headroom reads Sloth's prometheus/v1",
+                        v.scalar_text().unwrap_or_default()
+                    ),
+                );
+                Kind::Skip
+            }
+        };
+    }
+    let Some(api) = node.key("apiVersion") else {
+        return Kind::Native;
+    };
+    let kind = node.key("kind").and_then(Node::scalar_text);
+    match api.scalar_text().unwrap_or_default() {
+        "openslo/v1" => Kind::OpenSlo(vec![(openslo::Api::V1, index)]),
+        "openslo/v1alpha" => Kind::OpenSlo(vec![(openslo::Api::V1Alpha, index)]),
+        "sloth.slok.dev/v1" => match kind {
+            Some("PrometheusServiceLevel") => Kind::SlothK8s,
+            Some("AlertWindows") => Kind::AlertWindows,
+            other => {
+                let at = node.key("kind").map_or(node.pos, |k| k.pos);
+                cx.err(
+                    at,
+                    format!(
+                        "unsupported sloth.slok.dev/v1 kind {:?}: expected PrometheusServiceLevel or AlertWindows",
+                        other.unwrap_or_default()
+                    ),
+                );
+                Kind::Skip
+            }
+        },
+        other => {
+            cx.err(
+                api.pos,
+                format!(
+                    "unsupported apiVersion {other:?}: headroom reads sloth.slok.dev/v1, \
+                     openslo/v1 and openslo/v1alpha (or its own format, which has no apiVersion)"
+                ),
+            );
+            Kind::Skip
+        }
+    }
+}
+
+/// SLO ids are unique across the whole loaded set; a repeat names where the first one is.
+fn duplicate_ids(cx: &mut Cx, slos: &[Slo]) {
+    let mut seen: HashMap<&str, &Slo> = HashMap::new();
+    for slo in slos {
+        if let Some(first) = seen.get(slo.id.as_str()) {
+            let pos = Pos {
+                file: cx
+                    .files
+                    .iter()
+                    .position(|f| *f == slo.source.file)
+                    .unwrap_or_default(),
+                line: slo.source.line,
+                column: slo.source.column,
+            };
+            cx.err(
+                pos,
+                format!(
+                    "duplicate SLO id {:?}: already defined at {}",
+                    slo.id, first.source
+                ),
+            );
+        } else {
+            seen.insert(&slo.id, slo);
+        }
+    }
+}
+
+fn yaml_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn read_source(path: &Path, sources: &mut Vec<(String, String)>, problems: &mut Vec<Problem>) {
+    match std::fs::read_to_string(path) {
+        Ok(text) => sources.push((path.display().to_string(), text)),
+        Err(e) => problems.push(io_problem(path, &e)),
+    }
+}
+
+fn io_problem(path: &Path, e: &std::io::Error) -> Problem {
+    Problem {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    }
+}

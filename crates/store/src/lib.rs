@@ -1,1 +1,319 @@
-//! placeholder
+//! headroom's state in SQL: API tokens, alert state and history, config reloads and leases, in
+//! SQLite (the embedded default) or PostgreSQL, behind one [`Store`] handle.
+//!
+//! Each aggregate has its own trait ([`TokenStore`], [`AlertStore`], [`ConfigStore`],
+//! [`LeaseStore`]), implemented once for [`Store`]: queries are written once with `$1`
+//! placeholders, which both dialects accept, and only DDL differs per dialect. The conformance
+//! suite (`conformance`, feature `conformance`) runs every behaviour against both backends.
+//!
+//! # Schema
+//!
+//! Portable column types only: timestamps are `BIGINT` milliseconds since the epoch (UTC), ids
+//! are `TEXT`, JSON is `TEXT`, flags are `BOOLEAN`.
+//!
+//! | table | key | columns |
+//! | --- | --- | --- |
+//! | `schema_migrations` | `version` | `name`, `applied_at` |
+//! | `tokens` | `id` | `name`, `scope`, `token_hash` (unique), `prefix`, `created_at`, `last_used_at`, `revoked_at` |
+//! | `alert_transitions` | `id` (sequence) | `at`, `slo`, `alert_group`, `severity`, `from_state`, `to_state`, `values_json` |
+//! | `alert_states` | (`slo`, `alert_group`, `severity`) | `state`, `since` |
+//! | `config_loads` | `id` (sequence) | `version_hash`, `loaded_at`, `ok`, `message` |
+//! | `leases` | `name` | `holder`, `expires_at` |
+//!
+//! # Invariants
+//!
+//! - Migrations are ordered by version; each runs in its own transaction together with the row
+//!   that records it, so it is applied exactly once, even when several replicas start at the same
+//!   time (PostgreSQL: a transaction-scoped advisory lock; SQLite: `BEGIN IMMEDIATE`). A database
+//!   whose schema is newer than this build is refused rather than misread.
+//! - A token's plaintext (`hr_` + 64 hex digits) is returned once by `create_token` and never
+//!   stored: the table holds its SHA-256 (hex) and an 11-character display prefix. Lookup is by
+//!   hash, then the hash is compared in constant time. At most one live (unrevoked) token has a
+//!   given name; a revoked token's name can be reused. Revocation is permanent.
+//! - Time is an argument (`now`), as in the core; the store reads the clock only to stamp
+//!   `schema_migrations.applied_at`.
+//! - `record_transitions` writes a batch in one transaction: either every transition is in the
+//!   history and `alert_states` reflects it, or nothing changed. `alert_states` holds the latest
+//!   state per (slo, group, severity); a transition older than the stored state never overwrites it.
+//!   Alert states are one of `inactive`, `pending`, `firing`, `resolved` (checked by the database).
+//! - `last_used_at` is rewritten at most once per [`LAST_USED_PRECISION`] per token, so
+//!   authenticating every request does not make every request a write.
+//! - Histories are append-only and read newest first; rows at the same instant come back in reverse
+//!   insertion order.
+//! - A lease is held by one holder until `expires_at` (exclusive). Acquiring, renewing and stealing
+//!   an expired lease are one conditional upsert, so concurrent callers cannot both win.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use headroom_core::Timestamp;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// Runs `$body` once per backend with `$pool` bound to that backend's pool, so each query is
+/// written once. The second form also binds the [`Backend`] for the few dialect-specific bits.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        with_pool!($store, ($pool, _backend) => $body)
+    };
+    ($store:expr, ($pool:ident, $backend:ident) => $body:expr) => {
+        match &$store.db {
+            $crate::Db::Sqlite($pool) => {
+                let $backend = $crate::Backend::Sqlite;
+                $body
+            }
+            $crate::Db::Postgres($pool) => {
+                let $backend = $crate::Backend::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+mod alerts;
+mod config;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod error;
+mod leases;
+mod migrations;
+mod tokens;
+
+pub use alerts::{AlertStateRecord, AlertStore, AlertTransition};
+pub use config::{ConfigLoad, ConfigStore};
+pub use error::StoreError;
+pub use leases::LeaseStore;
+pub use migrations::{AppliedMigration, MIGRATIONS, Migration};
+pub use tokens::{LAST_USED_PRECISION, Scope, TOKEN_PREFIX, TokenInfo, TokenStore, UnknownScope};
+
+/// How long a connection waits for SQLite's single writer before giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The handle the server holds: a connection pool to one database, with the schema migrated.
+/// Cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Starts a transaction that will write. SQLite takes the write lock up front so that a
+    /// transaction never fails halfway when it upgrades from reader to writer.
+    pub(crate) fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `target` and applies pending migrations.
+    ///
+    /// `target` is `postgres://…` / `postgresql://…`, `sqlite://…` (`sqlite:///abs/path.db`,
+    /// `sqlite::memory:`), or a plain file path for SQLite. SQLite runs in WAL mode with foreign
+    /// keys on, a busy timeout, and full fsync on commit (state writes are rare; losing an
+    /// acknowledged one is not acceptable).
+    pub async fn open(target: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(target).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn connect(target: &str) -> Result<Store, StoreError> {
+        let open_err = |cause| StoreError::Open {
+            target: redact(target),
+            cause,
+        };
+        if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(target).map_err(open_err)?;
+            let pool = PgPoolOptions::new()
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(open_err)?;
+            return Ok(Store {
+                db: Db::Postgres(pool),
+            });
+        }
+        let options = if target.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(target).map_err(open_err)?
+        } else if target.contains("://") {
+            return Err(StoreError::UnsupportedUrl(redact(target)));
+        } else {
+            SqliteConnectOptions::new().filename(target)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        // The data dir may not exist yet on first start.
+        if let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+            && !Path::new(dir).exists()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        Ok(Store {
+            db: Db::Sqlite(pool),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        with_pool!(self, (_pool, backend) => backend)
+    }
+
+    /// Waits for in-flight queries, then closes every connection.
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// The wall clock as a [`Timestamp`], for the one record the store stamps itself: when a
+/// migration was applied. Everything else takes `now` from the caller.
+pub(crate) fn wall_clock() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_millis(ms)
+}
+
+/// `target` without a password, fit for error messages and logs.
+fn redact(target: &str) -> String {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => target.to_string(),
+        },
+        None => target.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server spawns these; a future that is not `Send` would only show up there.
+    #[allow(dead_code)]
+    fn open_and_migrate_are_send(target: &str, store: &Store) -> impl Send {
+        (Store::open(target), store.migrate())
+    }
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/headroom"),
+            "postgres://app:***@db:5432/headroom"
+        );
+        assert_eq!(
+            redact("postgres://app@db/headroom"),
+            "postgres://app@db/headroom"
+        );
+        assert_eq!(redact("/var/lib/headroom.db"), "/var/lib/headroom.db");
+    }
+
+    async fn sqlite_settings(store: &Store) -> (String, i64, i64) {
+        let Db::Sqlite(pool) = &store.db else {
+            panic!("expected SQLite, got {:?}", store.backend())
+        };
+        let mut conn = pool.acquire().await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        (mode, fk, busy)
+    }
+
+    #[tokio::test]
+    async fn sqlite_from_a_plain_path_creates_dirs_and_uses_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/nested/headroom.db");
+        let store = Store::open(path.to_str().unwrap()).await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        assert!(path.exists());
+        assert_eq!(
+            sqlite_settings(&store).await,
+            ("wal".to_string(), 1, SQLITE_BUSY_TIMEOUT.as_millis() as i64)
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_from_a_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("headroom.db");
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        assert!(path.exists());
+        assert_eq!(sqlite_settings(&store).await.0, "wal");
+        assert_eq!(
+            store.applied_migrations().await.unwrap().len(),
+            MIGRATIONS.len()
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_in_memory_is_one_database_for_the_pool() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let (_, plain) = store
+            .create_token("t", Scope::Read, Timestamp(0))
+            .await
+            .unwrap();
+        // Concurrent readers on several pooled connections must all see the same database.
+        let (a, b, c) = tokio::join!(
+            store.verify_token(&plain, Timestamp(0)),
+            store.verify_token(&plain, Timestamp(0)),
+            store.list_tokens(),
+        );
+        assert_eq!(a.unwrap().map(|t| t.name), Some("t".to_string()));
+        assert_eq!(b.unwrap().map(|t| t.name), Some("t".to_string()));
+        assert_eq!(c.unwrap().len(), 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn rejects_unknown_url_schemes() {
+        let err = Store::open("mysql://localhost/headroom").await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::UnsupportedUrl(u) if u == "mysql://localhost/headroom"),
+            "{err}"
+        );
+    }
+}

@@ -1,1 +1,118 @@
-//! placeholder
+//! headroom's SLI store: aggregated (good, total) counters per series in time buckets, with
+//! O(1) window sums, kept durably in a write-ahead log and snapshots.
+//!
+//! Never raw events. Synchronous and thread-safe; the crate never reads the clock (`now` is
+//! always an argument) and the server wraps it for async use.
+//!
+//! # Data model
+//! A series is one SLO, or one group of a grouped SLO ([`SeriesKey`]). Its [`SeriesConfig`] says
+//! how far back it answers (`retention`) and, for Timeslices / RatioTimeslices SLOs, how wide a
+//! slice is and how it is judged ([`SliceRule`]).
+//!
+//! Each [`Series`] holds up to three levels, each a ring of buckets:
+//!
+//! | level | bucket | span kept                                                   |
+//! |-------|--------|-------------------------------------------------------------|
+//! | 0     | 1 min  | 26 h (or the retention, if shorter)                         |
+//! | 1     | 1 h    | the retention (+2 buckets), or 35 d when retention is longer |
+//! | 2     | 1 d    | the retention (+2 buckets), only when retention > 35 d      |
+//!
+//! A 30-day SLO (31 d retention) holds 1560 + 746 buckets of 16 bytes: about 37 KB.
+//!
+//! # Invariants
+//! - **Every event is added to every level** whose span still holds its bucket. There is no
+//!   roll-up step, so nothing is counted twice or lost between levels.
+//! - **Slots hold prefix sums.** A slot holds the sum of all buckets up to and including its
+//!   own, relative to an origin; `floor` holds the sum just before the oldest bucket. Any
+//!   window is a difference of two slots: O(1). A late write into bucket `b` adds its delta to
+//!   every prefix from `b` to the newest bucket (O(buckets after b), rare). Eviction moves
+//!   `floor` forward; once per turn of the ring the origin is moved to `floor` (O(len) per len
+//!   buckets, amortized O(1)) so values stay small and precise. Sums are f64: integer counts
+//!   stay exact below 2^53.
+//! - **Levels advance together**, driven by the data and by explicit `advance(now)`. Every
+//!   coarser level spans more than the finer one plus two of its own buckets, so the coarse
+//!   bucket holding a finer level's oldest instant is always whole.
+//! - **Queries.** `counts(from, to)` takes each part of `[from, to)` from the finest level that
+//!   covers it, handing over to a finer level at the first coarse bucket boundary that level
+//!   covers. Hence: **exact to the minute within the last 26 h; exact on hour boundaries within
+//!   the hourly level**; where `from` lies inside a coarse bucket (or `to` does, for ranges
+//!   entirely older than the finer level), that bucket is **prorated linearly** by the fraction
+//!   of it inside the range. The same rule applies to a partial minute. Data older than the
+//!   coarsest level is gone; a range beyond the newest bucket adds nothing.
+//! - **Slices** are aligned to multiples of their width since the epoch. A slice is judged
+//!   from its level-0 minutes; when an event lands in a slice level 0 still holds, the slice is
+//!   judged before and after and the difference of (slices with data, good slices, ratio) is
+//!   added to every level's slice prefix sums, in the bucket holding the slice's start. A late
+//!   event for a slice older than level 0 updates the counts but not the slice tallies.
+//!   `slices(from, to)` is the tally of slices whose start lies in `[from, to)`, by the same
+//!   level and proration rules as counts. For `SliceKind::Ratio`, `good` stays 0.
+//! - **Validation.** A batch is checked whole before anything is applied: unknown series,
+//!   non-finite or negative counts, good > total, older than `now - retention` (`TooOld`) or
+//!   later than `now + max_future` (`TooFarInFuture`).
+//!
+//! # Durability
+//! A directory holds `snapshot.bin` and `wal-<generation, 16 hex digits>.log` files.
+//! Restart = load the snapshot, then replay every log of its generation or later.
+//!
+//! **Frame** (shared by both formats): `len: u32 LE`, `crc32: u32 LE` (of the payload),
+//! `payload[len]`. All integers and floats are little-endian; strings are `u32 len + UTF-8`.
+//!
+//! **Write-ahead log**: the magic `HRTSWAL1`, then one frame per record. A record's payload is
+//! `lsn: u64` (strictly increasing across files), `kind: u8` and its fields:
+//! - `1` configure: key (slo, group), config (`retention_ms: i64`, slice kind `u8` 0 none /
+//!   1 threshold / 2 ratio, then `width_ms: i64`, `target: f64`);
+//! - `2` remove: key;
+//! - `3` append: `now: i64`, idempotency key (`u8` flag + string), a key table
+//!   (`u32` count + keys), samples (`u32` count + `key_index: u32, at_ms: i64, good: f64,
+//!   total: f64`);
+//! - `4` advance: `now: i64`.
+//!
+//! Appends are serialized; each writes its record (one `write`) and applies it under the
+//! writers' lock, so log order is apply order, then waits outside every lock until the record
+//! is fdatasync'd. **Group commit**: the first waiter that finds no fsync in flight syncs the
+//! log up to everything written so far and wakes all the others it covered. `append` returns
+//! `Ok` only after its record is durable; readers never wait on the disk (they may see a batch
+//! a moment before it is durable). A failed write is cut off the file; a failed fsync makes
+//! the store refuse writes until restarted (the page cache can no longer be trusted).
+//!
+//! On open, each log is read up to its first short, oversized or checksum-failing frame, or a
+//! sequence number that goes backwards. In the newest log that is a crash artefact: the tail is
+//! truncated and the store opens with every record before it. In an older log it is real damage
+//! (older logs are fsync'd whole before the next one starts) and open fails.
+//!
+//! **Snapshot**: the magic `HRTSSNP1`, then frames whose payload begins with a kind byte:
+//! - `0` header: `format_version: u32` (1), `wal_generation: u64`, `next_lsn: u64`,
+//!   `clock: i64`, idempotency keys (`u64` count + key string, `lsn: u64`, `seen_at: i64`);
+//! - `1` series, one per series: key, config, `applied_lsn: u64`, `started: u8`,
+//!   `levels: u8`, then per level `width_ms: i64, len: u32, head: i64`, counts `floor` and
+//!   `len` slots of (good, total) f64, and, for slice series, slices `floor` and `len` slots of
+//!   (slices, good, ratio_sum) f64, in slot order: the rings as they are in memory, so loading is a
+//!   straight read and little-endian decode;
+//! - `2` end: `series_count: u64`.
+//!
+//! `checkpoint` rotates the log (fsync the old one, create and fsync the next generation), then
+//! copies each series under its own lock into `snapshot.tmp`, fsyncs it, renames it over
+//! `snapshot.bin`, fsyncs the directory and deletes the older logs. Appends go on meanwhile.
+//! Each series records the `lsn` of the last record applied to it, and replay skips records at
+//! or below it for that series: so a series copied after some post-rotation appends is not
+//! counted twice. Idempotency keys are copied at rotation, and replay re-adds later ones.
+//! A damaged snapshot fails the open (it is only ever replaced whole, so damage is not a crash
+//! artefact). Leftover `snapshot.tmp` and logs older than the snapshot are removed at open.
+//!
+//! **Idempotency keys** are opaque strings (the server scopes them), remembered with the record
+//! that carried them for `idempotency_ttl` (24 h) of `now`; they live in append records and
+//! the snapshot header, so a retry after a restart is still a duplicate.
+
+mod codec;
+mod db;
+mod error;
+mod series;
+mod snapshot;
+mod wal;
+
+pub use db::{AppendOutcome, Sample, Tsdb, TsdbOptions};
+pub use error::TsdbError;
+pub use series::{
+    ConfigError, LevelInfo, SampleError, Series, SeriesConfig, SeriesKey, SliceKind, SliceRule,
+    check_counts,
+};

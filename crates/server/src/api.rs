@@ -1,0 +1,397 @@
+//! JSON API handlers under /api/v1: thin adapters between HTTP and the engine.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use headroom_core::evaluator::Evaluator;
+use headroom_core::{BudgetingMethod, Sli, Slo, SloStatus, Span, Timestamp};
+use headroom_engine::{GroupView, IngestError, SloView};
+use headroom_ingest::events::parse_timestamp_str;
+use headroom_store::{AlertStore, Scope};
+use headroom_tsdb::{AppendOutcome, TsdbError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::require;
+use crate::error::ApiError;
+use crate::state::{AppState, Health};
+
+/// At most this many points in one series response.
+const MAX_POINTS: i64 = 11_000;
+
+fn opt_f64(v: Option<f64>) -> Value {
+    v.filter(|x| x.is_finite()).map_or(Value::Null, Value::from)
+}
+
+fn finite(x: f64) -> Value {
+    opt_f64(Some(x))
+}
+
+fn sli_json(sli: &Sli) -> Value {
+    let mut v = serde_json::to_value(sli).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("kind");
+    }
+    json!({"kind": sli.kind_name(), "queries": v})
+}
+
+fn budgeting_json(b: &BudgetingMethod) -> Value {
+    match b {
+        BudgetingMethod::Occurrences => json!({"method": "occurrences"}),
+        BudgetingMethod::Timeslices { target, slice } => {
+            json!({"method": "timeslices", "slice_target": target, "slice": slice.to_string()})
+        }
+        BudgetingMethod::RatioTimeslices { slice } => {
+            json!({"method": "ratio_timeslices", "slice": slice.to_string()})
+        }
+    }
+}
+
+fn burn_rates_json(st: &SloStatus) -> Value {
+    Value::Object(
+        st.burn_rates
+            .iter()
+            .map(|b| (b.window.to_string(), opt_f64(b.rate)))
+            .collect(),
+    )
+}
+
+fn status_fields(st: &SloStatus) -> serde_json::Map<String, Value> {
+    let b = &st.budget;
+    let mut m = serde_json::Map::new();
+    m.insert("sli".into(), opt_f64(st.sli));
+    m.insert("good_events".into(), finite(st.counts.good));
+    m.insert("total_events".into(), finite(st.counts.total));
+    m.insert("budget_consumed".into(), finite(b.consumed));
+    m.insert("budget_remaining".into(), finite(b.remaining));
+    m.insert(
+        "budget".into(),
+        json!({"allowed": finite(b.allowed), "spent": finite(b.spent),
+               "remaining": finite(b.allowed - b.spent),
+               "allowed_minutes": opt_f64(b.allowed_minutes), "spent_minutes": opt_f64(b.spent_minutes)}),
+    );
+    if let Some(s) = st.slices {
+        m.insert(
+            "slices".into(),
+            json!({"with_data": s.slices, "good": s.good, "bad": s.bad()}),
+        );
+    }
+    m.insert("burn_rates".into(), burn_rates_json(st));
+    m.insert(
+        "time_to_exhaustion_seconds".into(),
+        st.time_to_exhaustion
+            .map_or(Value::Null, |s| Value::from(s.as_secs_f64())),
+    );
+    m.insert(
+        "forecast_budget_remaining".into(),
+        opt_f64(st.forecast_remaining),
+    );
+    m.insert("evaluated_at".into(), Value::from(st.at.to_rfc3339()));
+    m
+}
+
+fn group_json(g: &GroupView) -> Value {
+    let mut m = status_fields(&g.status);
+    m.insert("group".into(), Value::from(g.group.clone()));
+    m.insert("alerts".into(), alerts_json(g));
+    Value::Object(m)
+}
+
+fn alerts_json(g: &GroupView) -> Value {
+    Value::Array(
+        g.alerts
+            .iter()
+            .map(|(name, a)| json!({"name": name, "state": a.state.as_str(), "since": (a.since.0 > 0).then(|| a.since.to_rfc3339())}))
+            .collect(),
+    )
+}
+
+/// The JSON shape of one SLO: its definition, its worst group's figures at top level, every group.
+pub fn slo_json(view: &SloView) -> Value {
+    let slo: &Slo = &view.slo;
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), Value::from(slo.id.clone()));
+    m.insert("service".into(), Value::from(slo.service.clone()));
+    m.insert("name".into(), Value::from(slo.name.clone()));
+    m.insert("description".into(), json!(slo.description));
+    m.insert("objective".into(), Value::from(slo.objective.ratio()));
+    m.insert(
+        "window".into(),
+        Value::from(match slo.window {
+            headroom_core::Window::Rolling { length } => length.to_string(),
+            w => w.describe(),
+        }),
+    );
+    m.insert("budgeting".into(), budgeting_json(&slo.budgeting));
+    m.insert("indicator".into(), sli_json(&slo.sli));
+    m.insert("grouping".into(), json!(slo.grouping));
+    m.insert("labels".into(), json!(slo.labels));
+    m.insert(
+        "alert_windows".into(),
+        json!(
+            Evaluator::windows(slo)
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+        ),
+    );
+    // Top level: the group with the least budget left (the one that pages first).
+    let worst = view.groups.iter().min_by(|a, b| {
+        a.status
+            .budget
+            .remaining
+            .total_cmp(&b.status.budget.remaining)
+    });
+    match worst {
+        Some(g) => {
+            m.extend(status_fields(&g.status));
+            m.insert("alerts".into(), alerts_json(g));
+        }
+        None => {
+            for k in [
+                "sli",
+                "good_events",
+                "total_events",
+                "budget_consumed",
+                "budget_remaining",
+            ] {
+                m.insert(k.into(), Value::Null);
+            }
+            m.insert("burn_rates".into(), json!({}));
+            m.insert("alerts".into(), json!([]));
+        }
+    }
+    if !slo.grouping.is_empty() {
+        m.insert(
+            "groups".into(),
+            Value::Array(view.groups.iter().map(group_json).collect()),
+        );
+    }
+    m.insert("source".into(), Value::from(slo.source.to_string()));
+    Value::Object(m)
+}
+
+pub async fn list_slos(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let slos: Vec<Value> = state.engine.views().iter().map(slo_json).collect();
+    Ok(Json(json!({"slos": slos})))
+}
+
+pub async fn get_slo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let view = state
+        .engine
+        .view(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no SLO {id:?}")))?;
+    Ok(Json(slo_json(&view)))
+}
+
+#[derive(Deserialize)]
+pub struct SeriesQuery {
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+    group: Option<String>,
+}
+
+fn parse_step(s: &str) -> Result<Span, ApiError> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs > 0.0 {
+            return Ok(Span((secs * 1000.0) as i64));
+        }
+    }
+    s.parse::<Span>()
+        .map_err(|e| ApiError::bad_request(format!("step: {e}")))
+}
+
+pub async fn slo_series(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<SeriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let slo = state
+        .engine
+        .slo(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no SLO {id:?}")))?;
+    let time = |name: &str, v: &Option<String>, default: Timestamp| match v {
+        None => Ok(default),
+        Some(s) => {
+            parse_timestamp_str(s).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+        }
+    };
+    let now = state.now();
+    let to = time("to", &q.to, now)?;
+    let from = time("from", &q.from, to - Span::DAY)?;
+    let step = match &q.step {
+        Some(s) => parse_step(s)?,
+        None => Span((((to - from).millis()) / 288).max(60_000)),
+    };
+    if from >= to {
+        return Err(ApiError::bad_request("from must be before to"));
+    }
+    if (to - from).millis() / step.millis() > MAX_POINTS {
+        return Err(ApiError::bad_request(format!(
+            "too many points: at most {MAX_POINTS}; raise step"
+        )));
+    }
+    let group = q.group.unwrap_or_default();
+    let windows = Evaluator::windows(&slo);
+    let mut points = Vec::new();
+    let mut t = from;
+    while t <= to {
+        let st = state
+            .engine
+            .status_at(&slo, &group, t, &windows)
+            .ok_or_else(|| ApiError::not_found(format!("SLO {id:?} has no group {group:?}")))?;
+        points.push(json!({"t": t.to_rfc3339(), "sli": opt_f64(st.sli), "budget_remaining": finite(st.budget.remaining),
+                           "burn_rates": burn_rates_json(&st)}));
+        t = t + step;
+    }
+    Ok(Json(
+        json!({"slo": id, "group": group, "step": step.to_string(), "points": points}),
+    ))
+}
+
+pub async fn push_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require(&state, &headers, Scope::Ingest).await?;
+    let ndjson = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("ndjson") || ct.contains("jsonlines"));
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 256)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Idempotency-Key must be 1 to 256 visible ASCII characters",
+                    )
+                })?
+                .to_string(),
+        ),
+    };
+    let reject = |e: ApiError| {
+        Health::add(&state.health.batches_rejected, 1);
+        e
+    };
+    let events = headroom_ingest::parse_batch(&body, ndjson)
+        .map_err(|e| reject(ApiError::bad_request(e.to_string())))?;
+    if events.is_empty() {
+        return Err(reject(ApiError::bad_request("the batch holds no events")));
+    }
+    let now = state.now();
+    let st = state.clone();
+    let slo = id.clone();
+    // The append waits for fsync: keep it off the async workers.
+    let outcome =
+        tokio::task::spawn_blocking(move || st.engine.ingest(&slo, &events, key.as_deref(), now))
+            .await
+            .map_err(ApiError::internal)?;
+    match outcome {
+        Ok(AppendOutcome::Applied { samples }) => {
+            Health::add(&state.health.events_ingested, samples as u64);
+            state.touch(&id);
+            Ok((
+                StatusCode::OK,
+                Json(json!({"accepted": samples, "duplicate": false})),
+            ))
+        }
+        Ok(AppendOutcome::Duplicate) => {
+            Health::add(&state.health.batches_duplicate, 1);
+            Ok((
+                StatusCode::OK,
+                Json(json!({"accepted": 0, "duplicate": true})),
+            ))
+        }
+        Err(e) => Err(reject(ingest_error(e))),
+    }
+}
+
+fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::UnknownSlo(_) => ApiError::not_found(e.to_string()),
+        IngestError::NotPushFed { .. } => ApiError::unprocessable(e.to_string()),
+        IngestError::BadEvent { .. } => ApiError::bad_request(e.to_string()),
+        IngestError::Store(TsdbError::Sample { .. }) => ApiError::unprocessable(e.to_string()),
+        IngestError::Store(TsdbError::Io { .. } | TsdbError::Failed { .. }) => {
+            ApiError::unavailable(e.to_string())
+        }
+        IngestError::Store(e) => ApiError::internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TransitionsQuery {
+    slo: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn transitions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TransitionsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let t = |name: &str, v: &Option<String>, d: Timestamp| match v {
+        None => Ok(d),
+        Some(s) => {
+            parse_timestamp_str(s).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+        }
+    };
+    let to = t("to", &q.to, state.now() + Span::MINUTE)?;
+    let from = t("from", &q.from, Timestamp(0))?;
+    let limit = q.limit.unwrap_or(100).min(1000);
+    let rows = state
+        .store
+        .transitions(q.slo.as_deref(), from, to, limit)
+        .await?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let values: Value = serde_json::from_str(&r.values_json).unwrap_or(Value::Null);
+            json!({"at": r.at.to_rfc3339(), "slo": r.slo, "group": r.group, "alert": r.severity, "from": r.from, "to": r.to, "burn_rates": values})
+        })
+        .collect();
+    Ok(Json(json!({"transitions": out})))
+}
+
+/// `POST /-/reload`: re-reads the config; an invalid one is refused and the running one stays.
+pub async fn reload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Admin).await?;
+    match crate::reload(&state).await {
+        Ok(n) => Ok(Json(json!({"status": "reloaded", "slos": n}))),
+        Err(problems) => Err(ApiError::unprocessable(problems.join("\n"))),
+    }
+}
+
+/// Labels as `k=v` for messages and the metrics page.
+pub fn labels_of(map: &BTreeMap<String, String>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}

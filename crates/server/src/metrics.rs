@@ -1,0 +1,251 @@
+//! `/metrics` in the Prometheus text format: every SLO's state and headroom's own health.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use headroom_core::AlertState;
+
+use crate::state::AppState;
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let l: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        let _ = writeln!(self.out, "{name}{{{}}} {}", l.join(","), num(value));
+    }
+}
+
+pub fn render(state: &AppState) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    let views = state.engine.views();
+    let mut f = Family { out: &mut out };
+
+    type Pick = fn(&headroom_core::SloStatus) -> Option<f64>;
+    let gauges: [(&str, &str, Pick); 6] = [
+        (
+            "headroom_slo_sli",
+            "SLI over the SLO window (absent with no data).",
+            |s| s.sli,
+        ),
+        (
+            "headroom_slo_budget_remaining",
+            "Error budget remaining, as a fraction of the budget (negative when overspent).",
+            |s| Some(s.budget.remaining),
+        ),
+        (
+            "headroom_slo_budget_consumed",
+            "Error budget consumed, as a fraction of the budget.",
+            |s| Some(s.budget.consumed),
+        ),
+        (
+            "headroom_slo_good_events",
+            "Good events in the SLO window.",
+            |s| Some(s.counts.good),
+        ),
+        (
+            "headroom_slo_total_events",
+            "All events in the SLO window.",
+            |s| Some(s.counts.total),
+        ),
+        (
+            "headroom_slo_time_to_exhaustion_seconds",
+            "Time until the budget is gone at the 1h burn rate (absent when not burning).",
+            |s| s.time_to_exhaustion.map(|t| t.as_secs_f64()),
+        ),
+    ];
+    f.header(
+        "headroom_slo_objective",
+        "gauge",
+        "The SLO's objective as a ratio.",
+    );
+    for v in &views {
+        f.sample(
+            "headroom_slo_objective",
+            &[("slo", &v.slo.id), ("service", &v.slo.service)],
+            v.slo.objective.ratio(),
+        );
+    }
+    for (name, help, pick) in gauges {
+        f.header(name, "gauge", help);
+        for v in &views {
+            for g in &v.groups {
+                if let Some(x) = pick(&g.status) {
+                    f.sample(
+                        name,
+                        &[
+                            ("slo", &v.slo.id),
+                            ("service", &v.slo.service),
+                            ("group", &g.group),
+                        ],
+                        x,
+                    );
+                }
+            }
+        }
+    }
+    f.header(
+        "headroom_slo_burn_rate",
+        "gauge",
+        "Burn rate over each alert window (1 spends the budget exactly over the SLO window).",
+    );
+    for v in &views {
+        for g in &v.groups {
+            for b in &g.status.burn_rates {
+                if let Some(r) = b.rate {
+                    let w = b.window.to_string();
+                    f.sample(
+                        "headroom_slo_burn_rate",
+                        &[
+                            ("slo", &v.slo.id),
+                            ("service", &v.slo.service),
+                            ("group", &g.group),
+                            ("window", &w),
+                        ],
+                        r,
+                    );
+                }
+            }
+        }
+    }
+    f.header(
+        "headroom_slo_alert_state",
+        "gauge",
+        "1 for the state each SLO alert is in.",
+    );
+    for v in &views {
+        for g in &v.groups {
+            for (name, a) in &g.alerts {
+                for s in [
+                    AlertState::Inactive,
+                    AlertState::Pending,
+                    AlertState::Firing,
+                ] {
+                    let current = match a.state {
+                        AlertState::Resolved => AlertState::Inactive,
+                        x => x,
+                    };
+                    let labels = [
+                        ("slo", v.slo.id.as_str()),
+                        ("group", g.group.as_str()),
+                        ("alert", name.as_str()),
+                        ("state", s.as_str()),
+                    ];
+                    f.sample(
+                        "headroom_slo_alert_state",
+                        &labels,
+                        f64::from(u8::from(current == s)),
+                    );
+                }
+            }
+        }
+    }
+
+    let h = &state.health;
+    let counters = [
+        (
+            "headroom_events_ingested_total",
+            "Pushed events accepted.",
+            &h.events_ingested,
+        ),
+        (
+            "headroom_batches_rejected_total",
+            "Pushed batches refused (nothing of them stored).",
+            &h.batches_rejected,
+        ),
+        (
+            "headroom_batches_duplicate_total",
+            "Pushed batches recognised by their Idempotency-Key and not counted again.",
+            &h.batches_duplicate,
+        ),
+        (
+            "headroom_evaluations_total",
+            "SLO evaluation rounds.",
+            &h.evaluations,
+        ),
+        (
+            "headroom_config_reloads_total",
+            "Config reloads applied.",
+            &h.reloads_ok,
+        ),
+        (
+            "headroom_config_reload_failures_total",
+            "Config reloads refused; the previous config stayed in force.",
+            &h.reloads_failed,
+        ),
+    ];
+    for (name, help, c) in counters {
+        f.header(name, "counter", help);
+        let _ = writeln!(f.out, "{name} {}", c.load(Ordering::Relaxed));
+    }
+    f.header("headroom_slos", "gauge", "Configured SLOs.");
+    let _ = writeln!(f.out, "headroom_slos {}", views.len());
+    f.header(
+        "headroom_sli_memory_bytes",
+        "gauge",
+        "Memory held by SLI series.",
+    );
+    let _ = writeln!(
+        f.out,
+        "headroom_sli_memory_bytes {}",
+        state.engine.tsdb().memory_bytes()
+    );
+    f.header(
+        "headroom_last_checkpoint_timestamp_seconds",
+        "gauge",
+        "When the SLI store last wrote a snapshot.",
+    );
+    let _ = writeln!(
+        f.out,
+        "headroom_last_checkpoint_timestamp_seconds {}",
+        h.last_checkpoint_ms.load(Ordering::Relaxed) as f64 / 1000.0
+    );
+    f.header("headroom_build_info", "gauge", "Build facts.");
+    let _ = writeln!(
+        f.out,
+        "headroom_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    out
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render(&state),
+    )
+}

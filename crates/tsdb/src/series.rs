@@ -1,0 +1,872 @@
+//! One series in memory: multi-resolution rings of prefix sums answering window sums in O(1).
+
+use std::fmt;
+
+use headroom_core::{Counts, SliData, SliceTally, Span, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{Dec, DecodeError, Enc};
+
+const MINUTE: i64 = Span::MINUTE.0;
+const HOUR: i64 = Span::HOUR.0;
+const DAY: i64 = Span::DAY.0;
+/// Level 0 keeps 26 hours of minutes, so every alert window up to a day is exact to the minute.
+const FINE_SPAN: i64 = 26 * HOUR;
+/// Retention up to this is kept in hours; beyond it, hours stop here and days take over.
+const HOURLY_SPAN: i64 = 35 * DAY;
+/// Spare buckets per coarse level: one for the bucket being filled, one so the bucket holding the
+/// oldest retained instant is whole even when writes run a little ahead of `now`.
+const MARGIN_BUCKETS: i64 = 2;
+/// Upper bound on retention, so a typo cannot allocate gigabytes.
+const MAX_RETENTION: i64 = 10 * 366 * DAY;
+
+/// Which SLO (and which group of it) a series belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    pub slo: String,
+    /// `""` when the SLO is not grouped, otherwise a canonical `label=value,…` string.
+    pub group: String,
+}
+
+impl SeriesKey {
+    pub fn new(slo: impl Into<String>, group: impl Into<String>) -> Self {
+        SeriesKey {
+            slo: slo.into(),
+            group: group.into(),
+        }
+    }
+    /// The key of an SLO without grouping.
+    pub fn ungrouped(slo: impl Into<String>) -> Self {
+        SeriesKey::new(slo, "")
+    }
+}
+
+impl fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() {
+            f.write_str(&self.slo)
+        } else {
+            write!(f, "{}{{{}}}", self.slo, self.group)
+        }
+    }
+}
+
+/// How a time slice is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SliceKind {
+    /// OpenSLO Timeslices: a slice is good when good/total >= the target.
+    Threshold(f64),
+    /// OpenSLO RatioTimeslices: only the sum of per-slice ratios matters (`good` stays 0).
+    Ratio,
+}
+
+/// Time slices of a timeslice-budgeted SLO.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SliceRule {
+    /// A whole number of minutes, at most a day. Slices are aligned to multiples of it since 1970.
+    pub width: Span,
+    pub kind: SliceKind,
+}
+
+/// What a series keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SeriesConfig {
+    /// How far back writes are accepted and windows answered (core's `Slo::retention`).
+    pub retention: Span,
+    /// Slice tallies, for Timeslices and RatioTimeslices SLOs.
+    pub slices: Option<SliceRule>,
+}
+
+impl SeriesConfig {
+    pub fn occurrences(retention: Span) -> Self {
+        SeriesConfig {
+            retention,
+            slices: None,
+        }
+    }
+    pub fn timeslices(retention: Span, rule: SliceRule) -> Self {
+        SeriesConfig {
+            retention,
+            slices: Some(rule),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let r = self.retention.millis();
+        if !(MINUTE..=MAX_RETENTION).contains(&r) {
+            return Err(ConfigError::Retention(self.retention));
+        }
+        if let Some(rule) = self.slices {
+            let w = rule.width.millis();
+            if w <= 0 || w % MINUTE != 0 || w > DAY || w > r {
+                return Err(ConfigError::SliceWidth(rule.width));
+            }
+            if let SliceKind::Threshold(t) = rule.kind
+                && !(t.is_finite() && (0.0..=1.0).contains(&t))
+            {
+                return Err(ConfigError::SliceTarget(t));
+            }
+        }
+        Ok(())
+    }
+
+    /// (bucket width, bucket count) per level, finest first.
+    fn layout(&self) -> Vec<(i64, i64)> {
+        let r = self.retention.millis();
+        let buckets = |span: i64, width: i64| span.div_euclid(width) + i64::from(span % width != 0);
+        if r <= FINE_SPAN {
+            return vec![(MINUTE, buckets(r, MINUTE) + MARGIN_BUCKETS)];
+        }
+        let mut levels = vec![(MINUTE, FINE_SPAN / MINUTE)];
+        if r <= HOURLY_SPAN {
+            levels.push((HOUR, buckets(r, HOUR) + MARGIN_BUCKETS));
+        } else {
+            levels.push((HOUR, HOURLY_SPAN / HOUR + MARGIN_BUCKETS));
+            levels.push((DAY, buckets(r, DAY) + MARGIN_BUCKETS));
+        }
+        levels
+    }
+}
+
+/// A series configuration that cannot be kept.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("retention {0} is out of range: it must be between 1m and 10y")]
+    Retention(Span),
+    #[error(
+        "slice width {0} is invalid: it must be a whole number of minutes, at most 1d and at most the retention"
+    )]
+    SliceWidth(Span),
+    #[error("slice target {0} is invalid: it must be a ratio between 0 and 1")]
+    SliceTarget(f64),
+}
+
+/// Why one sample cannot be written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SampleError {
+    #[error("series {0} is not configured")]
+    UnknownSeries(SeriesKey),
+    #[error("counts must be finite and not negative (good {good}, total {total})")]
+    InvalidCounts { good: f64, total: f64 },
+    #[error("good ({good}) exceeds total ({total})")]
+    GoodExceedsTotal { good: f64, total: f64 },
+    #[error("timestamp {at} is too old: data is kept from {oldest} on")]
+    TooOld { at: Timestamp, oldest: Timestamp },
+    #[error("timestamp {at} is too far in the future: the latest accepted is {latest}")]
+    TooFarInFuture { at: Timestamp, latest: Timestamp },
+}
+
+/// Rejects counts that are not finite, negative, or with more good than total events.
+pub fn check_counts(good: f64, total: f64) -> Result<(), SampleError> {
+    if !(good.is_finite() && total.is_finite() && good >= 0.0 && total >= 0.0) {
+        return Err(SampleError::InvalidCounts { good, total });
+    }
+    if good > total {
+        return Err(SampleError::GoodExceedsTotal { good, total });
+    }
+    Ok(())
+}
+
+/// One resolution level as seen from outside, for diagnostics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelInfo {
+    pub width: Span,
+    pub buckets: usize,
+    /// Where this level's oldest bucket starts; `None` before the first write.
+    pub covers_from: Option<Timestamp>,
+}
+
+/// Prefix sums of `N` quantities over the buckets of one level, in a ring.
+///
+/// `slots[slot(b)]` holds the sum of every bucket up to and including `b`, relative to an origin
+/// that moves; `floor` is that sum just before the oldest bucket. A window is a difference of two
+/// entries, so the origin never matters, and it is moved (`rebase`) once per turn of the ring so
+/// the stored values stay small and precise.
+#[derive(Debug, Clone)]
+struct Ring<const N: usize> {
+    slots: Vec<[f64; N]>,
+    floor: [f64; N],
+}
+
+impl<const N: usize> Ring<N> {
+    fn new(len: usize) -> Self {
+        Ring {
+            slots: vec![[0.0; N]; len],
+            floor: [0.0; N],
+        }
+    }
+    fn clear(&mut self) {
+        self.slots.fill([0.0; N]);
+        self.floor = [0.0; N];
+    }
+    /// Evicts the bucket in `new_slot` and starts an empty bucket there.
+    fn shift(&mut self, new_slot: usize, last_slot: usize) {
+        self.floor = self.slots[new_slot];
+        self.slots[new_slot] = self.slots[last_slot];
+    }
+    fn rebase(&mut self) {
+        let base = self.floor;
+        for s in &mut self.slots {
+            *s = sub(*s, base);
+        }
+        self.floor = [0.0; N];
+    }
+    /// Adds `delta` to every prefix from `from_slot` round to `head_slot`.
+    fn add(&mut self, from_slot: usize, head_slot: usize, delta: [f64; N]) {
+        let bump = |s: &mut [[f64; N]]| s.iter_mut().for_each(|p| *p = add(*p, delta));
+        if from_slot <= head_slot {
+            bump(&mut self.slots[from_slot..=head_slot]);
+        } else {
+            let (front, back) = self.slots.split_at_mut(from_slot);
+            bump(back);
+            bump(&mut front[..=head_slot]);
+        }
+    }
+}
+
+/// A ring of buckets of one width; every event goes into every level whose span holds it.
+#[derive(Debug, Clone)]
+struct Level {
+    width: i64,
+    len: i64,
+    /// Index (time / width) of the newest bucket; the level holds `head - len + 1 ..= head`.
+    head: i64,
+    counts: Ring<2>,
+    slices: Option<Ring<3>>,
+}
+
+type RingOf<const N: usize> = fn(&Level) -> Option<&Ring<N>>;
+
+impl Level {
+    fn new(width: i64, len: i64, slices: bool) -> Self {
+        Level {
+            width,
+            len,
+            head: 0,
+            counts: Ring::new(len as usize),
+            slices: slices.then(|| Ring::new(len as usize)),
+        }
+    }
+    fn bucket(&self, t: i64) -> i64 {
+        t.div_euclid(self.width)
+    }
+    fn oldest(&self) -> i64 {
+        self.head - self.len + 1
+    }
+    /// Where the oldest bucket begins.
+    fn start(&self) -> i64 {
+        self.oldest() * self.width
+    }
+    fn slot(&self, b: i64) -> usize {
+        b.rem_euclid(self.len) as usize
+    }
+    fn restart_at(&mut self, b: i64) {
+        self.head = b;
+        self.counts.clear();
+        if let Some(s) = &mut self.slices {
+            s.clear();
+        }
+    }
+    fn advance_to(&mut self, b: i64) {
+        if b <= self.head {
+            return;
+        }
+        if b - self.head >= self.len {
+            self.restart_at(b);
+            return;
+        }
+        for nb in self.head + 1..=b {
+            let (new_slot, last_slot) = (self.slot(nb), self.slot(nb - 1));
+            self.counts.shift(new_slot, last_slot);
+            if let Some(s) = &mut self.slices {
+                s.shift(new_slot, last_slot);
+            }
+        }
+        let wrapped = self.head.div_euclid(self.len) != b.div_euclid(self.len);
+        self.head = b;
+        if wrapped {
+            self.counts.rebase();
+            if let Some(s) = &mut self.slices {
+                s.rebase();
+            }
+        }
+    }
+    /// The cumulative sum up to instant `t` (which must not precede the level), with the bucket
+    /// holding `t` taken linearly: the proration rule.
+    fn cum<const N: usize>(&self, ring: &Ring<N>, t: i64) -> [f64; N] {
+        let b = self.bucket(t);
+        if b > self.head {
+            return ring.slots[self.slot(self.head)];
+        }
+        let before = if b <= self.oldest() {
+            ring.floor
+        } else {
+            ring.slots[self.slot(b - 1)]
+        };
+        let into = t - b * self.width;
+        if into == 0 || b < self.oldest() {
+            return before;
+        }
+        let frac = into as f64 / self.width as f64;
+        let bucket = sub(ring.slots[self.slot(b)], before);
+        add(before, bucket.map(|v| v * frac))
+    }
+    /// Turns per-bucket values stored in the slots into prefix sums (used when rebuilding).
+    fn accumulate<const N: usize>(&self, ring: &mut Ring<N>) {
+        let mut running = [0.0; N];
+        for b in self.oldest()..=self.head {
+            let s = self.slot(b);
+            running = add(running, ring.slots[s]);
+            ring.slots[s] = running;
+        }
+        ring.floor = [0.0; N];
+    }
+    fn memory_bytes(&self) -> usize {
+        self.counts.slots.capacity() * size_of::<[f64; 2]>()
+            + self
+                .slices
+                .as_ref()
+                .map_or(0, |s| s.slots.capacity() * size_of::<[f64; 3]>())
+    }
+}
+
+fn add<const N: usize>(a: [f64; N], b: [f64; N]) -> [f64; N] {
+    std::array::from_fn(|i| a[i] + b[i])
+}
+
+fn sub<const N: usize>(a: [f64; N], b: [f64; N]) -> [f64; N] {
+    std::array::from_fn(|i| a[i] - b[i])
+}
+
+/// (slices with data, good slices, ratio) for one slice's counts.
+fn classify(c: [f64; 2], kind: SliceKind) -> [f64; 3] {
+    let [good, total] = c;
+    if total <= 0.0 {
+        return [0.0; 3];
+    }
+    let ratio = good / total;
+    let is_good = match kind {
+        SliceKind::Threshold(target) => ratio >= target,
+        SliceKind::Ratio => false,
+    };
+    [1.0, if is_good { 1.0 } else { 0.0 }, ratio]
+}
+
+/// The SLI history of one series: (good, total) counters in 1-minute, 1-hour and 1-day buckets.
+///
+/// Every event is added to every level whose span holds it. A query takes each part of
+/// `[from, to)` from the finest level that still covers it, switching levels on the coarse
+/// level's bucket boundaries, so answers are exact to the minute within the last 26 hours and
+/// exact to the hour within the hourly level; only where `from` (or, for ranges wholly older
+/// than the finer level, `to`) falls inside a coarse bucket is that bucket prorated linearly.
+#[derive(Debug, Clone)]
+pub struct Series {
+    config: SeriesConfig,
+    levels: Vec<Level>,
+    started: bool,
+}
+
+impl Series {
+    /// An empty series; it starts at its first write.
+    pub fn new(config: SeriesConfig) -> Result<Series, ConfigError> {
+        config.validate()?;
+        let levels = config
+            .layout()
+            .into_iter()
+            .map(|(width, len)| Level::new(width, len, config.slices.is_some()))
+            .collect();
+        Ok(Series {
+            config,
+            levels,
+            started: false,
+        })
+    }
+
+    pub fn config(&self) -> &SeriesConfig {
+        &self.config
+    }
+
+    /// The levels, finest first.
+    pub fn levels(&self) -> Vec<LevelInfo> {
+        self.levels
+            .iter()
+            .map(|l| LevelInfo {
+                width: Span(l.width),
+                buckets: l.len as usize,
+                covers_from: self.started.then(|| Timestamp(l.start())),
+            })
+            .collect()
+    }
+
+    /// The end of the newest bucket written or advanced to; `None` before the first write.
+    pub fn latest(&self) -> Option<Timestamp> {
+        let l0 = &self.levels[0];
+        self.started.then(|| Timestamp((l0.head + 1) * l0.width))
+    }
+
+    /// The oldest instant a write is still kept for once the series has advanced to `latest`.
+    pub fn oldest_accepted(&self, latest: Timestamp) -> Timestamp {
+        let coarsest = self.coarsest();
+        let mut head = coarsest.bucket(latest.millis());
+        if self.started {
+            head = head.max(coarsest.head);
+        }
+        Timestamp((head - coarsest.len + 1) * coarsest.width)
+    }
+
+    /// Checks a write without applying it; `latest` is the newest instant the series will have
+    /// advanced to by then (the batch's newest sample, or `now`).
+    pub fn check(
+        &self,
+        at: Timestamp,
+        good: f64,
+        total: f64,
+        latest: Timestamp,
+    ) -> Result<(), SampleError> {
+        check_counts(good, total)?;
+        let oldest = self.oldest_accepted(latest.max(at));
+        if at < oldest {
+            return Err(SampleError::TooOld { at, oldest });
+        }
+        Ok(())
+    }
+
+    /// Adds `good` of `total` events at `at`.
+    pub fn add(&mut self, at: Timestamp, good: f64, total: f64) -> Result<(), SampleError> {
+        self.check(at, good, total, at)?;
+        self.apply(at, good, total);
+        Ok(())
+    }
+
+    /// Moves every level's newest bucket to the one holding `now`, evicting what falls out. A
+    /// series that has never been written stays empty.
+    pub fn advance(&mut self, now: Timestamp) {
+        if self.started {
+            self.advance_levels(now.millis());
+        }
+    }
+
+    /// Bytes of memory this series holds.
+    pub fn memory_bytes(&self) -> usize {
+        size_of::<Self>()
+            + self.levels.capacity() * size_of::<Level>()
+            + self.levels.iter().map(Level::memory_bytes).sum::<usize>()
+    }
+
+    /// Applies a write that passed [`Series::check`] (or comes from the log, where it once did).
+    /// Never panics, whatever the input: a write older than a level is left out of that level.
+    pub(crate) fn apply(&mut self, at: Timestamp, good: f64, total: f64) {
+        let t = at.millis();
+        if self.started {
+            self.advance_levels(t);
+        } else {
+            for l in &mut self.levels {
+                let b = l.bucket(t);
+                l.restart_at(b);
+            }
+            self.started = true;
+        }
+        if good == 0.0 && total == 0.0 {
+            return;
+        }
+        // A slice is judged from its minutes, so only slices level 0 still holds are re-judged.
+        let slice = self.config.slices.and_then(|rule| {
+            let start = t - t.rem_euclid(rule.width.millis());
+            (start >= self.levels[0].start()).then_some((rule, start))
+        });
+        let before = slice.map(|(rule, start)| self.slice_counts(start, rule.width.millis()));
+        for l in &mut self.levels {
+            let b = l.bucket(t);
+            if b >= l.oldest() {
+                let (from, head) = (l.slot(b), l.slot(l.head));
+                l.counts.add(from, head, [good, total]);
+            }
+        }
+        if let (Some((rule, start)), Some(before)) = (slice, before) {
+            let after = self.slice_counts(start, rule.width.millis());
+            let delta = sub(classify(after, rule.kind), classify(before, rule.kind));
+            if delta != [0.0; 3] {
+                for l in &mut self.levels {
+                    let b = l.bucket(start);
+                    let (from, head) = (l.slot(b), l.slot(l.head));
+                    if let (true, Some(ring)) = (b >= l.oldest(), &mut l.slices) {
+                        ring.add(from, head, delta);
+                    }
+                }
+            }
+        }
+    }
+
+    fn advance_levels(&mut self, t: i64) {
+        for l in &mut self.levels {
+            let b = l.bucket(t);
+            l.advance_to(b);
+        }
+    }
+
+    fn coarsest(&self) -> &Level {
+        &self.levels[self.levels.len() - 1]
+    }
+
+    /// (good, total) of the slice starting at `start`, from level 0.
+    fn slice_counts(&self, start: i64, width: i64) -> [f64; 2] {
+        let l0 = &self.levels[0];
+        sub(l0.cum(&l0.counts, start + width), l0.cum(&l0.counts, start))
+    }
+
+    fn sum<const N: usize>(&self, from: Timestamp, to: Timestamp, ring: RingOf<N>) -> [f64; N] {
+        if !self.started || ring(self.coarsest()).is_none() {
+            return [0.0; N];
+        }
+        let from = from.millis().max(self.coarsest().start());
+        let to = to.millis();
+        if from >= to {
+            return [0.0; N];
+        }
+        self.diff(from, to, ring)
+    }
+
+    /// The sum over `[a, b)`, negated when `b < a`. Both must lie within the coarsest level.
+    fn diff<const N: usize>(&self, a: i64, b: i64, ring: RingOf<N>) -> [f64; N] {
+        if a > b {
+            return self.diff(b, a, ring).map(|v| -v);
+        }
+        let l = self
+            .levels
+            .iter()
+            .position(|l| l.start() <= a)
+            .unwrap_or(self.levels.len() - 1);
+        let level = &self.levels[l];
+        let Some(r) = ring(level) else {
+            return [0.0; N];
+        };
+        if l == 0 || b <= self.levels[l - 1].start() {
+            return sub(level.cum(r, b), level.cum(r, a));
+        }
+        // Hand over to the finer level at the first coarse boundary it covers: there both levels
+        // hold the same events, so nothing is prorated but `a`'s bucket.
+        let finer_start = self.levels[l - 1].start();
+        let x = finer_start + (-finer_start).rem_euclid(level.width);
+        add(sub(level.cum(r, x), level.cum(r, a)), self.diff(x, b, ring))
+    }
+
+    /// A copy under a new configuration, keeping what the new layout can hold: counts at every
+    /// level (re-bucketed from this series' answers), slice tallies as they were when the slice
+    /// rule is unchanged, or re-judged from the minute level when it changed (older slices are
+    /// then lost).
+    pub fn reconfigured(&self, config: SeriesConfig) -> Result<Series, ConfigError> {
+        let mut new = Series::new(config)?;
+        if !self.started {
+            return Ok(new);
+        }
+        let newest = self.levels[0].head * self.levels[0].width;
+        for l in &mut new.levels {
+            l.restart_at(l.bucket(newest));
+        }
+        new.started = true;
+        let same_slices = self.config.slices == config.slices;
+        for l in &mut new.levels {
+            for b in l.oldest()..=l.head {
+                let (from, to) = (Timestamp(b * l.width), Timestamp((b + 1) * l.width));
+                let s = l.slot(b);
+                let c = self.counts(from, to);
+                l.counts.slots[s] = [c.good, c.total];
+                if let (true, Some(ring)) = (same_slices, &mut l.slices) {
+                    let t = self.slices(from, to);
+                    ring.slots[s] = [t.slices, t.good, t.ratio_sum];
+                }
+            }
+            let mut counts = std::mem::replace(&mut l.counts, Ring::new(0));
+            l.accumulate(&mut counts);
+            l.counts = counts;
+        }
+        if let (false, Some(rule)) = (same_slices, config.slices) {
+            let width = rule.width.millis();
+            let first = new.levels[0].start();
+            let end = (new.levels[0].head + 1) * MINUTE;
+            let mut start = first + (-first).rem_euclid(width);
+            while start < end {
+                let tally = classify(new.slice_counts(start, width), rule.kind);
+                if tally[0] > 0.0 {
+                    for l in &mut new.levels {
+                        let b = l.bucket(start);
+                        let s = l.slot(b);
+                        if let (true, Some(ring)) = (b >= l.oldest(), &mut l.slices) {
+                            ring.slots[s] = add(ring.slots[s], tally);
+                        }
+                    }
+                }
+                start += width;
+            }
+        }
+        for l in &mut new.levels {
+            if let Some(mut ring) = l.slices.take() {
+                l.accumulate(&mut ring);
+                l.slices = Some(ring);
+            }
+        }
+        Ok(new)
+    }
+
+    /// Writes the ring state (not the config) for the snapshot.
+    pub(crate) fn encode(&self, e: &mut Enc<'_>) {
+        e.u8(u8::from(self.started));
+        e.u8(self.levels.len() as u8);
+        for l in &self.levels {
+            e.i64(l.width);
+            e.u32(l.len as u32);
+            e.i64(l.head);
+            e.f64_rows(&[l.counts.floor]);
+            e.f64_rows(&l.counts.slots);
+            if let Some(s) = &l.slices {
+                e.f64_rows(&[s.floor]);
+                e.f64_rows(&s.slots);
+            }
+        }
+    }
+
+    /// Reads what [`Series::encode`] wrote, for a series of this `config`.
+    pub(crate) fn decode(config: SeriesConfig, d: &mut Dec<'_>) -> Result<Series, DecodeError> {
+        let mut s = Series::new(config).map_err(|_| DecodeError("invalid series config"))?;
+        s.started = d.u8()? != 0;
+        if usize::from(d.u8()?) != s.levels.len() {
+            return Err(DecodeError("level count does not match the series config"));
+        }
+        for l in &mut s.levels {
+            if d.i64()? != l.width || i64::from(d.u32()?) != l.len {
+                return Err(DecodeError("level layout does not match the series config"));
+            }
+            l.head = d.i64()?;
+            let mut floor = [[0.0; 2]];
+            d.f64_rows(&mut floor)?;
+            l.counts.floor = floor[0];
+            d.f64_rows(&mut l.counts.slots)?;
+            if let Some(ring) = &mut l.slices {
+                let mut floor = [[0.0; 3]];
+                d.f64_rows(&mut floor)?;
+                ring.floor = floor[0];
+                d.f64_rows(&mut ring.slots)?;
+            }
+        }
+        Ok(s)
+    }
+}
+
+impl SliData for Series {
+    fn resolution(&self) -> Span {
+        Span(self.levels[0].width)
+    }
+
+    fn counts(&self, from: Timestamp, to: Timestamp) -> Counts {
+        let [good, total] = self.sum(from, to, |l| Some(&l.counts));
+        Counts { good, total }
+    }
+
+    fn slices(&self, from: Timestamp, to: Timestamp) -> SliceTally {
+        let [slices, good, ratio_sum] = self.sum(from, to, |l| l.slices.as_ref());
+        SliceTally {
+            slices,
+            good,
+            ratio_sum,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % DAY;
+
+    fn at_min(m: i64) -> Timestamp {
+        Timestamp(T0 + m * MINUTE)
+    }
+
+    fn thirty_day() -> Series {
+        Series::new(SeriesConfig::occurrences(Span::days(31))).unwrap()
+    }
+
+    #[test]
+    fn layout_matches_retention() {
+        let s = thirty_day();
+        let lv = s.levels();
+        assert_eq!(lv.len(), 2);
+        assert_eq!((lv[0].width, lv[0].buckets), (Span::MINUTE, 1560));
+        assert_eq!((lv[1].width, lv[1].buckets), (Span::HOUR, 31 * 24 + 2));
+        let year = Series::new(SeriesConfig::occurrences(Span::days(367))).unwrap();
+        let widths: Vec<_> = year.levels().iter().map(|l| l.width).collect();
+        assert_eq!(widths, [Span::MINUTE, Span::HOUR, Span::DAY]);
+        let short = Series::new(SeriesConfig::occurrences(Span::hours(2))).unwrap();
+        assert_eq!(short.levels().len(), 1);
+        assert_eq!(short.levels()[0].buckets, 122);
+    }
+
+    #[test]
+    fn thirty_day_series_fits_in_64_kib() {
+        let s = thirty_day();
+        assert!(s.memory_bytes() <= 64 * 1024, "{} bytes", s.memory_bytes());
+    }
+
+    #[test]
+    fn sums_minutes_exactly() {
+        let mut s = thirty_day();
+        for m in 0..100 {
+            s.add(at_min(m), m as f64, 2.0 * m as f64).unwrap();
+        }
+        let c = s.counts(at_min(10), at_min(20));
+        assert_eq!(c.good, (10..20).sum::<i64>() as f64);
+        assert_eq!(c.total, 2.0 * (10..20).sum::<i64>() as f64);
+        // Half a minute at each end is prorated.
+        let c = s.counts(
+            at_min(10) + Span::SECOND * 30,
+            at_min(11) + Span::SECOND * 30,
+        );
+        assert_eq!(c.good, 5.0 + 5.5);
+        assert_eq!(s.counts(at_min(200), at_min(300)), Counts::default());
+    }
+
+    #[test]
+    fn out_of_order_writes_are_counted() {
+        let mut s = thirty_day();
+        s.add(at_min(100), 1.0, 1.0).unwrap();
+        s.add(at_min(10), 0.0, 1.0).unwrap();
+        s.add(at_min(50), 1.0, 2.0).unwrap();
+        assert_eq!(s.counts(at_min(0), at_min(101)).total, 4.0);
+        assert_eq!(s.counts(at_min(11), at_min(101)).total, 3.0);
+        assert_eq!(s.counts(at_min(10), at_min(11)).good, 0.0);
+    }
+
+    #[test]
+    fn old_ranges_come_from_hours_and_stay_exact_on_hour_boundaries() {
+        let mut s = thirty_day();
+        // One event per minute for 3 days.
+        for m in 0..3 * 1440 {
+            s.add(at_min(m), 1.0, 1.0).unwrap();
+        }
+        // Older than 26h: hours, exact on hour boundaries.
+        assert_eq!(s.counts(at_min(0), at_min(600)).total, 600.0);
+        // Straddling the level boundary, whole window: exact.
+        assert_eq!(s.counts(at_min(0), at_min(3 * 1440)).total, 3.0 * 1440.0);
+        // `from` mid-hour in the hourly level: prorated, here exact because events are uniform.
+        assert_eq!(
+            s.counts(at_min(30), at_min(3 * 1440 - 7)).total,
+            3.0 * 1440.0 - 37.0
+        );
+    }
+
+    #[test]
+    fn eviction_and_rebase_keep_windows_right() {
+        let mut s = Series::new(SeriesConfig::occurrences(Span::hours(2))).unwrap();
+        for m in 0..2000 {
+            s.add(at_min(m), 1.0, 2.0).unwrap();
+        }
+        let c = s.counts(at_min(1900), at_min(2000));
+        assert_eq!((c.good, c.total), (100.0, 200.0));
+        // Older than the ring: gone.
+        assert_eq!(s.counts(at_min(0), at_min(1800)).total, 0.0);
+        assert!(matches!(
+            s.add(at_min(1000), 1.0, 1.0),
+            Err(SampleError::TooOld { .. })
+        ));
+        // A long jump empties the ring.
+        s.advance(at_min(100_000));
+        assert_eq!(s.counts(at_min(0), at_min(100_001)).total, 0.0);
+    }
+
+    #[test]
+    fn rejects_bad_counts() {
+        let mut s = thirty_day();
+        assert!(matches!(
+            s.add(at_min(0), 2.0, 1.0),
+            Err(SampleError::GoodExceedsTotal { .. })
+        ));
+        assert!(matches!(
+            s.add(at_min(0), f64::NAN, 1.0),
+            Err(SampleError::InvalidCounts { .. })
+        ));
+        assert!(matches!(
+            s.add(at_min(0), -1.0, 1.0),
+            Err(SampleError::InvalidCounts { .. })
+        ));
+    }
+
+    #[test]
+    fn tallies_threshold_slices() {
+        let rule = SliceRule {
+            width: Span::minutes(5),
+            kind: SliceKind::Threshold(0.9),
+        };
+        let mut s = Series::new(SeriesConfig::timeslices(Span::days(2), rule)).unwrap();
+        // Slice 0: 10/10 good. Slice 1: 5/10 bad, then fixed to 95/100 good. Slice 2: no data.
+        s.add(at_min(1), 10.0, 10.0).unwrap();
+        s.add(at_min(6), 5.0, 10.0).unwrap();
+        let t = s.slices(at_min(0), at_min(15));
+        assert_eq!((t.slices, t.good, t.ratio_sum), (2.0, 1.0, 1.5));
+        s.add(at_min(9), 90.0, 90.0).unwrap();
+        let t = s.slices(at_min(0), at_min(15));
+        assert_eq!((t.slices, t.good), (2.0, 2.0));
+        assert!((t.ratio_sum - 1.95).abs() < 1e-12);
+        // Slices are counted where they start.
+        let t = s.slices(at_min(5), at_min(6));
+        assert_eq!(t.slices, 1.0);
+        assert_eq!(s.slices(at_min(6), at_min(15)).slices, 0.0);
+        // Occurrence series have no slices.
+        let mut o = thirty_day();
+        o.add(at_min(1), 1.0, 1.0).unwrap();
+        assert_eq!(o.slices(at_min(0), at_min(5)), SliceTally::default());
+    }
+
+    #[test]
+    fn reconfigure_keeps_counts_and_rejudges_slices() {
+        let mut s = thirty_day();
+        for m in 0..3 * 1440 {
+            s.add(at_min(m), if m % 10 == 0 { 0.0 } else { 1.0 }, 1.0)
+                .unwrap();
+        }
+        let rule = SliceRule {
+            width: Span::minutes(10),
+            kind: SliceKind::Threshold(0.95),
+        };
+        let r = s
+            .reconfigured(SeriesConfig::timeslices(Span::days(8), rule))
+            .unwrap();
+        let (from, to) = (at_min(60), at_min(3 * 1440));
+        assert_eq!(r.counts(from, to), s.counts(from, to));
+        let recent = at_min(2 * 1440);
+        let t = r.slices(recent, to);
+        assert_eq!(t.slices, 144.0);
+        assert_eq!(t.good, 0.0);
+        assert!((t.ratio_sum - 144.0 * 0.9).abs() < 1e-9);
+        // And back: the counts survive a shorter retention too.
+        let back = r
+            .reconfigured(SeriesConfig::occurrences(Span::days(2)))
+            .unwrap();
+        assert_eq!(back.counts(recent, to), s.counts(recent, to));
+    }
+
+    #[test]
+    fn snapshot_encoding_round_trips() {
+        let rule = SliceRule {
+            width: Span::minutes(5),
+            kind: SliceKind::Ratio,
+        };
+        let mut s = Series::new(SeriesConfig::timeslices(Span::days(40), rule)).unwrap();
+        for m in (0..5000).step_by(7) {
+            s.add(at_min(m), 1.0, 3.0).unwrap();
+        }
+        let mut buf = Vec::new();
+        s.encode(&mut Enc(&mut buf));
+        let back = Series::decode(*s.config(), &mut Dec::new(&buf)).unwrap();
+        for (a, b) in [(0, 5000), (100, 4000), (4000, 4999)] {
+            assert_eq!(
+                back.counts(at_min(a), at_min(b)),
+                s.counts(at_min(a), at_min(b))
+            );
+            assert_eq!(
+                back.slices(at_min(a), at_min(b)),
+                s.slices(at_min(a), at_min(b))
+            );
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Snapshots: every series' rings as they are in memory, written atomically by `checkpoint`.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use headroom_core::Timestamp;
+
+use crate::codec::{self, Dec, DecodeError, Enc};
+use crate::error::TsdbError;
+use crate::series::{Series, SeriesKey};
+use crate::wal::{decode_config, decode_key, encode_config, encode_key, sync_dir};
+
+pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
+pub(crate) const SNAPSHOT_TMP: &str = "snapshot.tmp";
+const MAGIC: &[u8; 8] = b"HRTSSNP1";
+const FORMAT_VERSION: u32 = 1;
+
+const BLOCK_HEADER: u8 = 0;
+const BLOCK_SERIES: u8 = 1;
+const BLOCK_END: u8 = 2;
+
+/// Everything in a snapshot besides the series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SnapshotHeader {
+    /// Logs of this generation and later are replayed on top of the snapshot.
+    pub wal_generation: u64,
+    /// The first sequence number not covered by the remembered idempotency keys.
+    pub next_lsn: u64,
+    pub clock: Timestamp,
+    /// Idempotency keys with the record that first carried them and when.
+    pub idempotency: Vec<(String, u64, Timestamp)>,
+}
+
+/// One series as stored, with the sequence number of the last log record applied to it.
+pub(crate) struct StoredSeries {
+    pub key: SeriesKey,
+    pub applied_lsn: u64,
+    pub series: Series,
+}
+
+/// Streams a snapshot to a temporary file; `finish` makes it the snapshot, atomically.
+pub(crate) struct SnapshotWriter {
+    dir: PathBuf,
+    tmp: PathBuf,
+    out: BufWriter<File>,
+    buf: Vec<u8>,
+    series: u64,
+}
+
+impl SnapshotWriter {
+    pub fn create(dir: &Path, header: &SnapshotHeader) -> Result<Self, TsdbError> {
+        let tmp = dir.join(SNAPSHOT_TMP);
+        let file = File::create(&tmp).map_err(TsdbError::io("create", &tmp))?;
+        let mut w = SnapshotWriter {
+            dir: dir.to_owned(),
+            out: BufWriter::with_capacity(1 << 20, file),
+            tmp,
+            buf: Vec::new(),
+            series: 0,
+        };
+        w.write_raw(MAGIC)?;
+        w.block(|e| {
+            e.u8(BLOCK_HEADER);
+            e.u32(FORMAT_VERSION);
+            e.u64(header.wal_generation);
+            e.u64(header.next_lsn);
+            e.i64(header.clock.millis());
+            e.u64(header.idempotency.len() as u64);
+            for (key, lsn, seen_at) in &header.idempotency {
+                e.str(key);
+                e.u64(*lsn);
+                e.i64(seen_at.millis());
+            }
+        })?;
+        Ok(w)
+    }
+
+    /// Encodes one series into the pending block; call this under the series' lock, then
+    /// [`SnapshotWriter::write_pending`] after releasing it, so a slow disk never holds a lock.
+    pub fn encode_series(&mut self, key: &SeriesKey, applied_lsn: u64, series: &Series) {
+        self.series += 1;
+        self.buf.clear();
+        let start = codec::begin_frame(&mut self.buf);
+        let e = &mut Enc(&mut self.buf);
+        e.u8(BLOCK_SERIES);
+        encode_key(e, key);
+        encode_config(e, series.config());
+        e.u64(applied_lsn);
+        series.encode(e);
+        codec::finish_frame(&mut self.buf, start);
+    }
+
+    pub fn write_pending(&mut self) -> Result<(), TsdbError> {
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.write_raw(&buf);
+        self.buf = buf;
+        r
+    }
+
+    /// Ends the file, fsyncs it, renames it over the snapshot and fsyncs the directory.
+    pub fn finish(mut self) -> Result<(), TsdbError> {
+        let count = self.series;
+        self.block(|e| {
+            e.u8(BLOCK_END);
+            e.u64(count);
+        })?;
+        let tmp = self.tmp.clone();
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| TsdbError::io("write", &tmp)(e.into_error()))?;
+        file.sync_all().map_err(TsdbError::io("sync", &tmp))?;
+        drop(file);
+        let target = self.dir.join(SNAPSHOT_FILE);
+        fs::rename(&tmp, &target).map_err(TsdbError::io("rename snapshot to", &target))?;
+        sync_dir(&self.dir)
+    }
+
+    fn block(&mut self, body: impl FnOnce(&mut Enc<'_>)) -> Result<(), TsdbError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let start = codec::begin_frame(&mut buf);
+        body(&mut Enc(&mut buf));
+        codec::finish_frame(&mut buf, start);
+        let r = self.write_raw(&buf);
+        self.buf = buf;
+        r
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<(), TsdbError> {
+        self.out
+            .write_all(bytes)
+            .map_err(TsdbError::io("write", &self.tmp))
+    }
+}
+
+/// Reads the snapshot in `dir`, if there is one. Any damage is an error: the snapshot is only
+/// ever replaced whole, so damage is not a crash artefact and must not be silently dropped.
+pub(crate) fn load(
+    dir: &Path,
+    mut each: impl FnMut(StoredSeries),
+) -> Result<Option<SnapshotHeader>, TsdbError> {
+    let path = dir.join(SNAPSHOT_FILE);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(TsdbError::io("open", &path)(e)),
+    };
+    let corrupt = |detail: String| TsdbError::Corrupt {
+        path: path.clone(),
+        detail,
+    };
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)
+        .map_err(|e| corrupt(format!("cannot read header: {e}")))?;
+    if &magic != MAGIC {
+        return Err(corrupt("not a headroom snapshot (bad magic)".into()));
+    }
+    let mut header = None;
+    let mut series = 0u64;
+    loop {
+        let mut fh = [0u8; codec::FRAME_HEADER];
+        r.read_exact(&mut fh)
+            .map_err(|e| corrupt(format!("ends without its end block ({e})")))?;
+        let (len, crc) = codec::parse_frame_header(&fh)
+            .map_err(|_| corrupt("block length out of range".into()))?;
+        buf.resize(len, 0);
+        r.read_exact(&mut buf)
+            .map_err(|e| corrupt(format!("block cut short ({e})")))?;
+        if crc32fast::hash(&buf) != crc {
+            return Err(corrupt(format!(
+                "checksum mismatch in block {}",
+                series + 1
+            )));
+        }
+        let mut d = Dec::new(&buf);
+        let bad = |e: DecodeError| corrupt(e.to_string());
+        match (d.u8().map_err(bad)?, &header) {
+            (BLOCK_HEADER, None) => header = Some(decode_header(&mut d).map_err(bad)?),
+            (BLOCK_SERIES, Some(_)) => {
+                let key = decode_key(&mut d).map_err(bad)?;
+                let config = decode_config(&mut d).map_err(bad)?;
+                let applied_lsn = d.u64().map_err(bad)?;
+                let s = Series::decode(config, &mut d)
+                    .map_err(|e| corrupt(format!("series {key}: {e}")))?;
+                series += 1;
+                each(StoredSeries {
+                    key,
+                    applied_lsn,
+                    series: s,
+                });
+            }
+            (BLOCK_END, Some(_)) => {
+                if d.u64().map_err(bad)? != series {
+                    return Err(corrupt("series count does not match the end block".into()));
+                }
+                return Ok(header);
+            }
+            _ => return Err(corrupt("blocks out of order".into())),
+        }
+    }
+}
+
+fn decode_header(d: &mut Dec<'_>) -> Result<SnapshotHeader, DecodeError> {
+    if d.u32()? != FORMAT_VERSION {
+        return Err(DecodeError("unsupported snapshot format version"));
+    }
+    let wal_generation = d.u64()?;
+    let next_lsn = d.u64()?;
+    let clock = Timestamp(d.i64()?);
+    let n = d.u64()?;
+    let mut idempotency = Vec::new();
+    for _ in 0..n {
+        idempotency.push((d.str()?.to_owned(), d.u64()?, Timestamp(d.i64()?)));
+    }
+    Ok(SnapshotHeader {
+        wal_generation,
+        next_lsn,
+        clock,
+        idempotency,
+    })
+}
