@@ -75,12 +75,19 @@ struct ServeArgs {
     listen: SocketAddr,
 }
 
+/// Global, so `headroom token create --scope ingest --data-dir DIR` works as well as
+/// `headroom token --data-dir DIR create …`.
 #[derive(Args, Clone)]
 struct StorageArgs {
-    #[arg(long, env = "HEADROOM_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        env = "HEADROOM_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// postgres://… to keep state in PostgreSQL instead of SQLite in the data directory.
-    #[arg(long, env = "HEADROOM_DATABASE_URL")]
+    #[arg(long, env = "HEADROOM_DATABASE_URL", global = true)]
     database_url: Option<String>,
 }
 
@@ -214,6 +221,9 @@ async fn run_async(command: Command) -> Result<(), Failure> {
 fn validate(files: &[PathBuf]) -> Result<(), Failure> {
     match headroom_spec::load_paths(files) {
         Ok(config) => {
+            for w in &config.warnings {
+                eprintln!("warning: {w}");
+            }
             println!("ok: {} SLOs in {} path(s)", config.slos.len(), files.len());
             Ok(())
         }

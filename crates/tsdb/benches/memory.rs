@@ -24,6 +24,16 @@ fn main() {
             SeriesConfig::timeslices(Span::days(31), slices),
         ),
         (
+            "30d window, 1m timeslices",
+            SeriesConfig::timeslices(
+                Span::days(31),
+                SliceRule {
+                    width: Span::MINUTE,
+                    ..slices
+                },
+            ),
+        ),
+        (
             "quarter (93d retention)",
             SeriesConfig::occurrences(Span::days(93)),
         ),

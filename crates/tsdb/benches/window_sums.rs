@@ -37,6 +37,19 @@ fn window_sums(c: &mut Criterion) {
             black_box(acc)
         })
     });
+    // The same, visiting every series without a lookup per key.
+    g.bench_function("tsdb_for_each_series_x_8_windows", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            db.for_each_series(|_, s| {
+                for w in windows {
+                    let c = s.counts(end - w, end);
+                    acc += c.good + c.total;
+                }
+            });
+            black_box(acc)
+        })
+    });
     drop(db);
 
     // Every minute of 30 days written, each series in its own memory; no lookup, no lock.

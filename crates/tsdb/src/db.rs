@@ -1,7 +1,7 @@
 //! The store: many series, a write-ahead log with group commit, snapshots, idempotency keys.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::{
     Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
@@ -193,6 +193,9 @@ struct SyncState {
 /// fsync in flight runs one for everything written so far, and the others ride along.
 struct Durability {
     dir: PathBuf,
+    /// The `LOCK` file, exclusively locked (advisory, `flock`) for the life of the store so no
+    /// other process (or other `Tsdb` in this one) uses the directory; closing it unlocks.
+    _lock: File,
     tail: Mutex<SyncTarget>,
     state: Mutex<SyncState>,
     synced: Condvar,
@@ -266,6 +269,27 @@ pub struct Tsdb {
 }
 
 const MINUTE: i64 = Span::MINUTE.0;
+/// Locked while a store has the directory open.
+pub(crate) const LOCK_FILE: &str = "LOCK";
+
+/// Takes the exclusive lock on `dir/LOCK`, creating the file if need be.
+fn lock_dir(dir: &Path) -> Result<File, TsdbError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(TsdbError::io("open", &path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(TsdbError::Locked {
+            dir: dir.to_owned(),
+        }),
+        Err(TryLockError::Error(e)) => Err(TsdbError::io("lock", &path)(e)),
+    }
+}
 
 impl Tsdb {
     /// A store without files, for backtests and benchmarks: `append` returns once applied.
@@ -287,6 +311,7 @@ impl Tsdb {
     /// cuts off a torn or corrupt tail of the newest log. One process at a time may use `dir`.
     pub fn open(dir: &Path, options: TsdbOptions) -> Result<Tsdb, TsdbError> {
         fs::create_dir_all(dir).map_err(TsdbError::io("create directory", dir))?;
+        let lock_file = lock_dir(dir)?;
         let tmp = dir.join(SNAPSHOT_TMP);
         if tmp.exists() {
             // A checkpoint that crashed before its rename: the previous snapshot still stands.
@@ -367,6 +392,7 @@ impl Tsdb {
         let last_lsn = app.next_lsn - 1;
         let durability = Durability {
             dir: dir.to_owned(),
+            _lock: lock_file,
             tail: Mutex::new(SyncTarget {
                 file: Arc::clone(&wal.file),
                 written_lsn: last_lsn,
@@ -556,13 +582,19 @@ impl Tsdb {
             .map(|(k, c)| (k.clone(), Arc::clone(c)))
             .collect();
         let mut out = SnapshotWriter::create(&durability.dir, &header)?;
+        let mut newest_applied = 0;
         for (key, cell) in &cells {
             {
                 let st = read(&cell.0);
+                newest_applied = newest_applied.max(st.applied_lsn);
                 out.encode_series(key, st.applied_lsn, &st.series);
             }
             out.write_pending()?;
         }
+        // A batch copied into some series but not yet into others must be replayable: its
+        // record has to be durable before the snapshot counts, or a power cut could leave it
+        // half applied.
+        durability.wait(newest_applied)?;
         out.finish()?;
         for (generation, path) in wal::list_wal_files(&durability.dir)? {
             if generation < header.wal_generation {
@@ -579,7 +611,8 @@ impl Tsdb {
         Some(f(&st.series))
     }
 
-    /// Runs `f` on every series, each under its read lock, in no particular order.
+    /// Runs `f` on every series, each under its read lock, in no particular order. `f` must not
+    /// call back into this store: the series map stays read-locked throughout.
     pub fn for_each_series(&self, mut f: impl FnMut(&SeriesKey, &Series)) {
         let map = read(&self.series);
         for (key, cell) in &map.by_key {
@@ -616,16 +649,22 @@ impl Tsdb {
     }
 
     /// Approximate bytes held: series rings, keys, map entries and idempotency keys.
+    /// Bytes in the current write-ahead log (0 in memory): a checkpoint resets it, and the server
+    /// checkpoints early when it grows, so a restart never replays much.
+    pub fn wal_bytes(&self) -> u64 {
+        lock(&self.appender).wal.as_ref().map_or(0, |w| w.len)
+    }
+
     pub fn memory_bytes(&self) -> usize {
-        let map = read(&self.series);
         let per_entry = size_of::<(SeriesKey, Arc<SeriesCell>)>() + size_of::<SeriesCell>() + 16;
-        let series: usize = map
+        let series: usize = read(&self.series)
             .by_key
             .iter()
             .map(|(k, c)| {
                 read(&c.0).series.memory_bytes() + k.slo.capacity() + k.group.capacity() + per_entry
             })
             .sum();
+        // Taken after the map's lock is released: writers take the appender's lock first.
         let app = lock(&self.appender);
         let idempotency: usize = app
             .idempotency
@@ -793,8 +832,8 @@ fn replay(map: &mut SeriesMap, app: &mut Appender, lsn: u64, record: Record) -> 
     Ok(())
 }
 
-// Locks that shrug off poisoning: a panic elsewhere must not take the store down with it, and
-// every critical section leaves the data consistent or is replayed from the log.
+// Locks that shrug off poisoning: a panic in one caller must not take the whole store down. At
+// worst it leaves one series mid-update in memory; the log still holds the truth for a restart.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }

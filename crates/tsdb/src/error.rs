@@ -32,6 +32,12 @@ pub enum TsdbError {
         path.display()
     )]
     Corrupt { path: PathBuf, detail: String },
+    /// Another process (or another open `Tsdb` in this one) holds the directory's `LOCK` file.
+    #[error(
+        "another headroom process is using {}; stop it, or give this one another data directory",
+        dir.display()
+    )]
+    Locked { dir: PathBuf },
     /// An earlier write or fsync of the log failed; what is in memory may be ahead of the disk.
     #[error(
         "the write-ahead log failed earlier ({reason}); writes are refused until the process restarts and recovers from the log"

@@ -19,6 +19,12 @@
 //!
 //! A 30-day SLO (31 d retention) holds 1560 + 746 buckets of 16 bytes: about 37 KB.
 //!
+//! A series with slices also keeps slice tallies (slices with data, good slices, ratio sum:
+//! 24 bytes a slot): at level 0 **one slot per slice** over level 0's span, plus one
+//! (`ceil(span / width) + 1`; one per minute for 1-minute slices), at the coarser levels one per
+//! bucket. A 30-day SLO with 5-minute slices holds about 62.6 KB, under 64 KiB (313 slice slots
+//! at level 0); with 1-minute slices about 92.5 KB (1560).
+//!
 //! # Invariants
 //! - **Every event is added to every level** whose span still holds its bucket. There is no
 //!   roll-up step, so nothing is counted twice or lost between levels.
@@ -40,12 +46,16 @@
 //!   of it inside the range. The same rule applies to a partial minute. Data older than the
 //!   coarsest level is gone; a range beyond the newest bucket adds nothing.
 //! - **Slices** are aligned to multiples of their width since the epoch. A slice is judged
-//!   from its level-0 minutes; when an event lands in a slice level 0 still holds, the slice is
-//!   judged before and after and the difference of (slices with data, good slices, ratio) is
-//!   added to every level's slice prefix sums, in the bucket holding the slice's start. A late
-//!   event for a slice older than level 0 updates the counts but not the slice tallies.
-//!   `slices(from, to)` is the tally of slices whose start lies in `[from, to)`, by the same
-//!   level and proration rules as counts. For `SliceKind::Ratio`, `good` stays 0.
+//!   from its level-0 minutes; level 0 holds a slice when it holds the minute the slice starts
+//!   in. When an event lands in a slice level 0 holds, the slice is judged before and after and
+//!   the difference of (slices with data, good slices, ratio) is added to every level's slice
+//!   prefix sums, in the bucket holding the slice's start (at level 0, in the slice's own slot,
+//!   which stands for that minute). A late event for a slice older than level 0 updates the
+//!   counts but not the slice tallies. `slices(from, to)` is the tally of slices whose start
+//!   lies in `[from, to)`, by the same level and proration rules as counts: at level 0 a slice
+//!   counts as if in its start minute (prorated only when `from` or `to` falls inside that
+//!   minute), and a slot whose slice starts before level 0's oldest minute counts nothing (it
+//!   stays in the prefix sums until its slot is reused). For `SliceKind::Ratio`, `good` stays 0.
 //! - **Validation.** A batch is checked whole before anything is applied: unknown series,
 //!   non-finite or negative counts, good > total, older than `now - retention` (`TooOld`) or
 //!   later than `now + max_future` (`TooFarInFuture`).
@@ -53,6 +63,11 @@
 //! # Durability
 //! A directory holds `snapshot.bin` and `wal-<generation, 16 hex digits>.log` files.
 //! Restart = load the snapshot, then replay every log of its generation or later.
+//!
+//! **One store per directory.** `Tsdb::open` takes an exclusive advisory lock (`flock`) on the
+//! file `LOCK` in the directory, held until the `Tsdb` is dropped (or the process dies), and
+//! fails with `TsdbError::Locked` ("another headroom process is using DIR") if another holds it:
+//! another process, or another open `Tsdb` in this one.
 //!
 //! **Frame** (shared by both formats): `len: u32 LE`, `crc32: u32 LE` (of the payload),
 //! `payload[len]`. All integers and floats are little-endian; strings are `u32 len + UTF-8`.
@@ -81,21 +96,30 @@
 //! (older logs are fsync'd whole before the next one starts) and open fails.
 //!
 //! **Snapshot**: the magic `HRTSSNP1`, then frames whose payload begins with a kind byte:
-//! - `0` header: `format_version: u32` (1), `wal_generation: u64`, `next_lsn: u64`,
+//! - `0` header: `format_version: u32` (2), `wal_generation: u64`, `next_lsn: u64`,
 //!   `clock: i64`, idempotency keys (`u64` count + key string, `lsn: u64`, `seen_at: i64`);
 //! - `1` series, one per series: key, config, `applied_lsn: u64`, `started: u8`,
 //!   `levels: u8`, then per level `width_ms: i64, len: u32, head: i64`, counts `floor` and
-//!   `len` slots of (good, total) f64, and, for slice series, slices `floor` and `len` slots of
-//!   (slices, good, ratio_sum) f64, in slot order: the rings as they are in memory, so loading is a
-//!   straight read and little-endian decode;
+//!   `len` slots of (good, total) f64, and, for slice series, slices `floor` and their slots of
+//!   (slices, good, ratio_sum) f64: at level 0 `ceil(len minutes / slice width) + 1` slots (or
+//!   `len` for 1-minute slices), slot of slice `k` (start `k × width` since the epoch) at
+//!   `k mod slots`, the newest being the slice holding the start of bucket `head`; at coarser
+//!   levels `len` slots, like the counts. All in slot order: the rings as they are in memory, so
+//!   loading is a straight read and little-endian decode;
 //! - `2` end: `series_count: u64`.
+//!
+//! Format version 1 differed only in level 0's slice tallies: `len` per-minute slots like the
+//! counts. It is still read (each slice's tally is taken from the minute holding its start); a
+//! version newer than 2 is refused.
 //!
 //! `checkpoint` rotates the log (fsync the old one, create and fsync the next generation), then
 //! copies each series under its own lock into `snapshot.tmp`, fsyncs it, renames it over
 //! `snapshot.bin`, fsyncs the directory and deletes the older logs. Appends go on meanwhile.
 //! Each series records the `lsn` of the last record applied to it, and replay skips records at
 //! or below it for that series: so a series copied after some post-rotation appends is not
-//! counted twice. Idempotency keys are copied at rotation, and replay re-adds later ones.
+//! counted twice. Before the rename, the log is made durable up to the newest record any copied
+//! series reflects, so a batch copied into some series and not yet into others is always
+//! completed by replay, even after a power cut. Idempotency keys are copied at rotation, and replay re-adds later ones.
 //! A damaged snapshot fails the open (it is only ever replaced whole, so damage is not a crash
 //! artefact). Leftover `snapshot.tmp` and logs older than the snapshot are removed at open.
 //!

@@ -19,6 +19,8 @@ const HOURLY_SPAN: i64 = 35 * DAY;
 const MARGIN_BUCKETS: i64 = 2;
 /// Upper bound on retention, so a typo cannot allocate gigabytes.
 const MAX_RETENTION: i64 = 10 * 366 * DAY;
+/// Samples are accepted within ±(year 9999), so bucket arithmetic never overflows.
+const MAX_TIMESTAMP: i64 = 253_402_300_799_999;
 
 /// Which SLO (and which group of it) a series belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -151,6 +153,8 @@ pub enum SampleError {
     InvalidCounts { good: f64, total: f64 },
     #[error("good ({good}) exceeds total ({total})")]
     GoodExceedsTotal { good: f64, total: f64 },
+    #[error("timestamp {} ms is outside the years -9999 to 9999", at.millis())]
+    TimestampOutOfRange { at: Timestamp },
     #[error("timestamp {at} is too old: data is kept from {oldest} on")]
     TooOld { at: Timestamp, oldest: Timestamp },
     #[error("timestamp {at} is too far in the future: the latest accepted is {latest}")]
@@ -205,6 +209,39 @@ impl<const N: usize> Ring<N> {
         self.floor = self.slots[new_slot];
         self.slots[new_slot] = self.slots[last_slot];
     }
+    fn slot(&self, i: i64) -> usize {
+        i.rem_euclid(self.slots.len() as i64) as usize
+    }
+    /// Moves the newest bucket from index `from` to index `to`, evicting what falls out.
+    fn advance(&mut self, from: i64, to: i64) {
+        if to <= from {
+            return;
+        }
+        let len = self.slots.len() as i64;
+        if to - from >= len {
+            self.clear();
+            return;
+        }
+        for i in from + 1..=to {
+            let (new_slot, last_slot) = (self.slot(i), self.slot(i - 1));
+            self.shift(new_slot, last_slot);
+        }
+        if from.div_euclid(len) != to.div_euclid(len) {
+            self.rebase();
+        }
+    }
+    /// Turns per-bucket values stored in the slots into prefix sums, for a ring whose newest
+    /// bucket is `head` (used when rebuilding).
+    fn accumulate(&mut self, head: i64) {
+        let len = self.slots.len() as i64;
+        let mut running = [0.0; N];
+        for i in head - len + 1..=head {
+            let s = self.slot(i);
+            running = add(running, self.slots[s]);
+            self.slots[s] = running;
+        }
+        self.floor = [0.0; N];
+    }
     fn rebase(&mut self) {
         let base = self.floor;
         for s in &mut self.slots {
@@ -225,6 +262,19 @@ impl<const N: usize> Ring<N> {
     }
 }
 
+/// Slice tallies of one level: prefix sums of (slices, good, ratio_sum) in slots of `width`,
+/// a whole number of the level's buckets (the slice width at level 0, the bucket width above).
+///
+/// A slot holds the tally of the slices starting in it, and that tally counts, by the level's
+/// rules, in the level bucket holding the slot's start. The ring's newest slot is the one holding
+/// the start of the level's newest bucket; it holds a slot more than the level's span needs, and
+/// slots starting before the level's oldest bucket are kept in the sums but never reported.
+#[derive(Debug, Clone)]
+struct Tallies {
+    width: i64,
+    ring: Ring<3>,
+}
+
 /// A ring of buckets of one width; every event goes into every level whose span holds it.
 #[derive(Debug, Clone)]
 struct Level {
@@ -233,20 +283,84 @@ struct Level {
     /// Index (time / width) of the newest bucket; the level holds `head - len + 1 ..= head`.
     head: i64,
     counts: Ring<2>,
-    slices: Option<Ring<3>>,
+    slices: Option<Tallies>,
 }
 
-type RingOf<const N: usize> = fn(&Level) -> Option<&Ring<N>>;
+/// The cumulative sum of one quantity of a level up to an instant (`None`: the level lacks it).
+type CumOf<const N: usize> = fn(&Level, i64) -> Option<[f64; N]>;
 
 impl Level {
-    fn new(width: i64, len: i64, slices: bool) -> Self {
+    /// A level of `len` buckets of `width`, with slice tallies in slots of `slice_slot` if any.
+    fn new(width: i64, len: i64, slice_slot: Option<i64>) -> Self {
+        let slices = slice_slot.map(|g| {
+            let slots = if g == width {
+                len
+            } else {
+                // Slots whose start lies in the level's span, plus one before the oldest.
+                (len * width).div_euclid(g) + i64::from((len * width) % g != 0) + 1
+            };
+            Tallies {
+                width: g,
+                ring: Ring::new(slots as usize),
+            }
+        });
         Level {
             width,
             len,
             head: 0,
             counts: Ring::new(len as usize),
-            slices: slices.then(|| Ring::new(len as usize)),
+            slices,
         }
+    }
+    /// Index of the slice slot holding the start of the newest bucket.
+    fn slice_head(&self, g: i64) -> i64 {
+        (self.head * self.width).div_euclid(g)
+    }
+    /// The cumulative slice tally up to instant `t` (which must not precede the level), by the
+    /// same rule as [`Level::cum`]: each slot's tally sits in the bucket holding the slot's start,
+    /// which is prorated linearly; slots starting before the level's oldest bucket count nothing.
+    fn cum_slices(&self, t: i64) -> Option<[f64; 3]> {
+        let tallies = self.slices.as_ref()?;
+        let (g, ring) = (tallies.width, &tallies.ring);
+        let head = self.slice_head(g);
+        let first_kept = head - ring.slots.len() as i64 + 1;
+        let prefix = |k: i64| {
+            if k < first_kept {
+                ring.floor
+            } else {
+                ring.slots[ring.slot(k)]
+            }
+        };
+        if self.bucket(t) > self.head {
+            return Some(prefix(head));
+        }
+        // The first slot starting inside the level.
+        let first_held = -(-self.start()).div_euclid(g);
+        let k = t.div_euclid(g);
+        if k < first_held {
+            return Some(prefix(first_held - 1));
+        }
+        let before = prefix(k - 1);
+        let into = t - self.bucket(k * g) * self.width;
+        if into == 0 {
+            return Some(before);
+        }
+        let frac = (into as f64 / self.width as f64).min(1.0);
+        let slot = sub(prefix(k), before);
+        Some(add(before, slot.map(|v| v * frac)))
+    }
+    /// Adds a slice's tally change to the slot holding its start (held by this level).
+    fn add_slice(&mut self, start: i64, delta: [f64; 3]) {
+        let Some(g) = self.slices.as_ref().map(|t| t.width) else {
+            return;
+        };
+        if self.bucket(start) < self.oldest() {
+            return;
+        }
+        let head = self.slice_head(g);
+        let ring = &mut self.slices.as_mut().expect("checked above").ring;
+        let (from, to) = (ring.slot(start.div_euclid(g)), ring.slot(head));
+        ring.add(from, to, delta);
     }
     fn bucket(&self, t: i64) -> i64 {
         t.div_euclid(self.width)
@@ -265,7 +379,7 @@ impl Level {
         self.head = b;
         self.counts.clear();
         if let Some(s) = &mut self.slices {
-            s.clear();
+            s.ring.clear();
         }
     }
     fn advance_to(&mut self, b: i64) {
@@ -276,19 +390,13 @@ impl Level {
             self.restart_at(b);
             return;
         }
-        for nb in self.head + 1..=b {
-            let (new_slot, last_slot) = (self.slot(nb), self.slot(nb - 1));
-            self.counts.shift(new_slot, last_slot);
-            if let Some(s) = &mut self.slices {
-                s.shift(new_slot, last_slot);
-            }
-        }
-        let wrapped = self.head.div_euclid(self.len) != b.div_euclid(self.len);
+        let old = self.head;
+        self.counts.advance(old, b);
         self.head = b;
-        if wrapped {
-            self.counts.rebase();
-            if let Some(s) = &mut self.slices {
-                s.rebase();
+        if let Some(g) = self.slices.as_ref().map(|t| t.width) {
+            let (from, to) = ((old * self.width).div_euclid(g), self.slice_head(g));
+            if let Some(t) = &mut self.slices {
+                t.ring.advance(from, to);
             }
         }
     }
@@ -312,22 +420,12 @@ impl Level {
         let bucket = sub(ring.slots[self.slot(b)], before);
         add(before, bucket.map(|v| v * frac))
     }
-    /// Turns per-bucket values stored in the slots into prefix sums (used when rebuilding).
-    fn accumulate<const N: usize>(&self, ring: &mut Ring<N>) {
-        let mut running = [0.0; N];
-        for b in self.oldest()..=self.head {
-            let s = self.slot(b);
-            running = add(running, ring.slots[s]);
-            ring.slots[s] = running;
-        }
-        ring.floor = [0.0; N];
-    }
     fn memory_bytes(&self) -> usize {
         self.counts.slots.capacity() * size_of::<[f64; 2]>()
             + self
                 .slices
                 .as_ref()
-                .map_or(0, |s| s.slots.capacity() * size_of::<[f64; 3]>())
+                .map_or(0, |s| s.ring.slots.capacity() * size_of::<[f64; 3]>())
     }
 }
 
@@ -371,10 +469,17 @@ impl Series {
     /// An empty series; it starts at its first write.
     pub fn new(config: SeriesConfig) -> Result<Series, ConfigError> {
         config.validate()?;
+        // Level 0 keeps one slot per slice (a slice counts only in the minute holding its start);
+        // coarser levels keep one per bucket.
+        let slice_width = config.slices.map(|r| r.width.millis());
         let levels = config
             .layout()
             .into_iter()
-            .map(|(width, len)| Level::new(width, len, config.slices.is_some()))
+            .enumerate()
+            .map(|(i, (width, len))| {
+                let slot = slice_width.map(|w| if i == 0 { w } else { width });
+                Level::new(width, len, slot)
+            })
             .collect();
         Ok(Series {
             config,
@@ -425,7 +530,10 @@ impl Series {
         latest: Timestamp,
     ) -> Result<(), SampleError> {
         check_counts(good, total)?;
-        let oldest = self.oldest_accepted(latest.max(at));
+        if !(-MAX_TIMESTAMP..=MAX_TIMESTAMP).contains(&at.millis()) {
+            return Err(SampleError::TimestampOutOfRange { at });
+        }
+        let oldest = self.oldest_accepted(latest.max(at).min(Timestamp(MAX_TIMESTAMP)));
         if at < oldest {
             return Err(SampleError::TooOld { at, oldest });
         }
@@ -488,11 +596,7 @@ impl Series {
             let delta = sub(classify(after, rule.kind), classify(before, rule.kind));
             if delta != [0.0; 3] {
                 for l in &mut self.levels {
-                    let b = l.bucket(start);
-                    let (from, head) = (l.slot(b), l.slot(l.head));
-                    if let (true, Some(ring)) = (b >= l.oldest(), &mut l.slices) {
-                        ring.add(from, head, delta);
-                    }
+                    l.add_slice(start, delta);
                 }
             }
         }
@@ -515,8 +619,8 @@ impl Series {
         sub(l0.cum(&l0.counts, start + width), l0.cum(&l0.counts, start))
     }
 
-    fn sum<const N: usize>(&self, from: Timestamp, to: Timestamp, ring: RingOf<N>) -> [f64; N] {
-        if !self.started || ring(self.coarsest()).is_none() {
+    fn sum<const N: usize>(&self, from: Timestamp, to: Timestamp, cum: CumOf<N>) -> [f64; N] {
+        if !self.started {
             return [0.0; N];
         }
         let from = from.millis().max(self.coarsest().start());
@@ -524,13 +628,13 @@ impl Series {
         if from >= to {
             return [0.0; N];
         }
-        self.diff(from, to, ring)
+        self.diff(from, to, cum)
     }
 
     /// The sum over `[a, b)`, negated when `b < a`. Both must lie within the coarsest level.
-    fn diff<const N: usize>(&self, a: i64, b: i64, ring: RingOf<N>) -> [f64; N] {
+    fn diff<const N: usize>(&self, a: i64, b: i64, cum: CumOf<N>) -> [f64; N] {
         if a > b {
-            return self.diff(b, a, ring).map(|v| -v);
+            return self.diff(b, a, cum).map(|v| -v);
         }
         let l = self
             .levels
@@ -538,17 +642,18 @@ impl Series {
             .position(|l| l.start() <= a)
             .unwrap_or(self.levels.len() - 1);
         let level = &self.levels[l];
-        let Some(r) = ring(level) else {
+        let Some(at_a) = cum(level, a) else {
             return [0.0; N];
         };
         if l == 0 || b <= self.levels[l - 1].start() {
-            return sub(level.cum(r, b), level.cum(r, a));
+            return sub(cum(level, b).unwrap_or(at_a), at_a);
         }
         // Hand over to the finer level at the first coarse boundary it covers: there both levels
         // hold the same events, so nothing is prorated but `a`'s bucket.
         let finer_start = self.levels[l - 1].start();
         let x = finer_start + (-finer_start).rem_euclid(level.width);
-        add(sub(level.cum(r, x), level.cum(r, a)), self.diff(x, b, ring))
+        let at_x = cum(level, x).unwrap_or(at_a);
+        add(sub(at_x, at_a), self.diff(x, b, cum))
     }
 
     /// A copy under a new configuration, keeping what the new layout can hold: counts at every
@@ -572,14 +677,22 @@ impl Series {
                 let s = l.slot(b);
                 let c = self.counts(from, to);
                 l.counts.slots[s] = [c.good, c.total];
-                if let (true, Some(ring)) = (same_slices, &mut l.slices) {
-                    let t = self.slices(from, to);
-                    ring.slots[s] = [t.slices, t.good, t.ratio_sum];
+            }
+            l.counts.accumulate(l.head);
+            let start = l.start();
+            if let (true, Some(tallies)) = (same_slices, &mut l.slices) {
+                let g = tallies.width;
+                let head = (l.head * l.width).div_euclid(g);
+                let ring = &mut tallies.ring;
+                for k in head - ring.slots.len() as i64 + 1..=head {
+                    // Slots starting before the level are not held.
+                    if k * g >= start {
+                        let t = self.slices(Timestamp(k * g), Timestamp((k + 1) * g));
+                        let s = ring.slot(k);
+                        ring.slots[s] = [t.slices, t.good, t.ratio_sum];
+                    }
                 }
             }
-            let mut counts = std::mem::replace(&mut l.counts, Ring::new(0));
-            l.accumulate(&mut counts);
-            l.counts = counts;
         }
         if let (false, Some(rule)) = (same_slices, config.slices) {
             let width = rule.width.millis();
@@ -590,10 +703,12 @@ impl Series {
                 let tally = classify(new.slice_counts(start, width), rule.kind);
                 if tally[0] > 0.0 {
                     for l in &mut new.levels {
-                        let b = l.bucket(start);
-                        let s = l.slot(b);
-                        if let (true, Some(ring)) = (b >= l.oldest(), &mut l.slices) {
-                            ring.slots[s] = add(ring.slots[s], tally);
+                        if l.bucket(start) < l.oldest() {
+                            continue;
+                        }
+                        if let Some(t) = &mut l.slices {
+                            let s = t.ring.slot(start.div_euclid(t.width));
+                            t.ring.slots[s] = add(t.ring.slots[s], tally);
                         }
                     }
                 }
@@ -601,9 +716,11 @@ impl Series {
             }
         }
         for l in &mut new.levels {
-            if let Some(mut ring) = l.slices.take() {
-                l.accumulate(&mut ring);
-                l.slices = Some(ring);
+            if let Some(g) = l.slices.as_ref().map(|t| t.width) {
+                let head = l.slice_head(g);
+                if let Some(t) = &mut l.slices {
+                    t.ring.accumulate(head);
+                }
             }
         }
         Ok(new)
@@ -620,14 +737,21 @@ impl Series {
             e.f64_rows(&[l.counts.floor]);
             e.f64_rows(&l.counts.slots);
             if let Some(s) = &l.slices {
-                e.f64_rows(&[s.floor]);
-                e.f64_rows(&s.slots);
+                e.f64_rows(&[s.ring.floor]);
+                e.f64_rows(&s.ring.slots);
             }
         }
     }
 
-    /// Reads what [`Series::encode`] wrote, for a series of this `config`.
-    pub(crate) fn decode(config: SeriesConfig, d: &mut Dec<'_>) -> Result<Series, DecodeError> {
+    /// Reads what [`Series::encode`] wrote, for a series of this `config`, in snapshot format
+    /// `version`: 2, or 1, whose slice tallies are one slot per bucket at every level and are
+    /// converted here (level 0's per-minute tallies moved to the slot of the slice starting in
+    /// that minute).
+    pub(crate) fn decode(
+        config: SeriesConfig,
+        d: &mut Dec<'_>,
+        version: u32,
+    ) -> Result<Series, DecodeError> {
         let mut s = Series::new(config).map_err(|_| DecodeError("invalid series config"))?;
         s.started = d.u8()? != 0;
         if usize::from(d.u8()?) != s.levels.len() {
@@ -642,12 +766,37 @@ impl Series {
             d.f64_rows(&mut floor)?;
             l.counts.floor = floor[0];
             d.f64_rows(&mut l.counts.slots)?;
-            if let Some(ring) = &mut l.slices {
-                let mut floor = [[0.0; 3]];
-                d.f64_rows(&mut floor)?;
+            let Some(g) = l.slices.as_ref().map(|t| t.width) else {
+                continue;
+            };
+            let mut floor = [[0.0; 3]];
+            d.f64_rows(&mut floor)?;
+            if version >= 2 || g == l.width {
+                let ring = &mut l.slices.as_mut().expect("checked above").ring;
                 ring.floor = floor[0];
                 d.f64_rows(&mut ring.slots)?;
+                continue;
             }
+            let mut old = Ring::<3>::new(l.len as usize);
+            old.floor = floor[0];
+            d.f64_rows(&mut old.slots)?;
+            let (oldest, start, head) = (l.oldest(), l.start(), l.slice_head(g));
+            let ring = &mut l.slices.as_mut().expect("checked above").ring;
+            ring.clear();
+            for k in head - ring.slots.len() as i64 + 1..=head {
+                if k * g < start {
+                    continue;
+                }
+                let b = (k * g).div_euclid(l.width);
+                let before = if b <= oldest {
+                    old.floor
+                } else {
+                    old.slots[old.slot(b - 1)]
+                };
+                let s = ring.slot(k);
+                ring.slots[s] = sub(old.slots[old.slot(b)], before);
+            }
+            ring.accumulate(head);
         }
         Ok(s)
     }
@@ -659,12 +808,12 @@ impl SliData for Series {
     }
 
     fn counts(&self, from: Timestamp, to: Timestamp) -> Counts {
-        let [good, total] = self.sum(from, to, |l| Some(&l.counts));
+        let [good, total] = self.sum(from, to, |l, t| Some(l.cum(&l.counts, t)));
         Counts { good, total }
     }
 
     fn slices(&self, from: Timestamp, to: Timestamp) -> SliceTally {
-        let [slices, good, ratio_sum] = self.sum(from, to, |l| l.slices.as_ref());
+        let [slices, good, ratio_sum] = self.sum(from, to, Level::cum_slices);
         SliceTally {
             slices,
             good,
@@ -775,6 +924,38 @@ mod tests {
     }
 
     #[test]
+    fn fractional_sums_stay_precise_over_many_turns_of_the_ring() {
+        let mut s = Series::new(SeriesConfig::occurrences(Span::days(3))).unwrap();
+        // 40 days of 0.1 per minute: level 0 turns ~37 times, level 1 ~12 times.
+        let minutes = 40 * 1440;
+        for m in 0..minutes {
+            s.add(at_min(m), 0.1, 0.3).unwrap();
+        }
+        let end = at_min(minutes);
+        for (w, expect) in [(60, 6.0), (1440, 144.0), (2 * 1440, 288.0)] {
+            let c = s.counts(end - Span::minutes(w), end);
+            assert!((c.good - expect).abs() < 1e-9, "{w}m: {}", c.good);
+            assert!((c.total - 3.0 * expect).abs() < 1e-9, "{w}m: {}", c.total);
+        }
+    }
+
+    #[test]
+    fn rejects_wild_timestamps_without_overflow() {
+        let mut s = thirty_day();
+        for wild in [i64::MIN, i64::MAX] {
+            assert!(s.add(Timestamp(wild), 1.0, 1.0).is_err());
+        }
+        s.add(at_min(0), 1.0, 1.0).unwrap();
+        for wild in [i64::MIN, i64::MAX] {
+            assert!(s.add(Timestamp(wild), 1.0, 1.0).is_err());
+        }
+        assert_eq!(
+            s.counts(Timestamp(i64::MIN), Timestamp(i64::MAX)).total,
+            1.0
+        );
+    }
+
+    #[test]
     fn rejects_bad_counts() {
         let mut s = thirty_day();
         assert!(matches!(
@@ -845,6 +1026,92 @@ mod tests {
         assert_eq!(back.counts(recent, to), s.counts(recent, to));
     }
 
+    fn five_minute_slices(retention: Span) -> Series {
+        let rule = SliceRule {
+            width: Span::minutes(5),
+            kind: SliceKind::Threshold(0.9),
+        };
+        Series::new(SeriesConfig::timeslices(retention, rule)).unwrap()
+    }
+
+    #[test]
+    fn thirty_day_timeslice_series_fits_in_64_kib() {
+        let s = five_minute_slices(Span::days(31));
+        assert!(s.memory_bytes() <= 64 * 1024, "{} bytes", s.memory_bytes());
+        // One slot per 5-minute slice over level 0's 26 hours, plus one.
+        let l0 = s.levels[0].slices.as_ref().unwrap();
+        assert_eq!(l0.ring.slots.len(), 1560 / 5 + 1);
+    }
+
+    /// What format version 1 wrote: slice tallies per bucket at every level.
+    fn encode_v1(s: &Series) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let e = &mut Enc(&mut buf);
+        e.u8(u8::from(s.started));
+        e.u8(s.levels.len() as u8);
+        for l in &s.levels {
+            e.i64(l.width);
+            e.u32(l.len as u32);
+            e.i64(l.head);
+            e.f64_rows(&[l.counts.floor]);
+            e.f64_rows(&l.counts.slots);
+            let mut ring = Ring::<3>::new(l.len as usize);
+            let base = l.cum_slices(l.start()).unwrap();
+            for b in l.oldest()..=l.head {
+                ring.slots[l.slot(b)] = sub(l.cum_slices((b + 1) * l.width).unwrap(), base);
+            }
+            e.f64_rows(&[ring.floor]);
+            e.f64_rows(&ring.slots);
+        }
+        buf
+    }
+
+    #[test]
+    fn reads_format_version_1() {
+        let mut s = five_minute_slices(Span::days(31));
+        for m in (0..4000).step_by(3) {
+            s.add(at_min(m), (m % 4) as f64, 3.0).unwrap();
+        }
+        let buf = encode_v1(&s);
+        let back = Series::decode(*s.config(), &mut Dec::new(&buf), 1).unwrap();
+        for (a, b) in [
+            (0, 4000),
+            (2500, 4000),
+            (2600, 3999),
+            (3000, 3001),
+            (3998, 4100),
+        ] {
+            let (x, y) = (
+                back.slices(at_min(a), at_min(b)),
+                s.slices(at_min(a), at_min(b)),
+            );
+            assert!(
+                (x.slices - y.slices).abs() < 1e-9,
+                "[{a}, {b}): {x:?} vs {y:?}"
+            );
+            assert!((x.good - y.good).abs() < 1e-9, "[{a}, {b}): {x:?} vs {y:?}");
+            assert!(
+                (x.ratio_sum - y.ratio_sum).abs() < 1e-9,
+                "[{a}, {b}): {x:?} vs {y:?}"
+            );
+            assert_eq!(
+                back.counts(at_min(a), at_min(b)),
+                s.counts(at_min(a), at_min(b))
+            );
+        }
+        // And it goes on taking writes like the original.
+        let mut s2 = back.clone();
+        for m in 4000..4100 {
+            s.add(at_min(m), 1.0, 1.0).unwrap();
+            s2.add(at_min(m), 1.0, 1.0).unwrap();
+        }
+        let (x, y) = (
+            s2.slices(at_min(2600), at_min(4100)),
+            s.slices(at_min(2600), at_min(4100)),
+        );
+        assert!((x.slices - y.slices).abs() < 1e-9 && (x.good - y.good).abs() < 1e-9);
+    }
+
     #[test]
     fn snapshot_encoding_round_trips() {
         let rule = SliceRule {
@@ -857,7 +1124,7 @@ mod tests {
         }
         let mut buf = Vec::new();
         s.encode(&mut Enc(&mut buf));
-        let back = Series::decode(*s.config(), &mut Dec::new(&buf)).unwrap();
+        let back = Series::decode(*s.config(), &mut Dec::new(&buf), 2).unwrap();
         for (a, b) in [(0, 5000), (100, 4000), (4000, 4999)] {
             assert_eq!(
                 back.counts(at_min(a), at_min(b)),

@@ -14,7 +14,9 @@ use crate::wal::{decode_config, decode_key, encode_config, encode_key, sync_dir}
 pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
 pub(crate) const SNAPSHOT_TMP: &str = "snapshot.tmp";
 const MAGIC: &[u8; 8] = b"HRTSSNP1";
-const FORMAT_VERSION: u32 = 1;
+/// Written by this version; version 1 (slice tallies per minute at level 0) is still read.
+const FORMAT_VERSION: u32 = 2;
+const OLDEST_FORMAT_VERSION: u32 = 1;
 
 const BLOCK_HEADER: u8 = 0;
 const BLOCK_SERIES: u8 = 1;
@@ -161,6 +163,7 @@ pub(crate) fn load(
     }
     let mut header = None;
     let mut series = 0u64;
+    let mut version = FORMAT_VERSION;
     loop {
         let mut fh = [0u8; codec::FRAME_HEADER];
         r.read_exact(&mut fh)
@@ -179,12 +182,16 @@ pub(crate) fn load(
         let mut d = Dec::new(&buf);
         let bad = |e: DecodeError| corrupt(e.to_string());
         match (d.u8().map_err(bad)?, &header) {
-            (BLOCK_HEADER, None) => header = Some(decode_header(&mut d).map_err(bad)?),
+            (BLOCK_HEADER, None) => {
+                let (v, h) = decode_header(&mut d).map_err(bad)?;
+                version = v;
+                header = Some(h);
+            }
             (BLOCK_SERIES, Some(_)) => {
                 let key = decode_key(&mut d).map_err(bad)?;
                 let config = decode_config(&mut d).map_err(bad)?;
                 let applied_lsn = d.u64().map_err(bad)?;
-                let s = Series::decode(config, &mut d)
+                let s = Series::decode(config, &mut d, version)
                     .map_err(|e| corrupt(format!("series {key}: {e}")))?;
                 series += 1;
                 each(StoredSeries {
@@ -204,9 +211,13 @@ pub(crate) fn load(
     }
 }
 
-fn decode_header(d: &mut Dec<'_>) -> Result<SnapshotHeader, DecodeError> {
-    if d.u32()? != FORMAT_VERSION {
-        return Err(DecodeError("unsupported snapshot format version"));
+/// The format version and the header.
+fn decode_header(d: &mut Dec<'_>) -> Result<(u32, SnapshotHeader), DecodeError> {
+    let format_version = d.u32()?;
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&format_version) {
+        return Err(DecodeError(
+            "unsupported snapshot format version (written by a newer headroom?)",
+        ));
     }
     let wal_generation = d.u64()?;
     let next_lsn = d.u64()?;
@@ -216,10 +227,13 @@ fn decode_header(d: &mut Dec<'_>) -> Result<SnapshotHeader, DecodeError> {
     for _ in 0..n {
         idempotency.push((d.str()?.to_owned(), d.u64()?, Timestamp(d.i64()?)));
     }
-    Ok(SnapshotHeader {
-        wal_generation,
-        next_lsn,
-        clock,
-        idempotency,
-    })
+    Ok((
+        format_version,
+        SnapshotHeader {
+            wal_generation,
+            next_lsn,
+            clock,
+            idempotency,
+        },
+    ))
 }

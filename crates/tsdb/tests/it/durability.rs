@@ -231,6 +231,27 @@ fn a_damaged_snapshot_is_refused_with_a_clear_error() {
 }
 
 #[test]
+fn a_directory_is_used_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path());
+    setup(&first);
+    match Tsdb::open(dir.path(), TsdbOptions::default()) {
+        Err(e @ TsdbError::Locked { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("another headroom process is using"), "{msg}");
+            assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a second store opened a directory in use"),
+    }
+    // The refused open touched nothing: the first store goes on working.
+    first.append(&batch(0), None, now()).unwrap();
+    drop(first);
+    let again = open(dir.path());
+    assert_eq!(again.config_of(&key(0)), Some(occurrences()));
+}
+
+#[test]
 fn idempotency_keys_survive_restart_and_expire() {
     let dir = tempfile::tempdir().unwrap();
     {
