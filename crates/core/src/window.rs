@@ -184,6 +184,13 @@ mod tz_name {
     }
 }
 
+impl std::ops::Sub for Span {
+    type Output = Span;
+    fn sub(self, o: Span) -> Span {
+        Span(self.0 - o.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,12 +276,5 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 9, 6).unwrap(),
         );
         assert_eq!(t.to_chrono().format("%H:%M").to_string(), "04:00");
-    }
-}
-
-impl std::ops::Sub for Span {
-    type Output = Span;
-    fn sub(self, o: Span) -> Span {
-        Span(self.0 - o.0)
     }
 }

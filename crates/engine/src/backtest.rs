@@ -74,6 +74,9 @@ pub fn run(slos: Vec<Slo>, mut events: Vec<RecordedEvent>) -> Result<Report, Bac
             .iter()
             .position(|e| e.event.at != at)
             .map_or(events.len(), |n| i + n);
+        // The SLOs this instant touched, needed only between minute boundaries (at a boundary
+        // every SLO is evaluated anyway).
+        let boundary = at.floor(tick) == at;
         let mut touched: Vec<&str> = Vec::new();
         let mut start = i;
         while start < end {
@@ -94,12 +97,12 @@ pub fn run(slos: Vec<Slo>, mut events: Vec<RecordedEvent>) -> Result<Report, Bac
                     at,
                     source,
                 })?;
-            if !touched.contains(&slo) {
+            if !boundary && !touched.contains(&slo) {
                 touched.push(slo);
             }
             start = stop;
         }
-        if at.floor(tick) == at {
+        if boundary {
             keep(engine.evaluate(None, at), &mut report);
         } else {
             for slo in touched {

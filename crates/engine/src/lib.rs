@@ -46,11 +46,25 @@ pub struct SloView {
     pub groups: Vec<GroupView>,
 }
 
+/// The latest views of one SLO's groups.
+#[derive(Debug)]
+struct LatestViews {
+    slo: Arc<Slo>,
+    groups: BTreeMap<String, GroupView>,
+}
+
+fn slo_addr(slo: &Arc<Slo>) -> usize {
+    Arc::as_ptr(slo) as usize
+}
+
 pub struct Engine {
     tsdb: Tsdb,
     slos: RwLock<Arc<BTreeMap<String, Arc<Slo>>>>,
     evaluator: Mutex<Evaluator>,
-    latest: RwLock<HashMap<(String, String), GroupView>>,
+    /// Latest views per SLO, keyed by the address of the `Arc<Slo>` they were computed for (which
+    /// the entry holds, so no other SLO can have that address while it exists): evaluation finds
+    /// an SLO's entry without comparing id strings.
+    latest: RwLock<HashMap<usize, LatestViews>>,
 }
 
 /// The series settings an SLO needs: its retention and, for timeslice methods, how slices are judged.
@@ -118,7 +132,7 @@ impl Engine {
             }
             for g in groups {
                 self.tsdb
-                    .configure(SeriesKey::new(slo.id.clone(), g), cfg.clone())?;
+                    .configure(SeriesKey::new(slo.id.clone(), g), cfg)?;
             }
         }
         self.tsdb.remove_unlisted(|k| {
@@ -129,10 +143,17 @@ impl Engine {
             .lock()
             .expect("evaluator lock")
             .retain(|id| map.contains_key(id));
-        self.latest
-            .write()
-            .expect("latest lock")
-            .retain(|(id, _), _| map.contains_key(id));
+        // Swap the set and re-key the views under the views lock, so an evaluation (which takes
+        // its SLO snapshot under that lock) never stores views for a replaced SLO object. Views of
+        // SLOs that remain are kept (under their new object) until the next evaluation.
+        let mut latest = self.latest.write().expect("latest lock");
+        let old = std::mem::take(&mut *latest);
+        for (_, mut v) in old {
+            if let Some(slo) = map.get(&v.slo.id) {
+                v.slo = slo.clone();
+                latest.insert(slo_addr(slo), v);
+            }
+        }
         *self.slos.write().expect("slos lock") = Arc::new(map);
         Ok(())
     }
@@ -181,7 +202,7 @@ impl Engine {
             // A new group value gets its own series (and budget) on first sight.
             for s in &samples {
                 if self.tsdb.config_of(&s.key).is_none() {
-                    self.tsdb.configure(s.key.clone(), cfg.clone())?;
+                    self.tsdb.configure(s.key.clone(), cfg)?;
                 }
             }
         }
@@ -191,50 +212,42 @@ impl Engine {
 
     /// Re-evaluates every group of one SLO (or of all SLOs) at `now`, keeping the latest status, and
     /// returns the alert transitions made.
+    ///
+    /// Holds the views lock for the whole pass: readers of [`Engine::views`] wait for it.
     pub fn evaluate(&self, only: Option<&str>, now: Timestamp) -> Vec<AlertTransition> {
-        let slos = self.slos();
         let mut transitions = Vec::new();
-        let mut views = Vec::new();
-        {
-            let mut ev = self.evaluator.lock().expect("evaluator lock");
-            let selected: Vec<&Arc<Slo>> = match only {
-                Some(id) => slos.get(id).into_iter().collect(),
-                None => slos.values().collect(),
+        // Lock order: evaluator, views, SLO set (`replace_slos` takes the last two in that order).
+        let mut ev = self.evaluator.lock().expect("evaluator lock");
+        let mut latest = self.latest.write().expect("latest lock");
+        let slos = self.slos();
+        let selected: Vec<&Arc<Slo>> = match only {
+            Some(id) => slos.get(id).into_iter().collect(),
+            None => slos.values().collect(),
+        };
+        // One key, refilled per series: no allocation per SLO once it has grown.
+        let mut key = SeriesKey::new(String::new(), String::new());
+        for slo in selected {
+            key.slo.clear();
+            key.slo.push_str(&slo.id);
+            let views = match latest.get_mut(&slo_addr(slo)) {
+                Some(v) => v,
+                None => latest.entry(slo_addr(slo)).or_insert_with(|| LatestViews {
+                    slo: slo.clone(),
+                    groups: BTreeMap::new(),
+                }),
             };
-            for slo in selected {
-                for group in self.groups(slo) {
-                    let key = SeriesKey::new(slo.id.clone(), group);
-                    let done = self
-                        .tsdb
-                        .with_series(&key, |data| ev.evaluate(slo, &key.group, data, now));
-                    if let Some((status, tr)) = done {
-                        transitions.extend(tr);
-                        let alerts = ev.alerts_of(slo, &key.group);
-                        views.push((
-                            slo.id.clone(),
-                            GroupView {
-                                group: key.group,
-                                status,
-                                alerts,
-                            },
-                        ));
-                    }
+            if slo.grouping.is_empty() {
+                key.group.clear();
+                evaluate_one(&self.tsdb, &mut ev, slo, &key, now, &mut transitions, views);
+            } else {
+                for g in &self.tsdb.groups_of(&slo.id) {
+                    key.group.clear();
+                    key.group.push_str(g);
+                    evaluate_one(&self.tsdb, &mut ev, slo, &key, now, &mut transitions, views);
                 }
             }
         }
-        let mut latest = self.latest.write().expect("latest lock");
-        for (id, v) in views {
-            latest.insert((id, v.group.clone()), v);
-        }
         transitions
-    }
-
-    fn groups(&self, slo: &Slo) -> Vec<String> {
-        if slo.grouping.is_empty() {
-            vec![String::new()]
-        } else {
-            self.tsdb.groups_of(&slo.id)
-        }
     }
 
     /// The latest evaluated state of every SLO, in id order.
@@ -243,12 +256,11 @@ impl Engine {
         let latest = self.latest.read().expect("latest lock");
         slos.values()
             .map(|slo| {
-                let mut groups: Vec<GroupView> = latest
-                    .iter()
-                    .filter(|((id, _), _)| *id == slo.id)
-                    .map(|(_, v)| v.clone())
-                    .collect();
-                groups.sort_by(|a, b| a.group.cmp(&b.group));
+                // A BTreeMap by group: already in group order.
+                let groups: Vec<GroupView> = latest
+                    .get(&slo_addr(slo))
+                    .map(|v| v.groups.values().cloned().collect())
+                    .unwrap_or_default();
                 SloView {
                     slo: slo.clone(),
                     groups,
@@ -273,5 +285,51 @@ impl Engine {
         self.tsdb.with_series(&key, |data| {
             headroom_core::budget::status(slo, data, at, windows)
         })
+    }
+}
+
+/// Evaluates one series and stores its view, updating the stored one in place when it has the
+/// same alerts (the steady state), so nothing is allocated here beyond the status itself.
+fn evaluate_one(
+    tsdb: &Tsdb,
+    ev: &mut Evaluator,
+    slo: &Slo,
+    key: &SeriesKey,
+    now: Timestamp,
+    transitions: &mut Vec<AlertTransition>,
+    views: &mut LatestViews,
+) {
+    let Some((status, tr)) = tsdb.with_series(key, |data| ev.evaluate(slo, &key.group, data, now))
+    else {
+        return;
+    };
+    transitions.extend(tr);
+    match views.groups.get_mut(key.group.as_str()) {
+        Some(view) => {
+            view.status = status;
+            let mut i = 0;
+            let mut same = true;
+            ev.each_alert_of(slo, &key.group, |name, alert| {
+                match view.alerts.get_mut(i) {
+                    Some((n, a)) if n == name => *a = alert,
+                    _ => same = false,
+                }
+                i += 1;
+            });
+            if !same || i != view.alerts.len() {
+                view.alerts = ev.alerts_of(slo, &key.group);
+            }
+        }
+        None => {
+            let alerts = ev.alerts_of(slo, &key.group);
+            views.groups.insert(
+                key.group.clone(),
+                GroupView {
+                    group: key.group.clone(),
+                    status,
+                    alerts,
+                },
+            );
+        }
     }
 }

@@ -205,10 +205,17 @@ pub struct SeriesQuery {
 }
 
 fn parse_step(s: &str) -> Result<Span, ApiError> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs > 0.0 {
-            return Ok(Span((secs * 1000.0) as i64));
-        }
+    if let Ok(secs) = s.trim().parse::<f64>() {
+        // Below a millisecond the step would be zero (a division by zero below); NaN, infinite and
+        // absurd values would overflow the timestamps.
+        let ms = secs * 1000.0;
+        return if (1.0..1e15).contains(&ms) {
+            Ok(Span(ms as i64))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "step: {s:?} must be a duration such as 5m, or seconds (at least 0.001)"
+            )))
+        };
     }
     s.parse::<Span>()
         .map_err(|e| ApiError::bad_request(format!("step: {e}")))
@@ -248,16 +255,17 @@ pub async fn slo_series(
     }
     let group = q.group.unwrap_or_default();
     let windows = Evaluator::windows(&slo);
-    let mut points = Vec::new();
-    let mut t = from;
-    while t <= to {
+    let n = (to - from).millis() / step.millis();
+    let mut points = Vec::with_capacity(n as usize + 1);
+    // Stepping by index keeps `t` within [from, to] whatever the step (no overflow).
+    for i in 0..=n {
+        let t = from + step * i;
         let st = state
             .engine
             .status_at(&slo, &group, t, &windows)
             .ok_or_else(|| ApiError::not_found(format!("SLO {id:?} has no group {group:?}")))?;
         points.push(json!({"t": t.to_rfc3339(), "sli": opt_f64(st.sli), "budget_remaining": finite(st.budget.remaining),
                            "burn_rates": burn_rates_json(&st)}));
-        t = t + step;
     }
     Ok(Json(
         json!({"slo": id, "group": group, "step": step.to_string(), "points": points}),

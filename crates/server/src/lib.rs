@@ -37,6 +37,8 @@ pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// How often the SLI store writes a snapshot (and trims its write-ahead log).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
+/// Log size that triggers an early snapshot.
+const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
 /// How often headroom's own request tally is pushed into its SLOs.
 const SELF_FLUSH_EVERY: Duration = Duration::from_secs(10);
 
@@ -261,12 +263,19 @@ pub async fn run_evaluator(state: AppState) {
     }
 }
 
+/// Snapshots the SLI store every `CHECKPOINT_EVERY`, or sooner once its log passes
+/// `CHECKPOINT_LOG_BYTES`, so a restart replays little.
 async fn run_checkpoints(state: AppState) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.tick().await;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last = tokio::time::Instant::now();
     loop {
         tick.tick().await;
-        checkpoint(&state).await;
+        if last.elapsed() >= CHECKPOINT_EVERY
+            || state.engine.tsdb().wal_bytes() >= CHECKPOINT_LOG_BYTES
+        {
+            checkpoint(&state).await;
+            last = tokio::time::Instant::now();
+        }
     }
 }
 

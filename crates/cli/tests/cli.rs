@@ -1,0 +1,204 @@
+//! The local commands of the `headroom` binary: validate, token create, backtest.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn headroom(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(args)
+        .env_remove("HEADROOM_DATA_DIR")
+        .env_remove("HEADROOM_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn quickstart() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn validate_accepts_the_quickstart() {
+    let out = headroom(&["validate", quickstart().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "ok: 3 SLOs in 1 path(s)");
+}
+
+#[test]
+fn validate_reports_file_line_col_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "slos:\n  - name: checkout\n    service: shop\n    objectve: 99.9\n    window: 30d\n    sli:\n      events: {}\n",
+    )
+    .unwrap();
+    let out = headroom(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    let prefix = format!("{}:", path.display());
+    // Every problem is one FILE:LINE:COL: line.
+    for l in &lines {
+        let rest = l
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("not FILE:LINE:COL: {l:?}"));
+        let mut parts = rest.splitn(3, ':');
+        let line: u32 = parts.next().unwrap().parse().unwrap();
+        let col: u32 = parts.next().unwrap().parse().unwrap();
+        assert!(line >= 1 && col >= 1, "{l}");
+    }
+    let unknown = lines
+        .iter()
+        .find(|l| l.contains("objectve"))
+        .unwrap_or_else(|| panic!("the unknown key is not named: {stdout}"));
+    assert!(
+        unknown.starts_with(&format!("{prefix}4:5:")),
+        "wrong position: {unknown}"
+    );
+    assert!(
+        unknown.to_lowercase().contains("did you mean") && unknown.contains("objective"),
+        "no suggestion: {unknown}"
+    );
+    assert!(text(&out.stderr).contains("problem(s) found"));
+}
+
+#[test]
+fn token_create_prints_once_and_stores_only_a_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = headroom(&[
+        "token",
+        "create",
+        "--scope",
+        "ingest",
+        "--name",
+        "ci",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "the token and nothing else on stdout: {stdout:?}"
+    );
+    let token = lines[0].trim();
+    assert!(token.starts_with("hr_") && token.len() > 20, "{token}");
+    assert!(text(&out.stderr).contains("scope ingest"));
+
+    // Neither the database nor its WAL holds the plaintext (nor its secret part).
+    let secret = &token["hr_".len()..];
+    let mut files = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        files += 1;
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the token is stored in plaintext"
+        );
+    }
+    assert!(files >= 1);
+    assert!(data.join("headroom.db").exists());
+
+    // The list shows it, by prefix only.
+    let out = headroom(&["token", "list", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let list = text(&out.stdout);
+    assert!(list.contains("ci") && list.contains("ingest"), "{list}");
+    assert!(!list.contains(secret), "{list}");
+
+    let out = headroom(&[
+        "token",
+        "create",
+        "--scope",
+        "root",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown scope is a usage error"
+    );
+}
+
+#[test]
+fn backtest_prints_transitions_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("events.csv");
+    // Twenty good minutes, then five minutes at 50% errors.
+    let t0: i64 = 1_800_000_000; // 2027-01-15T08:00:00Z
+    let mut s = String::from("timestamp,slo,good,total\n");
+    for m in 0..25 {
+        let good = if m < 20 { 100 } else { 50 };
+        s.push_str(&format!(
+            "{},example-checkout-availability,{good},100\n",
+            t0 + m * 60
+        ));
+    }
+    std::fs::write(&csv, s).unwrap();
+    let out = headroom(&[
+        "backtest",
+        "--config",
+        quickstart().to_str().unwrap(),
+        "--events",
+        csv.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let (summary, transitions) = lines.split_last().unwrap();
+    assert!(!transitions.is_empty(), "{stdout}");
+    for t in transitions {
+        for k in ["at", "slo", "severity", "state"] {
+            assert!(t[k].is_string(), "{k} missing in {t}");
+        }
+        assert_eq!(t["slo"], "example-checkout-availability");
+    }
+    // The page fires during the failing minutes, not before.
+    let page = transitions
+        .iter()
+        .find(|t| t["severity"] == "page" && t["state"] == "firing")
+        .unwrap_or_else(|| panic!("the page never fired: {stdout}"));
+    let at = chrono_secs(page["at"].as_str().unwrap());
+    assert!(
+        (t0 + 20 * 60..=t0 + 25 * 60).contains(&at),
+        "page fired at {}",
+        page["at"]
+    );
+
+    // 250 bad of 2500; 0.5% of 2500 = 12.5 allowed: 20 budgets consumed.
+    let rows = summary["summary"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["slo"] == "example-checkout-availability")
+        .unwrap_or_else(|| panic!("{summary}"));
+    let close = |v: &Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-9;
+    assert!(close(&row["budget_consumed"], 20.0), "{row}");
+    assert!(close(&row["budget_remaining"], -19.0), "{row}");
+    assert!(close(&row["sli"], 0.9), "{row}");
+}
+
+/// Seconds of an RFC 3339 time like 2027-01-15T08:21:00+00:00 (UTC, as the CLI prints).
+fn chrono_secs(s: &str) -> i64 {
+    let (date, time) = s.split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
+    let t: Vec<i64> = time[..8].split(':').map(|x| x.parse().unwrap()).collect();
+    assert_eq!((d[0], d[1]), (2027, 1), "{s}");
+    assert!(time.ends_with("+00:00") || time.ends_with('Z'), "{s}");
+    1_800_000_000 + (d[2] - 15) * 86_400 + (t[0] - 8) * 3600 + t[1] * 60 + t[2]
+}
