@@ -125,6 +125,8 @@ pub fn status(slo: &Slo, data: &dyn SliData, now: Timestamp, windows: &[Span]) -
         },
     };
     let budget_ratio = slo.objective.error_budget_ratio();
+    let end = window_end(now, res);
+    data.prefetch(&mut std::iter::once(elapsed.start).chain(windows.iter().map(|w| end - *w)));
     let counts = data.counts(elapsed.start, elapsed.end);
     let (sli, budget, slices) = match slo.budgeting {
         BudgetingMethod::Occurrences => {

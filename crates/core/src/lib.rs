@@ -13,7 +13,7 @@ pub mod window;
 
 pub use alert::{Alert, AlertState, AlertTransition};
 pub use budget::{BurnRate, ErrorBudget, SloStatus};
-pub use evaluator::Evaluator;
+pub use evaluator::GroupAlerts;
 pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
 pub use sli::{Counts, SliData, SliceTally, window_end};
 pub use slo::{BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SloId, SourceRef};

@@ -86,6 +86,10 @@ pub trait SliData {
     fn counts(&self, from: Timestamp, to: Timestamp) -> Counts;
     /// Slices in `[from, to)` (all zero for an SLO that is not budgeted by timeslices).
     fn slices(&self, from: Timestamp, to: Timestamp) -> SliceTally;
+    /// A hint that ranges starting at these instants are about to be asked for. Evaluation is
+    /// bound by memory latency, not arithmetic: loading every start at once lets the loads
+    /// overlap instead of waiting for each in turn.
+    fn prefetch(&self, _starts: &mut dyn Iterator<Item = Timestamp>) {}
 }
 
 /// The end of the bucket holding `now`: where every window evaluated at `now` ends.

@@ -1,7 +1,7 @@
 //! Budgets and burn rates against answers worked out by hand, on a naive minute-bucket reference.
 
 use headroom_core::budget::status;
-use headroom_core::evaluator::Evaluator;
+use headroom_core::evaluator::{GroupAlerts, windows};
 use headroom_core::*;
 
 /// Exact per-minute buckets from `origin`: the simplest correct `SliData`.
@@ -263,7 +263,8 @@ fn page_fires_and_resolves_by_the_workbook_windows() {
         BudgetingMethod::Occurrences,
     );
     let mut d = Minutes::new(Timestamp(0), 3 * 1440);
-    let mut ev = Evaluator::new();
+    let mut alerts = GroupAlerts::new(&s);
+    let windows = windows(&s);
     // One day clean, then 2% errors (20x): the 1h window passes 14.4x after 14.4/20 h = 43.2 min.
     let start = 1440;
     let mut fired = None;
@@ -276,7 +277,7 @@ fn page_fires_and_resolves_by_the_workbook_windows() {
         };
         d.add(m, 100.0 - bad, 100.0);
         let now = Timestamp(0) + Span::minutes(m as i64);
-        let (_, tr) = ev.evaluate(&s, "", &d, now);
+        let (_, tr) = alerts.evaluate(&s, "", &d, now, Timestamp(0), &windows);
         for t in tr.iter().filter(|t| t.severity == "page") {
             match t.to {
                 AlertState::Firing => fired = fired.or(Some(m)),

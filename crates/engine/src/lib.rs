@@ -8,14 +8,17 @@
 
 pub mod backtest;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
-use headroom_core::evaluator::Evaluator;
-use headroom_core::{Alert, AlertTransition, BudgetingMethod, Slo, SloStatus, Span, Timestamp};
+use headroom_core::evaluator::{GroupAlerts, windows};
+use headroom_core::{
+    Alert, AlertTransition, BudgetingMethod, SliData, Slo, SloStatus, Span, Timestamp,
+};
 use headroom_ingest::Event;
 use headroom_tsdb::{
-    AppendOutcome, Sample, SeriesConfig, SeriesKey, SliceKind, SliceRule, Tsdb, TsdbError,
+    AppendOutcome, Sample, SeriesConfig, SeriesHandle, SeriesKey, SliceKind, SliceRule, Tsdb,
+    TsdbError,
 };
 
 /// Why an ingest batch was refused. Nothing of a refused batch is stored.
@@ -23,8 +26,6 @@ use headroom_tsdb::{
 pub enum IngestError {
     #[error("no SLO {0:?} is configured")]
     UnknownSlo(String),
-    #[error("SLO {slo:?} takes its SLI from {kind} queries, not from pushed events")]
-    NotPushFed { slo: String, kind: &'static str },
     #[error("events[{index}]: {message}")]
     BadEvent { index: usize, message: String },
     #[error(transparent)]
@@ -46,25 +47,69 @@ pub struct SloView {
     pub groups: Vec<GroupView>,
 }
 
-/// The latest views of one SLO's groups.
-#[derive(Debug)]
-struct LatestViews {
+/// One group of an SLO as the engine runs it: its series, its alerts, its latest status.
+struct GroupRuntime {
+    group: String,
+    series: SeriesHandle,
+    alerts: GroupAlerts,
+    status: Option<SloStatus>,
+}
+
+struct SloRuntime {
     slo: Arc<Slo>,
-    groups: BTreeMap<String, GroupView>,
+    windows: Vec<Span>,
+    /// Sorted by group key.
+    groups: Vec<GroupRuntime>,
 }
 
-fn slo_addr(slo: &Arc<Slo>) -> usize {
-    Arc::as_ptr(slo) as usize
+impl SloRuntime {
+    /// Hints the SLI store about the windows the next evaluation at `now` will read.
+    fn prefetch(&self, now: Timestamp) {
+        for g in &self.groups {
+            g.series.read(|data| {
+                let end = headroom_core::window_end(now, data.resolution());
+                data.prefetch(&mut self.windows.iter().map(|w| end - *w));
+            });
+        }
+    }
+
+    fn view(&self) -> SloView {
+        let groups = self
+            .groups
+            .iter()
+            .filter_map(|g| {
+                let status = g.status.clone()?;
+                let alerts = g
+                    .alerts
+                    .iter(&self.slo)
+                    .map(|(n, a)| (n.to_string(), a))
+                    .collect();
+                Some(GroupView {
+                    group: g.group.clone(),
+                    status,
+                    alerts,
+                })
+            })
+            .collect();
+        SloView {
+            slo: self.slo.clone(),
+            groups,
+        }
+    }
 }
 
+#[derive(Default)]
+struct Runtime {
+    slos: BTreeMap<String, SloRuntime>,
+    /// When evaluation began (no-data alerts wait a full `after` from it).
+    started: Option<Timestamp>,
+}
+
+/// The SLO set, each SLO's series handles, alert states and latest status. Evaluation takes
+/// the runtime for writing; ingest and reads take it for reading, briefly.
 pub struct Engine {
     tsdb: Tsdb,
-    slos: RwLock<Arc<BTreeMap<String, Arc<Slo>>>>,
-    evaluator: Mutex<Evaluator>,
-    /// Latest views per SLO, keyed by the address of the `Arc<Slo>` they were computed for (which
-    /// the entry holds, so no other SLO can have that address while it exists): evaluation finds
-    /// an SLO's entry without comparing id strings.
-    latest: RwLock<HashMap<usize, LatestViews>>,
+    runtime: RwLock<Runtime>,
 }
 
 /// The series settings an SLO needs: its retention and, for timeslice methods, how slices are judged.
@@ -105,9 +150,7 @@ impl Engine {
     pub fn new(tsdb: Tsdb, slos: Vec<Slo>) -> Result<Self, TsdbError> {
         let engine = Engine {
             tsdb,
-            slos: RwLock::new(Arc::new(BTreeMap::new())),
-            evaluator: Mutex::new(Evaluator::new()),
-            latest: RwLock::new(HashMap::new()),
+            runtime: RwLock::new(Runtime::default()),
         };
         engine.replace_slos(slos)?;
         Ok(engine)
@@ -117,61 +160,105 @@ impl Engine {
         &self.tsdb
     }
 
-    /// Swaps in a new SLO set (a config reload): new SLOs get series, changed ones are re-configured,
-    /// removed ones lose their series and alert state.
+    fn group_runtime(&self, slo: &Slo, group: String, alerts: GroupAlerts) -> Option<GroupRuntime> {
+        let series = self
+            .tsdb
+            .handle(&SeriesKey::new(slo.id.clone(), group.clone()))?;
+        Some(GroupRuntime {
+            group,
+            series,
+            alerts,
+            status: None,
+        })
+    }
+
+    /// Swaps in a new SLO set (a config reload): new SLOs get series, changed ones are
+    /// re-configured, removed ones lose their series and alert state. Alert states and the latest
+    /// status of SLOs that remain are kept.
     pub fn replace_slos(&self, slos: Vec<Slo>) -> Result<(), TsdbError> {
-        let map: BTreeMap<String, Arc<Slo>> = slos
-            .into_iter()
-            .map(|s| (s.id.clone(), Arc::new(s)))
-            .collect();
-        for slo in map.values() {
+        for slo in &slos {
             let cfg = series_config(slo);
-            let mut groups = self.tsdb.groups_of(&slo.id);
-            if slo.grouping.is_empty() {
-                groups = vec![String::new()];
-            }
+            let groups = if slo.grouping.is_empty() {
+                vec![String::new()]
+            } else {
+                self.tsdb.groups_of(&slo.id)
+            };
             for g in groups {
                 self.tsdb
                     .configure(SeriesKey::new(slo.id.clone(), g), cfg)?;
             }
         }
+        let ids: BTreeMap<&str, &Slo> = slos.iter().map(|s| (s.id.as_str(), s)).collect();
         self.tsdb.remove_unlisted(|k| {
-            map.get(&k.slo)
+            ids.get(k.slo.as_str())
                 .is_some_and(|s| s.grouping.is_empty() == k.group.is_empty())
         })?;
-        self.evaluator
-            .lock()
-            .expect("evaluator lock")
-            .retain(|id| map.contains_key(id));
-        // Swap the set and re-key the views under the views lock, so an evaluation (which takes
-        // its SLO snapshot under that lock) never stores views for a replaced SLO object. Views of
-        // SLOs that remain are kept (under their new object) until the next evaluation.
-        let mut latest = self.latest.write().expect("latest lock");
-        let old = std::mem::take(&mut *latest);
-        for (_, mut v) in old {
-            if let Some(slo) = map.get(&v.slo.id) {
-                v.slo = slo.clone();
-                latest.insert(slo_addr(slo), v);
+        let mut rt = self.runtime.write().expect("runtime lock");
+        let mut old = std::mem::take(&mut rt.slos);
+        for slo in slos {
+            let slo = Arc::new(slo);
+            let mut previous = old.remove(&slo.id);
+            let keys = if slo.grouping.is_empty() {
+                vec![String::new()]
+            } else {
+                self.tsdb.groups_of(&slo.id)
+            };
+            let mut groups = Vec::with_capacity(keys.len());
+            for key in keys {
+                let kept = previous.as_mut().and_then(|p| {
+                    let i = p.groups.iter().position(|g| g.group == key)?;
+                    Some((p.slo.clone(), p.groups.swap_remove(i)))
+                });
+                let alerts = match &kept {
+                    Some((old_slo, g)) => g.alerts.realigned(old_slo, &slo),
+                    None => GroupAlerts::new(&slo),
+                };
+                if let Some(mut g) = self.group_runtime(&slo, key, alerts) {
+                    g.status = kept.and_then(|(_, g)| g.status);
+                    groups.push(g);
+                }
             }
+            let windows = windows(&slo);
+            rt.slos.insert(
+                slo.id.clone(),
+                SloRuntime {
+                    slo,
+                    windows,
+                    groups,
+                },
+            );
         }
-        *self.slos.write().expect("slos lock") = Arc::new(map);
         Ok(())
     }
 
-    pub fn slos(&self) -> Arc<BTreeMap<String, Arc<Slo>>> {
-        self.slos.read().expect("slos lock").clone()
+    /// Every configured SLO, in id order.
+    pub fn slos(&self) -> Vec<Arc<Slo>> {
+        self.runtime
+            .read()
+            .expect("runtime lock")
+            .slos
+            .values()
+            .map(|r| r.slo.clone())
+            .collect()
     }
 
     pub fn slo(&self, id: &str) -> Option<Arc<Slo>> {
-        self.slos().get(id).cloned()
+        self.runtime
+            .read()
+            .expect("runtime lock")
+            .slos
+            .get(id)
+            .map(|r| r.slo.clone())
     }
 
     /// Restores an alert's state machine from storage after a restart.
     pub fn restore_alert(&self, slo: &str, group: &str, alert: &str, state: Alert) {
-        self.evaluator
-            .lock()
-            .expect("evaluator lock")
-            .restore(slo, group, alert, state);
+        let mut rt = self.runtime.write().expect("runtime lock");
+        if let Some(r) = rt.slos.get_mut(slo)
+            && let Some(g) = r.groups.iter_mut().find(|g| g.group == group)
+        {
+            g.alerts.restore(&r.slo, alert, state);
+        }
     }
 
     /// Adds a batch of pushed events to an SLO. Durable when it returns Ok.
@@ -186,65 +273,104 @@ impl Engine {
             .slo(slo_id)
             .ok_or_else(|| IngestError::UnknownSlo(slo_id.to_string()))?;
         let mut samples = Vec::with_capacity(events.len());
-        let cfg = series_config(&slo);
         for (index, e) in events.iter().enumerate() {
             let group = group_key(&slo, &e.labels)
                 .map_err(|message| IngestError::BadEvent { index, message })?;
-            let key = SeriesKey::new(slo.id.clone(), group);
             samples.push(Sample {
-                key,
+                key: SeriesKey::new(slo.id.clone(), group),
                 at: e.at,
                 good: e.good,
                 total: e.total,
             });
         }
-        if !slo.grouping.is_empty() {
-            // A new group value gets its own series (and budget) on first sight.
-            for s in &samples {
-                if self.tsdb.config_of(&s.key).is_none() {
-                    self.tsdb.configure(s.key.clone(), cfg)?;
-                }
+        let added = if slo.grouping.is_empty() {
+            Vec::new()
+        } else {
+            self.add_new_groups(&slo, &samples)?
+        };
+        let scoped = idempotency_key.map(|k| format!("{slo_id}\u{0}{k}"));
+        let outcome = self.tsdb.append(&samples, scoped.as_deref(), now);
+        if outcome.is_err() && !added.is_empty() {
+            // A refused batch leaves nothing behind, not even the groups it named first.
+            self.forget_groups(&slo, &added);
+        }
+        Ok(outcome?)
+    }
+
+    /// A new group value gets its own series (and budget) on first sight. Returns the new keys.
+    fn add_new_groups(
+        &self,
+        slo: &Arc<Slo>,
+        samples: &[Sample],
+    ) -> Result<Vec<SeriesKey>, TsdbError> {
+        let cfg = series_config(slo);
+        let mut added = Vec::new();
+        for s in samples {
+            if self.tsdb.config_of(&s.key).is_some() {
+                continue;
+            }
+            self.tsdb.configure(s.key.clone(), cfg)?;
+            added.push(s.key.clone());
+            let mut rt = self.runtime.write().expect("runtime lock");
+            if let Some(r) = rt
+                .slos
+                .get_mut(&slo.id)
+                .filter(|r| Arc::ptr_eq(&r.slo, slo))
+                && let Some(g) = self.group_runtime(slo, s.key.group.clone(), GroupAlerts::new(slo))
+            {
+                let at = r.groups.partition_point(|x| x.group < g.group);
+                r.groups.insert(at, g);
             }
         }
-        let scoped = idempotency_key.map(|k| format!("{slo_id}\u{0}{k}"));
-        Ok(self.tsdb.append(&samples, scoped.as_deref(), now)?)
+        Ok(added)
+    }
+
+    fn forget_groups(&self, slo: &Slo, keys: &[SeriesKey]) {
+        // If this fails too the store is failing already; an empty group then changes no budget.
+        let _ = self.tsdb.remove_unlisted(|k| !keys.contains(k));
+        let mut rt = self.runtime.write().expect("runtime lock");
+        if let Some(r) = rt.slos.get_mut(&slo.id) {
+            r.groups
+                .retain(|g| !keys.iter().any(|k| k.group == g.group));
+        }
     }
 
     /// Re-evaluates every group of one SLO (or of all SLOs) at `now`, keeping the latest status, and
     /// returns the alert transitions made.
-    ///
-    /// Holds the views lock for the whole pass: readers of [`Engine::views`] wait for it.
     pub fn evaluate(&self, only: Option<&str>, now: Timestamp) -> Vec<AlertTransition> {
         let mut transitions = Vec::new();
-        // Lock order: evaluator, views, SLO set (`replace_slos` takes the last two in that order).
-        let mut ev = self.evaluator.lock().expect("evaluator lock");
-        let mut latest = self.latest.write().expect("latest lock");
-        let slos = self.slos();
-        let selected: Vec<&Arc<Slo>> = match only {
-            Some(id) => slos.get(id).into_iter().collect(),
-            None => slos.values().collect(),
+        let mut rt = self.runtime.write().expect("runtime lock");
+        let started = *rt.started.get_or_insert(now);
+        let mut selected: Vec<&mut SloRuntime> = match only {
+            Some(id) => rt.slos.get_mut(id).into_iter().collect(),
+            None => rt.slos.values_mut().collect(),
         };
-        // One key, refilled per series: no allocation per SLO once it has grown.
-        let mut key = SeriesKey::new(String::new(), String::new());
-        for slo in selected {
-            key.slo.clear();
-            key.slo.push_str(&slo.id);
-            let views = match latest.get_mut(&slo_addr(slo)) {
-                Some(v) => v,
-                None => latest.entry(slo_addr(slo)).or_insert_with(|| LatestViews {
-                    slo: slo.clone(),
-                    groups: BTreeMap::new(),
-                }),
-            };
-            if slo.grouping.is_empty() {
-                key.group.clear();
-                evaluate_one(&self.tsdb, &mut ev, slo, &key, now, &mut transitions, views);
-            } else {
-                for g in &self.tsdb.groups_of(&slo.id) {
-                    key.group.clear();
-                    key.group.push_str(g);
-                    evaluate_one(&self.tsdb, &mut ev, slo, &key, now, &mut transitions, views);
-                }
+        for i in 0..selected.len() {
+            // Memory latency, not arithmetic, bounds a full evaluation: while one SLO is computed,
+            // the next ones' series are on their way into cache, one pointer hop per step ahead.
+            if let Some(r) = selected.get(i + 3) {
+                r.groups.iter().for_each(|g| g.series.prefetch());
+            }
+            if let Some(r) = selected.get(i + 2) {
+                r.groups
+                    .iter()
+                    .for_each(|g| g.series.read(|s| s.prefetch_levels()));
+            }
+            if let Some(next) = selected.get(i + 1) {
+                next.prefetch(now);
+            }
+            let SloRuntime {
+                slo,
+                windows,
+                groups,
+            } = &mut *selected[i];
+            for g in groups.iter_mut() {
+                let (status, tr) = g.series.read(|data| {
+                    g.alerts
+                        .evaluate(slo, &g.group, data, now, started, windows)
+                });
+                g.status = Some(status);
+                transitions.extend(tr);
             }
         }
         transitions
@@ -252,25 +378,22 @@ impl Engine {
 
     /// The latest evaluated state of every SLO, in id order.
     pub fn views(&self) -> Vec<SloView> {
-        let slos = self.slos();
-        let latest = self.latest.read().expect("latest lock");
-        slos.values()
-            .map(|slo| {
-                // A BTreeMap by group: already in group order.
-                let groups: Vec<GroupView> = latest
-                    .get(&slo_addr(slo))
-                    .map(|v| v.groups.values().cloned().collect())
-                    .unwrap_or_default();
-                SloView {
-                    slo: slo.clone(),
-                    groups,
-                }
-            })
+        self.runtime
+            .read()
+            .expect("runtime lock")
+            .slos
+            .values()
+            .map(SloRuntime::view)
             .collect()
     }
 
     pub fn view(&self, id: &str) -> Option<SloView> {
-        self.views().into_iter().find(|v| v.slo.id == id)
+        self.runtime
+            .read()
+            .expect("runtime lock")
+            .slos
+            .get(id)
+            .map(SloRuntime::view)
     }
 
     /// An SLO group's status at any moment within retention, computed afresh (for charts).
@@ -285,51 +408,5 @@ impl Engine {
         self.tsdb.with_series(&key, |data| {
             headroom_core::budget::status(slo, data, at, windows)
         })
-    }
-}
-
-/// Evaluates one series and stores its view, updating the stored one in place when it has the
-/// same alerts (the steady state), so nothing is allocated here beyond the status itself.
-fn evaluate_one(
-    tsdb: &Tsdb,
-    ev: &mut Evaluator,
-    slo: &Slo,
-    key: &SeriesKey,
-    now: Timestamp,
-    transitions: &mut Vec<AlertTransition>,
-    views: &mut LatestViews,
-) {
-    let Some((status, tr)) = tsdb.with_series(key, |data| ev.evaluate(slo, &key.group, data, now))
-    else {
-        return;
-    };
-    transitions.extend(tr);
-    match views.groups.get_mut(key.group.as_str()) {
-        Some(view) => {
-            view.status = status;
-            let mut i = 0;
-            let mut same = true;
-            ev.each_alert_of(slo, &key.group, |name, alert| {
-                match view.alerts.get_mut(i) {
-                    Some((n, a)) if n == name => *a = alert,
-                    _ => same = false,
-                }
-                i += 1;
-            });
-            if !same || i != view.alerts.len() {
-                view.alerts = ev.alerts_of(slo, &key.group);
-            }
-        }
-        None => {
-            let alerts = ev.alerts_of(slo, &key.group);
-            views.groups.insert(
-                key.group.clone(),
-                GroupView {
-                    group: key.group.clone(),
-                    status,
-                    alerts,
-                },
-            );
-        }
     }
 }

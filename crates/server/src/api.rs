@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use headroom_core::evaluator::Evaluator;
+use headroom_core::evaluator;
 use headroom_core::{BudgetingMethod, Sli, Slo, SloStatus, Span, Timestamp};
 use headroom_engine::{GroupView, IngestError, SloView};
 use headroom_ingest::events::parse_timestamp_str;
@@ -132,7 +132,7 @@ pub fn slo_json(view: &SloView) -> Value {
     m.insert(
         "alert_windows".into(),
         json!(
-            Evaluator::windows(slo)
+            evaluator::windows(slo)
                 .iter()
                 .map(|w| w.to_string())
                 .collect::<Vec<_>>()
@@ -254,7 +254,7 @@ pub async fn slo_series(
         )));
     }
     let group = q.group.unwrap_or_default();
-    let windows = Evaluator::windows(&slo);
+    let windows = evaluator::windows(&slo);
     let n = (to - from).millis() / step.millis();
     let mut points = Vec::with_capacity(n as usize + 1);
     // Stepping by index keeps `t` within [from, to] whatever the step (no overflow).
@@ -337,7 +337,6 @@ pub async fn push_events(
 fn ingest_error(e: IngestError) -> ApiError {
     match e {
         IngestError::UnknownSlo(_) => ApiError::not_found(e.to_string()),
-        IngestError::NotPushFed { .. } => ApiError::unprocessable(e.to_string()),
         IngestError::BadEvent { .. } => ApiError::bad_request(e.to_string()),
         IngestError::Store(TsdbError::Sample { .. }) => ApiError::unprocessable(e.to_string()),
         IngestError::Store(TsdbError::Io { .. } | TsdbError::Failed { .. }) => {

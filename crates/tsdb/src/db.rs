@@ -255,6 +255,28 @@ impl Durability {
     }
 }
 
+/// See [`Tsdb::handle`].
+#[derive(Clone)]
+pub struct SeriesHandle(Arc<SeriesCell>);
+
+impl SeriesHandle {
+    /// Starts loading the series' header without waiting (see [`Series::prefetch_levels`]).
+    pub fn prefetch(&self) {
+        crate::series::prefetch(&*self.0);
+    }
+
+    /// Runs `f` on the series under its read lock.
+    pub fn read<R>(&self, f: impl FnOnce(&Series) -> R) -> R {
+        f(&read(&self.0.0).series)
+    }
+}
+
+impl std::fmt::Debug for SeriesHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SeriesHandle")
+    }
+}
+
 /// An embedded, durable store of aggregated SLI counters. See the crate docs for the formats.
 ///
 /// All methods take `&self`; share it in an `Arc`. Appends are serialized among themselves but
@@ -602,6 +624,16 @@ impl Tsdb {
             }
         }
         Ok(())
+    }
+
+    /// A handle to one series that reads it without looking it up again: what an evaluator keeps
+    /// per SLO. It stays valid while the series is configured (re-configuring keeps it); after the
+    /// series is removed it reads the last state it had, so holders refresh on config changes.
+    pub fn handle(&self, key: &SeriesKey) -> Option<SeriesHandle> {
+        read(&self.series)
+            .by_key
+            .get(key)
+            .map(|c| SeriesHandle(Arc::clone(c)))
     }
 
     /// Runs `f` on one series under its read lock (appends to other series go on).

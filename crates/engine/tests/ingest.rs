@@ -1,0 +1,88 @@
+//! Ingest through the engine: a refused batch leaves nothing behind.
+
+use std::collections::BTreeMap;
+
+use headroom_core::{
+    AlertPolicy, BudgetingMethod, Objective, Sli, Slo, SourceRef, Span, Timestamp, Window,
+};
+use headroom_engine::{Engine, IngestError};
+use headroom_ingest::Event;
+use headroom_tsdb::Tsdb;
+
+fn grouped() -> Slo {
+    Slo {
+        id: "api".into(),
+        service: "svc".into(),
+        name: "api".into(),
+        description: None,
+        objective: Objective::new(0.99).unwrap(),
+        window: Window::Rolling {
+            length: Span::days(7),
+        },
+        budgeting: BudgetingMethod::Occurrences,
+        sli: Sli::Events,
+        grouping: vec!["endpoint".into()],
+        alerting: AlertPolicy::sloth_default(Span::days(7)),
+        labels: BTreeMap::new(),
+        source: SourceRef::default(),
+    }
+}
+
+fn event(at: Timestamp, endpoint: &str) -> Event {
+    Event {
+        at,
+        good: 9.0,
+        total: 10.0,
+        labels: [("endpoint".to_string(), endpoint.to_string())].into(),
+    }
+}
+
+#[test]
+fn a_refused_batch_creates_no_group() {
+    let engine = Engine::new(Tsdb::in_memory(), vec![grouped()]).unwrap();
+    let now = Timestamp::from_secs(1_800_000_000);
+    engine
+        .ingest("api", &[event(now, "/a")], None, now)
+        .unwrap();
+    // The second event is an hour in the future: the whole batch, and the group it named, go.
+    let batch = [event(now, "/b"), event(now + Span::HOUR, "/b")];
+    let err = engine.ingest("api", &batch, None, now).unwrap_err();
+    assert!(matches!(err, IngestError::Store(_)), "{err}");
+    assert_eq!(
+        engine.tsdb().groups_of("api"),
+        vec!["endpoint=/a".to_string()]
+    );
+    engine.evaluate(None, now);
+    let view = engine.view("api").unwrap();
+    let groups: Vec<&str> = view.groups.iter().map(|g| g.group.as_str()).collect();
+    assert_eq!(groups, vec!["endpoint=/a"]);
+    assert_eq!(view.groups[0].status.counts.total, 10.0);
+}
+
+#[test]
+fn a_new_group_gets_its_own_budget() {
+    let engine = Engine::new(Tsdb::in_memory(), vec![grouped()]).unwrap();
+    let now = Timestamp::from_secs(1_800_000_000);
+    engine
+        .ingest(
+            "api",
+            &[event(now, "/a"), event(now, "/b"), event(now, "/b")],
+            None,
+            now,
+        )
+        .unwrap();
+    engine.evaluate(None, now);
+    let view = engine.view("api").unwrap();
+    let totals: Vec<(String, f64)> = view
+        .groups
+        .iter()
+        .map(|g| (g.group.clone(), g.status.counts.total))
+        .collect();
+    assert_eq!(
+        totals,
+        vec![
+            ("endpoint=/a".to_string(), 10.0),
+            ("endpoint=/b".to_string(), 20.0)
+        ]
+    );
+}
