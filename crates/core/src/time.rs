@@ -183,15 +183,14 @@ impl FromStr for Span {
 }
 
 impl fmt::Display for Span {
-    /// Largest-unit-first, like Prometheus: 90m → `1h30m`, 28d → `4w`.
+    /// Largest unit first, up to days, as SLO windows are written: 90m → `1h30m`, 30d → `30d`
+    /// (not Prometheus's `4w2d`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut ms = self.0;
         if ms == 0 {
             return f.write_str("0s");
         }
         for (unit, size) in [
-            ("y", 365 * 86_400_000),
-            ("w", 7 * 86_400_000),
             ("d", 86_400_000),
             ("h", 3_600_000),
             ("m", 60_000),
@@ -244,8 +243,9 @@ mod tests {
     #[test]
     fn displays_largest_unit_first() {
         assert_eq!(Span::minutes(90).to_string(), "1h30m");
-        assert_eq!(Span::days(28).to_string(), "4w");
-        assert_eq!(Span::days(30).to_string(), "4w2d");
+        assert_eq!(Span::days(28).to_string(), "28d");
+        assert_eq!(Span::days(30).to_string(), "30d");
+        assert_eq!(Span::hours(26).to_string(), "1d2h");
         assert_eq!(Span::minutes(5).to_string(), "5m");
     }
 }

