@@ -1,7 +1,5 @@
 //! JSON API handlers under /api/v1: thin adapters between HTTP and the engine.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -221,6 +219,20 @@ fn parse_step(s: &str) -> Result<Span, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("step: {e}")))
 }
 
+/// A `from`/`to` query parameter: RFC 3339 or unix seconds, `default` when absent.
+fn time_param(
+    name: &str,
+    value: &Option<String>,
+    default: Timestamp,
+) -> Result<Timestamp, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(s) => {
+            parse_timestamp_str(s).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+        }
+    }
+}
+
 pub async fn slo_series(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -232,15 +244,8 @@ pub async fn slo_series(
         .engine
         .slo(&id)
         .ok_or_else(|| ApiError::not_found(format!("no SLO {id:?}")))?;
-    let time = |name: &str, v: &Option<String>, default: Timestamp| match v {
-        None => Ok(default),
-        Some(s) => {
-            parse_timestamp_str(s).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
-        }
-    };
-    let now = state.now();
-    let to = time("to", &q.to, now)?;
-    let from = time("from", &q.from, to - Span::DAY)?;
+    let to = time_param("to", &q.to, state.now())?;
+    let from = time_param("from", &q.from, to - Span::DAY)?;
     let step = match &q.step {
         Some(s) => parse_step(s)?,
         None => Span((((to - from).millis()) / 288).max(60_000)),
@@ -360,14 +365,8 @@ pub async fn transitions(
     Query(q): Query<TransitionsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &headers, Scope::Read).await?;
-    let t = |name: &str, v: &Option<String>, d: Timestamp| match v {
-        None => Ok(d),
-        Some(s) => {
-            parse_timestamp_str(s).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
-        }
-    };
-    let to = t("to", &q.to, state.now() + Span::MINUTE)?;
-    let from = t("from", &q.from, Timestamp(0))?;
+    let to = time_param("to", &q.to, state.now() + Span::MINUTE)?;
+    let from = time_param("from", &q.from, Timestamp(0))?;
     let limit = q.limit.unwrap_or(100).min(1000);
     let rows = state
         .store
@@ -393,12 +392,4 @@ pub async fn reload(
         Ok(n) => Ok(Json(json!({"status": "reloaded", "slos": n}))),
         Err(problems) => Err(ApiError::unprocessable(problems.join("\n"))),
     }
-}
-
-/// Labels as `k=v` for messages and the metrics page.
-pub fn labels_of(map: &BTreeMap<String, String>) -> String {
-    map.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }

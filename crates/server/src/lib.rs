@@ -307,16 +307,16 @@ async fn run_self_measurement(state: AppState) {
 /// `headroom serve`: opens storage, prints a first admin token on an empty database, starts the
 /// workers, and serves until SIGINT/SIGTERM (then writes a final snapshot).
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
-    std::fs::create_dir_all(&opts.data_dir).map_err(|source| ServeError::DataDir {
-        path: opts.data_dir.clone(),
-        source,
-    })?;
     let source = match &opts.config {
         Some(paths) => ConfigSource::Paths(paths.clone()),
         None => ConfigSource::Embedded,
     };
     // Validate before touching storage, so a bad config changes nothing.
     load_config(&source).map_err(ServeError::Config)?;
+    std::fs::create_dir_all(&opts.data_dir).map_err(|source| ServeError::DataDir {
+        path: opts.data_dir.clone(),
+        source,
+    })?;
     let db = match &opts.database_url {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", opts.data_dir.join("headroom.db").display()),

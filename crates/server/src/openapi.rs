@@ -20,10 +20,6 @@ fn query(name: &str, desc: &str) -> Value {
 }
 
 pub fn document() -> Value {
-    let read_errors = [
-        ("401", "missing or unknown token"),
-        ("403", "token lacks the scope"),
-    ];
     let with = |mut v: Value, params: Vec<Value>| {
         v["parameters"] = Value::Array(params);
         v
@@ -52,7 +48,6 @@ pub fn document() -> Value {
     events["requestBody"] = json!({"required": true, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}},
         "application/x-ndjson": {"schema": {"$ref": "#/components/schemas/Event"}}}});
-    let _ = read_errors;
     json!({
         "openapi": "3.0.3",
         "info": {"title": "headroom", "version": env!("CARGO_PKG_VERSION"),

@@ -619,33 +619,7 @@ fn inline_indicator(cx: &mut Cx, node: &Node) -> Option<Indicator> {
 
 fn indicator_ref(cx: &mut Cx, node: &Node, ix: &Index) -> Option<Indicator> {
     let name = string(cx, node, "indicatorRef")?;
-    match ix.slis.get(&name.v).map(Vec::as_slice) {
-        None | Some([]) => {
-            let hint = did_you_mean(&name.v, ix.slis.keys().map(String::as_str))
-                .map(|s| format!("; did you mean {s:?}?"))
-                .unwrap_or_default();
-            cx.err(
-                name.pos,
-                format!(
-                    "indicatorRef {:?} names no SLI in the loaded files{hint}",
-                    name.v
-                ),
-            );
-            None
-        }
-        Some([(_, sli)]) => sli.clone(),
-        Some([(a, _), (b, _), ..]) => {
-            let (a, b) = (cx.source(*a), cx.source(*b));
-            cx.err(
-                name.pos,
-                format!(
-                    "indicatorRef {:?} is ambiguous: SLIs of that name at {a} and {b}",
-                    name.v
-                ),
-            );
-            None
-        }
-    }
+    lookup(cx, &ix.slis, &name, "indicatorRef", "SLI")
 }
 
 /// What one objective contributes to its SLO.
