@@ -43,7 +43,8 @@ fn start(data: &Path, config: &Path, addr: SocketAddr) -> Child {
             return child;
         }
     }
-    panic!("headroom serve exited before listening");
+    let status = child.wait().unwrap();
+    panic!("headroom serve exited before listening: {status}");
 }
 
 fn get(addr: SocketAddr, path: &str) -> Value {
