@@ -57,7 +57,7 @@ fn burn_rates_json(st: &SloStatus) -> Value {
     )
 }
 
-fn status_fields(st: &SloStatus) -> serde_json::Map<String, Value> {
+fn status_fields(slo: &Slo, st: &SloStatus) -> serde_json::Map<String, Value> {
     let b = &st.budget;
     let mut m = serde_json::Map::new();
     m.insert("sli".into(), opt_f64(st.sli));
@@ -72,10 +72,14 @@ fn status_fields(st: &SloStatus) -> serde_json::Map<String, Value> {
                "allowed_minutes": opt_f64(b.allowed_minutes), "spent_minutes": opt_f64(b.spent_minutes)}),
     );
     if let Some(s) = st.slices {
-        m.insert(
-            "slices".into(),
-            json!({"with_data": s.slices, "good": s.good, "bad": s.bad()}),
-        );
+        // Each timeslice method keeps what its budget reads: good slices, or the sum of ratios.
+        let slices = match slo.budgeting {
+            BudgetingMethod::RatioTimeslices { .. } => {
+                json!({"with_data": s.slices, "ratio_sum": s.ratio_sum})
+            }
+            _ => json!({"with_data": s.slices, "good": s.good, "bad": s.bad()}),
+        };
+        m.insert("slices".into(), slices);
     }
     m.insert("burn_rates".into(), burn_rates_json(st));
     m.insert(
@@ -91,8 +95,8 @@ fn status_fields(st: &SloStatus) -> serde_json::Map<String, Value> {
     m
 }
 
-fn group_json(g: &GroupView) -> Value {
-    let mut m = status_fields(&g.status);
+fn group_json(slo: &Slo, g: &GroupView) -> Value {
+    let mut m = status_fields(slo, &g.status);
     m.insert("group".into(), Value::from(g.group.clone()));
     m.insert("alerts".into(), alerts_json(g));
     Value::Object(m)
@@ -145,7 +149,7 @@ pub fn slo_json(view: &SloView) -> Value {
     });
     match worst {
         Some(g) => {
-            m.extend(status_fields(&g.status));
+            m.extend(status_fields(slo, &g.status));
             m.insert("alerts".into(), alerts_json(g));
         }
         None => {
@@ -165,7 +169,7 @@ pub fn slo_json(view: &SloView) -> Value {
     if !slo.grouping.is_empty() {
         m.insert(
             "groups".into(),
-            Value::Array(view.groups.iter().map(group_json).collect()),
+            Value::Array(view.groups.iter().map(|g| group_json(slo, g)).collect()),
         );
     }
     m.insert("source".into(), Value::from(slo.source.to_string()));

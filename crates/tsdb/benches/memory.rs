@@ -34,6 +34,26 @@ fn main() {
             ),
         ),
         (
+            "30d window, 5m ratio slices",
+            SeriesConfig::timeslices(
+                Span::days(31),
+                SliceRule {
+                    kind: SliceKind::Ratio,
+                    ..slices
+                },
+            ),
+        ),
+        (
+            "30d window, 1m ratio slices",
+            SeriesConfig::timeslices(
+                Span::days(31),
+                SliceRule {
+                    width: Span::MINUTE,
+                    kind: SliceKind::Ratio,
+                },
+            ),
+        ),
+        (
             "quarter (93d retention)",
             SeriesConfig::occurrences(Span::days(93)),
         ),

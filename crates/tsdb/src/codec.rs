@@ -28,6 +28,14 @@ impl Enc<'_> {
         self.u32(s.len() as u32);
         self.0.extend_from_slice(s.as_bytes());
     }
+    pub fn u32_rows<const N: usize>(&mut self, rows: &[[u32; N]]) {
+        self.0.reserve(rows.len() * N * 4);
+        for row in rows {
+            for v in row {
+                self.0.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
     pub fn f64_rows<const N: usize>(&mut self, rows: &[[f64; N]]) {
         self.0.reserve(rows.len() * N * 8);
         for row in rows {
@@ -81,6 +89,18 @@ impl<'a> Dec<'a> {
     pub fn str(&mut self) -> Result<&'a str, DecodeError> {
         let len = self.u32()? as usize;
         std::str::from_utf8(self.take(len)?).map_err(|_| DecodeError("string is not UTF-8"))
+    }
+    /// Fills `rows` straight from the bytes, like [`Dec::f64_rows`].
+    pub fn u32_rows<const N: usize>(&mut self, rows: &mut [[u32; N]]) -> Result<(), DecodeError> {
+        let bytes = self.take(rows.len() * N * 4)?;
+        for (row, chunk) in rows.iter_mut().zip(bytes.chunks_exact(N * 4)) {
+            for (v, b) in row.iter_mut().zip(chunk.chunks_exact(4)) {
+                let mut a = [0u8; 4];
+                a.copy_from_slice(b);
+                *v = u32::from_le_bytes(a);
+            }
+        }
+        Ok(())
     }
     /// Fills `rows` straight from the bytes: the snapshot's hot path, no per-value bookkeeping.
     pub fn f64_rows<const N: usize>(&mut self, rows: &mut [[f64; N]]) -> Result<(), DecodeError> {

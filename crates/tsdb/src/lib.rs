@@ -19,11 +19,13 @@
 //!
 //! A 30-day SLO (31 d retention) holds 1560 + 746 buckets of 16 bytes: about 37 KB.
 //!
-//! A series with slices also keeps slice tallies (slices with data, good slices, ratio sum:
-//! 24 bytes a slot): at level 0 **one slot per slice** over level 0's span, plus one
+//! A series with slices also keeps slice tallies: for `SliceKind::Threshold` (slices with data,
+//! good slices) as `u32` (8 bytes a slot), for `SliceKind::Ratio` (slices with data, ratio sum)
+//! as f64 (16 bytes a slot); at level 0 **one slot per slice** over level 0's span, plus one
 //! (`ceil(span / width) + 1`; one per minute for 1-minute slices), at the coarser levels one per
-//! bucket. A 30-day SLO with 5-minute slices holds about 62.6 KB, under 64 KiB (313 slice slots
-//! at level 0); with 1-minute slices about 92.5 KB (1560).
+//! bucket. A 30-day SLO with Threshold slices holds about 55.6 KB with 1-minute slices (1560
+//! slice slots at level 0), under 64 KiB, and about 45.4 KB with 5-minute slices (313); with
+//! Ratio slices about 74.1 KB and 54.1 KB.
 //!
 //! # Invariants
 //! - **Every event is added to every level** whose span still holds its bucket. There is no
@@ -33,8 +35,10 @@
 //!   window is a difference of two slots: O(1). A late write into bucket `b` adds its delta to
 //!   every prefix from `b` to the newest bucket (O(buckets after b), rare). Eviction moves
 //!   `floor` forward; once per turn of the ring the origin is moved to `floor` (O(len) per len
-//!   buckets, amortized O(1)) so values stay small and precise. Sums are f64: integer counts
-//!   stay exact below 2^53.
+//!   buckets, amortized O(1)) so values stay small and precise. Counts and ratio sums are f64:
+//!   integer counts stay exact below 2^53. Threshold slice tallies are whole numbers in wrapping
+//!   `u32` arithmetic, read relative to `floor`: every difference is exact, since no ring holds
+//!   2^31 slices.
 //! - **Levels advance together**, driven by the data and by explicit `advance(now)`. Every
 //!   coarser level spans more than the finer one plus two of its own buckets, so the coarse
 //!   bucket holding a finer level's oldest instant is always whole.
@@ -55,7 +59,9 @@
 //!   lies in `[from, to)`, by the same level and proration rules as counts: at level 0 a slice
 //!   counts as if in its start minute (prorated only when `from` or `to` falls inside that
 //!   minute), and a slot whose slice starts before level 0's oldest minute counts nothing (it
-//!   stays in the prefix sums until its slot is reused). For `SliceKind::Ratio`, `good` stays 0.
+//!   stays in the prefix sums until its slot is reused). For `SliceKind::Ratio`, `good` stays 0;
+//!   for `SliceKind::Threshold`, `ratio_sum` stays 0 (it is not kept). Prorating converts to f64
+//!   at query time.
 //! - **Validation.** A batch is checked whole before anything is applied: unknown series,
 //!   non-finite or negative counts, good > total, older than `now - retention` (`TooOld`) or
 //!   later than `now + max_future` (`TooFarInFuture`).
@@ -96,21 +102,25 @@
 //! (older logs are fsync'd whole before the next one starts) and open fails.
 //!
 //! **Snapshot**: the magic `HRTSSNP1`, then frames whose payload begins with a kind byte:
-//! - `0` header: `format_version: u32` (2), `wal_generation: u64`, `next_lsn: u64`,
+//! - `0` header: `format_version: u32` (3), `wal_generation: u64`, `next_lsn: u64`,
 //!   `clock: i64`, idempotency keys (`u64` count + key string, `lsn: u64`, `seen_at: i64`);
 //! - `1` series, one per series: key, config, `applied_lsn: u64`, `started: u8`,
 //!   `levels: u8`, then per level `width_ms: i64, len: u32, head: i64`, counts `floor` and
-//!   `len` slots of (good, total) f64, and, for slice series, slices `floor` and their slots of
-//!   (slices, good, ratio_sum) f64: at level 0 `ceil(len minutes / slice width) + 1` slots (or
+//!   `len` slots of (good, total) f64, and, for slice series, slices `floor` and their slots,
+//!   of (slices, good) `u32` for Threshold slices or of (slices, ratio_sum) f64 for Ratio slices:
+//!   at level 0 `ceil(len minutes / slice width) + 1` slots (or
 //!   `len` for 1-minute slices), slot of slice `k` (start `k × width` since the epoch) at
 //!   `k mod slots`, the newest being the slice holding the start of bucket `head`; at coarser
 //!   levels `len` slots, like the counts. All in slot order: the rings as they are in memory, so
 //!   loading is a straight read and little-endian decode;
 //! - `2` end: `series_count: u64`.
 //!
-//! Format version 1 differed only in level 0's slice tallies: `len` per-minute slots like the
-//! counts. It is still read (each slice's tally is taken from the minute holding its start); a
-//! version newer than 2 is refused.
+//! Format version 2 differed only in the slice tallies: (slices, good, ratio_sum) f64 for either
+//! kind, in the same slots. Format version 1 moreover had `len` per-minute slots like the counts
+//! at level 0. Both are still read (converted: for Threshold slices the whole-number counts are
+//! taken relative to `floor` and the ratio sum dropped, for Ratio slices `good` is dropped; for
+//! version 1 each slice's tally is taken from the minute holding its start); a version newer than
+//! 3 is refused.
 //!
 //! `checkpoint` rotates the log (fsync the old one, create and fsync the next generation), then
 //! copies each series under its own lock into `snapshot.tmp`, fsyncs it, renames it over

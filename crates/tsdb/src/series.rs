@@ -181,28 +181,57 @@ pub struct LevelInfo {
     pub covers_from: Option<Timestamp>,
 }
 
-/// Prefix sums of `N` quantities over the buckets of one level, in a ring.
+/// A quantity kept in prefix sums; `minus` undoes `plus` exactly.
+trait Prefix: Copy + PartialEq {
+    const ZERO: Self;
+    fn plus(self, o: Self) -> Self;
+    fn minus(self, o: Self) -> Self;
+}
+
+impl<const N: usize> Prefix for [f64; N] {
+    const ZERO: Self = [0.0; N];
+    fn plus(self, o: Self) -> Self {
+        add(self, o)
+    }
+    fn minus(self, o: Self) -> Self {
+        sub(self, o)
+    }
+}
+
+/// Whole numbers in wrapping arithmetic: a difference of two prefix sums is exact whenever the
+/// true difference fits in an `i32`, whatever the origin.
+impl<const N: usize> Prefix for [u32; N] {
+    const ZERO: Self = [0; N];
+    fn plus(self, o: Self) -> Self {
+        std::array::from_fn(|i| self[i].wrapping_add(o[i]))
+    }
+    fn minus(self, o: Self) -> Self {
+        std::array::from_fn(|i| self[i].wrapping_sub(o[i]))
+    }
+}
+
+/// Prefix sums of one quantity (an array) over the buckets of one level, in a ring.
 ///
 /// `slots[slot(b)]` holds the sum of every bucket up to and including `b`, relative to an origin
 /// that moves; `floor` is that sum just before the oldest bucket. A window is a difference of two
 /// entries, so the origin never matters, and it is moved (`rebase`) once per turn of the ring so
 /// the stored values stay small and precise.
 #[derive(Debug, Clone)]
-struct Ring<const N: usize> {
-    slots: Vec<[f64; N]>,
-    floor: [f64; N],
+struct Ring<T> {
+    slots: Vec<T>,
+    floor: T,
 }
 
-impl<const N: usize> Ring<N> {
+impl<T: Prefix> Ring<T> {
     fn new(len: usize) -> Self {
         Ring {
-            slots: vec![[0.0; N]; len],
-            floor: [0.0; N],
+            slots: vec![T::ZERO; len],
+            floor: T::ZERO,
         }
     }
     fn clear(&mut self) {
-        self.slots.fill([0.0; N]);
-        self.floor = [0.0; N];
+        self.slots.fill(T::ZERO);
+        self.floor = T::ZERO;
     }
     /// Evicts the bucket in `new_slot` and starts an empty bucket there.
     fn shift(&mut self, new_slot: usize, last_slot: usize) {
@@ -234,24 +263,24 @@ impl<const N: usize> Ring<N> {
     /// bucket is `head` (used when rebuilding).
     fn accumulate(&mut self, head: i64) {
         let len = self.slots.len() as i64;
-        let mut running = [0.0; N];
+        let mut running = T::ZERO;
         for i in head - len + 1..=head {
             let s = self.slot(i);
-            running = add(running, self.slots[s]);
+            running = running.plus(self.slots[s]);
             self.slots[s] = running;
         }
-        self.floor = [0.0; N];
+        self.floor = T::ZERO;
     }
     fn rebase(&mut self) {
         let base = self.floor;
         for s in &mut self.slots {
-            *s = sub(*s, base);
+            *s = s.minus(base);
         }
-        self.floor = [0.0; N];
+        self.floor = T::ZERO;
     }
     /// Adds `delta` to every prefix from `from_slot` round to `head_slot`.
-    fn add(&mut self, from_slot: usize, head_slot: usize, delta: [f64; N]) {
-        let bump = |s: &mut [[f64; N]]| s.iter_mut().for_each(|p| *p = add(*p, delta));
+    fn add(&mut self, from_slot: usize, head_slot: usize, delta: T) {
+        let bump = |s: &mut [T]| s.iter_mut().for_each(|p| *p = p.plus(delta));
         if from_slot <= head_slot {
             bump(&mut self.slots[from_slot..=head_slot]);
         } else {
@@ -262,8 +291,150 @@ impl<const N: usize> Ring<N> {
     }
 }
 
+/// One slot of slice tallies as stored, converted from and to (slices with data, good slices,
+/// ratio_sum).
+trait Tally: Prefix {
+    /// A tally (or a change of one) as stored; whole-number quantities are rounded.
+    fn from_tally(t: [f64; 3]) -> Self;
+    /// A prefix sum read back; only differences between readings are meaningful.
+    fn to_tally(self, floor: Self) -> [f64; 3];
+}
+
+/// `SliceKind::Threshold`: (slices with data, good slices) as wrapping `u32` (8 bytes a slot);
+/// `ratio_sum` is not kept (reported as 0).
+impl Tally for [u32; 2] {
+    fn from_tally([slices, good, _]: [f64; 3]) -> Self {
+        // Two's complement: a negative change (a slice re-judged bad) wraps and adds back exactly.
+        let whole = |v: f64| v.round() as i64 as u32;
+        [whole(slices), whole(good)]
+    }
+    /// Measured from `floor`: the prefix sums in a ring never lie below it by more than an
+    /// `i32`, so this is exact and every difference of readings is.
+    fn to_tally(self, floor: Self) -> [f64; 3] {
+        let [slices, good] = self.minus(floor);
+        [f64::from(slices as i32), f64::from(good as i32), 0.0]
+    }
+}
+
+/// `SliceKind::Ratio`: (slices with data, ratio_sum) as f64 (16 bytes a slot); `good` stays 0.
+impl Tally for [f64; 2] {
+    fn from_tally([slices, _, ratio_sum]: [f64; 3]) -> Self {
+        [slices, ratio_sum]
+    }
+    fn to_tally(self, _floor: Self) -> [f64; 3] {
+        [self[0], 0.0, self[1]]
+    }
+}
+
+/// The prefix sums of slice tallies of one level, in the representation of the slice kind.
+#[derive(Debug, Clone)]
+enum TallyRing {
+    Threshold(Ring<[u32; 2]>),
+    Ratio(Ring<[f64; 2]>),
+}
+
+/// Runs `$body` with `$r` bound to the ring inside a [`TallyRing`], whatever its type.
+macro_rules! with_ring {
+    ($tallies:expr, $r:ident => $body:expr) => {
+        match $tallies {
+            TallyRing::Threshold($r) => $body,
+            TallyRing::Ratio($r) => $body,
+        }
+    };
+}
+
+impl TallyRing {
+    fn new(kind: SliceKind, len: usize) -> Self {
+        match kind {
+            SliceKind::Threshold(_) => TallyRing::Threshold(Ring::new(len)),
+            SliceKind::Ratio => TallyRing::Ratio(Ring::new(len)),
+        }
+    }
+    fn len(&self) -> usize {
+        with_ring!(self, r => r.slots.len())
+    }
+    fn slot(&self, k: i64) -> usize {
+        with_ring!(self, r => r.slot(k))
+    }
+    fn clear(&mut self) {
+        with_ring!(self, r => r.clear())
+    }
+    fn advance(&mut self, from: i64, to: i64) {
+        with_ring!(self, r => r.advance(from, to))
+    }
+    fn accumulate(&mut self, head: i64) {
+        with_ring!(self, r => r.accumulate(head))
+    }
+    /// Adds a tally change to every prefix from `from_slot` round to `head_slot`.
+    fn add(&mut self, from_slot: usize, head_slot: usize, delta: [f64; 3]) {
+        with_ring!(self, r => r.add(from_slot, head_slot, Tally::from_tally(delta)))
+    }
+    /// Adds a tally to slot `s` alone (per-slot values, before [`TallyRing::accumulate`]).
+    fn add_to_slot(&mut self, s: usize, tally: [f64; 3]) {
+        with_ring!(self, r => r.slots[s] = r.slots[s].plus(Tally::from_tally(tally)))
+    }
+    /// The prefix sum of slot index `k`, or `floor` for `k < first_kept`.
+    fn prefix(&self, k: i64, first_kept: i64) -> [f64; 3] {
+        with_ring!(self, r => {
+            let p = if k < first_kept { r.floor } else { r.slots[r.slot(k)] };
+            p.to_tally(r.floor)
+        })
+    }
+    /// Takes the prefix sums of an f64 ring of (slices, good, ratio_sum) (snapshot versions 1
+    /// and 2), slot for slot.
+    fn load(&mut self, old: &Ring<[f64; 3]>) {
+        match self {
+            // Whole numbers: their f64 differences are exact.
+            TallyRing::Threshold(r) => {
+                for (s, o) in r.slots.iter_mut().zip(&old.slots) {
+                    *s = Tally::from_tally(sub(*o, old.floor));
+                }
+                r.floor = Prefix::ZERO;
+            }
+            TallyRing::Ratio(r) => {
+                for (s, o) in r.slots.iter_mut().zip(&old.slots) {
+                    *s = Tally::from_tally(*o);
+                }
+                r.floor = Tally::from_tally(old.floor);
+            }
+        }
+    }
+    fn encode(&self, e: &mut Enc<'_>) {
+        match self {
+            TallyRing::Threshold(r) => {
+                e.u32_rows(&[r.floor]);
+                e.u32_rows(&r.slots);
+            }
+            TallyRing::Ratio(r) => {
+                e.f64_rows(&[r.floor]);
+                e.f64_rows(&r.slots);
+            }
+        }
+    }
+    fn decode(&mut self, d: &mut Dec<'_>) -> Result<(), DecodeError> {
+        match self {
+            TallyRing::Threshold(r) => {
+                let mut floor = [r.floor];
+                d.u32_rows(&mut floor)?;
+                r.floor = floor[0];
+                d.u32_rows(&mut r.slots)
+            }
+            TallyRing::Ratio(r) => {
+                let mut floor = [r.floor];
+                d.f64_rows(&mut floor)?;
+                r.floor = floor[0];
+                d.f64_rows(&mut r.slots)
+            }
+        }
+    }
+    fn memory_bytes(&self) -> usize {
+        with_ring!(self, r => r.slots.capacity() * size_of_val(&r.floor))
+    }
+}
+
 /// Slice tallies of one level: prefix sums of (slices, good, ratio_sum) in slots of `width`,
 /// a whole number of the level's buckets (the slice width at level 0, the bucket width above).
+/// Threshold slices keep (slices, good) as integers, ratio slices (slices, ratio_sum) as f64.
 ///
 /// A slot holds the tally of the slices starting in it, and that tally counts, by the level's
 /// rules, in the level bucket holding the slot's start. The ring's newest slot is the one holding
@@ -272,7 +443,7 @@ impl<const N: usize> Ring<N> {
 #[derive(Debug, Clone)]
 struct Tallies {
     width: i64,
-    ring: Ring<3>,
+    ring: TallyRing,
 }
 
 /// A ring of buckets of one width; every event goes into every level whose span holds it.
@@ -282,7 +453,7 @@ struct Level {
     len: i64,
     /// Index (time / width) of the newest bucket; the level holds `head - len + 1 ..= head`.
     head: i64,
-    counts: Ring<2>,
+    counts: Ring<[f64; 2]>,
     slices: Option<Tallies>,
 }
 
@@ -290,9 +461,10 @@ struct Level {
 type CumOf<const N: usize> = fn(&Level, i64) -> Option<[f64; N]>;
 
 impl Level {
-    /// A level of `len` buckets of `width`, with slice tallies in slots of `slice_slot` if any.
-    fn new(width: i64, len: i64, slice_slot: Option<i64>) -> Self {
-        let slices = slice_slot.map(|g| {
+    /// A level of `len` buckets of `width`, with slice tallies of `kind` in slots of width `g`
+    /// if `slice_slot` is `Some((g, kind))`.
+    fn new(width: i64, len: i64, slice_slot: Option<(i64, SliceKind)>) -> Self {
+        let slices = slice_slot.map(|(g, kind)| {
             let slots = if g == width {
                 len
             } else {
@@ -301,7 +473,7 @@ impl Level {
             };
             Tallies {
                 width: g,
-                ring: Ring::new(slots as usize),
+                ring: TallyRing::new(kind, slots as usize),
             }
         });
         Level {
@@ -323,14 +495,8 @@ impl Level {
         let tallies = self.slices.as_ref()?;
         let (g, ring) = (tallies.width, &tallies.ring);
         let head = self.slice_head(g);
-        let first_kept = head - ring.slots.len() as i64 + 1;
-        let prefix = |k: i64| {
-            if k < first_kept {
-                ring.floor
-            } else {
-                ring.slots[ring.slot(k)]
-            }
-        };
+        let first_kept = head - ring.len() as i64 + 1;
+        let prefix = |k: i64| ring.prefix(k, first_kept);
         if self.bucket(t) > self.head {
             return Some(prefix(head));
         }
@@ -402,7 +568,7 @@ impl Level {
     }
     /// The cumulative sum up to instant `t` (which must not precede the level), with the bucket
     /// holding `t` taken linearly: the proration rule.
-    fn cum<const N: usize>(&self, ring: &Ring<N>, t: i64) -> [f64; N] {
+    fn cum<const N: usize>(&self, ring: &Ring<[f64; N]>, t: i64) -> [f64; N] {
         let b = self.bucket(t);
         if b > self.head {
             return ring.slots[self.slot(self.head)];
@@ -422,10 +588,7 @@ impl Level {
     }
     fn memory_bytes(&self) -> usize {
         self.counts.slots.capacity() * size_of::<[f64; 2]>()
-            + self
-                .slices
-                .as_ref()
-                .map_or(0, |s| s.ring.slots.capacity() * size_of::<[f64; 3]>())
+            + self.slices.as_ref().map_or(0, |s| s.ring.memory_bytes())
     }
 }
 
@@ -471,13 +634,13 @@ impl Series {
         config.validate()?;
         // Level 0 keeps one slot per slice (a slice counts only in the minute holding its start);
         // coarser levels keep one per bucket.
-        let slice_width = config.slices.map(|r| r.width.millis());
+        let slice_rule = config.slices.map(|r| (r.width.millis(), r.kind));
         let levels = config
             .layout()
             .into_iter()
             .enumerate()
             .map(|(i, (width, len))| {
-                let slot = slice_width.map(|w| if i == 0 { w } else { width });
+                let slot = slice_rule.map(|(w, kind)| (if i == 0 { w } else { width }, kind));
                 Level::new(width, len, slot)
             })
             .collect();
@@ -684,12 +847,12 @@ impl Series {
                 let g = tallies.width;
                 let head = (l.head * l.width).div_euclid(g);
                 let ring = &mut tallies.ring;
-                for k in head - ring.slots.len() as i64 + 1..=head {
+                for k in head - ring.len() as i64 + 1..=head {
                     // Slots starting before the level are not held.
                     if k * g >= start {
                         let t = self.slices(Timestamp(k * g), Timestamp((k + 1) * g));
                         let s = ring.slot(k);
-                        ring.slots[s] = [t.slices, t.good, t.ratio_sum];
+                        ring.add_to_slot(s, [t.slices, t.good, t.ratio_sum]);
                     }
                 }
             }
@@ -708,7 +871,7 @@ impl Series {
                         }
                         if let Some(t) = &mut l.slices {
                             let s = t.ring.slot(start.div_euclid(t.width));
-                            t.ring.slots[s] = add(t.ring.slots[s], tally);
+                            t.ring.add_to_slot(s, tally);
                         }
                     }
                 }
@@ -737,16 +900,16 @@ impl Series {
             e.f64_rows(&[l.counts.floor]);
             e.f64_rows(&l.counts.slots);
             if let Some(s) = &l.slices {
-                e.f64_rows(&[s.ring.floor]);
-                e.f64_rows(&s.ring.slots);
+                s.ring.encode(e);
             }
         }
     }
 
     /// Reads what [`Series::encode`] wrote, for a series of this `config`, in snapshot format
-    /// `version`: 2, or 1, whose slice tallies are one slot per bucket at every level and are
-    /// converted here (level 0's per-minute tallies moved to the slot of the slice starting in
-    /// that minute).
+    /// `version`: 3; or 2, whose slice tallies are f64 (slices, good, ratio_sum) prefix sums in
+    /// the same slots, converted here to the kind's representation; or 1, whose slice tallies
+    /// are moreover one slot per bucket at every level (level 0's per-minute tallies are moved to
+    /// the slot of the slice starting in that minute).
     pub(crate) fn decode(
         config: SeriesConfig,
         d: &mut Dec<'_>,
@@ -766,37 +929,46 @@ impl Series {
             d.f64_rows(&mut floor)?;
             l.counts.floor = floor[0];
             d.f64_rows(&mut l.counts.slots)?;
-            let Some(g) = l.slices.as_ref().map(|t| t.width) else {
+            let (oldest, start) = (l.oldest(), l.start());
+            let Some(tallies) = &mut l.slices else {
                 continue;
             };
-            let mut floor = [[0.0; 3]];
-            d.f64_rows(&mut floor)?;
-            if version >= 2 || g == l.width {
-                let ring = &mut l.slices.as_mut().expect("checked above").ring;
-                ring.floor = floor[0];
-                d.f64_rows(&mut ring.slots)?;
+            if version >= 3 {
+                tallies.ring.decode(d)?;
                 continue;
             }
-            let mut old = Ring::<3>::new(l.len as usize);
+            let g = tallies.width;
+            let head = (l.head * l.width).div_euclid(g);
+            let mut floor = [[0.0; 3]];
+            d.f64_rows(&mut floor)?;
+            let per_slice = version >= 2 || g == l.width;
+            let stored = if per_slice {
+                tallies.ring.len()
+            } else {
+                l.len as usize
+            };
+            let mut old = Ring::<[f64; 3]>::new(stored);
             old.floor = floor[0];
             d.f64_rows(&mut old.slots)?;
-            let (oldest, start, head) = (l.oldest(), l.start(), l.slice_head(g));
-            let ring = &mut l.slices.as_mut().expect("checked above").ring;
-            ring.clear();
-            for k in head - ring.slots.len() as i64 + 1..=head {
-                if k * g < start {
-                    continue;
+            if !per_slice {
+                let mut ring = Ring::<[f64; 3]>::new(tallies.ring.len());
+                for k in head - ring.slots.len() as i64 + 1..=head {
+                    if k * g < start {
+                        continue;
+                    }
+                    let b = (k * g).div_euclid(l.width);
+                    let before = if b <= oldest {
+                        old.floor
+                    } else {
+                        old.slots[old.slot(b - 1)]
+                    };
+                    let s = ring.slot(k);
+                    ring.slots[s] = sub(old.slots[old.slot(b)], before);
                 }
-                let b = (k * g).div_euclid(l.width);
-                let before = if b <= oldest {
-                    old.floor
-                } else {
-                    old.slots[old.slot(b - 1)]
-                };
-                let s = ring.slot(k);
-                ring.slots[s] = sub(old.slots[old.slot(b)], before);
+                ring.accumulate(head);
+                old = ring;
             }
-            ring.accumulate(head);
+            tallies.ring.load(&old);
         }
         Ok(s)
     }
@@ -869,6 +1041,7 @@ impl SliData for Series {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::FORMAT_VERSION;
 
     const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % DAY;
 
@@ -1027,11 +1200,11 @@ mod tests {
         s.add(at_min(1), 10.0, 10.0).unwrap();
         s.add(at_min(6), 5.0, 10.0).unwrap();
         let t = s.slices(at_min(0), at_min(15));
-        assert_eq!((t.slices, t.good, t.ratio_sum), (2.0, 1.0, 1.5));
+        // Threshold slices keep no ratio sum: Timeslices budgets read only slices and good.
+        assert_eq!((t.slices, t.good, t.ratio_sum), (2.0, 1.0, 0.0));
         s.add(at_min(9), 90.0, 90.0).unwrap();
         let t = s.slices(at_min(0), at_min(15));
-        assert_eq!((t.slices, t.good), (2.0, 2.0));
-        assert!((t.ratio_sum - 1.95).abs() < 1e-12);
+        assert_eq!((t.slices, t.good, t.ratio_sum), (2.0, 2.0, 0.0));
         // Slices are counted where they start.
         let t = s.slices(at_min(5), at_min(6));
         assert_eq!(t.slices, 1.0);
@@ -1061,8 +1234,7 @@ mod tests {
         let recent = at_min(2 * 1440);
         let t = r.slices(recent, to);
         assert_eq!(t.slices, 144.0);
-        assert_eq!(t.good, 0.0);
-        assert!((t.ratio_sum - 144.0 * 0.9).abs() < 1e-9);
+        assert_eq!((t.good, t.ratio_sum), (0.0, 0.0));
         // And back: the counts survive a shorter retention too.
         let back = r
             .reconfigured(SeriesConfig::occurrences(Span::days(2)))
@@ -1084,7 +1256,42 @@ mod tests {
         assert!(s.memory_bytes() <= 64 * 1024, "{} bytes", s.memory_bytes());
         // One slot per 5-minute slice over level 0's 26 hours, plus one.
         let l0 = s.levels[0].slices.as_ref().unwrap();
-        assert_eq!(l0.ring.slots.len(), 1560 / 5 + 1);
+        assert_eq!(l0.ring.len(), 1560 / 5 + 1);
+    }
+
+    #[test]
+    fn thirty_day_one_minute_timeslice_series_fits_in_64_kib() {
+        let rule = SliceRule {
+            width: Span::MINUTE,
+            kind: SliceKind::Threshold(0.99),
+        };
+        let s = Series::new(SeriesConfig::timeslices(Span::days(31), rule)).unwrap();
+        assert!(s.memory_bytes() <= 64 * 1024, "{} bytes", s.memory_bytes());
+        // One slot per minute at level 0, of (slices, good) as 8 bytes.
+        let l0 = s.levels[0].slices.as_ref().unwrap();
+        assert_eq!(l0.ring.len(), 1560);
+        assert_eq!(l0.ring.memory_bytes(), 1560 * 8);
+    }
+
+    #[test]
+    fn threshold_tallies_stay_exact_when_slices_are_rejudged_across_turns() {
+        let rule = SliceRule {
+            width: Span::MINUTE,
+            kind: SliceKind::Threshold(0.5),
+        };
+        let mut s = Series::new(SeriesConfig::timeslices(Span::hours(2), rule)).unwrap();
+        // Every minute starts good, then is made bad by a late write: a good-slice change of -1
+        // (a wrapping u32 delta) into older slots, over many turns of the ring (and rebases).
+        for m in 0..5000 {
+            s.add(at_min(m), 1.0, 1.0).unwrap();
+            if m >= 3 {
+                s.add(at_min(m - 3), 0.0, 3.0).unwrap();
+            }
+        }
+        let t = s.slices(at_min(4900), at_min(4990));
+        assert_eq!((t.slices, t.good), (90.0, 0.0));
+        let t = s.slices(at_min(4990), at_min(5000));
+        assert_eq!((t.slices, t.good), (10.0, 3.0));
     }
 
     /// What format version 1 wrote: slice tallies per bucket at every level.
@@ -1099,7 +1306,7 @@ mod tests {
             e.i64(l.head);
             e.f64_rows(&[l.counts.floor]);
             e.f64_rows(&l.counts.slots);
-            let mut ring = Ring::<3>::new(l.len as usize);
+            let mut ring = Ring::<[f64; 3]>::new(l.len as usize);
             let base = l.cum_slices(l.start()).unwrap();
             for b in l.oldest()..=l.head {
                 ring.slots[l.slot(b)] = sub(l.cum_slices((b + 1) * l.width).unwrap(), base);
@@ -1156,6 +1363,69 @@ mod tests {
         assert!((x.slices - y.slices).abs() < 1e-9 && (x.good - y.good).abs() < 1e-9);
     }
 
+    /// What format version 2 wrote: slice tallies as f64 (slices, good, ratio_sum) prefix sums
+    /// in today's slots, here from an origin well below the floor.
+    fn encode_v2(s: &Series) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let e = &mut Enc(&mut buf);
+        e.u8(u8::from(s.started));
+        e.u8(s.levels.len() as u8);
+        for l in &s.levels {
+            e.i64(l.width);
+            e.u32(l.len as u32);
+            e.i64(l.head);
+            e.f64_rows(&[l.counts.floor]);
+            e.f64_rows(&l.counts.slots);
+            let ring = &l.slices.as_ref().unwrap().ring;
+            let origin = [1234.0, 567.0, 0.0];
+            let first = i64::MIN;
+            e.f64_rows(&[add(ring.prefix(first, first + 1), origin)]);
+            let rows: Vec<[f64; 3]> = (0..ring.len() as i64)
+                .map(|k| add(ring.prefix(k, first), origin))
+                .collect();
+            e.f64_rows(&rows);
+        }
+        buf
+    }
+
+    #[test]
+    fn reads_format_version_2() {
+        for kind in [SliceKind::Threshold(0.6), SliceKind::Ratio] {
+            for width in [1, 5] {
+                let rule = SliceRule {
+                    width: Span::minutes(width),
+                    kind,
+                };
+                let mut s = Series::new(SeriesConfig::timeslices(Span::days(31), rule)).unwrap();
+                for m in (0..4000).step_by(3) {
+                    s.add(at_min(m), (m % 4) as f64, 3.0).unwrap();
+                }
+                let buf = encode_v2(&s);
+                let mut back = Series::decode(*s.config(), &mut Dec::new(&buf), 2).unwrap();
+                for (a, b) in [(0, 4000), (2500, 4000), (2600, 3999), (3998, 4100)] {
+                    let (from, to) = (at_min(a), at_min(b));
+                    assert_eq!(
+                        back.slices(from, to),
+                        s.slices(from, to),
+                        "{kind:?} {width}m"
+                    );
+                    assert_eq!(back.counts(from, to), s.counts(from, to));
+                }
+                // And it goes on taking writes like the original.
+                for m in 4000..4100 {
+                    s.add(at_min(m), (m % 2) as f64, 1.0).unwrap();
+                    back.add(at_min(m), (m % 2) as f64, 1.0).unwrap();
+                }
+                let (from, to) = (at_min(2600), at_min(4100));
+                assert_eq!(
+                    back.slices(from, to),
+                    s.slices(from, to),
+                    "{kind:?} {width}m"
+                );
+            }
+        }
+    }
+
     #[test]
     fn snapshot_encoding_round_trips() {
         let rule = SliceRule {
@@ -1168,7 +1438,7 @@ mod tests {
         }
         let mut buf = Vec::new();
         s.encode(&mut Enc(&mut buf));
-        let back = Series::decode(*s.config(), &mut Dec::new(&buf), 2).unwrap();
+        let back = Series::decode(*s.config(), &mut Dec::new(&buf), FORMAT_VERSION).unwrap();
         for (a, b) in [(0, 5000), (100, 4000), (4000, 4999)] {
             assert_eq!(
                 back.counts(at_min(a), at_min(b)),

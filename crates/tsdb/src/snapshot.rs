@@ -14,8 +14,9 @@ use crate::wal::{decode_config, decode_key, encode_config, encode_key, sync_dir}
 pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
 pub(crate) const SNAPSHOT_TMP: &str = "snapshot.tmp";
 const MAGIC: &[u8; 8] = b"HRTSSNP1";
-/// Written by this version; version 1 (slice tallies per minute at level 0) is still read.
-const FORMAT_VERSION: u32 = 2;
+/// Written by this version; versions 2 (f64 slice tallies) and 1 (moreover per minute at
+/// level 0) are still read.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 const OLDEST_FORMAT_VERSION: u32 = 1;
 
 const BLOCK_HEADER: u8 = 0;

@@ -151,8 +151,13 @@ impl Model {
             .filter(|(_, (_, total))| *total > 0.0)
             .map(|(start, (good, total))| {
                 let ratio = good / total;
-                let is_good = matches!(rule.kind, SliceKind::Threshold(t) if ratio >= t);
-                (start, [1.0, if is_good { 1.0 } else { 0.0 }, ratio])
+                // Each kind keeps only what its budgeting method reads: Timeslices count good
+                // slices, RatioTimeslices sum the ratios.
+                let (good, ratio) = match rule.kind {
+                    SliceKind::Threshold(t) => (if ratio >= t { 1.0 } else { 0.0 }, 0.0),
+                    SliceKind::Ratio => (0.0, ratio),
+                };
+                (start, [1.0, good, ratio])
             })
             .collect()
     }
