@@ -394,6 +394,15 @@ async fn call(
     Err(Failure(code, anyhow::anyhow!("{status}: {detail}")))
 }
 
+/// An event count: whole numbers without a fraction.
+fn count(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
+        Some(x) => format!("{x:.3}"),
+        None => "-".into(),
+    }
+}
+
 fn pct(v: &Value) -> String {
     v.as_f64()
         .map_or("-".into(), |x| format!("{:.1}%", x * 100.0))
@@ -461,7 +470,8 @@ async fn slo(command: SloCommand, client: ClientArgs) -> Result<(), Failure> {
             );
             println!(
                 "events:            {} good of {}",
-                v["good_events"], v["total_events"]
+                count(&v["good_events"]),
+                count(&v["total_events"])
             );
             println!(
                 "SLI:               {}",
@@ -470,18 +480,18 @@ async fn slo(command: SloCommand, client: ClientArgs) -> Result<(), Failure> {
                     .map_or("no data".into(), |x| format!("{x:.6}"))
             );
             println!("budget remaining:  {}", pct(&v["budget_remaining"]));
-            if let Some(rates) = v["burn_rates"].as_object() {
-                let r: Vec<String> = rates
-                    .iter()
-                    .map(|(w, r)| {
-                        format!(
-                            "{w}={}",
-                            r.as_f64().map_or("-".into(), |x| format!("{x:.2}"))
-                        )
-                    })
-                    .collect();
-                println!("burn rates:        {}", r.join(" "));
-            }
+            // Shortest window first, as the server lists them.
+            let r: Vec<String> = v["alert_windows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|w| {
+                    let rate = v["burn_rates"][w].as_f64();
+                    format!("{w}={}", rate.map_or("-".into(), |x| format!("{x:.2}")))
+                })
+                .collect();
+            println!("burn rates:        {}", r.join(" "));
             for a in v["alerts"].as_array().into_iter().flatten() {
                 println!(
                     "alert {:<12} {}",

@@ -26,6 +26,11 @@ fn config(slos: &[&str]) -> String {
 
 /// Starts `headroom serve` configured through environment variables only.
 fn start(data: &Path, config: &Path, addr: SocketAddr) -> Child {
+    start_with_token(data, config, addr).0
+}
+
+/// The same, with the admin token a first start prints.
+fn start_with_token(data: &Path, config: &Path, addr: SocketAddr) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
         .arg("serve")
         .env("HEADROOM_CONFIG", config)
@@ -38,9 +43,14 @@ fn start(data: &Path, config: &Path, addr: SocketAddr) -> Child {
         .spawn()
         .unwrap();
     let out = BufReader::new(child.stdout.take().unwrap());
+    let mut token = String::new();
     for line in out.lines() {
-        if line.unwrap().starts_with("headroom listening on") {
-            return child;
+        let line = line.unwrap();
+        if line.trim().starts_with("hr_") {
+            token = line.trim().to_string();
+        }
+        if line.starts_with("headroom listening on") {
+            return (child, token);
         }
     }
     let status = child.wait().unwrap();
@@ -150,4 +160,110 @@ fn an_invalid_config_is_refused_before_anything_is_stored() {
     assert!(err.contains(&format!("{}:4:16:", cfg.display())), "{err}");
     assert!(err.contains("objective 101 is out of range"), "{err}");
     assert!(!data.exists(), "a refused start created {}", data.display());
+}
+
+/// Runs the CLI as a client of `addr`; returns exit code and stdout.
+fn cli(addr: SocketAddr, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(args)
+        .env("HEADROOM_URL", format!("http://{addr}"))
+        .env("HEADROOM_TOKEN", token)
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap(),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn cli_client_pushes_and_reads_with_documented_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("slos.yaml");
+    std::fs::write(&cfg, config(&["alpha"])).unwrap();
+    let addr = free_port();
+    let (mut child, token) = start_with_token(&dir.path().join("data"), &cfg, addr);
+    assert!(token.starts_with("hr_"), "no admin token printed");
+
+    let (code, out, _) = cli(
+        addr,
+        &token,
+        &["ingest", "alpha", "--good", "97", "--total", "100"],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("accepted 1"), "{out}");
+    let (code, out, _) = cli(
+        addr,
+        &token,
+        &[
+            "ingest",
+            "alpha",
+            "--good",
+            "3",
+            "--total",
+            "4",
+            "--idempotency-key",
+            "k",
+        ],
+    );
+    assert_eq!((code, out.contains("accepted 1")), (0, true), "{out}");
+    let (code, out, _) = cli(
+        addr,
+        &token,
+        &[
+            "ingest",
+            "alpha",
+            "--good",
+            "3",
+            "--total",
+            "4",
+            "--idempotency-key",
+            "k",
+        ],
+    );
+    assert_eq!((code, out.contains("already counted")), (0, true), "{out}");
+    // Refused input: exit 1 with the server's reason.
+    let (code, _, err) = cli(
+        addr,
+        &token,
+        &["ingest", "nope", "--good", "1", "--total", "1"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("no SLO \"nope\""), "{err}");
+    let (code, _, err) = cli(
+        addr,
+        "hr_wrong",
+        &["ingest", "alpha", "--good", "1", "--total", "1"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("401"), "{err}");
+
+    // The evaluator runs on new data: wait for it, then read as JSON and as a table.
+    let read = || cli(addr, &token, &["slo", "get", "alpha", "--output", "json"]);
+    assert!(wait_for(|| serde_json::from_str::<Value>(&read().1)
+        .unwrap()["total_events"]
+        == 104.0));
+    let v: Value = serde_json::from_str(&read().1).unwrap();
+    assert_eq!(v["good_events"], 100.0);
+    // 4 bad of 104 against a 1% budget of 1.04 events.
+    let consumed = v["budget_consumed"].as_f64().unwrap();
+    assert!((consumed - 4.0 / 1.04).abs() < 1e-9, "{consumed}");
+    let (code, out, _) = cli(addr, &token, &["slo", "list"]);
+    assert_eq!(code, 0);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("alpha"))
+        .expect("alpha listed");
+    assert!(line.contains("99.0%") && line.contains("0.96154"), "{line}");
+    let (_, out, _) = cli(addr, &token, &["slo", "get", "alpha"]);
+    assert!(out.contains("events:            100 good of 104"), "{out}");
+    assert!(out.contains("burn rates:        5m="), "{out}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Nobody listening: exit 3.
+    let (code, _, err) = cli(addr, &token, &["slo", "list"]);
+    assert_eq!(code, 3, "{err}");
 }
