@@ -1245,3 +1245,51 @@ fn problem_display_is_file_line_column_message() {
     };
     assert_eq!(p.to_string(), "a.yaml:3:7: boom");
 }
+
+#[test]
+fn one_directory_mixes_native_sloth_and_openslo() {
+    // A config directory as a user keeps it: the files are put there at test time.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("sloth/examples/getting-started.yml"),
+        dir.path().join("sloth.yml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("openslo/v1/slos.yaml"),
+        dir.path().join("openslo-slos.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("openslo/v1/slis.yaml"),
+        dir.path().join("openslo-slis.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("native.yaml"),
+        "slos:\n  - name: checkout\n    service: shop\n    objective: 99.5\n    window: 7d\n    sli:\n      events: {}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a config").unwrap();
+    let config =
+        load_paths(&[dir.path().to_path_buf()]).unwrap_or_else(|p| panic!("{}", render(&p)));
+    let ids: BTreeSet<&str> = ids(&config).into_iter().collect();
+    let sloth_and_native = ["myservice-requests-availability", "checkout"];
+    for id in sloth_and_native {
+        assert!(ids.contains(id), "{id} missing from {ids:?}");
+    }
+    let alone = load_paths(&[
+        fixture("openslo/v1/slos.yaml"),
+        fixture("openslo/v1/slis.yaml"),
+    ])
+    .unwrap();
+    for slo in &alone.slos {
+        assert!(
+            ids.contains(slo.id.as_str()),
+            "OpenSLO SLO {} missing from {ids:?}",
+            slo.id
+        );
+    }
+    assert_eq!(ids.len(), alone.slos.len() + 2);
+    assert_eq!(percent(slo(&config, "checkout")), 99.5);
+}
