@@ -267,3 +267,91 @@ fn cli_client_pushes_and_reads_with_documented_exit_codes() {
     let (code, _, err) = cli(addr, &token, &["slo", "list"]);
     assert_eq!(code, 3, "{err}");
 }
+
+/// Runs `sql` through psql against `url`.
+fn psql(url: &str, sql: &str) {
+    let ok = Command::new("psql")
+        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "psql failed: {sql}");
+}
+
+#[test]
+fn state_in_postgresql_when_given_a_database_url() {
+    let Ok(admin_url) = std::env::var("HEADROOM_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED state_in_postgresql_when_given_a_database_url: HEADROOM_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let schema = format!("t_cli_{}", std::process::id());
+    psql(&admin_url, &format!("create schema {schema}"));
+    let sep = if admin_url.contains('?') { '&' } else { '?' };
+    let url = format!("{admin_url}{sep}options[search_path]={schema}");
+    let dir = tempfile::tempdir().unwrap();
+
+    // A token made by the CLI in PostgreSQL is the one the server accepts.
+    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args([
+            "token",
+            "create",
+            "--scope",
+            "ingest",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let cfg = dir.path().join("slos.yaml");
+    std::fs::write(&cfg, config(&["alpha"])).unwrap();
+    let addr = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args([
+            "serve",
+            "--listen",
+            &addr.to_string(),
+            "--database-url",
+            &url,
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .take_while(|l| !l.starts_with("headroom listening on"))
+        .collect();
+    // A token already exists, so no admin token is minted.
+    assert!(!lines.iter().any(|l| l.contains("hr_")), "{lines:?}");
+    assert!(
+        !dir.path().join("data/headroom.db").exists(),
+        "SQLite was used despite --database-url"
+    );
+    let (code, out, err) = cli(
+        addr,
+        &token,
+        &["ingest", "alpha", "--good", "1", "--total", "1"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = cli(
+        addr,
+        &format!("{token}x"),
+        &["ingest", "alpha", "--good", "1", "--total", "1"],
+    );
+    assert_eq!(code, 1, "{err}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    psql(&admin_url, &format!("drop schema {schema} cascade"));
+}
