@@ -283,56 +283,47 @@ impl Engine {
                 total: e.total,
             });
         }
-        let added = if slo.grouping.is_empty() {
-            Vec::new()
-        } else {
-            self.add_new_groups(&slo, &samples)?
-        };
-        let scoped = idempotency_key.map(|k| format!("{slo_id}\u{0}{k}"));
-        let outcome = self.tsdb.append(&samples, scoped.as_deref(), now);
-        if outcome.is_err() && !added.is_empty() {
-            // A refused batch leaves nothing behind, not even the groups it named first.
-            self.forget_groups(&slo, &added);
+        if !slo.grouping.is_empty()
+            && samples
+                .iter()
+                .any(|s| self.tsdb.config_of(&s.key).is_none())
+        {
+            // Refuse a bad batch before it creates the groups it names: once created, a group may
+            // receive another batch's acknowledged events, so it is never taken back.
+            self.tsdb.check_new(series_config(&slo), &samples, now)?;
+            self.add_new_groups(&slo, &samples)?;
         }
-        Ok(outcome?)
+        let scoped = idempotency_key.map(|k| format!("{slo_id}\u{0}{k}"));
+        Ok(self.tsdb.append(&samples, scoped.as_deref(), now)?)
     }
 
-    /// A new group value gets its own series (and budget) on first sight. Returns the new keys.
-    fn add_new_groups(
-        &self,
-        slo: &Arc<Slo>,
-        samples: &[Sample],
-    ) -> Result<Vec<SeriesKey>, TsdbError> {
+    /// A new group value gets its own series (and budget) on first sight.
+    fn add_new_groups(&self, slo: &Arc<Slo>, samples: &[Sample]) -> Result<(), TsdbError> {
         let cfg = series_config(slo);
-        let mut added = Vec::new();
         for s in samples {
             if self.tsdb.config_of(&s.key).is_some() {
                 continue;
             }
             self.tsdb.configure(s.key.clone(), cfg)?;
-            added.push(s.key.clone());
             let mut rt = self.runtime.write().expect("runtime lock");
-            if let Some(r) = rt
-                .slos
-                .get_mut(&slo.id)
-                .filter(|r| Arc::ptr_eq(&r.slo, slo))
-                && let Some(g) = self.group_runtime(slo, s.key.group.clone(), GroupAlerts::new(slo))
-            {
-                let at = r.groups.partition_point(|x| x.group < g.group);
-                r.groups.insert(at, g);
+            // By id, not by the SLO object: a reload may have swapped it since the batch began,
+            // and its group list (read before this series existed) must still gain the group.
+            if let Some(r) = rt.slos.get_mut(&slo.id) {
+                let at = r.groups.partition_point(|x| x.group < s.key.group);
+                let known = r.groups.get(at).is_some_and(|g| g.group == s.key.group);
+                let current = r.slo.clone();
+                if !known
+                    && let Some(g) = self.group_runtime(
+                        &current,
+                        s.key.group.clone(),
+                        GroupAlerts::new(&current),
+                    )
+                {
+                    r.groups.insert(at, g);
+                }
             }
         }
-        Ok(added)
-    }
-
-    fn forget_groups(&self, slo: &Slo, keys: &[SeriesKey]) {
-        // If this fails too the store is failing already; an empty group then changes no budget.
-        let _ = self.tsdb.remove_unlisted(|k| !keys.contains(k));
-        let mut rt = self.runtime.write().expect("runtime lock");
-        if let Some(r) = rt.slos.get_mut(&slo.id) {
-            r.groups
-                .retain(|g| !keys.iter().any(|k| k.group == g.group));
-        }
+        Ok(())
     }
 
     /// Re-evaluates every group of one SLO (or of all SLOs) at `now`, keeping the latest status, and

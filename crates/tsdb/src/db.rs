@@ -734,13 +734,7 @@ impl Tsdb {
         batch: &[Sample],
         now: Timestamp,
     ) -> Result<Vec<&'m Arc<SeriesCell>>, TsdbError> {
-        let latest_allowed = now + self.options.max_future;
-        // How far the batch can move the rings, so a later sample is not judged by a stale head.
-        let latest = batch
-            .iter()
-            .map(|s| s.at)
-            .filter(|&at| at <= latest_allowed)
-            .fold(now, Timestamp::max);
+        let (latest, latest_allowed) = self.batch_reach(batch, now);
         let mut cells = Vec::with_capacity(batch.len());
         for (index, s) in batch.iter().enumerate() {
             let reject = |error| TsdbError::Sample { index, error };
@@ -748,25 +742,67 @@ impl Tsdb {
                 .by_key
                 .get(&s.key)
                 .ok_or_else(|| reject(SampleError::UnknownSeries(s.key.clone())))?;
-            check_counts(s.good, s.total).map_err(reject)?;
-            if s.at > latest_allowed {
-                return Err(reject(SampleError::TooFarInFuture {
-                    at: s.at,
-                    latest: latest_allowed,
-                }));
-            }
-            let st = read(&cell.0);
-            let oldest = now - st.series.config().retention;
-            if s.at < oldest {
-                return Err(reject(SampleError::TooOld { at: s.at, oldest }));
-            }
-            st.series
-                .check(s.at, s.good, s.total, latest)
-                .map_err(reject)?;
+            check_sample(&read(&cell.0).series, s, now, latest, latest_allowed).map_err(reject)?;
             cells.push(cell);
         }
         Ok(cells)
     }
+
+    /// The newest instant a batch can move the rings to (so a later sample is not judged by a
+    /// stale head), and the newest instant it may hold.
+    fn batch_reach(&self, batch: &[Sample], now: Timestamp) -> (Timestamp, Timestamp) {
+        let latest_allowed = now + self.options.max_future;
+        let latest = batch
+            .iter()
+            .map(|s| s.at)
+            .filter(|&at| at <= latest_allowed)
+            .fold(now, Timestamp::max);
+        (latest, latest_allowed)
+    }
+
+    /// Checks `batch` as [`Tsdb::append`] would if each sample's series were configured with
+    /// `config` and empty: lets a caller refuse a batch before creating the series it names.
+    pub fn check_new(
+        &self,
+        config: SeriesConfig,
+        batch: &[Sample],
+        now: Timestamp,
+    ) -> Result<(), TsdbError> {
+        let empty = Series::new(config).map_err(|error| TsdbError::Config {
+            key: batch
+                .first()
+                .map_or_else(|| SeriesKey::new("", ""), |s| s.key.clone()),
+            error,
+        })?;
+        let (latest, latest_allowed) = self.batch_reach(batch, now);
+        for (index, s) in batch.iter().enumerate() {
+            check_sample(&empty, s, now, latest, latest_allowed)
+                .map_err(|error| TsdbError::Sample { index, error })?;
+        }
+        Ok(())
+    }
+}
+
+/// The checks one sample passes before a batch is applied.
+fn check_sample(
+    series: &Series,
+    s: &Sample,
+    now: Timestamp,
+    latest: Timestamp,
+    latest_allowed: Timestamp,
+) -> Result<(), SampleError> {
+    check_counts(s.good, s.total)?;
+    if s.at > latest_allowed {
+        return Err(SampleError::TooFarInFuture {
+            at: s.at,
+            latest: latest_allowed,
+        });
+    }
+    let oldest = now - series.config().retention;
+    if s.at < oldest {
+        return Err(SampleError::TooOld { at: s.at, oldest });
+    }
+    series.check(s.at, s.good, s.total, latest)
 }
 
 /// One sample bound for one series.
