@@ -4,7 +4,7 @@
 //! Alert state lives with the group it belongs to (`GroupAlerts`), indexed like the SLO's tiers,
 //! so evaluating thousands of SLOs involves no lookups by name.
 
-use crate::alert::{Alert, AlertTransition, tier_holds};
+use crate::alert::{Alert, AlertState, AlertTransition, tier_holds};
 use crate::budget::{CURRENT_BURN_WINDOW, SloStatus, status};
 use crate::sli::{SliData, window_end};
 use crate::slo::Slo;
@@ -62,6 +62,18 @@ impl GroupAlerts {
     /// `(name, state)` of every alert, in tier order.
     pub fn iter<'a>(&'a self, slo: &'a Slo) -> impl Iterator<Item = (&'a str, Alert)> + 'a {
         alert_names(slo).zip(self.alerts.iter().copied())
+    }
+
+    /// When the earliest pending alert's `for` runs out: the moment to evaluate again even if no
+    /// data arrives, so `for` delays a page by exactly its length.
+    pub fn next_deadline(&self, slo: &Slo) -> Option<Timestamp> {
+        slo.alerting
+            .tiers
+            .iter()
+            .zip(&self.alerts)
+            .filter(|(_, a)| a.state == AlertState::Pending)
+            .map(|(t, a)| a.since + t.for_)
+            .min()
     }
 
     /// Recomputes the group's status at `now` over `windows` (see [`windows`]) and steps every

@@ -295,3 +295,31 @@ fn page_fires_and_resolves_by_the_workbook_windows() {
     // at +140.
     assert_eq!(resolved, Some(start + 140));
 }
+
+#[test]
+fn a_pending_alert_names_when_its_for_runs_out() {
+    let mut s = slo(
+        0.999,
+        Window::Rolling {
+            length: Span::days(30),
+        },
+        BudgetingMethod::Occurrences,
+    );
+    s.alerting.tiers[0].for_ = Span::minutes(5);
+    let windows = windows(&s);
+    let mut alerts = GroupAlerts::new(&s);
+    let mut d = Minutes::new(Timestamp(0), 60);
+    assert_eq!(alerts.next_deadline(&s), None);
+    // Every event bad: the page condition holds at once and waits out its 5 minutes.
+    d.add(0, 0.0, 100.0);
+    let t = Timestamp(0) + Span::SECOND * 20;
+    let (_, tr) = alerts.evaluate(&s, "", &d, t, Timestamp(0), &windows);
+    assert_eq!(tr[0].to, AlertState::Pending);
+    assert_eq!(alerts.next_deadline(&s), Some(t + Span::minutes(5)));
+    let (_, tr) = alerts.evaluate(&s, "", &d, t + Span::minutes(5), Timestamp(0), &windows);
+    assert_eq!(
+        (tr[0].severity.as_str(), tr[0].to),
+        ("page", AlertState::Firing)
+    );
+    assert_eq!(alerts.next_deadline(&s), None);
+}

@@ -367,6 +367,19 @@ impl Engine {
         transitions
     }
 
+    /// The earliest moment a pending alert's `for` runs out, across every SLO.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let rt = self.runtime.read().expect("runtime lock");
+        rt.slos
+            .values()
+            .flat_map(|r| {
+                r.groups
+                    .iter()
+                    .filter_map(|g| g.alerts.next_deadline(&r.slo))
+            })
+            .min()
+    }
+
     /// The latest evaluated state of every SLO, in id order.
     pub fn views(&self) -> Vec<SloView> {
         self.runtime

@@ -248,8 +248,13 @@ pub async fn evaluate(state: &AppState, only: Option<&str>) -> Vec<AlertTransiti
 pub async fn run_evaluator(state: AppState) {
     loop {
         let now = state.now();
+        // The next minute boundary, or sooner a pending alert's `for` running out.
         let next_bucket = now.floor(Span::MINUTE) + Span::MINUTE;
-        let wait = Duration::from_millis((next_bucket - now).millis().max(1) as u64);
+        let wake_at = state
+            .engine
+            .next_deadline()
+            .map_or(next_bucket, |d| d.max(now).min(next_bucket));
+        let wait = Duration::from_millis((wake_at - now).millis().max(1) as u64);
         tokio::select! {
             _ = state.wake.notified() => {
                 let dirty = std::mem::take(&mut *state.dirty.lock().expect("dirty lock"));
