@@ -231,6 +231,23 @@ pub fn render(state: &AppState) -> String {
         "headroom_last_checkpoint_timestamp_seconds {}",
         h.last_checkpoint_ms.load(Ordering::Relaxed) as f64 / 1000.0
     );
+    let config = state.config.read().expect("config lock").clone();
+    f.header(
+        "headroom_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "When the config in force was loaded.",
+    );
+    let _ = writeln!(
+        f.out,
+        "headroom_config_last_reload_success_timestamp_seconds {}",
+        config.loaded_at.millis() as f64 / 1000.0
+    );
+    f.header(
+        "headroom_config_info",
+        "gauge",
+        "The config in force, by the SHA-256 of its text.",
+    );
+    f.sample("headroom_config_info", &[("sha256", &config.version)], 1.0);
     f.header("headroom_build_info", "gauge", "Build facts.");
     let _ = writeln!(
         f.out,

@@ -17,6 +17,7 @@ use headroom_server::{MAX_BODY_BYTES, app, build_state, evaluate};
 use headroom_store::{Scope, Store, TokenStore};
 use headroom_tsdb::Tsdb;
 use serde_json::{Value, json};
+use sha2::Digest;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
@@ -608,6 +609,16 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
     assert_eq!(ids(list.json()), ["alpha"]);
     let r = get(&ctx.app, "/api/v1/slos/beta", Some(&ctx.read)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let config_info = |m: &str| -> String {
+        let line = m
+            .lines()
+            .find(|l| l.starts_with("headroom_config_info{"))
+            .unwrap()
+            .to_string();
+        line.split('"').nth(1).unwrap().to_string()
+    };
+    let first = config_info(&get(&ctx.app, "/metrics", None).await.text());
+    assert_eq!(first.len(), 64, "{first}");
 
     write(&path, TWO_SLOS);
     let r = send(
@@ -669,6 +680,11 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
 
     let m = get(&ctx.app, "/metrics", None).await.text();
     assert!(m.contains("\nheadroom_config_reloads_total 1\n"), "{m}");
+    // The config in force is the reloaded one, not the refused one after it.
+    let second = config_info(&m);
+    assert_ne!(second, first);
+    let text = format!("{}{TWO_SLOS}", path.display());
+    assert_eq!(second, hex::encode(sha2::Sha256::digest(text.as_bytes())));
     assert!(
         m.contains("\nheadroom_config_reload_failures_total 1\n"),
         "{m}"
