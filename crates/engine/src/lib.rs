@@ -28,6 +28,11 @@ pub enum IngestError {
     UnknownSlo(String),
     #[error("events[{index}]: {message}")]
     BadEvent { index: usize, message: String },
+    #[error(
+        "SLO {slo:?} would exceed {max} groups: each group keeps its own history, so a grouping label \
+         must take few values (an endpoint or a customer tier, not a request id)"
+    )]
+    TooManyGroups { slo: String, max: usize },
     #[error(transparent)]
     Store(#[from] TsdbError),
 }
@@ -111,6 +116,10 @@ pub struct Engine {
     tsdb: Tsdb,
     runtime: RwLock<Runtime>,
 }
+
+/// Most groups one SLO may have: each holds about 37 KB of history, so an unbounded label would
+/// let a client exhaust memory.
+pub const MAX_GROUPS: usize = 1000;
 
 /// The series settings an SLO needs: its retention and, for timeslice methods, how slices are judged.
 pub fn series_config(slo: &Slo) -> SeriesConfig {
@@ -291,6 +300,20 @@ impl Engine {
             // Refuse a bad batch before it creates the groups it names: once created, a group may
             // receive another batch's acknowledged events, so it is never taken back.
             self.tsdb.check_new(series_config(&slo), &samples, now)?;
+            let mut new: Vec<&str> = samples
+                .iter()
+                .filter(|s| self.tsdb.config_of(&s.key).is_none())
+                .map(|s| s.key.group.as_str())
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            let existing = self.tsdb.groups_of(&slo.id).len();
+            if existing + new.len() > MAX_GROUPS {
+                return Err(IngestError::TooManyGroups {
+                    slo: slo.id.clone(),
+                    max: MAX_GROUPS,
+                });
+            }
             self.add_new_groups(&slo, &samples)?;
         }
         let scoped = idempotency_key.map(|k| format!("{slo_id}\u{0}{k}"));

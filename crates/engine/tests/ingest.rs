@@ -86,3 +86,33 @@ fn a_new_group_gets_its_own_budget() {
         ]
     );
 }
+
+#[test]
+fn groups_are_bounded() {
+    let engine = Engine::new(Tsdb::in_memory(), vec![grouped()]).unwrap();
+    let now = Timestamp::from_secs(1_800_000_000);
+    let fill: Vec<Event> = (0..headroom_engine::MAX_GROUPS - 1)
+        .map(|i| event(now, &format!("/{i}")))
+        .collect();
+    engine.ingest("api", &fill, None, now).unwrap();
+    // Two new groups where one is left: the whole batch is refused and nothing is created.
+    let err = engine
+        .ingest("api", &[event(now, "/x"), event(now, "/y")], None, now)
+        .unwrap_err();
+    assert!(
+        matches!(err, IngestError::TooManyGroups { max: 1000, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        engine.tsdb().groups_of("api").len(),
+        headroom_engine::MAX_GROUPS - 1
+    );
+    // Existing groups still take events, and the last free one can be used.
+    engine
+        .ingest("api", &[event(now, "/0"), event(now, "/x")], None, now)
+        .unwrap();
+    assert_eq!(
+        engine.tsdb().groups_of("api").len(),
+        headroom_engine::MAX_GROUPS
+    );
+}

@@ -347,6 +347,7 @@ fn ingest_error(e: IngestError) -> ApiError {
     match e {
         IngestError::UnknownSlo(_) => ApiError::not_found(e.to_string()),
         IngestError::BadEvent { .. } => ApiError::bad_request(e.to_string()),
+        IngestError::TooManyGroups { .. } => ApiError::unprocessable(e.to_string()),
         IngestError::Store(TsdbError::Sample { .. }) => ApiError::unprocessable(e.to_string()),
         IngestError::Store(TsdbError::Io { .. } | TsdbError::Failed { .. }) => {
             ApiError::unavailable(e.to_string())
