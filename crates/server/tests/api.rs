@@ -1147,3 +1147,62 @@ async fn errors_outside_handlers_are_json_too() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.json()["error"], "not_found");
 }
+
+#[tokio::test]
+async fn a_firing_alert_stays_firing_across_a_restart_without_paging_again() {
+    let dir = TempDir::new().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("state.db").display());
+    let sli = dir.path().join("sli");
+    let (clock, cell) = clock_at(NOW);
+    let start = |clock: Clock| {
+        let (db, sli) = (db.clone(), sli.clone());
+        async move {
+            let store = Store::open(&db).await.unwrap();
+            let tsdb = Tsdb::open(&sli, Default::default()).unwrap();
+            build_state(ConfigSource::Embedded, tsdb, store, clock)
+                .await
+                .unwrap()
+        }
+    };
+    let state = start(clock.clone()).await;
+    let events = headroom_ingest::parse_batch(
+        json!({"events": [event(EV_SECS, 500.0, 1000.0)]})
+            .to_string()
+            .as_bytes(),
+        false,
+    )
+    .unwrap();
+    state
+        .engine
+        .ingest(EXAMPLE, &events, None, Timestamp(NOW))
+        .unwrap();
+    let fired = evaluate(&state, None).await;
+    assert!(
+        fired
+            .iter()
+            .any(|t| t.severity == "page" && t.to.as_str() == "firing"),
+        "{fired:?}"
+    );
+    state.store.close().await;
+    drop(state);
+
+    // A minute later, a new process on the same storage: still firing since NOW, nothing new.
+    cell.store(NOW + 60_000, Ordering::SeqCst);
+    let state = start(clock).await;
+    let again = evaluate(&state, None).await;
+    assert!(
+        again.iter().all(|t| t.slo != EXAMPLE),
+        "re-paged after restart: {again:?}"
+    );
+    let view = state.engine.view(EXAMPLE).unwrap();
+    let (_, page) = view.groups[0]
+        .alerts
+        .iter()
+        .find(|(n, _)| n == "page")
+        .unwrap();
+    assert_eq!(
+        (page.state.as_str(), page.since),
+        ("firing", Timestamp(NOW))
+    );
+    assert_eq!(view.groups[0].status.counts.total, 1000.0);
+}
