@@ -1,5 +1,7 @@
 //! Wire formats in. Each is parsed once here into core types; nothing past this crate sees raw input.
 
 pub mod events;
+pub mod exposition;
+pub mod remote_write;
 
 pub use events::{Event, EventError, RecordedEvent, parse_batch, parse_recording};
