@@ -62,6 +62,44 @@ enum Command {
     },
     /// Push SLI events to a running server.
     Ingest(IngestArgs),
+    /// Print rules for other systems from SLO specs.
+    Generate {
+        #[command(subcommand)]
+        target: GenerateTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenerateTarget {
+    /// Prometheus recording and alerting rules, as Sloth generates them.
+    Prometheus {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Every SLO's period, with alert factors rescaled (Sloth's --default-slo-period).
+        #[arg(long)]
+        period: Option<headroom_core::Span>,
+        /// A Sloth AlertWindows file.
+        #[arg(long)]
+        windows: Option<PathBuf>,
+        /// Labels added to every rule, as k=v (repeat or separate with commas).
+        #[arg(long = "extra-labels", value_delimiter = ',', value_parser = parse_label)]
+        extra_labels: Vec<(String, String)>,
+        #[arg(long, value_enum, default_value_t = RulesFormat::Prometheus)]
+        format: RulesFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RulesFormat {
+    Prometheus,
+    PrometheusOperator,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not k=v")),
+    }
 }
 
 #[derive(Args)]
@@ -170,6 +208,7 @@ fn main() -> ExitCode {
             events,
             output,
         } => backtest(&config, &events, output),
+        Command::Generate { target } => generate(target),
         command => runtime().and_then(|rt| rt.block_on(run_async(command))),
     };
     match result {
@@ -212,7 +251,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Token { command, storage } => token(command, storage).await,
         Command::Slo { command, client } => slo(command, client).await,
         Command::Ingest(a) => ingest(a).await,
-        Command::Validate { .. } | Command::Backtest { .. } => {
+        Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }
     }
@@ -302,6 +341,41 @@ fn backtest(config: &[PathBuf], events: &PathBuf, output: Output) -> Result<(), 
             }
         }
     }
+    Ok(())
+}
+
+fn generate(target: GenerateTarget) -> Result<(), Failure> {
+    let GenerateTarget::Prometheus {
+        files,
+        period,
+        windows,
+        extra_labels,
+        format,
+    } = target;
+    let invalid = |ps: Vec<headroom_spec::Problem>| {
+        let lines: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+        Failure(1, anyhow::anyhow!("invalid:\n{}", lines.join("\n")))
+    };
+    let config = headroom_spec::load_paths(&files).map_err(invalid)?;
+    let windows = windows
+        .map(|w| headroom_spec::load_alert_windows(&w))
+        .transpose()
+        .map_err(invalid)?;
+    let opts = headroom_rules::Options {
+        extra_labels: extra_labels.into_iter().collect(),
+        period,
+        windows,
+        ..Default::default()
+    };
+    let groups = headroom_rules::generate(&config.slos, &opts).map_err(|e| Failure(1, e.into()))?;
+    let format = match format {
+        RulesFormat::Prometheus => headroom_rules::Format::Prometheus,
+        RulesFormat::PrometheusOperator => {
+            let service = config.slos.first().map_or("slos", |s| s.service.as_str());
+            headroom_rules::Format::operator_for_service(service, None)
+        }
+    };
+    print!("{}", headroom_rules::to_yaml(&groups, &format));
     Ok(())
 }
 

@@ -202,3 +202,60 @@ fn chrono_secs(s: &str) -> i64 {
     assert!(time.ends_with("+00:00") || time.ends_with('Z'), "{s}");
     1_800_000_000 + (d[2] - 15) * 86_400 + (t[0] - 8) * 3600 + t[1] * 60 + t[2]
 }
+
+#[test]
+fn generate_prometheus_prints_sloths_rules_and_refuses_push_fed_slos() {
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/sloth/examples/getting-started.yml"
+    );
+    let out = headroom(&[
+        "generate",
+        "prometheus",
+        spec,
+        "--extra-labels",
+        "cmd=examplesgen.sh",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    let id = "myservice-requests-availability";
+    for group in [
+        "sloth-slo-sli-recordings-",
+        "sloth-slo-meta-recordings-",
+        "sloth-slo-alerts-",
+    ] {
+        assert!(
+            yaml.contains(&format!("- name: {group}{id}\n")),
+            "{group}: {yaml}"
+        );
+    }
+    let windows = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"];
+    for w in windows {
+        assert!(
+            yaml.contains(&format!("- record: slo:sli_error:ratio_rate{w}\n")),
+            "{w}"
+        );
+    }
+    // Every rule Sloth labels with the extra label, and no other.
+    let golden = std::fs::read_to_string(spec.replace("/examples/", "/examples/_gen/")).unwrap();
+    let labelled = |t: &str| t.matches("cmd: examplesgen.sh").count();
+    assert_eq!(labelled(&yaml), labelled(&golden), "{yaml}");
+    assert!(yaml.contains("alert: MyServiceHighErrorRate"));
+
+    let op = headroom(&[
+        "generate",
+        "prometheus",
+        spec,
+        "--format",
+        "prometheus-operator",
+    ]);
+    assert!(text(&op.stdout).contains("kind: PrometheusRule"));
+
+    let out = headroom(&["generate", "prometheus", quickstart().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("headroom-api-availability"),
+        "{}",
+        text(&out.stderr)
+    );
+}
