@@ -8,6 +8,7 @@ pub mod evaluator;
 pub mod policy;
 pub mod sli;
 pub mod slo;
+pub mod suggest;
 pub mod time;
 pub mod window;
 

@@ -520,37 +520,9 @@ fn placeholder_name_len(s: &str) -> Option<usize> {
     (len > 0).then_some(len)
 }
 
-/// The closest known name within a small edit distance, for "did you mean" hints.
+/// The closest known name, for "did you mean" hints.
 fn suggest<'a>(written: &str, known: &[&'a str]) -> Option<&'a str> {
-    let written = written.to_ascii_uppercase();
-    known
-        .iter()
-        .map(|name| (edit_distance(&written, &name.to_ascii_uppercase()), *name))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
-
-/// Optimal-string-alignment distance: a swap of adjacent letters (`STAUTS`) costs one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    d[0] = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
+    headroom_core::suggest::did_you_mean(written, known.iter().copied())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! Readers return `Option`: `None` means "absent or wrong, and if wrong a problem was recorded".
 //! A converter reads every field of an SLO before giving up, so one pass reports all its defects.
 
+pub(crate) use headroom_core::suggest::did_you_mean;
 use headroom_core::{SourceRef, Span};
 
 use crate::Problem;
@@ -269,61 +270,5 @@ pub(crate) fn list<'a>(cx: &mut Cx, node: &'a Node, what: &str) -> Option<&'a [N
             );
             None
         }
-    }
-}
-
-/// The closest candidate within a small edit distance, for "did you mean" hints.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&word.to_lowercase(), &c.to_lowercase()), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, counting a swap of two neighbours as one edit (`objetcive`).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                cur[j] = cur[j].min(prev2[j - 2] + 1);
-            }
-        }
-        prev2 = std::mem::replace(&mut prev, cur);
-    }
-    prev[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("objective", "objective"), 0);
-        assert_eq!(edit_distance("objectve", "objective"), 1);
-        assert_eq!(edit_distance("objetcive", "objective"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-
-    #[test]
-    fn suggests_only_close_words() {
-        let known = ["name", "objective", "window", "sli"];
-        assert_eq!(did_you_mean("objectve", known), Some("objective"));
-        assert_eq!(did_you_mean("windwo", known), Some("window"));
-        assert_eq!(did_you_mean("budget", known), None);
     }
 }
