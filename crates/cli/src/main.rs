@@ -380,7 +380,7 @@ fn generate(target: GenerateTarget) -> Result<(), Failure> {
 }
 
 fn now() -> Timestamp {
-    headroom_server::now_millis()
+    headroom_server::state::system_clock()()
 }
 
 async fn token(command: TokenCommand, storage: StorageArgs) -> Result<(), Failure> {

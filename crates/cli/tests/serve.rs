@@ -194,35 +194,20 @@ fn cli_client_pushes_and_reads_with_documented_exit_codes() {
     );
     assert_eq!(code, 0);
     assert!(out.contains("accepted 1"), "{out}");
-    let (code, out, _) = cli(
-        addr,
-        &token,
-        &[
-            "ingest",
-            "alpha",
-            "--good",
-            "3",
-            "--total",
-            "4",
-            "--idempotency-key",
-            "k",
-        ],
-    );
+    // The same batch twice under one Idempotency-Key: counted once.
+    let keyed = [
+        "ingest",
+        "alpha",
+        "--good",
+        "3",
+        "--total",
+        "4",
+        "--idempotency-key",
+        "k",
+    ];
+    let (code, out, _) = cli(addr, &token, &keyed);
     assert_eq!((code, out.contains("accepted 1")), (0, true), "{out}");
-    let (code, out, _) = cli(
-        addr,
-        &token,
-        &[
-            "ingest",
-            "alpha",
-            "--good",
-            "3",
-            "--total",
-            "4",
-            "--idempotency-key",
-            "k",
-        ],
-    );
+    let (code, out, _) = cli(addr, &token, &keyed);
     assert_eq!((code, out.contains("already counted")), (0, true), "{out}");
     // Refused input: exit 1 with the server's reason.
     let (code, _, err) = cli(

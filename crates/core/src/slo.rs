@@ -162,10 +162,3 @@ impl Slo {
         base + Span::DAY
     }
 }
-
-impl std::ops::Add for Span {
-    type Output = Span;
-    fn add(self, o: Span) -> Span {
-        Span(self.0 + o.0)
-    }
-}

@@ -106,6 +106,20 @@ impl Span {
     }
 }
 
+impl std::ops::Add for Span {
+    type Output = Span;
+    fn add(self, o: Span) -> Span {
+        Span(self.0 + o.0)
+    }
+}
+
+impl std::ops::Sub for Span {
+    type Output = Span;
+    fn sub(self, o: Span) -> Span {
+        Span(self.0 - o.0)
+    }
+}
+
 impl std::ops::Mul<i64> for Span {
     type Output = Span;
     fn mul(self, n: i64) -> Span {

@@ -184,13 +184,6 @@ mod tz_name {
     }
 }
 
-impl std::ops::Sub for Span {
-    type Output = Span;
-    fn sub(self, o: Span) -> Span {
-        Span(self.0 - o.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

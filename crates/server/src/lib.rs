@@ -21,7 +21,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use headroom_core::{Alert, AlertState, AlertTransition, Span, Timestamp};
+use headroom_core::{Alert, AlertState, AlertTransition, Span};
 use headroom_engine::Engine;
 use headroom_spec::Config;
 use headroom_store::{AlertStore, ConfigStore, Scope, Store, TokenStore};
@@ -75,26 +75,24 @@ pub enum ServeError {
 
 /// Reads the config from its source: problems come back one `FILE:LINE:COL: message` per line.
 pub fn load_config(source: &ConfigSource) -> Result<(Config, String), Vec<String>> {
-    let (result, text) = match source {
-        ConfigSource::Embedded => (
-            headroom_spec::load_str("quickstart.yaml", QUICKSTART),
-            QUICKSTART.to_string(),
-        ),
-        ConfigSource::Paths(paths) => {
-            let mut text = String::new();
-            for p in paths {
-                text.push_str(&p.display().to_string());
-                if let Ok(t) = std::fs::read_to_string(p) {
-                    text.push_str(&t);
-                }
-            }
-            (headroom_spec::load_paths(paths), text)
-        }
+    let lines =
+        |ps: Vec<headroom_spec::Problem>| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let sources = match source {
+        ConfigSource::Embedded => vec![("quickstart.yaml".to_string(), QUICKSTART.to_string())],
+        ConfigSource::Paths(paths) => headroom_spec::read_paths(paths).map_err(lines)?,
     };
-    let version = hex::encode(Sha256::digest(text.as_bytes()));
-    result
-        .map(|c| (c, version))
-        .map_err(|ps| ps.iter().map(|p| p.to_string()).collect())
+    // The version is the hash of exactly what was loaded: names and texts, read once.
+    let mut hash = Sha256::new();
+    for (name, text) in &sources {
+        hash.update(name.as_bytes());
+        hash.update(text.as_bytes());
+    }
+    let version = hex::encode(hash.finalize());
+    let config = headroom_spec::load_sources(&sources).map_err(lines)?;
+    for w in &config.warnings {
+        tracing::warn!(warning = %w, "config");
+    }
+    Ok((config, version))
 }
 
 /// Builds the router: API, compatibility paths, metrics and health.
@@ -392,9 +390,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// A timestamp for logs and tests.
-pub fn now_millis() -> Timestamp {
-    state::system_clock()()
 }

@@ -148,6 +148,30 @@ async fn push(ctx: &Ctx, slo: &str, body: Value, key: Option<&str>) -> Resp {
     .await
 }
 
+/// `POST /-/reload` with the admin token.
+async fn reload(ctx: &Ctx) -> Resp {
+    send(
+        &ctx.app,
+        Method::POST,
+        "/-/reload",
+        Some(&ctx.admin),
+        &[],
+        Body::empty(),
+    )
+    .await
+}
+
+/// Pushes one event at `EV_SECS` with the ingest token.
+async fn push_event(ctx: &Ctx, slo: &str, good: f64, total: f64) -> Resp {
+    push(
+        ctx,
+        slo,
+        json!({"events": [event(EV_SECS, good, total)]}),
+        None,
+    )
+    .await
+}
+
 /// Evaluates every SLO at the current clock and reads one back.
 async fn slo(ctx: &Ctx, id: &str) -> Value {
     evaluate(&ctx.state, None).await;
@@ -412,13 +436,7 @@ async fn push_json_and_ndjson_then_read_figures() {
 #[tokio::test]
 async fn bad_batches_change_nothing() {
     let ctx = setup(ConfigSource::Embedded).await;
-    let ok = push(
-        &ctx,
-        EXAMPLE,
-        json!({"events": [event(EV_SECS, 90.0, 100.0)]}),
-        None,
-    )
-    .await;
+    let ok = push_event(&ctx, EXAMPLE, 90.0, 100.0).await;
     assert_eq!(ok.status, StatusCode::OK);
     let base = (90.0, 100.0);
     assert_eq!(totals(&slo(&ctx, EXAMPLE).await), base);
@@ -621,15 +639,7 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
     assert_eq!(first.len(), 64, "{first}");
 
     write(&path, TWO_SLOS);
-    let r = send(
-        &ctx.app,
-        Method::POST,
-        "/-/reload",
-        Some(&ctx.admin),
-        &[],
-        Body::empty(),
-    )
-    .await;
+    let r = reload(&ctx).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json(), json!({"status": "reloaded", "slos": 2}));
     let list = get(&ctx.app, "/api/v1/slos", Some(&ctx.read)).await;
@@ -643,15 +653,7 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
         &path,
         &TWO_SLOS.replace("    objective: 99\n", "    objectiv: 99\n"),
     );
-    let r = send(
-        &ctx.app,
-        Method::POST,
-        "/-/reload",
-        Some(&ctx.admin),
-        &[],
-        Body::empty(),
-    )
-    .await;
+    let r = reload(&ctx).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     let detail = r.json()["detail"].as_str().unwrap().to_string();
     let prefix = format!("{}:", path.display());
@@ -668,13 +670,7 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
     // The previous SLO set is still served, and still takes events.
     let list = get(&ctx.app, "/api/v1/slos", Some(&ctx.read)).await;
     assert_eq!(ids(list.json()), ["alpha", "beta"]);
-    let r = push(
-        &ctx,
-        "beta",
-        json!({"events": [event(EV_SECS, 3.0, 4.0)]}),
-        None,
-    )
-    .await;
+    let r = push_event(&ctx, "beta", 3.0, 4.0).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(totals(&slo(&ctx, "beta").await), (3.0, 4.0));
 
@@ -694,13 +690,7 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
 #[tokio::test]
 async fn series_points_and_limits() {
     let ctx = setup(ConfigSource::Embedded).await;
-    let r = push(
-        &ctx,
-        EXAMPLE,
-        json!({"events": [event(EV_SECS, 99.0, 100.0)]}),
-        None,
-    )
-    .await;
+    let r = push_event(&ctx, EXAMPLE, 99.0, 100.0).await;
     assert_eq!(r.status, StatusCode::OK);
     let from = T0 / 1000 - 600;
     let to = T0 / 1000;
@@ -802,13 +792,7 @@ async fn metrics_health_and_readiness() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = push(
-        &ctx,
-        EXAMPLE,
-        json!({"events": [event(EV_SECS, 2.0, 1.0)]}),
-        None,
-    )
-    .await;
+    let r = push_event(&ctx, EXAMPLE, 2.0, 1.0).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     evaluate(&ctx.state, None).await;
 
@@ -948,13 +932,7 @@ async fn firing_alert_transitions_are_stored_and_served() {
     assert_eq!(r.json(), json!({"transitions": []}));
 
     // Half the events fail: burn rate 0.5 / 0.005 = 100, over every factor.
-    let r = push(
-        &ctx,
-        EXAMPLE,
-        json!({"events": [event(EV_SECS, 500.0, 1000.0)]}),
-        None,
-    )
-    .await;
+    let r = push_event(&ctx, EXAMPLE, 500.0, 1000.0).await;
     assert_eq!(r.status, StatusCode::OK);
     let transitions = evaluate(&ctx.state, None).await;
     assert!(
@@ -1031,13 +1009,7 @@ async fn headroom_counts_its_own_api_requests() {
         assert_eq!(r.status, StatusCode::OK);
         api_requests += 1;
     }
-    let r = push(
-        &ctx,
-        EXAMPLE,
-        json!({"events": [event(EV_SECS, 1.0, 1.0)]}),
-        None,
-    )
-    .await;
+    let r = push_event(&ctx, EXAMPLE, 1.0, 1.0).await;
     assert_eq!(r.status, StatusCode::OK);
     api_requests += 1;
     let r = send(

@@ -66,6 +66,12 @@ pub struct Problem {
 /// Loads files and directories (a directory contributes its `*.yml` and `*.yaml` files, sorted
 /// by name, not recursing).
 pub fn load_paths(paths: &[PathBuf]) -> Result<Config, Vec<Problem>> {
+    load_sources(&read_paths(paths)?)
+}
+
+/// The `(file name, text)` of every file `load_paths` would load, in its order: for callers that
+/// need the exact text they loaded (a config version hash, say) without reading twice.
+pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<(String, String)>, Vec<Problem>> {
     let mut sources = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
@@ -82,10 +88,11 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Config, Vec<Problem>> {
             read_source(path, &mut sources, &mut problems);
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
+    if problems.is_empty() {
+        Ok(sources)
+    } else {
+        Err(problems)
     }
-    load_sources(&sources)
 }
 
 /// Loads one file's text, which may hold several YAML documents separated by `---`.

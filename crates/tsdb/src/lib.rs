@@ -115,13 +115,6 @@
 //!   loading is a straight read and little-endian decode;
 //! - `2` end: `series_count: u64`.
 //!
-//! Format version 2 differed only in the slice tallies: (slices, good, ratio_sum) f64 for either
-//! kind, in the same slots. Format version 1 moreover had `len` per-minute slots like the counts
-//! at level 0. Both are still read (converted: for Threshold slices the whole-number counts are
-//! taken relative to `floor` and the ratio sum dropped, for Ratio slices `good` is dropped; for
-//! version 1 each slice's tally is taken from the minute holding its start); a version newer than
-//! 3 is refused.
-//!
 //! `checkpoint` rotates the log (fsync the old one, create and fsync the next generation), then
 //! copies each series under its own lock into `snapshot.tmp`, fsyncs it, renames it over
 //! `snapshot.bin`, fsyncs the directory and deletes the older logs. Appends go on meanwhile.

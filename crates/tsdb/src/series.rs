@@ -380,25 +380,6 @@ impl TallyRing {
             p.to_tally(r.floor)
         })
     }
-    /// Takes the prefix sums of an f64 ring of (slices, good, ratio_sum) (snapshot versions 1
-    /// and 2), slot for slot.
-    fn load(&mut self, old: &Ring<[f64; 3]>) {
-        match self {
-            // Whole numbers: their f64 differences are exact.
-            TallyRing::Threshold(r) => {
-                for (s, o) in r.slots.iter_mut().zip(&old.slots) {
-                    *s = Tally::from_tally(sub(*o, old.floor));
-                }
-                r.floor = Prefix::ZERO;
-            }
-            TallyRing::Ratio(r) => {
-                for (s, o) in r.slots.iter_mut().zip(&old.slots) {
-                    *s = Tally::from_tally(*o);
-                }
-                r.floor = Tally::from_tally(old.floor);
-            }
-        }
-    }
     fn encode(&self, e: &mut Enc<'_>) {
         match self {
             TallyRing::Threshold(r) => {
@@ -905,16 +886,8 @@ impl Series {
         }
     }
 
-    /// Reads what [`Series::encode`] wrote, for a series of this `config`, in snapshot format
-    /// `version`: 3; or 2, whose slice tallies are f64 (slices, good, ratio_sum) prefix sums in
-    /// the same slots, converted here to the kind's representation; or 1, whose slice tallies
-    /// are moreover one slot per bucket at every level (level 0's per-minute tallies are moved to
-    /// the slot of the slice starting in that minute).
-    pub(crate) fn decode(
-        config: SeriesConfig,
-        d: &mut Dec<'_>,
-        version: u32,
-    ) -> Result<Series, DecodeError> {
+    /// Reads what [`Series::encode`] wrote, for a series of this `config`.
+    pub(crate) fn decode(config: SeriesConfig, d: &mut Dec<'_>) -> Result<Series, DecodeError> {
         let mut s = Series::new(config).map_err(|_| DecodeError("invalid series config"))?;
         s.started = d.u8()? != 0;
         if usize::from(d.u8()?) != s.levels.len() {
@@ -929,46 +902,9 @@ impl Series {
             d.f64_rows(&mut floor)?;
             l.counts.floor = floor[0];
             d.f64_rows(&mut l.counts.slots)?;
-            let (oldest, start) = (l.oldest(), l.start());
-            let Some(tallies) = &mut l.slices else {
-                continue;
-            };
-            if version >= 3 {
+            if let Some(tallies) = &mut l.slices {
                 tallies.ring.decode(d)?;
-                continue;
             }
-            let g = tallies.width;
-            let head = (l.head * l.width).div_euclid(g);
-            let mut floor = [[0.0; 3]];
-            d.f64_rows(&mut floor)?;
-            let per_slice = version >= 2 || g == l.width;
-            let stored = if per_slice {
-                tallies.ring.len()
-            } else {
-                l.len as usize
-            };
-            let mut old = Ring::<[f64; 3]>::new(stored);
-            old.floor = floor[0];
-            d.f64_rows(&mut old.slots)?;
-            if !per_slice {
-                let mut ring = Ring::<[f64; 3]>::new(tallies.ring.len());
-                for k in head - ring.slots.len() as i64 + 1..=head {
-                    if k * g < start {
-                        continue;
-                    }
-                    let b = (k * g).div_euclid(l.width);
-                    let before = if b <= oldest {
-                        old.floor
-                    } else {
-                        old.slots[old.slot(b - 1)]
-                    };
-                    let s = ring.slot(k);
-                    ring.slots[s] = sub(old.slots[old.slot(b)], before);
-                }
-                ring.accumulate(head);
-                old = ring;
-            }
-            tallies.ring.load(&old);
         }
         Ok(s)
     }
@@ -1041,7 +977,6 @@ impl SliData for Series {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::FORMAT_VERSION;
 
     const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % DAY;
 
@@ -1294,138 +1229,6 @@ mod tests {
         assert_eq!((t.slices, t.good), (10.0, 3.0));
     }
 
-    /// What format version 1 wrote: slice tallies per bucket at every level.
-    fn encode_v1(s: &Series) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let e = &mut Enc(&mut buf);
-        e.u8(u8::from(s.started));
-        e.u8(s.levels.len() as u8);
-        for l in &s.levels {
-            e.i64(l.width);
-            e.u32(l.len as u32);
-            e.i64(l.head);
-            e.f64_rows(&[l.counts.floor]);
-            e.f64_rows(&l.counts.slots);
-            let mut ring = Ring::<[f64; 3]>::new(l.len as usize);
-            let base = l.cum_slices(l.start()).unwrap();
-            for b in l.oldest()..=l.head {
-                ring.slots[l.slot(b)] = sub(l.cum_slices((b + 1) * l.width).unwrap(), base);
-            }
-            e.f64_rows(&[ring.floor]);
-            e.f64_rows(&ring.slots);
-        }
-        buf
-    }
-
-    #[test]
-    fn reads_format_version_1() {
-        let mut s = five_minute_slices(Span::days(31));
-        for m in (0..4000).step_by(3) {
-            s.add(at_min(m), (m % 4) as f64, 3.0).unwrap();
-        }
-        let buf = encode_v1(&s);
-        let back = Series::decode(*s.config(), &mut Dec::new(&buf), 1).unwrap();
-        for (a, b) in [
-            (0, 4000),
-            (2500, 4000),
-            (2600, 3999),
-            (3000, 3001),
-            (3998, 4100),
-        ] {
-            let (x, y) = (
-                back.slices(at_min(a), at_min(b)),
-                s.slices(at_min(a), at_min(b)),
-            );
-            assert!(
-                (x.slices - y.slices).abs() < 1e-9,
-                "[{a}, {b}): {x:?} vs {y:?}"
-            );
-            assert!((x.good - y.good).abs() < 1e-9, "[{a}, {b}): {x:?} vs {y:?}");
-            assert!(
-                (x.ratio_sum - y.ratio_sum).abs() < 1e-9,
-                "[{a}, {b}): {x:?} vs {y:?}"
-            );
-            assert_eq!(
-                back.counts(at_min(a), at_min(b)),
-                s.counts(at_min(a), at_min(b))
-            );
-        }
-        // And it goes on taking writes like the original.
-        let mut s2 = back.clone();
-        for m in 4000..4100 {
-            s.add(at_min(m), 1.0, 1.0).unwrap();
-            s2.add(at_min(m), 1.0, 1.0).unwrap();
-        }
-        let (x, y) = (
-            s2.slices(at_min(2600), at_min(4100)),
-            s.slices(at_min(2600), at_min(4100)),
-        );
-        assert!((x.slices - y.slices).abs() < 1e-9 && (x.good - y.good).abs() < 1e-9);
-    }
-
-    /// What format version 2 wrote: slice tallies as f64 (slices, good, ratio_sum) prefix sums
-    /// in today's slots, here from an origin well below the floor.
-    fn encode_v2(s: &Series) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let e = &mut Enc(&mut buf);
-        e.u8(u8::from(s.started));
-        e.u8(s.levels.len() as u8);
-        for l in &s.levels {
-            e.i64(l.width);
-            e.u32(l.len as u32);
-            e.i64(l.head);
-            e.f64_rows(&[l.counts.floor]);
-            e.f64_rows(&l.counts.slots);
-            let ring = &l.slices.as_ref().unwrap().ring;
-            let origin = [1234.0, 567.0, 0.0];
-            let first = i64::MIN;
-            e.f64_rows(&[add(ring.prefix(first, first + 1), origin)]);
-            let rows: Vec<[f64; 3]> = (0..ring.len() as i64)
-                .map(|k| add(ring.prefix(k, first), origin))
-                .collect();
-            e.f64_rows(&rows);
-        }
-        buf
-    }
-
-    #[test]
-    fn reads_format_version_2() {
-        for kind in [SliceKind::Threshold(0.6), SliceKind::Ratio] {
-            for width in [1, 5] {
-                let rule = SliceRule {
-                    width: Span::minutes(width),
-                    kind,
-                };
-                let mut s = Series::new(SeriesConfig::timeslices(Span::days(31), rule)).unwrap();
-                for m in (0..4000).step_by(3) {
-                    s.add(at_min(m), (m % 4) as f64, 3.0).unwrap();
-                }
-                let buf = encode_v2(&s);
-                let mut back = Series::decode(*s.config(), &mut Dec::new(&buf), 2).unwrap();
-                for (a, b) in [(0, 4000), (2500, 4000), (2600, 3999), (3998, 4100)] {
-                    let (from, to) = (at_min(a), at_min(b));
-                    assert_eq!(
-                        back.slices(from, to),
-                        s.slices(from, to),
-                        "{kind:?} {width}m"
-                    );
-                    assert_eq!(back.counts(from, to), s.counts(from, to));
-                }
-                // And it goes on taking writes like the original.
-                for m in 4000..4100 {
-                    s.add(at_min(m), (m % 2) as f64, 1.0).unwrap();
-                    back.add(at_min(m), (m % 2) as f64, 1.0).unwrap();
-                }
-                let (from, to) = (at_min(2600), at_min(4100));
-                assert_eq!(
-                    back.slices(from, to),
-                    s.slices(from, to),
-                    "{kind:?} {width}m"
-                );
-            }
-        }
-    }
-
     #[test]
     fn snapshot_encoding_round_trips() {
         let rule = SliceRule {
@@ -1438,7 +1241,7 @@ mod tests {
         }
         let mut buf = Vec::new();
         s.encode(&mut Enc(&mut buf));
-        let back = Series::decode(*s.config(), &mut Dec::new(&buf), FORMAT_VERSION).unwrap();
+        let back = Series::decode(*s.config(), &mut Dec::new(&buf)).unwrap();
         for (a, b) in [(0, 5000), (100, 4000), (4000, 4999)] {
             assert_eq!(
                 back.counts(at_min(a), at_min(b)),

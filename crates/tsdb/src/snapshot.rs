@@ -14,10 +14,8 @@ use crate::wal::{decode_config, decode_key, encode_config, encode_key, sync_dir}
 pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
 pub(crate) const SNAPSHOT_TMP: &str = "snapshot.tmp";
 const MAGIC: &[u8; 8] = b"HRTSSNP1";
-/// Written by this version; versions 2 (f64 slice tallies) and 1 (moreover per minute at
-/// level 0) are still read.
-pub(crate) const FORMAT_VERSION: u32 = 3;
-const OLDEST_FORMAT_VERSION: u32 = 1;
+/// The only version read and written (earlier development builds wrote 1 and 2).
+const FORMAT_VERSION: u32 = 3;
 
 const BLOCK_HEADER: u8 = 0;
 const BLOCK_SERIES: u8 = 1;
@@ -164,7 +162,6 @@ pub(crate) fn load(
     }
     let mut header = None;
     let mut series = 0u64;
-    let mut version = FORMAT_VERSION;
     loop {
         let mut fh = [0u8; codec::FRAME_HEADER];
         r.read_exact(&mut fh)
@@ -184,15 +181,13 @@ pub(crate) fn load(
         let bad = |e: DecodeError| corrupt(e.to_string());
         match (d.u8().map_err(bad)?, &header) {
             (BLOCK_HEADER, None) => {
-                let (v, h) = decode_header(&mut d).map_err(bad)?;
-                version = v;
-                header = Some(h);
+                header = Some(decode_header(&mut d).map_err(bad)?);
             }
             (BLOCK_SERIES, Some(_)) => {
                 let key = decode_key(&mut d).map_err(bad)?;
                 let config = decode_config(&mut d).map_err(bad)?;
                 let applied_lsn = d.u64().map_err(bad)?;
-                let s = Series::decode(config, &mut d, version)
+                let s = Series::decode(config, &mut d)
                     .map_err(|e| corrupt(format!("series {key}: {e}")))?;
                 series += 1;
                 each(StoredSeries {
@@ -212,12 +207,10 @@ pub(crate) fn load(
     }
 }
 
-/// The format version and the header.
-fn decode_header(d: &mut Dec<'_>) -> Result<(u32, SnapshotHeader), DecodeError> {
-    let format_version = d.u32()?;
-    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&format_version) {
+fn decode_header(d: &mut Dec<'_>) -> Result<SnapshotHeader, DecodeError> {
+    if d.u32()? != FORMAT_VERSION {
         return Err(DecodeError(
-            "unsupported snapshot format version (written by a newer headroom?)",
+            "unsupported snapshot format version (written by another headroom version)",
         ));
     }
     let wal_generation = d.u64()?;
@@ -228,13 +221,10 @@ fn decode_header(d: &mut Dec<'_>) -> Result<(u32, SnapshotHeader), DecodeError> 
     for _ in 0..n {
         idempotency.push((d.str()?.to_owned(), d.u64()?, Timestamp(d.i64()?)));
     }
-    Ok((
-        format_version,
-        SnapshotHeader {
-            wal_generation,
-            next_lsn,
-            clock,
-            idempotency,
-        },
-    ))
+    Ok(SnapshotHeader {
+        wal_generation,
+        next_lsn,
+        clock,
+        idempotency,
+    })
 }
