@@ -356,7 +356,7 @@ fn generate(target: GenerateTarget) -> Result<(), Failure> {
         let lines: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
         Failure(1, anyhow::anyhow!("invalid:\n{}", lines.join("\n")))
     };
-    let config = headroom_spec::load_paths(&files).map_err(invalid)?;
+    let config = headroom_spec::load_paths_for_rules(&files).map_err(invalid)?;
     let windows = windows
         .map(|w| headroom_spec::load_alert_windows(&w))
         .transpose()

@@ -107,6 +107,12 @@ pub enum Sli {
     },
     /// A query that yields the error ratio directly.
     RawErrorRatio { error_ratio: PromQuery },
+    /// The results of one of headroom's own probes: each run is one event, good when every
+    /// condition passed (and, with `latency`, when it answered within that time).
+    Probe {
+        probe: String,
+        latency: Option<Span>,
+    },
 }
 
 impl Sli {
@@ -116,6 +122,7 @@ impl Sli {
             Sli::Ratio { .. } => "ratio",
             Sli::Threshold { .. } => "threshold",
             Sli::RawErrorRatio { .. } => "raw_error_ratio",
+            Sli::Probe { .. } => "probe",
         }
     }
 }
@@ -150,6 +157,10 @@ pub struct Slo {
     pub alerting: AlertPolicy,
     /// Labels carried onto alerts and metrics (Sloth's `labels`).
     pub labels: BTreeMap<String, String>,
+    /// The external Prometheus-compatible backend that answers this SLO's PromQL SLI; `None`
+    /// runs the queries natively on remote-written and scraped samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     pub source: SourceRef,
 }
 

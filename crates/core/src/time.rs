@@ -85,6 +85,9 @@ impl Span {
     pub const fn millis(self) -> i64 {
         self.0
     }
+    pub const fn seconds(n: i64) -> Span {
+        Span(n * 1000)
+    }
     pub const fn minutes(n: i64) -> Span {
         Span(n * 60_000)
     }

@@ -79,6 +79,7 @@ fn slo(objective: f64, window: Window, budgeting: BudgetingMethod) -> Slo {
         grouping: vec![],
         alerting: AlertPolicy::sloth_default(window.nominal_length()),
         labels: Default::default(),
+        backend: None,
         source: SourceRef::default(),
     }
 }

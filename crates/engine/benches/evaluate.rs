@@ -40,6 +40,7 @@ fn slo(id: String) -> Slo {
         grouping: Vec::new(),
         alerting: AlertPolicy::sloth_default(period),
         labels: BTreeMap::new(),
+        backend: None,
         source: SourceRef::default(),
     }
 }

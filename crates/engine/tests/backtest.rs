@@ -33,6 +33,7 @@ fn slo(id: &str, objective: f64, window: Window, budgeting: BudgetingMethod) -> 
         grouping: Vec::new(),
         alerting: AlertPolicy::none(),
         labels: BTreeMap::new(),
+        backend: None,
         source: SourceRef::default(),
     }
 }

@@ -24,6 +24,7 @@ fn grouped() -> Slo {
         grouping: vec!["endpoint".into()],
         alerting: AlertPolicy::sloth_default(Span::days(7)),
         labels: BTreeMap::new(),
+        backend: None,
         source: SourceRef::default(),
     }
 }

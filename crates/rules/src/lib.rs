@@ -331,7 +331,7 @@ fn sli_expr(slo: &Slo, window: &str) -> Result<String, GenerateError> {
             format!("1 - (\n({})\n/\n({})\n)\n", q(good), q(total))
         }
         Sli::RawErrorRatio { error_ratio } => format!("({})", q(error_ratio)),
-        Sli::Events => {
+        Sli::Events | Sli::Probe { .. } => {
             return Err(GenerateError::NoQuery {
                 slo: slo.id.clone(),
                 kind: slo.sli.kind_name(),

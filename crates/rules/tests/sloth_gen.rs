@@ -313,7 +313,7 @@ fn sloth_examples_generate_the_same_rules() {
     let mut skipped = Vec::new();
     let mut fallbacks = Vec::new();
     for file in &files {
-        let cfg = match headroom_spec::load_paths(&[dir.join(file)]) {
+        let cfg = match headroom_spec::load_paths_for_rules(&[dir.join(file)]) {
             Ok(c) => c,
             Err(problems) => {
                 let why = problems
@@ -368,7 +368,7 @@ fn sloth_examples_generate_the_same_rules() {
 fn yaml_reads_back_as_the_same_rules() {
     let dir = examples();
     for file in ["getting-started.yml", "no-alerts.yml", "raw-home-wifi.yml"] {
-        let cfg = headroom_spec::load_paths(&[dir.join(file)]).expect("loads");
+        let cfg = headroom_spec::load_paths_for_rules(&[dir.join(file)]).expect("loads");
         let groups = generate(&cfg.slos, &options_for(file)).expect("generates");
         let ours = ours_as_g(&groups);
         for format in [
@@ -397,7 +397,8 @@ fn yaml_reads_back_as_the_same_rules() {
 #[test]
 fn push_fed_slos_cannot_be_generated() {
     let dir = examples();
-    let cfg = headroom_spec::load_paths(&[dir.join("getting-started.yml")]).expect("loads");
+    let cfg =
+        headroom_spec::load_paths_for_rules(&[dir.join("getting-started.yml")]).expect("loads");
     let mut slo = cfg.slos[0].clone();
     slo.sli = headroom_core::Sli::Events;
     let err = generate(&[slo], &Options::default()).unwrap_err();
@@ -405,4 +406,49 @@ fn push_fed_slos_cannot_be_generated() {
         err.to_string().contains("myservice-requests-availability"),
         "{err}"
     );
+}
+
+/// Runs the real `promtool check rules` (Debian's prometheus package, installed by .ci/run) on the
+/// generated rules of every required example, in both output formats' rule-file form.
+#[test]
+fn generated_rules_pass_promtool_check_rules() {
+    let promtool = which("promtool").expect(
+        "promtool not found: install Debian's prometheus package (bash .ci/run does) to run this test",
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for file in REQUIRED {
+        let cfg = headroom_spec::load_paths_for_rules(&[examples().join(file)])
+            .unwrap_or_else(|p| panic!("{file}: {p:?}"));
+        let groups = generate(&cfg.slos, &options_for(file)).expect("generate");
+        let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
+        let out = tmp.path().join(file);
+        std::fs::write(&out, to_yaml(&groups, &Format::Prometheus)).expect("write rules");
+        let run = std::process::Command::new(&promtool)
+            .arg("check")
+            .arg("rules")
+            .arg(&out)
+            .output()
+            .expect("run promtool");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(
+            run.status.success(),
+            "{file}: promtool check rules failed:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("SUCCESS: {rules} rules found")),
+            "{file}: expected {rules} rules checked, promtool said:\n{text}"
+        );
+    }
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.is_file())
 }

@@ -55,7 +55,7 @@ fn ingest(c: &mut Criterion) {
             .create_token("bench", Scope::Ingest, clock())
             .await
             .unwrap();
-        let state = build_state(ConfigSource::Embedded, tsdb, store, clock)
+        let state = build_state(ConfigSource::embedded(), tsdb, store, clock)
             .await
             .unwrap();
         evaluate(&state, None).await;

@@ -8,7 +8,11 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod probes;
+pub mod remote_write;
 pub mod selfmon;
+pub mod signals;
+pub mod sources;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -78,7 +82,10 @@ pub fn load_config(source: &ConfigSource) -> Result<(Config, String), Vec<String
     let lines =
         |ps: Vec<headroom_spec::Problem>| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     let sources = match source {
-        ConfigSource::Embedded => vec![("quickstart.yaml".to_string(), QUICKSTART.to_string())],
+        ConfigSource::Embedded { listen } => vec![(
+            "quickstart.yaml".to_string(),
+            QUICKSTART.replace("127.0.0.1:7979", &listen.to_string()),
+        )],
         ConfigSource::Paths(paths) => headroom_spec::read_paths(paths).map_err(lines)?,
     };
     // The version is the hash of exactly what was loaded: names and texts, read once.
@@ -103,6 +110,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/slos/{slo}/series", get(api::slo_series))
         .route("/api/v1/slos/{slo}/events", post(api::push_events))
         .route("/api/v1/alerts/transitions", get(api::transitions))
+        .route("/api/v1/write", post(remote_write::write))
+        .route("/api/v1/probes", get(probes::list))
+        .route("/api/v1/probes/{name}/results", get(probes::results))
+        .route("/api/v1/heartbeats/{name}", post(probes::ping))
+        .route("/api/v1/targets", get(probes::targets))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .route("/-/reload", post(api::reload))
         .route("/metrics", get(metrics::metrics))
@@ -135,8 +147,20 @@ pub async fn build_state(
     store: Store,
     clock: Clock,
 ) -> Result<AppState, ServeError> {
-    let (config, version) = load_config(&source).map_err(ServeError::Config)?;
+    let loaded = load_config(&source).map_err(ServeError::Config)?;
+    build_state_from(source, loaded, tsdb, store, clock).await
+}
+
+/// As [`build_state`], with the config already loaded from `source`.
+async fn build_state_from(
+    source: ConfigSource,
+    (config, version): (Config, String),
+    tsdb: Tsdb,
+    store: Store,
+    clock: Clock,
+) -> Result<AppState, ServeError> {
     let now = clock();
+    let signals = signals::Signals::new(&config);
     let engine = Engine::new(tsdb, config.slos)?;
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
@@ -169,6 +193,9 @@ pub async fn build_state(
         ready: Default::default(),
         health: Health::default(),
         requests: Default::default(),
+        signals,
+        sources: Default::default(),
+        deliveries: Default::default(),
     };
     Ok(AppState(Arc::new(inner)))
 }
@@ -180,7 +207,8 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
     match load_config(&state.config_source) {
         Ok((config, version)) => {
             let n = config.slos.len();
-            if let Err(e) = state.engine.replace_slos(config.slos) {
+            state.signals.replace(&config);
+            if let Err(e) = state.engine.replace_slos(config.slos.clone()) {
                 Health::add(&state.health.reloads_failed, 1);
                 return Err(vec![format!("SLI store refused the new SLOs: {e}")]);
             }
@@ -197,6 +225,7 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
             {
                 tracing::warn!(error = %e, "could not record the reload");
             }
+            sources::restart(state, &config).await;
             evaluate(state, None).await;
             tracing::info!(slos = n, "config reloaded");
             Ok(n)
@@ -312,10 +341,12 @@ async fn run_self_measurement(state: AppState) {
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let source = match &opts.config {
         Some(paths) => ConfigSource::Paths(paths.clone()),
-        None => ConfigSource::Embedded,
+        None => ConfigSource::Embedded {
+            listen: opts.listen,
+        },
     };
     // Validate before touching storage, so a bad config changes nothing.
-    load_config(&source).map_err(ServeError::Config)?;
+    let (config, version) = load_config(&source).map_err(ServeError::Config)?;
     std::fs::create_dir_all(&opts.data_dir).map_err(|source| ServeError::DataDir {
         path: opts.data_dir.clone(),
         source,
@@ -338,10 +369,12 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let tsdb = tokio::task::spawn_blocking(move || Tsdb::open(&tsdb_dir, Default::default()))
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
-    let state = build_state(source, tsdb, store, clock).await?;
+    let state = build_state_from(source, (config.clone(), version), tsdb, store, clock).await?;
     evaluate(&state, None).await;
     state.ready.store(true, Ordering::Release);
 
+    let _ = state.deliveries.set(sources::start_delivery(state.clone()));
+    sources::restart(&state, &config).await;
     tokio::spawn(run_evaluator(state.clone()));
     tokio::spawn(run_checkpoints(state.clone()));
     tokio::spawn(run_self_measurement(state.clone()));

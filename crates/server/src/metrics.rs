@@ -209,6 +209,61 @@ pub fn render(state: &AppState) -> String {
         f.header(name, "counter", help);
         let _ = writeln!(f.out, "{name} {}", c.load(Ordering::Relaxed));
     }
+    let sh = &state.signals.health;
+    let stats = state.signals.router_stats();
+    let signal_counters: [(&str, &str, u64); 8] = [
+        (
+            "headroom_remote_write_requests_total",
+            "remote_write requests received.",
+            sh.remote_write_requests.load(Ordering::Relaxed),
+        ),
+        (
+            "headroom_remote_write_requests_rejected_total",
+            "remote_write requests answered with an error.",
+            sh.remote_write_rejected.load(Ordering::Relaxed),
+        ),
+        (
+            "headroom_samples_received_total",
+            "Prometheus samples received (remote_write and scrapes).",
+            sh.samples_received.load(Ordering::Relaxed),
+        ),
+        (
+            "headroom_samples_matched_total",
+            "Samples that some SLO's selectors matched.",
+            stats.samples_matched,
+        ),
+        (
+            "headroom_samples_dropped_total",
+            "Matched samples not counted: out of order, retried, or over the series limit.",
+            stats.samples_out_of_order + stats.samples_over_cap,
+        ),
+        (
+            "headroom_signal_events_dropped_total",
+            "Routed, probed or queried events outside what their SLO keeps (older than its window, or from the future).",
+            sh.events_out_of_range.load(Ordering::Relaxed),
+        ),
+        (
+            "headroom_probe_runs_total",
+            "Probe runs completed.",
+            sh.probe_runs.load(Ordering::Relaxed),
+        ),
+        (
+            "headroom_backend_queries_failed_total",
+            "Queries to external backends that failed (their steps are asked again).",
+            sh.backend_queries_failed.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, help, v) in signal_counters {
+        f.header(name, "counter", help);
+        let _ = writeln!(f.out, "{name} {v}");
+    }
+    f.header(
+        "headroom_series_tracked",
+        "gauge",
+        "Prometheus series whose counters headroom follows for some SLO.",
+    );
+    let _ = writeln!(f.out, "headroom_series_tracked {}", stats.series_tracked);
+    probe_metrics(&mut f, state);
     f.header("headroom_slos", "gauge", "Configured SLOs.");
     let _ = writeln!(f.out, "headroom_slos {}", views.len());
     f.header(
@@ -255,6 +310,46 @@ pub fn render(state: &AppState) -> String {
         env!("CARGO_PKG_VERSION")
     );
     out
+}
+
+/// The blackbox exporter's metrics for each probe's latest result, labelled by probe.
+fn probe_metrics(f: &mut Family, state: &AppState) {
+    let book = state.signals.probes.lock().expect("probe lock");
+    let latest: Vec<(&str, &headroom_probe::spec::ProbeResult)> = book
+        .iter()
+        .filter_map(|(name, r)| r.results.back().map(|x| (name.as_str(), x)))
+        .collect();
+    type Pick = fn(&headroom_probe::spec::ProbeResult) -> Option<f64>;
+    let gauges: [(&str, &str, Pick); 4] = [
+        (
+            "probe_success",
+            "Whether the probe's latest run succeeded (every condition passed).",
+            |r| Some(f64::from(u8::from(r.success))),
+        ),
+        (
+            "probe_duration_seconds",
+            "How long the probe's latest run took.",
+            |r| Some(r.duration.as_secs_f64()),
+        ),
+        (
+            "probe_http_status_code",
+            "The HTTP status code of the latest run (HTTP probes).",
+            |r| r.status_code.map(f64::from),
+        ),
+        (
+            "probe_ssl_earliest_cert_expiry",
+            "Unix time the peer certificate expires (HTTPS and TLS probes).",
+            |r| r.certificate_expiry_unix.map(|s| s as f64),
+        ),
+    ];
+    for (name, help, pick) in gauges {
+        f.header(name, "gauge", help);
+        for (probe, r) in &latest {
+            if let Some(v) = pick(r) {
+                f.sample(name, &[("probe", probe)], v);
+            }
+        }
+    }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -1,5 +1,6 @@
 //! Shared server state: the engine, the state store, the clock, the running config.
 
+use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,9 +16,20 @@ use crate::selfmon::RequestTally;
 /// Where the running config came from, so a reload reads the same place.
 #[derive(Debug, Clone)]
 pub enum ConfigSource {
-    /// The quickstart config compiled into the binary.
-    Embedded,
+    /// The quickstart config compiled into the binary; its probes watch headroom at `listen`.
+    Embedded {
+        listen: SocketAddr,
+    },
     Paths(Vec<PathBuf>),
+}
+
+impl ConfigSource {
+    /// The quickstart config for a server on the default address.
+    pub fn embedded() -> Self {
+        ConfigSource::Embedded {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7979)),
+        }
+    }
 }
 
 /// The facts of the config in force.
@@ -71,6 +83,11 @@ pub struct Inner {
     pub ready: AtomicBool,
     pub health: Health,
     pub requests: RequestTally,
+    pub signals: crate::signals::Signals,
+    /// The running probes, scrape jobs and backend followers; replaced on reload.
+    pub sources: tokio::sync::Mutex<Option<crate::sources::Sources>>,
+    /// Where sources send their increments (set once the delivery task runs).
+    pub deliveries: std::sync::OnceLock<crate::sources::Deliveries>,
 }
 
 #[derive(Clone)]

@@ -254,7 +254,7 @@ fn event(secs: i64, good: f64, total: f64) -> Value {
 
 #[tokio::test]
 async fn auth_scopes_and_anonymous_read() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let uri = format!("/api/v1/slos/{EXAMPLE}/events");
     let body = json!({"events": [event(EV_SECS, 10.0, 10.0)]}).to_string();
 
@@ -341,7 +341,7 @@ async fn auth_scopes_and_anonymous_read() {
 
 #[tokio::test]
 async fn push_json_and_ndjson_then_read_figures() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let before = slo(&ctx, EXAMPLE).await;
     assert_eq!(before["total_events"], 0.0);
 
@@ -435,7 +435,7 @@ async fn push_json_and_ndjson_then_read_figures() {
 
 #[tokio::test]
 async fn bad_batches_change_nothing() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let ok = push_event(&ctx, EXAMPLE, 90.0, 100.0).await;
     assert_eq!(ok.status, StatusCode::OK);
     let base = (90.0, 100.0);
@@ -689,7 +689,7 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
 
 #[tokio::test]
 async fn series_points_and_limits() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let r = push_event(&ctx, EXAMPLE, 99.0, 100.0).await;
     assert_eq!(r.status, StatusCode::OK);
     let from = T0 / 1000 - 600;
@@ -774,7 +774,7 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 
 #[tokio::test]
 async fn metrics_health_and_readiness() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let r = get(&ctx.app, "/readyz", None).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     ctx.state.ready.store(true, Ordering::Release);
@@ -884,7 +884,7 @@ const ROUTES: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn openapi_documents_every_route() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let r = get(&ctx.app, "/api/v1/openapi.json", None).await;
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
@@ -926,7 +926,7 @@ async fn openapi_documents_every_route() {
 
 #[tokio::test]
 async fn firing_alert_transitions_are_stored_and_served() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let r = get(&ctx.app, "/api/v1/alerts/transitions", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json(), json!({"transitions": []}));
@@ -1002,7 +1002,7 @@ async fn firing_alert_transitions_are_stored_and_served() {
 
 #[tokio::test]
 async fn headroom_counts_its_own_api_requests() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let mut api_requests = 0;
     for _ in 0..3 {
         let r = get(&ctx.app, "/api/v1/slos", None).await;
@@ -1043,7 +1043,7 @@ async fn headroom_counts_its_own_api_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_and_read_over_a_real_socket() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(axum::serve(listener, app(ctx.state.clone())).into_future());
@@ -1087,7 +1087,7 @@ async fn push_and_read_over_a_real_socket() {
 
 #[tokio::test]
 async fn errors_outside_handlers_are_json_too() {
-    let ctx = setup(ConfigSource::Embedded).await;
+    let ctx = setup(ConfigSource::embedded()).await;
     // Wrong method: 405, JSON, and the Allow header kept.
     let r = send(
         &ctx.app,
@@ -1131,7 +1131,7 @@ async fn a_firing_alert_stays_firing_across_a_restart_without_paging_again() {
         async move {
             let store = Store::open(&db).await.unwrap();
             let tsdb = Tsdb::open(&sli, Default::default()).unwrap();
-            build_state(ConfigSource::Embedded, tsdb, store, clock)
+            build_state(ConfigSource::embedded(), tsdb, store, clock)
                 .await
                 .unwrap()
         }

@@ -23,8 +23,12 @@ mod native;
 mod openslo;
 mod read;
 mod rules;
+mod signals;
 mod sloth;
 mod yaml;
+
+pub use headroom_probe::spec::ProbeSpec;
+pub use signals::{BackendAuth, BackendConfig, ScrapeConfig};
 
 use read::Cx;
 use yaml::{Node, Pos};
@@ -41,6 +45,12 @@ pub struct Config {
     /// The set's alert windows (native `alert_windows` or a Sloth `AlertWindows` document): the
     /// default page and ticket windows of every SLO, and the period of Sloth specs.
     pub alert_windows: Option<AlertWindows>,
+    /// headroom's own probes.
+    pub probes: Vec<ProbeSpec>,
+    /// Scrape jobs feeding the SLIs that run natively on Prometheus samples.
+    pub scrape: Vec<ScrapeConfig>,
+    /// External Prometheus-compatible APIs answering SLIs that name them (or all, for the default).
+    pub backends: Vec<BackendConfig>,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
     pub warnings: Vec<Problem>,
 }
@@ -67,6 +77,21 @@ pub struct Problem {
 /// by name, not recursing).
 pub fn load_paths(paths: &[PathBuf]) -> Result<Config, Vec<Problem>> {
     load_sources(&read_paths(paths)?)
+}
+
+/// Loads files to generate Prometheus rules from: the same as [`load_paths`] except that PromQL
+/// SLIs need not be runnable by headroom itself (Prometheus will run them).
+pub fn load_paths_for_rules(paths: &[PathBuf]) -> Result<Config, Vec<Problem>> {
+    load_sources_for(&read_paths(paths)?, Purpose::Rules)
+}
+
+/// What a loaded set is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Running it: every PromQL SLI that names no backend must run natively.
+    Run,
+    /// Only generating Prometheus rules from it: Prometheus will run the queries.
+    Rules,
 }
 
 /// The `(file name, text)` of every file `load_paths` would load, in its order: for callers that
@@ -103,10 +128,18 @@ pub fn load_str(file_name: &str, text: &str) -> Result<Config, Vec<Problem>> {
 /// Loads several in-memory files as one set: `(file name, text)` pairs. References between
 /// files resolve and SLO ids must be unique across all of them.
 pub fn load_sources(sources: &[(String, String)]) -> Result<Config, Vec<Problem>> {
+    load_sources_for(sources, Purpose::Run)
+}
+
+/// As [`load_sources`], for a purpose.
+pub fn load_sources_for(
+    sources: &[(String, String)],
+    purpose: Purpose,
+) -> Result<Config, Vec<Problem>> {
     let mut cx = Cx::new();
     let mut docs: Vec<Node> = Vec::new();
     for (name, text) in sources {
-        let file = cx.add_file(name);
+        let file = cx.add_file(name, text);
         match yaml::parse(file, text) {
             Ok(d) => docs.extend(d),
             Err(e) => cx.err(
@@ -178,6 +211,10 @@ pub fn load_sources(sources: &[(String, String)]) -> Result<Config, Vec<Problem>
         }
     }
     native::implied_services(&mut services, &slos);
+    signals::resolve_references(&mut cx, &settings.signals, &mut slos);
+    if purpose == Purpose::Run {
+        signals::check_native_queries(&mut cx, &slos);
+    }
 
     if !cx.problems.is_empty() {
         return Err(cx.problems);
@@ -187,6 +224,19 @@ pub fn load_sources(sources: &[(String, String)]) -> Result<Config, Vec<Problem>
         anonymous_read: settings.anonymous_read.is_some_and(|a| a.v),
         services,
         alert_windows: defaults.windows,
+        probes: settings
+            .signals
+            .probes
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect(),
+        scrape: settings.signals.scrape,
+        backends: settings
+            .signals
+            .backends
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect(),
         warnings: cx.warnings,
     })
 }
@@ -200,7 +250,7 @@ pub fn load_alert_windows(path: &Path) -> Result<AlertWindows, Vec<Problem>> {
 /// Reads the text of a Sloth `AlertWindows` file.
 pub fn parse_alert_windows(file_name: &str, text: &str) -> Result<AlertWindows, Vec<Problem>> {
     let mut cx = Cx::new();
-    let file = cx.add_file(file_name);
+    let file = cx.add_file(file_name, text);
     let docs = yaml::parse(file, text).map_err(|e| {
         vec![Problem {
             file: file_name.to_string(),
@@ -354,15 +404,7 @@ fn duplicate_ids(cx: &mut Cx, slos: &[Slo]) {
     let mut seen: HashMap<&str, &Slo> = HashMap::new();
     for slo in slos {
         if let Some(first) = seen.get(slo.id.as_str()) {
-            let pos = Pos {
-                file: cx
-                    .files
-                    .iter()
-                    .position(|f| *f == slo.source.file)
-                    .unwrap_or_default(),
-                line: slo.source.line,
-                column: slo.source.column,
-            };
+            let pos = cx.pos_of(&slo.source);
             cx.err(
                 pos,
                 format!(

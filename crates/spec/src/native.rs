@@ -32,7 +32,15 @@ use crate::rules::{
 };
 use crate::yaml::{Node, Value};
 
-const TOP: &[&str] = &["anonymous_read", "services", "alert_windows", "slos"];
+const TOP: &[&str] = &[
+    "anonymous_read",
+    "services",
+    "alert_windows",
+    "slos",
+    "probes",
+    "scrape",
+    "backends",
+];
 const SERVICE: &[&str] = &["name", "description", "labels"];
 const SLO: &[&str] = &[
     "name",
@@ -65,6 +73,7 @@ pub(crate) struct Settings {
     pub anonymous_read: Option<At<bool>>,
     pub alert_windows: Option<At<AlertWindows>>,
     pub services: Vec<(Service, At<()>)>,
+    pub signals: crate::signals::Signals,
 }
 
 /// First pass over a native document: its settings and services (SLOs come later, once the
@@ -93,6 +102,9 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
             "alert_windows",
         );
     }
+    crate::signals::read_probes(cx, &f, &mut settings.signals);
+    crate::signals::read_scrape(cx, &f, &mut settings.signals);
+    crate::signals::read_backends(cx, &f, &mut settings.signals);
     for item in f.list(cx, "services").unwrap_or_default() {
         if let Some(s) = service(cx, item) {
             settings.services.push((
@@ -174,7 +186,7 @@ fn slo(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Slo> {
         Some(n) => budgeting(cx, n),
         None => Some(BudgetingMethod::Occurrences),
     };
-    let sli = f.req(cx, "sli").and_then(|n| sli(cx, n));
+    let (sli, backend) = f.req(cx, "sli").and_then(|n| sli(cx, n)).unzip();
     let grouping = f
         .val("grouping")
         .map(|n| grouping(cx, n))
@@ -201,6 +213,7 @@ fn slo(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Slo> {
         grouping,
         alerting: alerting?,
         labels,
+        backend: backend.flatten(),
         source: cx.source(node.pos),
     })
 }
@@ -332,20 +345,49 @@ fn budgeting(cx: &mut Cx, node: &Node) -> Option<BudgetingMethod> {
     }
 }
 
-fn sli(cx: &mut Cx, node: &Node) -> Option<Sli> {
-    const KINDS: &[&str] = &["events", "ratio", "threshold", "raw"];
-    let f = fields(cx, node, "sli", KINDS)?;
-    let given: Vec<(&Node, &Node)> = f.entries().collect();
+/// The SLI and the backend that answers its queries, if one is named.
+fn sli(cx: &mut Cx, node: &Node) -> Option<(Sli, Option<String>)> {
+    const KINDS: &[&str] = &["events", "ratio", "threshold", "raw", "probe"];
+    let f = fields(cx, node, "sli", &[KINDS, &["backend"]].concat())?;
+    let backend = f.str(cx, "backend").map(|b| b.v);
+    let given: Vec<(&Node, &Node)> = f
+        .entries()
+        .filter(|(k, _)| k.scalar_text() != Some("backend"))
+        .collect();
     let [(key, body)] = given.as_slice() else {
         let msg = if given.is_empty() {
-            "sli is empty: give one of events, ratio, threshold or raw"
+            "sli is empty: give one of events, ratio, threshold, raw or probe"
         } else {
-            "sli takes exactly one of events, ratio, threshold or raw"
+            "sli takes exactly one of events, ratio, threshold, raw or probe"
         };
         cx.err(f.pos, msg);
         return None;
     };
+    let sli = sli_kind(cx, key, body)?;
+    if backend.is_some() && matches!(sli, Sli::Events | Sli::Probe { .. }) {
+        cx.err(
+            f.pos,
+            format!(
+                "backend answers PromQL queries; a {} SLI has none",
+                sli.kind_name()
+            ),
+        );
+        return None;
+    }
+    Some((sli, backend))
+}
+
+fn sli_kind(cx: &mut Cx, key: &Node, body: &Node) -> Option<Sli> {
     match key.scalar_text()? {
+        "probe" => {
+            let p = fields(cx, body, "probe", &["name", "latency"])?;
+            let probe = p.req_str(cx, "name");
+            let latency = p.span(cx, "latency").map(|l| l.v);
+            Some(Sli::Probe {
+                probe: probe?.v,
+                latency,
+            })
+        }
         "events" => {
             // `events:` and `events: {}` both mean "fed through the events API".
             if !body.is_null() {
@@ -647,7 +689,7 @@ mod tests {
 
     fn read(text: &str) -> (Vec<Slo>, Vec<String>) {
         let mut cx = Cx::new();
-        let f = cx.add_file("t.yaml");
+        let f = cx.add_file("t.yaml", text);
         let docs = crate::yaml::parse(f, text).unwrap_or_else(|e| panic!("{}", e.message));
         let mut settings = Settings::default();
         let mut slos = Vec::new();

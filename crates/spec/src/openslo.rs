@@ -708,6 +708,7 @@ fn finish(cx: &Cx, common: &Common, index: usize, p: Parts) -> Slo {
         grouping: Vec::new(),
         alerting: common.alerting.clone(),
         labels: common.labels.clone(),
+        backend: None,
         source: cx.source(p.pos),
     }
 }

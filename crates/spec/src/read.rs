@@ -12,6 +12,8 @@ use crate::yaml::{Node, Pos, Value};
 /// The loader's context: the file table and the problems found so far.
 pub(crate) struct Cx {
     pub files: Vec<String>,
+    /// Each file's text, to place positions inside quoted scalars.
+    pub texts: Vec<String>,
     pub problems: Vec<Problem>,
     pub warnings: Vec<Problem>,
 }
@@ -20,14 +22,27 @@ impl Cx {
     pub fn new() -> Self {
         Cx {
             files: Vec::new(),
+            texts: Vec::new(),
             problems: Vec::new(),
             warnings: Vec::new(),
         }
     }
 
-    pub fn add_file(&mut self, name: &str) -> usize {
+    pub fn add_file(&mut self, name: &str, text: &str) -> usize {
         self.files.push(name.to_string());
+        self.texts.push(text.to_string());
         self.files.len() - 1
+    }
+
+    /// 1 when the scalar at `pos` is written in quotes, so a column inside its value is one
+    /// further along the line; 0 otherwise.
+    pub fn quote_width(&self, pos: Pos) -> u32 {
+        let line = self
+            .texts
+            .get(pos.file)
+            .and_then(|t| t.lines().nth(pos.line.saturating_sub(1) as usize));
+        let first = line.and_then(|l| l.chars().nth(pos.column.saturating_sub(1) as usize));
+        u32::from(matches!(first, Some('"' | '\'')))
     }
 
     fn problem(&self, pos: Pos, message: String) -> Problem {
@@ -54,6 +69,19 @@ impl Cx {
             file: self.files.get(pos.file).cloned().unwrap_or_default(),
             line: pos.line,
             column: pos.column,
+        }
+    }
+
+    /// The position a `SourceRef` made by this loader points at.
+    pub fn pos_of(&self, at: &SourceRef) -> Pos {
+        Pos {
+            file: self
+                .files
+                .iter()
+                .position(|f| *f == at.file)
+                .unwrap_or_default(),
+            line: at.line,
+            column: at.column,
         }
     }
 

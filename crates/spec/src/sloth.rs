@@ -157,6 +157,7 @@ fn slo(
         grouping: Vec::new(),
         alerting: alerting?,
         labels: merged,
+        backend: None,
         source: cx.source(node.pos),
     })
 }

@@ -8,7 +8,10 @@ use headroom_core::{
     AlertWindows, BudgetWindow, BudgetingMethod, CalendarUnit, PromQuery, RatioQueries, Sli, Slo,
     Span, Window,
 };
-use headroom_spec::{Config, Problem, load_paths, load_sources, load_str, parse_alert_windows};
+use headroom_spec::{
+    Config, Problem, Purpose, load_paths, load_paths_for_rules, load_sources, load_sources_for,
+    load_str, parse_alert_windows,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
 const QUICKSTART: &str = concat!(
@@ -34,16 +37,23 @@ fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 
+/// Loads a file for its format only: PromQL SLIs need not be runnable natively (see
+/// `promql_slis_must_run_natively_or_name_a_backend` for that check).
 fn load_ok(path: &Path) -> Config {
-    load_paths(&[path.to_path_buf()])
+    load_paths_for_rules(&[path.to_path_buf()])
         .unwrap_or_else(|problems| panic!("{} should load:\n{}", path.display(), render(&problems)))
 }
 
 fn load_err(path: &Path) -> Vec<Problem> {
-    match load_paths(&[path.to_path_buf()]) {
+    match load_paths_for_rules(&[path.to_path_buf()]) {
         Ok(c) => panic!("{} should fail, loaded {:?}", path.display(), ids(&c)),
         Err(p) => p,
     }
+}
+
+/// Loads in-memory files for their format only (as `load_ok`).
+fn rules_only(sources: &[(String, String)]) -> Result<Config, Vec<Problem>> {
+    load_sources_for(sources, Purpose::Rules)
 }
 
 fn str_ok(text: &str) -> Config {
@@ -659,7 +669,7 @@ fn openslo_calendar_1m_is_read_as_a_month_with_a_warning() {
 #[test]
 fn openslo_budgeting_examples_together_clash_on_a_name() {
     // Two of the spec's examples both call their SLO `service-availability`.
-    let problems = load_paths(&[fixture("openslo/budgeting-method")]).unwrap_err();
+    let problems = load_paths_for_rules(&[fixture("openslo/budgeting-method")]).unwrap_err();
     assert_eq!(problems.len(), 1, "{}", render(&problems));
     let low = fixture("openslo/budgeting-method/low-traffic-timeslices-slo.yaml");
     let ts = fixture("openslo/budgeting-method/timeslices-slo.yaml");
@@ -698,7 +708,7 @@ spec:
   alertPolicies:
     - alertPolicyRef: high-priority
 "#;
-    let c = load_sources(&[
+    let c = rules_only(&[
         fixture_source("openslo/v1/slis.yaml"),
         fixture_source("openslo/v1/alert_policies.yaml"),
         fixture_source("openslo/v1/services.yaml"),
@@ -802,7 +812,7 @@ spec:
 #[test]
 fn openslo_raw_success_ratio_becomes_an_error_ratio() {
     let slo_text = "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: wifi}\nspec:\n  service: home\n  indicatorRef: wifi-client-satisfaction\n  timeWindow: [{duration: 30d, isRolling: true}]\n  budgetingMethod: Occurrences\n  objectives: [{target: 0.95}]\n";
-    let c = load_sources(&[
+    let c = rules_only(&[
         fixture_source("openslo/v1/slis.yaml"),
         ("wifi.yaml".to_string(), slo_text.to_string()),
     ])
@@ -944,8 +954,26 @@ fn quickstart_loads() {
         [
             "headroom-api-availability",
             "headroom-api-latency",
-            "example-checkout-availability"
+            "example-checkout-availability",
+            "headroom-ready-probe"
         ]
+    );
+    let probes: Vec<(&str, &str, u64)> = c
+        .probes
+        .iter()
+        .map(|p| (p.name.as_str(), p.kind.name(), p.interval.as_secs()))
+        .collect();
+    assert_eq!(
+        probes,
+        [("headroom-ready", "http", 15), ("example-com", "http", 60)]
+    );
+    assert_eq!(c.probes[0].conditions.len(), 3);
+    assert_eq!(
+        slo(&c, "headroom-ready-probe").sli,
+        Sli::Probe {
+            probe: "headroom-ready".into(),
+            latency: None
+        }
     );
     let names: Vec<&str> = c.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["headroom", "example"]);
@@ -1162,7 +1190,7 @@ fn every_bad_slo_is_reported_not_just_the_first() {
             "test.yaml:10:21: good query has no {{.window}} placeholder: the query must take its range from the window being evaluated, e.g. rate(x[{{.window}}])",
             "test.yaml:11:23: grouping label \"1x\" is not a valid Prometheus label name: use letters, digits and '_', not starting with a digit or with \"__\"",
             "test.yaml:15:38: target 1.5 is out of range: a slice target is a ratio above 0 and at most 1",
-            "test.yaml:16:10: sli takes exactly one of events, ratio, threshold or raw",
+            "test.yaml:16:10: sli takes exactly one of events, ratio, threshold, raw or probe",
         ]
     );
 }
@@ -1271,14 +1299,14 @@ fn one_directory_mixes_native_sloth_and_openslo() {
     )
     .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a config").unwrap();
-    let config =
-        load_paths(&[dir.path().to_path_buf()]).unwrap_or_else(|p| panic!("{}", render(&p)));
+    let config = load_paths_for_rules(&[dir.path().to_path_buf()])
+        .unwrap_or_else(|p| panic!("{}", render(&p)));
     let ids: BTreeSet<&str> = ids(&config).into_iter().collect();
     let sloth_and_native = ["myservice-requests-availability", "checkout"];
     for id in sloth_and_native {
         assert!(ids.contains(id), "{id} missing from {ids:?}");
     }
-    let alone = load_paths(&[
+    let alone = load_paths_for_rules(&[
         fixture("openslo/v1/slos.yaml"),
         fixture("openslo/v1/slis.yaml"),
     ])

@@ -1,0 +1,305 @@
+//! headroom beside a real Prometheus (Debian's 2.42, installed by .ci/run): Prometheus scrapes a
+//! test target and remote-writes to headroom while headroom scrapes the same target itself. Both
+//! routes must count what Prometheus's `increase()` counts over the same range, within 1%, across
+//! a counter reset.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Kills a child process when dropped, so a failing test leaves nothing running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Counters a test target exposes in the text format: `(code, value)` of `test_requests_total`.
+type Counters = Arc<Mutex<Vec<(&'static str, f64)>>>;
+
+/// A minimal HTTP server answering every request with the counters as a metrics page.
+fn serve_target(counters: Counters) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let mut body = String::from("# TYPE test_requests_total counter\n");
+            for (code, v) in counters.lock().unwrap().iter() {
+                body.push_str(&format!("test_requests_total{{code=\"{code}\"}} {v}\n"));
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+fn http(addr: SocketAddr, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, body.to_string())
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A Prometheus instant query's vector result: `(labels, value)` pairs.
+fn prom_query(prom: SocketAddr, q: &str, at: f64) -> Vec<(Value, f64)> {
+    let (status, body) = http(
+        prom,
+        &format!("/api/v1/query?query={}&time={at:.3}", encode(q)),
+    );
+    assert_eq!(status, 200, "{q}: {body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let x: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
+            (r["metric"].clone(), x)
+        })
+        .collect()
+}
+
+/// Every raw sample Prometheus holds of a series: `(unix seconds, value)`.
+fn prom_samples(prom: SocketAddr, selector: &str) -> Vec<(f64, f64)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let (status, body) = http(
+        prom,
+        &format!(
+            "/api/v1/query?query={}&time={now:.3}",
+            encode(&format!("{selector}[1h]"))
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["data"]["result"][0]["values"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .map(|p| {
+                    (
+                        p[0].as_f64().unwrap(),
+                        p[1].as_str().unwrap().parse().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+fn start_headroom(data: &Path, config: &Path, addr: SocketAddr) -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .arg("serve")
+        .env("HEADROOM_CONFIG", config)
+        .env("HEADROOM_DATA_DIR", data)
+        .env("HEADROOM_LISTEN", addr.to_string())
+        .env("RUST_LOG", "warn")
+        .env_remove("HEADROOM_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut token = String::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        if line.trim().starts_with("hr_") {
+            token = line.trim().to_string();
+        }
+        if line.starts_with("headroom listening on") {
+            return (Running(child), token);
+        }
+    }
+    panic!("headroom serve exited before listening");
+}
+
+fn start_prometheus(dir: &Path, config: &str, addr: SocketAddr) -> Running {
+    let file = dir.join("prometheus.yml");
+    std::fs::write(&file, config).unwrap();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", file.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus not found: install Debian's prometheus package (bash .ci/run does)");
+    let running = Running(child);
+    assert!(
+        wait_for(Duration::from_secs(30), || http(addr, "/-/ready").0 == 200),
+        "prometheus did not become ready"
+    );
+    running
+}
+
+/// Good and total events headroom holds for an SLO over its whole window.
+fn headroom_counts(addr: SocketAddr, slo: &str) -> (f64, f64) {
+    let (status, body) = http(addr, &format!("/api/v1/slos/{slo}"));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    (
+        v["good_events"].as_f64().unwrap_or(0.0),
+        v["total_events"].as_f64().unwrap_or(0.0),
+    )
+}
+
+#[test]
+fn remote_written_and_scraped_counts_equal_prometheus_increase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let counters: Counters = Arc::new(Mutex::new(vec![("200", 1000.0), ("500", 10.0)]));
+    let target = serve_target(counters.clone());
+    let headroom = free_port();
+    let prom = free_port();
+
+    let slo = |name: &str, job: &str| {
+        format!(
+            "  - name: {name}\n    service: test\n    objective: 99\n    window: 1d\n    sli:\n      ratio:\n        good: sum(rate(test_requests_total{{job=\"{job}\",code!~\"5..\"}}[{{{{.window}}}}]))\n        total: sum(rate(test_requests_total{{job=\"{job}\"}}[{{{{.window}}}}]))\n"
+        )
+    };
+    let config = format!(
+        "anonymous_read: true\nscrape:\n  - job: direct\n    interval: 1s\n    timeout: 1s\n    targets: [\"{target}\"]\nslos:\n{}{}",
+        slo("via-remote-write", "via-prometheus"),
+        slo("via-scrape", "direct"),
+    );
+    let config_file = tmp.path().join("headroom.yaml");
+    std::fs::write(&config_file, config).unwrap();
+    let (_headroom, token) = start_headroom(&tmp.path().join("data"), &config_file, headroom);
+
+    let _prom = start_prometheus(
+        tmp.path(),
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: via-prometheus\n    static_configs:\n      - targets: [\"{target}\"]\nremote_write:\n  - url: http://{headroom}/api/v1/write\n    authorization:\n      credentials: {token}\n    queue_config:\n      batch_send_deadline: 500ms\n      min_backoff: 100ms\n"
+        ),
+        prom,
+    );
+
+    // Both have a baseline sample before the counters move: a series' first sample counts nothing.
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            prom_samples(prom, "test_requests_total{code=\"200\"}").len() >= 2
+        }),
+        "prometheus never scraped the target"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+
+    // Traffic with a counter reset in the middle (a restarted process). Each state is held over
+    // two scrape intervals so both scrapers see every one: a value no scrape saw before a reset
+    // is lost to `increase()` as much as to anyone.
+    for step in 0..6 {
+        {
+            let mut c = counters.lock().unwrap();
+            if step == 3 {
+                // Reset: the new values are counted whole, as increase() does.
+                c[0].1 = 40.0;
+                c[1].1 = 2.0;
+            } else {
+                c[0].1 += 97.0;
+                c[1].1 += 3.0;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2200));
+    }
+    // Let Prometheus flush its remote-write queue.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // Prometheus's own increase() over exactly the span of its samples (no extrapolation).
+    let samples = prom_samples(prom, "test_requests_total{code=\"200\"}");
+    let (first, last) = (samples[0].0, samples.last().unwrap().0);
+    let range_ms = ((last - first) * 1000.0).round() as i64 + 1;
+    let increase = |code: &str| -> f64 {
+        prom_query(
+            prom,
+            &format!("increase(test_requests_total{{code=\"{code}\"}}[{range_ms}ms])"),
+            last,
+        )
+        .iter()
+        .map(|(_, v)| v)
+        .sum()
+    };
+    let prom_good = increase("200");
+    let prom_total = prom_good + increase("500");
+    // Good: 3 × 97 (to 1,291), a reset to 40, 2 × 97 more: 291 + 234. Bad: 3 × 3, reset to 2, 2 × 3.
+    assert!(
+        (prom_good - 525.0).abs() < 1.0 && (prom_total - 542.0).abs() < 1.0,
+        "Prometheus's increase(): good {prom_good} of {prom_total}"
+    );
+
+    for slo in ["via-remote-write", "via-scrape"] {
+        let mut got = (0.0, 0.0);
+        let close = |a: f64, b: f64| (a - b).abs() <= 0.01 * b;
+        let agreed = wait_for(Duration::from_secs(20), || {
+            got = headroom_counts(headroom, slo);
+            close(got.1, prom_total) && close(got.0, prom_good)
+        });
+        println!(
+            "{slo}: headroom good {} of {}; Prometheus increase() good {prom_good} of {prom_total}",
+            got.0, got.1
+        );
+        assert!(
+            agreed,
+            "{slo}: headroom counted good {} of {}, Prometheus's increase() says {prom_good} of {prom_total}",
+            got.0, got.1
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! Sends remote_write requests shaped like a Prometheus server's (2,000 series × 5 samples,
+//! fresh increasing timestamps per request) to a receiver, and with `--pid` reports the CPU the
+//! receiving process spent per million samples.
+//!
+//! cargo run --release -p headroom-metrics --example remote_write_load -- \
+//!     --url http://127.0.0.1:9090/api/v1/write --requests 200 --warmup 10 --pid 1234
+
+// The example sends the workload's series only; its SLOs are for the bench.
+#[allow(dead_code)]
+#[path = "../benches/support/workload.rs"]
+mod workload;
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use headroom_core::Timestamp;
+use headroom_ingest::remote_write::{encode, to_proto};
+
+struct Args {
+    url: String,
+    requests: u64,
+    /// Requests sent before measuring, so the receiver's series already exist.
+    warmup: u64,
+    pid: Option<u32>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        url: "http://127.0.0.1:9090/api/v1/write".into(),
+        requests: 100,
+        warmup: 10,
+        pid: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => a.url = value()?,
+            "--requests" => {
+                a.requests = value()?.parse().map_err(|e| format!("--requests: {e}"))?
+            }
+            "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?,
+            "--pid" => a.pid = Some(value()?.parse().map_err(|e| format!("--pid: {e}"))?),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; use --url, --requests, --warmup, --pid"
+                ));
+            }
+        }
+    }
+    Ok(a)
+}
+
+/// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/P/stat).
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // The command name may hold spaces; fields are counted after its closing parenthesis.
+    let rest = &stat[stat.rfind(')').ok_or("malformed stat")? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| -> Result<u64, String> {
+        fields
+            .get(n - 3)
+            .ok_or("short stat")?
+            .parse()
+            .map_err(|e| format!("{e}"))
+    };
+    Ok(field(14)? + field(15)?)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn main() -> Result<(), String> {
+    let a = args()?;
+    let labels = workload::label_sets();
+    let per_request = (workload::SERIES * workload::SAMPLES_PER_SERIES) as u64;
+    // Start in the past so the last request's samples are not in the future: a receiver may
+    // refuse those, and one that keeps a head block refuses samples far older than its newest.
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis() as i64;
+    let all = a.warmup + a.requests;
+    let span = all as i64 * workload::SAMPLES_PER_SERIES as i64 * workload::STEP_MS;
+    let start = Timestamp(now_ms - span);
+    // Bodies are made before sending, so encoding does not compete with the receiver for CPU.
+    let mut bodies: Vec<Vec<u8>> = (0..all)
+        .map(|n| encode(&to_proto(&workload::request(&labels, start, n))))
+        .collect();
+    let measured = bodies.split_off(a.warmup as usize);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let send = |body: Vec<u8>| {
+        client
+            .post(&a.url)
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .header("User-Agent", "headroom-remote-write-load")
+            .body(body)
+            .send()
+            .map_err(|e| e.to_string())
+    };
+    for body in bodies {
+        let resp = send(body)?;
+        if !resp.status().is_success() {
+            return Err(format!("warm-up request refused: {}", resp.status()));
+        }
+    }
+    if a.pid.is_some() {
+        // Let the receiver settle after the warm-up.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let before = a.pid.map(cpu_ticks).transpose()?;
+    let started = Instant::now();
+    let mut failed = 0;
+    for body in measured {
+        let resp = send(body)?;
+        if !resp.status().is_success() {
+            failed += 1;
+            if failed == 1 {
+                let status = resp.status();
+                eprintln!(
+                    "first refusal: {status} {}",
+                    resp.text().unwrap_or_default()
+                );
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let samples = a.requests * per_request;
+    println!(
+        "sent {} requests ({samples} samples) in {elapsed:.2} s: {:.0} samples/s; {failed} refused",
+        a.requests,
+        samples as f64 / elapsed
+    );
+    if let (Some(pid), Some(before)) = (a.pid, before) {
+        // Let the receiver finish work it queued (Prometheus appends asynchronously to its WAL).
+        std::thread::sleep(Duration::from_millis(500));
+        let cpu = (cpu_ticks(pid)? - before) as f64 / clock_ticks_per_second();
+        println!(
+            "pid {pid}: {cpu:.2} CPU seconds, {:.3} CPU seconds per million samples",
+            cpu / (samples as f64 / 1e6)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! Native SLI metrics: PromQL SLI queries turned into plans headroom evaluates itself, and
+//! Prometheus samples (remote_write or scraped) routed into per-SLO good/total increments.
+//!
+//! Owns: [`query`] (PromQL → [`NativePlan`], or [`Unsupported`] naming the construct),
+//! [`counter`] (per-series `increase()` state), [`route`] ([`Router`]: samples → [`Event`]s).
+//!
+//! Pure: no IO, no async, no clock; time is passed in (`drain(now)`).
+//!
+//! Invariants:
+//! - A sample at or before its series' last timestamp never counts (retries count once).
+//! - NaN and staleness markers are not samples; a counter drop is a reset (Prometheus's
+//!   `increase()`); a counter's first sample is its baseline.
+//! - Every emitted event has 0 ≤ good ≤ total. Good not yet covered by total is carried to a
+//!   later event, never lost and never made up; total is emitted as observed.
+//! - Memory is bounded: series silent for `forget_after` are forgotten, at most `max_series`
+//!   are tracked, at most `max_groups` groups per grouped SLO.
+//!
+//! [`Event`]: headroom_ingest::Event
+
+pub mod counter;
+pub mod query;
+pub mod route;
+
+pub use counter::{Limits, SeriesState, Step};
+pub use query::{
+    CountExpr, LabelMatcher, MatchOp, NativePlan, Reading, Selector, Term, Unsupported, plan,
+};
+pub use route::{RoutedSlo, Router, RouterStats};

@@ -1,0 +1,481 @@
+//! The router against hand-computed increments and, with proptest, against a naive model of
+//! Prometheus's `increase()` and of the good ≤ total carry.
+
+use std::collections::BTreeMap;
+
+use headroom_core::{PromQuery, RatioQueries, Sli, Span, Timestamp};
+use headroom_ingest::Event;
+use headroom_ingest::remote_write::STALE_NAN_BITS;
+use headroom_metrics::{Limits, NativePlan, RoutedSlo, Router, plan};
+use proptest::prelude::*;
+
+const T0: i64 = 1_700_000_040_000; // a minute boundary
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp(T0 + secs * 1000)
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn q(s: &str) -> PromQuery {
+    PromQuery(s.to_string())
+}
+
+fn ratio(good: &str, total: &str, grouping: &[&str]) -> NativePlan {
+    let grouping: Vec<String> = grouping.iter().map(|s| s.to_string()).collect();
+    let sli = Sli::Ratio {
+        queries: RatioQueries::GoodTotal {
+            good: q(good),
+            total: q(total),
+        },
+    };
+    plan(&sli, &grouping).unwrap().unwrap()
+}
+
+fn slo(name: &str, grouping: &[&str], plan: NativePlan) -> RoutedSlo {
+    RoutedSlo {
+        slo: name.to_string(),
+        grouping: grouping.iter().map(|s| s.to_string()).collect(),
+        plan,
+    }
+}
+
+/// The availability SLO most tests use: good = non-5xx requests, total = all requests.
+fn availability() -> RoutedSlo {
+    slo(
+        "api-availability",
+        &[],
+        ratio(
+            r#"sum(rate(http_requests_total{job="api",code!~"5.."}[{{.window}}]))"#,
+            r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#,
+            &[],
+        ),
+    )
+}
+
+fn req(code: &str) -> Vec<(String, String)> {
+    labels(&[
+        ("__name__", "http_requests_total"),
+        ("job", "api"),
+        ("instance", "10.0.0.1:8080"),
+        ("code", code),
+    ])
+}
+
+fn samples(points: &[(i64, f64)]) -> Vec<(Timestamp, f64)> {
+    points.iter().map(|&(s, v)| (at(s), v)).collect()
+}
+
+/// (minute offset from T0, good, total) of one SLO's drained events, ungrouped.
+fn flat(out: &[(String, Vec<Event>)], slo: &str) -> Vec<(i64, f64, f64)> {
+    out.iter()
+        .filter(|(s, _)| s == slo)
+        .flat_map(|(_, evs)| evs.iter())
+        .map(|e| ((e.at.0 - T0) / 60_000, e.good, e.total))
+        .collect()
+}
+
+#[test]
+fn increases_per_minute_with_counter_reset() {
+    let mut r = Router::new(vec![availability()], Limits::default());
+    r.observe(
+        &req("200"),
+        &samples(&[(0, 100.0), (30, 110.0), (60, 130.0), (90, 5.0)]),
+    );
+    r.observe(
+        &req("500"),
+        &samples(&[(0, 7.0), (30, 7.0), (60, 9.0), (90, 9.0)]),
+    );
+    let out = r.drain(at(120));
+    // Minute 0: +10 good. Minute 1: +20 then a reset to 5 (+5) good, +2 bad.
+    assert_eq!(
+        flat(&out, "api-availability"),
+        [(0, 10.0, 10.0), (1, 25.0, 27.0)]
+    );
+    assert!(
+        r.drain(at(121)).is_empty(),
+        "a drain empties what it returned"
+    );
+}
+
+#[test]
+fn staleness_markers_and_nan_are_skipped() {
+    let mut r = Router::new(vec![availability()], Limits::default());
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    r.observe(
+        &req("200"),
+        &samples(&[(0, 10.0), (15, stale), (30, f64::NAN), (45, 16.0)]),
+    );
+    // Across the gap the difference counts, as a range selector ignores the markers.
+    assert_eq!(flat(&r.drain(at(60)), "api-availability"), [(0, 6.0, 6.0)]);
+}
+
+#[test]
+fn retried_and_out_of_order_samples_count_once() {
+    let mut r = Router::new(vec![availability()], Limits::default());
+    let batch = samples(&[(0, 10.0), (15, 12.0), (30, 20.0)]);
+    r.observe(&req("200"), &batch);
+    r.observe(&req("200"), &batch); // a retried remote_write request
+    r.observe(&req("200"), &samples(&[(20, 15.0)])); // late, before the last one
+    assert_eq!(
+        flat(&r.drain(at(60)), "api-availability"),
+        [(0, 10.0, 10.0)]
+    );
+    let s = r.stats();
+    assert_eq!(s.samples_out_of_order, 4);
+    assert_eq!(s.samples_matched, 7);
+    assert_eq!(s.series_tracked, 1);
+}
+
+#[test]
+fn series_that_match_nothing_are_not_tracked() {
+    let mut r = Router::new(vec![availability()], Limits::default());
+    let other_job = labels(&[
+        ("__name__", "http_requests_total"),
+        ("job", "web"),
+        ("code", "200"),
+    ]);
+    let other_metric = labels(&[("__name__", "go_goroutines"), ("job", "api")]);
+    r.observe(&other_job, &samples(&[(0, 1.0), (10, 5.0)]));
+    r.observe(&other_metric, &samples(&[(0, 1.0), (10, 5.0)]));
+    assert!(r.drain(at(60)).is_empty());
+    let s = r.stats();
+    assert_eq!((s.series_tracked, s.samples_matched), (0, 0));
+}
+
+#[test]
+fn series_that_come_and_go() {
+    let limits = Limits {
+        forget_after: Span::minutes(10),
+        ..Limits::default()
+    };
+    let mut r = Router::new(vec![availability()], limits);
+    r.observe(&req("200"), &samples(&[(0, 10.0), (30, 14.0)]));
+    assert_eq!(flat(&r.drain(at(60)), "api-availability"), [(0, 4.0, 4.0)]);
+    assert_eq!(r.stats().series_tracked, 1);
+    // Silent for 10 minutes past its last sample: forgotten.
+    assert!(r.drain(at(30 + 601)).is_empty());
+    assert_eq!(r.stats().series_tracked, 0);
+    // Back (say its pod restarted with a higher count left over): the first sample is a new
+    // baseline, not an increase from the forgotten one.
+    r.observe(&req("200"), &samples(&[(900, 50.0), (930, 53.0)]));
+    assert_eq!(
+        flat(&r.drain(at(960)), "api-availability"),
+        [(15, 3.0, 3.0)]
+    );
+    assert_eq!(r.stats().series_tracked, 1);
+}
+
+#[test]
+fn grouping_gives_each_group_its_events() {
+    let plan = ratio(
+        r#"sum by (route) (rate(http_requests_total{code!~"5.."}[{{.window}}]))"#,
+        r#"sum(rate(http_requests_total[{{.window}}])) by (route, code)"#,
+        &["route"],
+    );
+    let mut r = Router::new(vec![slo("per-route", &["route"], plan)], Limits::default());
+    let series = |route: &str, code: &str| {
+        labels(&[
+            ("__name__", "http_requests_total"),
+            ("route", route),
+            ("code", code),
+        ])
+    };
+    r.observe(&series("/a", "200"), &samples(&[(0, 0.0), (10, 4.0)]));
+    r.observe(&series("/a", "500"), &samples(&[(0, 0.0), (10, 1.0)]));
+    r.observe(&series("/b", "200"), &samples(&[(0, 0.0), (10, 9.0)]));
+    // No route label: its group is the empty value, as `sum by` makes it.
+    r.observe(
+        &labels(&[("__name__", "http_requests_total"), ("code", "200")]),
+        &samples(&[(0, 0.0), (10, 2.0)]),
+    );
+    let out = r.drain(at(60));
+    assert_eq!(out.len(), 1);
+    let mut got: Vec<(String, f64, f64)> = out[0]
+        .1
+        .iter()
+        .map(|e| {
+            assert_eq!(e.at, at(0));
+            assert_eq!(e.labels.len(), 1);
+            (e.labels["route"].clone(), e.good, e.total)
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            (String::new(), 2.0, 2.0),
+            ("/a".to_string(), 4.0, 5.0),
+            ("/b".to_string(), 9.0, 9.0)
+        ]
+    );
+}
+
+#[test]
+fn group_cap_refuses_new_groups() {
+    let plan = ratio(
+        "sum by (route) (rate(req_total[5m]))",
+        "sum by (route) (rate(req_total[5m]))",
+        &["route"],
+    );
+    let limits = Limits {
+        max_groups: 2,
+        ..Limits::default()
+    };
+    let mut r = Router::new(vec![slo("s", &["route"], plan)], limits);
+    for route in ["a", "b", "c"] {
+        r.observe(
+            &labels(&[("__name__", "req_total"), ("route", route)]),
+            &samples(&[(0, 0.0), (10, 1.0)]),
+        );
+    }
+    let out = r.drain(at(60));
+    assert_eq!(out[0].1.len(), 2);
+    // good and total each tried to open the third group.
+    assert_eq!(r.stats().groups_refused, 2);
+}
+
+#[test]
+fn bad_total_plan_emits_total_minus_bad() {
+    let sli = Sli::Ratio {
+        queries: RatioQueries::BadTotal {
+            bad: q(r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#),
+            total: q(r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#),
+        },
+    };
+    let plan = plan(&sli, &[]).unwrap().unwrap();
+    let mut r = Router::new(vec![slo("s", &[], plan)], Limits::default());
+    r.observe(&req("200"), &samples(&[(0, 0.0), (20, 90.0)]));
+    r.observe(&req("503"), &samples(&[(0, 0.0), (20, 10.0)]));
+    assert_eq!(flat(&r.drain(at(60)), "s"), [(0, 90.0, 100.0)]);
+}
+
+#[test]
+fn raw_error_ratio_over_gauge_samples() {
+    // raw-home-wifi.yml's shape: good = Σ satisfaction samples, total = their count.
+    let sli = Sli::RawErrorRatio {
+        error_ratio: q("1 - (
+            sum(sum_over_time(unifipoller_client_satisfaction_ratio[{{.window}}]))
+            /
+            sum(count_over_time(unifipoller_client_satisfaction_ratio[{{.window}}]))
+        )"),
+    };
+    let plan = plan(&sli, &[]).unwrap().unwrap();
+    let mut r = Router::new(vec![slo("wifi", &[], plan)], Limits::default());
+    let client = |mac: &str| {
+        labels(&[
+            ("__name__", "unifipoller_client_satisfaction_ratio"),
+            ("mac", mac),
+        ])
+    };
+    r.observe(&client("a"), &samples(&[(0, 1.0), (30, 0.5), (60, 0.75)]));
+    r.observe(&client("b"), &samples(&[(0, 0.25), (30, f64::NAN)]));
+    assert_eq!(
+        flat(&r.drain(at(120)), "wifi"),
+        [(0, 1.75, 3.0), (1, 0.75, 1.0)]
+    );
+}
+
+#[test]
+fn good_seen_before_total_is_carried_not_lost() {
+    let mut r = Router::new(vec![availability()], Limits::default());
+    // An ungrouped good/total split across series: the good series' samples arrive first.
+    let plan = ratio("sum(rate(good_total[5m]))", "sum(rate(all_total[5m]))", &[]);
+    r.replace(vec![slo("split", &[], plan)]);
+    let good = labels(&[("__name__", "good_total")]);
+    let all = labels(&[("__name__", "all_total")]);
+    r.observe(&good, &samples(&[(0, 0.0), (10, 8.0)]));
+    r.observe(&all, &samples(&[(0, 0.0)]));
+    assert!(r.drain(at(15)).is_empty(), "no total yet: nothing to emit");
+    r.observe(&all, &samples(&[(10, 5.0)]));
+    assert_eq!(flat(&r.drain(at(20)), "split"), [(0, 5.0, 5.0)]);
+    r.observe(&all, &samples(&[(70, 12.0)]));
+    r.observe(&good, &samples(&[(70, 9.0)]));
+    // Carried 3 plus this minute's 1 good, within this minute's 7 total.
+    assert_eq!(flat(&r.drain(at(80)), "split"), [(1, 4.0, 7.0)]);
+}
+
+#[test]
+fn replace_keeps_counter_state_of_series_that_still_match() {
+    let mut r = Router::new(vec![availability()], Limits::default());
+    r.observe(&req("200"), &samples(&[(0, 10.0)]));
+    r.observe(&req("500"), &samples(&[(0, 3.0)]));
+    // The new config only counts 200s, under a new SLO name.
+    let plan = ratio(
+        r#"sum(rate(http_requests_total{code="200"}[5m]))"#,
+        r#"sum(rate(http_requests_total{code="200"}[5m]))"#,
+        &[],
+    );
+    r.replace(vec![slo("ok-only", &[], plan)]);
+    assert_eq!(r.stats().series_tracked, 1);
+    r.observe(&req("200"), &samples(&[(30, 15.0)]));
+    r.observe(&req("500"), &samples(&[(30, 4.0)]));
+    // The 200 series kept its baseline of 10: +5, not a fresh baseline.
+    assert_eq!(flat(&r.drain(at(60)), "ok-only"), [(0, 5.0, 5.0)]);
+}
+
+#[test]
+fn series_cap_refuses_new_series() {
+    let limits = Limits {
+        max_series: 2,
+        ..Limits::default()
+    };
+    let mut r = Router::new(vec![availability()], limits);
+    for code in ["200", "201", "202"] {
+        r.observe(&req(code), &samples(&[(0, 0.0), (10, 1.0)]));
+    }
+    let s = r.stats();
+    assert_eq!(
+        (s.series_tracked, s.series_refused, s.samples_over_cap),
+        (2, 1, 2)
+    );
+    assert_eq!(flat(&r.drain(at(60)), "api-availability"), [(0, 2.0, 2.0)]);
+}
+
+/// Prometheus's formula, written independently: over the accepted samples (non-NaN, each
+/// after the last accepted one), last − first plus every value that a reset dropped.
+fn naive_increase(samples: &[(i64, f64)]) -> f64 {
+    let mut accepted: Vec<(i64, f64)> = Vec::new();
+    for &(t, v) in samples {
+        if v.is_nan() || accepted.last().is_some_and(|&(lt, _)| t <= lt) {
+            continue;
+        }
+        accepted.push((t, v));
+    }
+    let (Some(first), Some(last)) = (accepted.first(), accepted.last()) else {
+        return 0.0;
+    };
+    let resets: f64 = accepted
+        .windows(2)
+        .filter(|w| w[1].1 < w[0].1)
+        .map(|w| w[0].1)
+        .sum();
+    last.1 - first.1 + resets
+}
+
+fn sample_value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => (0u32..1000).prop_map(f64::from),
+        1 => Just(f64::from_bits(STALE_NAN_BITS)),
+        1 => Just(f64::NAN),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn increase_matches_the_naive_model(
+        points in prop::collection::vec((0i64..600, sample_value()), 0..60),
+        cuts in prop::collection::vec(0usize..60, 0..6),
+    ) {
+        let plan = ratio("sum(increase(c_total[5m]))", "sum(increase(c_total[5m]))", &[]);
+        let mut r = Router::new(vec![slo("c", &[], plan)], Limits::default());
+        let series = labels(&[("__name__", "c_total")]);
+        // The same samples in batches of any size, with drains in between.
+        let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= points.len()).collect();
+        cuts.push(points.len());
+        cuts.sort();
+        let (mut from, mut total) = (0, 0.0);
+        for c in cuts {
+            r.observe(&series, &samples(&points[from..c]));
+            from = c;
+            for (_, evs) in r.drain(at(0)) {
+                for e in evs {
+                    prop_assert_eq!(e.good, e.total);
+                    total += e.total;
+                }
+            }
+        }
+        prop_assert!((total - naive_increase(&points)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn good_never_exceeds_total_and_nothing_is_lost(
+        ticks in prop::collection::vec((0u32..50, 0u32..50), 1..40),
+        order in prop::collection::vec(any::<bool>(), 0..120),
+        drains in prop::collection::vec(any::<bool>(), 0..120),
+    ) {
+        let plan = ratio("sum(rate(good_total[5m]))", "sum(rate(all_total[5m]))", &[]);
+        let mut r = Router::new(vec![slo("s", &[], plan)], Limits::default());
+        let good_series = labels(&[("__name__", "good_total")]);
+        let all_series = labels(&[("__name__", "all_total")]);
+        // Cumulative counters, one sample each per 20 s tick; good ≤ total in each tick.
+        let (mut g, mut t) = (0.0, 0.0);
+        let mut good_samples = vec![(0i64, 0.0)];
+        let mut all_samples = vec![(0i64, 0.0)];
+        for (i, &(a, b)) in ticks.iter().enumerate() {
+            let (tick_total, tick_good) = (f64::from(a.max(b)), f64::from(a.min(b)));
+            g += tick_good;
+            t += tick_total;
+            good_samples.push((20 * (i as i64 + 1), g));
+            all_samples.push((20 * (i as i64 + 1), t));
+        }
+        let end = 20 * (ticks.len() as i64 + 1);
+
+        // Deliver the two series in a random interleaving, draining at random points.
+        let (mut gi, mut ai, mut k) = (0, 0, 0);
+        let (mut emitted_good, mut emitted_total, mut seen_good) = (0.0, 0.0, 0.0);
+        let check = |out: Vec<(String, Vec<Event>)>, seen_good: f64,
+                         emitted_good: &mut f64, emitted_total: &mut f64| {
+            for (_, evs) in out {
+                for e in evs {
+                    assert!(0.0 <= e.good && e.good <= e.total, "event {e:?}");
+                    *emitted_good += e.good;
+                    *emitted_total += e.total;
+                }
+            }
+            // Never made up: no more good emitted than observed.
+            assert!(*emitted_good <= seen_good + 1e-9);
+        };
+        while gi < good_samples.len() || ai < all_samples.len() {
+            let take_good = ai == all_samples.len()
+                || (gi < good_samples.len() && order.get(k).copied().unwrap_or(true));
+            if take_good {
+                r.observe(&good_series, &samples(&good_samples[gi..=gi]));
+                seen_good = good_samples[gi].1;
+                gi += 1;
+            } else {
+                r.observe(&all_series, &samples(&all_samples[ai..=ai]));
+                ai += 1;
+            }
+            if drains.get(k).copied().unwrap_or(false) {
+                check(r.drain(at(end)), seen_good, &mut emitted_good, &mut emitted_total);
+            }
+            k += 1;
+        }
+        check(r.drain(at(end)), seen_good, &mut emitted_good, &mut emitted_total);
+        // Total is exact as soon as it is observed; good may still be carried, if its last
+        // samples came after the total they belong to was emitted.
+        prop_assert_eq!(emitted_total, t);
+        prop_assert!(emitted_good <= g);
+        // Traffic goes on with a burst of errors, whose total covers any carried good.
+        r.observe(&good_series, &samples(&[(end, g)]));
+        r.observe(&all_series, &samples(&[(end, t + t + 1.0)]));
+        check(r.drain(at(end)), g, &mut emitted_good, &mut emitted_total);
+        prop_assert_eq!(emitted_total, t + t + 1.0);
+        prop_assert_eq!(emitted_good, g);
+    }
+}
+
+#[test]
+fn event_labels_are_the_grouping_labels_only() {
+    let plan = ratio(
+        "sum without (instance) (rate(req_total[5m]))",
+        "sum without (instance) (rate(req_total[5m]))",
+        &["job"],
+    );
+    let mut r = Router::new(vec![slo("s", &["job"], plan)], Limits::default());
+    r.observe(
+        &labels(&[("__name__", "req_total"), ("job", "api"), ("instance", "x")]),
+        &samples(&[(0, 1.0), (5, 2.0)]),
+    );
+    let out = r.drain(at(60));
+    let expected: BTreeMap<String, String> = [("job".to_string(), "api".to_string())].into();
+    assert_eq!(out[0].1[0].labels, expected);
+}
