@@ -146,18 +146,20 @@ fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 fn start_headroom(data: &Path, config: &Path, addr: SocketAddr) -> (Running, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .arg("serve")
-        .env("HEADROOM_CONFIG", config)
-        .env("HEADROOM_DATA_DIR", data)
-        .env("HEADROOM_LISTEN", addr.to_string())
-        .env("RUST_LOG", "warn")
-        .env_remove("HEADROOM_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut running = Running(
+        Command::new(env!("CARGO_BIN_EXE_headroom"))
+            .arg("serve")
+            .env("HEADROOM_CONFIG", config)
+            .env("HEADROOM_DATA_DIR", data)
+            .env("HEADROOM_LISTEN", addr.to_string())
+            .env("RUST_LOG", "warn")
+            .env_remove("HEADROOM_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let out = BufReader::new(running.0.stdout.take().unwrap());
     let mut token = String::new();
     for line in out.lines() {
         let line = line.unwrap();
@@ -165,7 +167,7 @@ fn start_headroom(data: &Path, config: &Path, addr: SocketAddr) -> (Running, Str
             token = line.trim().to_string();
         }
         if line.starts_with("headroom listening on") {
-            return (Running(child), token);
+            return (running, token);
         }
     }
     panic!("headroom serve exited before listening");

@@ -17,8 +17,8 @@ use headroom_core::{
 };
 use headroom_ingest::Event;
 use headroom_tsdb::{
-    AppendOutcome, Sample, SeriesConfig, SeriesHandle, SeriesKey, SliceKind, SliceRule, Tsdb,
-    TsdbError,
+    AppendOutcome, Counting, Sample, SeriesConfig, SeriesHandle, SeriesKey, SliceKind, SliceRule,
+    Tsdb, TsdbError,
 };
 
 /// Why an ingest batch was refused. Nothing of a refused batch is stored.
@@ -278,6 +278,29 @@ impl Engine {
         idempotency_key: Option<&str>,
         now: Timestamp,
     ) -> Result<AppendOutcome, IngestError> {
+        self.ingest_as(slo_id, events, idempotency_key, now, Counting::Events)
+    }
+
+    /// Adds counter increments routed from Prometheus samples: as [`Engine::ingest`], except
+    /// that an event's good may lead or trail its total (they come from different series; their
+    /// sums agree once both have arrived).
+    pub fn ingest_increments(
+        &self,
+        slo_id: &str,
+        events: &[Event],
+        now: Timestamp,
+    ) -> Result<AppendOutcome, IngestError> {
+        self.ingest_as(slo_id, events, None, now, Counting::Increments)
+    }
+
+    fn ingest_as(
+        &self,
+        slo_id: &str,
+        events: &[Event],
+        idempotency_key: Option<&str>,
+        now: Timestamp,
+        counting: Counting,
+    ) -> Result<AppendOutcome, IngestError> {
         let slo = self
             .slo(slo_id)
             .ok_or_else(|| IngestError::UnknownSlo(slo_id.to_string()))?;
@@ -299,7 +322,8 @@ impl Engine {
         {
             // Refuse a bad batch before it creates the groups it names: once created, a group may
             // receive another batch's acknowledged events, so it is never taken back.
-            self.tsdb.check_new(series_config(&slo), &samples, now)?;
+            self.tsdb
+                .check_new(series_config(&slo), &samples, now, counting)?;
             let mut new: Vec<&str> = samples
                 .iter()
                 .filter(|s| self.tsdb.config_of(&s.key).is_none())
@@ -316,8 +340,13 @@ impl Engine {
             }
             self.add_new_groups(&slo, &samples)?;
         }
-        let scoped = idempotency_key.map(|k| format!("{slo_id}\u{0}{k}"));
-        Ok(self.tsdb.append(&samples, scoped.as_deref(), now)?)
+        Ok(match counting {
+            Counting::Events => {
+                let scoped = idempotency_key.map(|k| format!("{slo_id}\u{0}{k}"));
+                self.tsdb.append(&samples, scoped.as_deref(), now)?
+            }
+            Counting::Increments => self.tsdb.append_increments(&samples, now)?,
+        })
     }
 
     /// A new group value gets its own series (and budget) on first sight.

@@ -51,6 +51,23 @@ fn route(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The router's share alone, on series decoded beforehand.
+    group.bench_function("observe+drain", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                let now = Timestamp(start.0 + (n as i64 + 1) * 5 * workload::STEP_MS);
+                (workload::request(&labels, start, n), now)
+            },
+            |(series, now)| {
+                for s in &series {
+                    router.observe(&s.labels, &s.samples);
+                }
+                router.drain(now)
+            },
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
     let s = router.stats();
     assert_eq!(s.samples_out_of_order, 0, "timestamps advance: no retries");

@@ -10,8 +10,9 @@
 //! - A sample at or before its series' last timestamp never counts (retries count once).
 //! - NaN and staleness markers are not samples; a counter drop is a reset (Prometheus's
 //!   `increase()`); a counter's first sample is its baseline.
-//! - Every emitted event has 0 ≤ good ≤ total. Good not yet covered by total is carried to a
-//!   later event, never lost and never made up; total is emitted as observed.
+//! - Emitted events are increments, emitted as soon as they are observed: summed, they equal the
+//!   good and total `increase()` gives. Good and total come from different series, so a single
+//!   event may carry one before the other.
 //! - Memory is bounded: series silent for `forget_after` are forgotten, at most `max_series`
 //!   are tracked, at most `max_groups` groups per grouped SLO.
 //!

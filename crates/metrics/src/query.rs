@@ -181,7 +181,8 @@ pub struct Unsupported {
 
 /// What `Unsupported` says the way out is.
 const BACKEND_HINT: &str = "this SLO can run via an external Prometheus-compatible backend \
-                            (`backends:` with the SLO's `source`)";
+                            (declare it under `backends:`, then name it as the SLI's `backend:` \
+                            or mark it `default: true`)";
 
 /// A rejection while walking one query; the query name is added by [`plan`].
 #[derive(Debug)]
@@ -562,25 +563,23 @@ fn subquery() -> Reject {
     )
 }
 
-/// Every grouping label must come through every enclosing `sum`.
+/// Every grouping label must come through every enclosing `sum`. A plain `sum(…)` of a grouped
+/// SLO sums within each group (as Pyrra reads `grouping`); `by` and `without` must keep the
+/// labels.
 fn check_grouping(aggs: &[Aggregation], grouping: &[String]) -> Result<(), Reject> {
     for label in grouping {
-        for agg in aggs {
-            let kept = match agg {
-                None => false,
-                Some(LabelModifier::Include(by)) => by.labels.iter().any(|l| l == label),
-                Some(LabelModifier::Exclude(without)) => !without.labels.iter().any(|l| l == label),
+        for modifier in aggs.iter().flatten() {
+            let (kept, how) = match modifier {
+                LabelModifier::Include(by) => (
+                    by.labels.iter().any(|l| l == label),
+                    format!("`sum by ({})`", by.labels.join(", ")),
+                ),
+                LabelModifier::Exclude(w) => (
+                    !w.labels.iter().any(|l| l == label),
+                    format!("`sum without ({})`", w.labels.join(", ")),
+                ),
             };
             if !kept {
-                let how = match agg {
-                    None => "`sum` without `by`".to_string(),
-                    Some(LabelModifier::Include(by)) => {
-                        format!("`sum by ({})`", by.labels.join(", "))
-                    }
-                    Some(LabelModifier::Exclude(w)) => {
-                        format!("`sum without ({})`", w.labels.join(", "))
-                    }
-                };
                 return Err(reject(
                     format!("grouping label `{label}` dropped by {how}"),
                     "each group needs its own counts, so the label must survive the aggregation",

@@ -87,21 +87,17 @@ struct Index {
     by_metric: HashMap<String, Vec<usize>, BuildHasherDefault<NameHasher>>,
 }
 
-/// Per (SLO, group): increments not drained yet, and the cumulative sums that keep every emitted
-/// event's good within its total.
+/// Per (SLO, group): increments not drained yet, per minute.
 #[derive(Debug, Default)]
 struct Ledger {
     /// (minute start, good, total), ascending by minute.
     pending: Vec<(i64, f64, f64)>,
-    seen_good: f64,
-    seen_total: f64,
-    emitted_good: f64,
-    emitted_total: f64,
 }
 
 impl Ledger {
     #[inline]
-    fn add(&mut self, minute: i64, side: Side, amount: f64) {
+    fn add(&mut self, at: Timestamp, side: Side, amount: f64) {
+        let minute = at.floor(Span::MINUTE).0;
         // Samples mostly arrive in time order, so the minute is almost always the last one.
         let i = match self.pending.iter().rposition(|p| p.0 <= minute) {
             Some(i) if self.pending[i].0 == minute => i,
@@ -120,28 +116,22 @@ impl Ledger {
         }
     }
 
-    /// Emits the pending minutes in order. Total is emitted as it comes (never below zero
-    /// cumulatively); good up to that event's total, the rest carried to a later event: good
-    /// and total come from different series sampled at different moments, and the store refuses
-    /// an event with good > total.
+    /// Emits each pending minute as it stands. Good and total come from different series, which
+    /// can reach headroom in different requests (Prometheus shards its queue by series): an
+    /// event may carry good without its total yet, or the reverse. They are increments, and
+    /// their sums agree once both have arrived; holding either back would delay every page.
     fn drain(&mut self, labels: &BTreeMap<String, String>, out: &mut Vec<Event>) {
-        for (minute, good, total) in self.pending.drain(..) {
-            self.seen_good += good;
-            self.seen_total += total;
-            let total_e = (self.seen_total - self.emitted_total).max(0.0);
-            let good_e = (self.seen_good - self.emitted_good).clamp(0.0, total_e);
-            if total_e <= 0.0 {
-                continue;
-            }
-            self.emitted_total += total_e;
-            self.emitted_good += good_e;
-            out.push(Event {
-                at: Timestamp(minute),
-                good: good_e,
-                total: total_e,
-                labels: labels.clone(),
-            });
-        }
+        out.extend(
+            self.pending
+                .drain(..)
+                .filter(|&(_, good, total)| good != 0.0 || total != 0.0)
+                .map(|(minute, good, total)| Event {
+                    at: Timestamp(minute),
+                    good,
+                    total,
+                    labels: labels.clone(),
+                }),
+        );
     }
 }
 
@@ -288,8 +278,9 @@ impl Router {
     }
 
     /// The increments accumulated since the last drain, per SLO (only SLOs with events): one
-    /// event per (group, minute) with `labels` = the SLO's grouping labels, `at` = the minute's
-    /// start, and 0 ≤ good ≤ total. Also forgets series silent for `forget_after` before `now`.
+    /// event per (group, minute) with `labels` = the SLO's grouping labels and `at` = the
+    /// minute's start. Increments, not observations: good may lead or trail total (see
+    /// `Engine::ingest_increments`). Also forgets series silent for `forget_after` before `now`.
     pub fn drain(&mut self, now: Timestamp) -> Vec<(String, Vec<Event>)> {
         self.sweep(now);
         let mut out = Vec::new();
@@ -342,7 +333,6 @@ fn apply(
             }
             Advance::Accepted { previous } => previous,
         };
-        let minute = at.floor(Span::MINUTE).0;
         for r in &tracked.routes {
             let Some(amount) = r.reading.amount(previous, value) else {
                 continue;
@@ -350,7 +340,7 @@ fn apply(
             if amount != 0.0 {
                 slos[r.slo].ledgers[r.group]
                     .1
-                    .add(minute, r.side, r.coef * amount);
+                    .add(at, r.side, r.coef * amount);
             }
         }
     }

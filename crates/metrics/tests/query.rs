@@ -249,7 +249,7 @@ fn planned(file: &str, slos: &[headroom_core::Slo]) -> BTreeMap<String, Outcome>
         .collect()
 }
 
-const BACKEND_HINT: &str = "this SLO can run via an external Prometheus-compatible backend (`backends:` with the SLO's `source`)";
+const BACKEND_HINT: &str = "this SLO can run via an external Prometheus-compatible backend (declare it under `backends:`, then name it as the SLI's `backend:` or mark it `default: true`)";
 
 /// The outcome a loader problem reports: `SLO "<id>": its <query> query cannot run natively:
 /// <Unsupported message>`. Any other problem fails the test.

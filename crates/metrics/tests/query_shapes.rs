@@ -113,13 +113,10 @@ fn grouping_labels_must_survive_every_aggregation() {
         .is_ok()
     );
 
-    let e = grouped("sum(rate(x[5m]))", &["route"]).unwrap_err();
-    assert_eq!(e.query, "total");
-    assert_eq!(
-        e.construct,
-        "grouping label `route` dropped by `sum` without `by`"
-    );
+    // A plain sum of a grouped SLO sums within each group, as Pyrra reads `grouping`.
+    assert!(grouped("sum(rate(x[5m]))", &["route"]).is_ok());
     let e = grouped("sum by (code) (rate(x[5m]))", &["route"]).unwrap_err();
+    assert_eq!(e.query, "total");
     assert_eq!(
         e.construct,
         "grouping label `route` dropped by `sum by (code)`"
@@ -131,7 +128,7 @@ fn grouping_labels_must_survive_every_aggregation() {
     );
     // One term of two losing it is enough to refuse.
     let e = grouped(
-        "sum by (route) (rate(x[5m])) + sum(rate(y[5m]))",
+        "sum by (route) (rate(x[5m])) + sum by (code) (rate(y[5m]))",
         &["route"],
     )
     .unwrap_err();
@@ -303,7 +300,7 @@ fn rejected_constructs_are_named_with_the_way_out() {
         );
         assert!(
             e.message.contains(
-                "external Prometheus-compatible backend (`backends:` with the SLO's `source`)"
+                "external Prometheus-compatible backend (declare it under `backends:`, then name it as the SLI's `backend:` or mark it `default: true`)"
             ),
             "{query}: {}",
             e.message

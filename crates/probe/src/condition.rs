@@ -179,7 +179,23 @@ impl fmt::Display for Operand {
             Operand::Len(p) => write!(f, "len({p})"),
             Operand::Has(p) => write!(f, "has({p})"),
             Operand::Pattern(pattern) => write!(f, "pat({pattern})"),
-            Operand::AnyOf(options) => write!(f, "any({})", options.join(", ")),
+            Operand::AnyOf(options) => {
+                f.write_str("any(")?;
+                for (i, option) in options.iter().enumerate() {
+                    if i > 0 {
+                        // `, ` reads best, but its space before an option such as `== b` would
+                        // make an operator the printed condition splits at.
+                        let operator_next = Operator::SEARCH_ORDER.iter().any(|op| {
+                            option
+                                .strip_prefix(op.symbol())
+                                .is_some_and(|rest| rest.starts_with(' '))
+                        });
+                        f.write_str(if operator_next { "," } else { ", " })?;
+                    }
+                    f.write_str(option)?;
+                }
+                f.write_str(")")
+            }
             Operand::Literal(text) => f.write_str(text),
         }
     }
@@ -245,9 +261,13 @@ impl Parser<'_> {
             let left = &trimmed[..at];
             let right_start = at + token.len();
             let right = &trimmed[right_start..];
-            let left_op = self.operand(left.trim_end(), start)?;
-            let right_offset = start + right_start + (right.len() - right.trim_start().len());
-            let right_op = self.operand(right.trim_start(), right_offset)?;
+            // Only spaces, the operator's own delimiter, are trimmed next to it: trimming other
+            // whitespace could leave `a ==` of `a ==\n != b`, whose printed form `a == != b`
+            // splits at `==` instead.
+            let left_op = self.operand(left.trim_end_matches(' '), start)?;
+            let right_trimmed = right.trim_start_matches(' ');
+            let right_offset = start + right_start + (right.len() - right_trimmed.len());
+            let right_op = self.operand(right_trimmed, right_offset)?;
             return self.check_matchers(left_op, operator, right_op, start, right_offset);
         }
         Err(self.missing_operator(trimmed, start))

@@ -15,6 +15,10 @@ fn slo_param() -> Value {
     json!({"name": "slo", "in": "path", "required": true, "schema": {"type": "string"}, "description": "SLO id"})
 }
 
+fn name_param(desc: &str) -> Value {
+    json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}, "description": desc})
+}
+
 fn query(name: &str, desc: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}, "description": desc})
 }
@@ -48,6 +52,17 @@ pub fn document() -> Value {
     events["requestBody"] = json!({"required": true, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}},
         "application/x-ndjson": {"schema": {"$ref": "#/components/schemas/Event"}}}});
+    let mut write = op(
+        "Prometheus remote_write 1.0 (snappy-compressed protobuf WriteRequest): samples of series some SLO selects are counted",
+        "ingest",
+        &[
+            ("204", "stored"),
+            ("400", "malformed body: Prometheus does not retry it"),
+            ("413", "body too large"),
+            ("503", "storage failed: retry"),
+        ],
+    );
+    write["requestBody"] = json!({"required": true, "content": {"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}}});
     json!({
         "openapi": "3.0.3",
         "info": {"title": "headroom", "version": env!("CARGO_PKG_VERSION"),
@@ -81,6 +96,12 @@ pub fn document() -> Value {
             "/api/v1/slos/{slo}/events": {"post": events},
             "/api/v1/alerts/transitions": {"get": with(op("Alert state changes, newest first", "read", &[("200", "transitions")]),
                 vec![query("slo", "only this SLO"), query("from", "RFC 3339 or unix seconds"), query("to", "RFC 3339 or unix seconds"), query("limit", "at most 1000 (default 100)")])},
+            "/api/v1/write": {"post": write},
+            "/api/v1/probes": {"get": op("Probes with their latest result", "read", &[("200", "probes")])},
+            "/api/v1/probes/{name}/results": {"get": with(op("A probe's recent results, newest first", "read", &[("200", "results"), ("404", "unknown probe")]),
+                vec![name_param("probe name"), query("limit", "at most this many (default: all kept, 200)")])},
+            "/api/v1/heartbeats/{name}": {"post": with(op("A heartbeat's ping: the job ran", "ingest", &[("200", "received"), ("404", "no such heartbeat")]), vec![name_param("heartbeat probe name")])},
+            "/api/v1/targets": {"get": op("Scrape targets and their health", "read", &[("200", "targets")])},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
             "/-/reload": {"post": op("Reload the config; an invalid one is refused and the running one stays", "admin", &[("200", "reloaded"), ("422", "invalid config, one problem a line")])},
             "/metrics": {"get": {"summary": "Prometheus metrics: SLO state and headroom's health", "responses": {"200": {"description": "text exposition format"}}}},

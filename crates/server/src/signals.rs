@@ -195,7 +195,7 @@ pub fn deliver(
         if kept.is_empty() {
             continue;
         }
-        match state.engine.ingest(&slo_id, &kept, None, now) {
+        match state.engine.ingest_increments(&slo_id, &kept, now) {
             Ok(_) => {
                 delivered += kept.len();
                 state.touch(&slo_id);

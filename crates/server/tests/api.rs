@@ -4,204 +4,21 @@
 //! Every test drives `app(state)` with `tower::ServiceExt::oneshot` and a clock it controls, so
 //! nothing sleeps and every figure is known in advance.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
-use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
 use headroom_core::Timestamp;
-use headroom_server::state::{AppState, Clock, ConfigSource};
+use headroom_server::state::{Clock, ConfigSource};
 use headroom_server::{MAX_BODY_BYTES, app, build_state, evaluate};
-use headroom_store::{Scope, Store, TokenStore};
+use headroom_store::Store;
 use headroom_tsdb::Tsdb;
 use serde_json::{Value, json};
 use sha2::Digest;
 use tempfile::TempDir;
-use tower::ServiceExt;
 
-/// A minute boundary (2027-01-15T08:00:00Z), so every event below lands in one known bucket.
-const T0: i64 = 1_800_000_000_000;
-/// The tests' "now": half a minute after `T0`.
-const NOW: i64 = T0 + 30_000;
-/// Unix seconds of the events pushed in these tests: 10 s after `T0`, in the same minute.
-const EV_SECS: i64 = T0 / 1000 + 10;
-const EXAMPLE: &str = "example-checkout-availability";
-
-struct Ctx {
-    state: AppState,
-    app: Router,
-    admin: String,
-    ingest: String,
-    read: String,
-    clock: Arc<AtomicI64>,
-    _dir: TempDir,
-}
-
-fn clock_at(ms: i64) -> (Clock, Arc<AtomicI64>) {
-    let cell = Arc::new(AtomicI64::new(ms));
-    let c = cell.clone();
-    (Arc::new(move || Timestamp(c.load(Ordering::SeqCst))), cell)
-}
-
-async fn setup(source: ConfigSource) -> Ctx {
-    let dir = TempDir::new().unwrap();
-    setup_in(source, dir).await
-}
-
-async fn setup_in(source: ConfigSource, dir: TempDir) -> Ctx {
-    let (clock, cell) = clock_at(NOW);
-    let db = format!("sqlite://{}", dir.path().join("state.db").display());
-    let store = Store::open(&db).await.unwrap();
-    let now = Timestamp(NOW);
-    let (_, admin) = store
-        .create_token("admin", Scope::Admin, now)
-        .await
-        .unwrap();
-    let (_, ingest) = store
-        .create_token("ingest", Scope::Ingest, now)
-        .await
-        .unwrap();
-    let (_, read) = store.create_token("read", Scope::Read, now).await.unwrap();
-    let state = build_state(source, Tsdb::in_memory(), store, clock)
-        .await
-        .unwrap();
-    evaluate(&state, None).await;
-    Ctx {
-        app: app(state.clone()),
-        state,
-        admin,
-        ingest,
-        read,
-        clock: cell,
-        _dir: dir,
-    }
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    body: impl Into<Body>,
-) -> Resp {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = app
-        .clone()
-        .oneshot(req.body(body.into()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(app: &Router, uri: &str, token: Option<&str>) -> Resp {
-    send(app, Method::GET, uri, token, &[], Body::empty()).await
-}
-
-async fn push(ctx: &Ctx, slo: &str, body: Value, key: Option<&str>) -> Resp {
-    let mut h = vec![("content-type", "application/json")];
-    if let Some(k) = key {
-        h.push(("idempotency-key", k));
-    }
-    send(
-        &ctx.app,
-        Method::POST,
-        &format!("/api/v1/slos/{slo}/events"),
-        Some(&ctx.ingest),
-        &h,
-        body.to_string(),
-    )
-    .await
-}
-
-/// `POST /-/reload` with the admin token.
-async fn reload(ctx: &Ctx) -> Resp {
-    send(
-        &ctx.app,
-        Method::POST,
-        "/-/reload",
-        Some(&ctx.admin),
-        &[],
-        Body::empty(),
-    )
-    .await
-}
-
-/// Pushes one event at `EV_SECS` with the ingest token.
-async fn push_event(ctx: &Ctx, slo: &str, good: f64, total: f64) -> Resp {
-    push(
-        ctx,
-        slo,
-        json!({"events": [event(EV_SECS, good, total)]}),
-        None,
-    )
-    .await
-}
-
-/// Evaluates every SLO at the current clock and reads one back.
-async fn slo(ctx: &Ctx, id: &str) -> Value {
-    evaluate(&ctx.state, None).await;
-    let r = get(&ctx.app, &format!("/api/v1/slos/{id}"), Some(&ctx.read)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    r.json()
-}
-
-fn totals(v: &Value) -> (f64, f64) {
-    (
-        v["good_events"].as_f64().unwrap_or(-1.0),
-        v["total_events"].as_f64().unwrap_or(-1.0),
-    )
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-9 * b.abs().max(1.0)
-}
-
-#[track_caller]
-fn assert_close(got: &Value, want: f64) {
-    let g = got
-        .as_f64()
-        .unwrap_or_else(|| panic!("{got} is not a number"));
-    assert!(close(g, want), "got {g}, want {want}");
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-}
+mod common;
+use common::*;
 
 const ONE_SLO: &str = "anonymous_read: false
 slos:
@@ -239,18 +56,6 @@ slos:
       events: {}
     grouping: [endpoint]
 ";
-
-async fn setup_file(text: &str) -> (Ctx, PathBuf) {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("slos.yaml");
-    write(&path, text);
-    let ctx = setup_in(ConfigSource::Paths(vec![path.clone()]), dir).await;
-    (ctx, path)
-}
-
-fn event(secs: i64, good: f64, total: f64) -> Value {
-    json!({"timestamp": secs, "good": good, "total": total})
-}
 
 #[tokio::test]
 async fn auth_scopes_and_anonymous_read() {
@@ -326,7 +131,7 @@ async fn auth_scopes_and_anonymous_read() {
     // The quickstart allows anonymous reads.
     let r = get(&ctx.app, "/api/v1/slos", None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["slos"].as_array().unwrap().len(), 3);
+    assert_eq!(r.json()["slos"].as_array().unwrap().len(), 4);
 
     // A config with anonymous_read: false does not.
     let (ctx, _path) = setup_file(ONE_SLO).await;
@@ -756,22 +561,6 @@ async fn series_points_and_limits() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
-/// The value of the one sample of `name` whose labels include every pair in `labels`.
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let found: Vec<f64> = text
-        .lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-        .filter(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-        .collect();
-    assert_eq!(found.len(), 1, "{name} {labels:?} in:\n{text}");
-    found[0]
-}
-
 #[tokio::test]
 async fn metrics_health_and_readiness() {
     let ctx = setup(ConfigSource::embedded()).await;
@@ -849,7 +638,7 @@ async fn metrics_health_and_readiness() {
     assert_eq!(metric(&m, "headroom_events_ingested_total", &[]), 2.0);
     assert_eq!(metric(&m, "headroom_batches_rejected_total", &[]), 1.0);
     assert_eq!(metric(&m, "headroom_batches_duplicate_total", &[]), 0.0);
-    assert_eq!(metric(&m, "headroom_slos", &[]), 3.0);
+    assert_eq!(metric(&m, "headroom_slos", &[]), 4.0);
     // setup evaluated once, `evaluate` above once more.
     assert_eq!(metric(&m, "headroom_evaluations_total", &[]), 2.0);
     for name in [
@@ -875,6 +664,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/slos/{slo}/series"),
     ("post", "/api/v1/slos/{slo}/events"),
     ("get", "/api/v1/alerts/transitions"),
+    ("post", "/api/v1/write"),
+    ("get", "/api/v1/probes"),
+    ("get", "/api/v1/probes/{name}/results"),
+    ("post", "/api/v1/heartbeats/{name}"),
+    ("get", "/api/v1/targets"),
     ("get", "/api/v1/openapi.json"),
     ("post", "/-/reload"),
     ("get", "/metrics"),
@@ -907,16 +701,18 @@ async fn openapi_documents_every_route() {
 
     // And each routed path answers something other than the fallback's 404.
     for (method, path) in ROUTES {
-        let uri = path.replace("{slo}", EXAMPLE);
+        let uri = path
+            .replace("{slo}", EXAMPLE)
+            .replace("{name}", "headroom-ready");
         let m = if *method == "get" {
             Method::GET
         } else {
             Method::POST
         };
         let r = send(&ctx.app, m, &uri, Some(&ctx.admin), &[], Body::empty()).await;
-        assert_ne!(
-            r.status,
-            StatusCode::NOT_FOUND,
+        // A handler's own 404 (no such heartbeat) is fine; the fallback's is not.
+        assert!(
+            !r.text().contains("no such endpoint"),
             "{method} {path}: {}",
             r.text()
         );

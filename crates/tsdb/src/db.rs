@@ -10,7 +10,7 @@ use std::sync::{
 use headroom_core::{Span, Timestamp};
 
 use crate::error::TsdbError;
-use crate::series::{SampleError, Series, SeriesConfig, SeriesKey, check_counts};
+use crate::series::{SampleError, Series, SeriesConfig, SeriesKey, check_counts, check_increment};
 use crate::snapshot::{self, SNAPSHOT_TMP, SnapshotHeader, SnapshotWriter};
 use crate::wal::{self, LoggedSample, Record, WalFile, WriteFailure};
 
@@ -486,6 +486,26 @@ impl Tsdb {
         idempotency_key: Option<&str>,
         now: Timestamp,
     ) -> Result<AppendOutcome, TsdbError> {
+        self.append_as(batch, idempotency_key, now, Counting::Events)
+    }
+
+    /// As [`Tsdb::append`], for increments of counters whose good and total come from different
+    /// series ([`check_increment`]): each sample need only be finite.
+    pub fn append_increments(
+        &self,
+        batch: &[Sample],
+        now: Timestamp,
+    ) -> Result<AppendOutcome, TsdbError> {
+        self.append_as(batch, None, now, Counting::Increments)
+    }
+
+    fn append_as(
+        &self,
+        batch: &[Sample],
+        idempotency_key: Option<&str>,
+        now: Timestamp,
+        counting: Counting,
+    ) -> Result<AppendOutcome, TsdbError> {
         let lsn = {
             let mut app = self.writer()?;
             if let Some(key) = idempotency_key
@@ -496,7 +516,7 @@ impl Tsdb {
                 return Ok(AppendOutcome::Duplicate);
             }
             let map = read(&self.series);
-            let cells = self.validate(&map, batch, now)?;
+            let cells = self.validate(&map, batch, now, counting)?;
             let lsn = if app.wal.is_some() {
                 // The record names each series once, samples point into that table.
                 let mut table: HashMap<*const SeriesCell, u32> = HashMap::new();
@@ -733,6 +753,7 @@ impl Tsdb {
         map: &'m SeriesMap,
         batch: &[Sample],
         now: Timestamp,
+        counting: Counting,
     ) -> Result<Vec<&'m Arc<SeriesCell>>, TsdbError> {
         let (latest, latest_allowed) = self.batch_reach(batch, now);
         let mut cells = Vec::with_capacity(batch.len());
@@ -742,7 +763,15 @@ impl Tsdb {
                 .by_key
                 .get(&s.key)
                 .ok_or_else(|| reject(SampleError::UnknownSeries(s.key.clone())))?;
-            check_sample(&read(&cell.0).series, s, now, latest, latest_allowed).map_err(reject)?;
+            check_sample(
+                &read(&cell.0).series,
+                s,
+                counting,
+                now,
+                latest,
+                latest_allowed,
+            )
+            .map_err(reject)?;
             cells.push(cell);
         }
         Ok(cells)
@@ -767,6 +796,7 @@ impl Tsdb {
         config: SeriesConfig,
         batch: &[Sample],
         now: Timestamp,
+        counting: Counting,
     ) -> Result<(), TsdbError> {
         let empty = Series::new(config).map_err(|error| TsdbError::Config {
             key: batch
@@ -776,7 +806,7 @@ impl Tsdb {
         })?;
         let (latest, latest_allowed) = self.batch_reach(batch, now);
         for (index, s) in batch.iter().enumerate() {
-            check_sample(&empty, s, now, latest, latest_allowed)
+            check_sample(&empty, s, counting, now, latest, latest_allowed)
                 .map_err(|error| TsdbError::Sample { index, error })?;
         }
         Ok(())
@@ -787,11 +817,15 @@ impl Tsdb {
 fn check_sample(
     series: &Series,
     s: &Sample,
+    counting: Counting,
     now: Timestamp,
     latest: Timestamp,
     latest_allowed: Timestamp,
 ) -> Result<(), SampleError> {
-    check_counts(s.good, s.total)?;
+    match counting {
+        Counting::Events => check_counts(s.good, s.total)?,
+        Counting::Increments => check_increment(s.good, s.total)?,
+    }
     if s.at > latest_allowed {
         return Err(SampleError::TooFarInFuture {
             at: s.at,
@@ -802,7 +836,16 @@ fn check_sample(
     if s.at < oldest {
         return Err(SampleError::TooOld { at: s.at, oldest });
     }
-    series.check(s.at, s.good, s.total, latest)
+    series.check_time(s.at, latest)
+}
+
+/// How a batch's samples are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Observed events: 0 ≤ good ≤ total each.
+    Events,
+    /// Counter increments: finite ([`check_increment`]).
+    Increments,
 }
 
 /// One sample bound for one series.

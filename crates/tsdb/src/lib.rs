@@ -137,7 +137,7 @@ mod series;
 mod snapshot;
 mod wal;
 
-pub use db::{AppendOutcome, Sample, SeriesHandle, Tsdb, TsdbOptions};
+pub use db::{AppendOutcome, Counting, Sample, SeriesHandle, Tsdb, TsdbOptions};
 pub use error::TsdbError;
 pub use series::{
     ConfigError, LevelInfo, SampleError, Series, SeriesConfig, SeriesKey, SliceKind, SliceRule,

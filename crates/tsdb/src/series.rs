@@ -162,6 +162,16 @@ pub enum SampleError {
 }
 
 /// Rejects counts that are not finite, negative, or with more good than total events.
+/// Increments of counters (good and total read from different series) only need to be finite:
+/// one may lead the other, so an increment can have good > total, or a negative part (a bad
+/// count subtracted after its total arrived). The sums they add up to are consistent.
+pub fn check_increment(good: f64, total: f64) -> Result<(), SampleError> {
+    if !(good.is_finite() && total.is_finite()) {
+        return Err(SampleError::InvalidCounts { good, total });
+    }
+    Ok(())
+}
+
 pub fn check_counts(good: f64, total: f64) -> Result<(), SampleError> {
     if !(good.is_finite() && total.is_finite() && good >= 0.0 && total >= 0.0) {
         return Err(SampleError::InvalidCounts { good, total });
@@ -674,6 +684,11 @@ impl Series {
         latest: Timestamp,
     ) -> Result<(), SampleError> {
         check_counts(good, total)?;
+        self.check_time(at, latest)
+    }
+
+    /// The time half of [`Series::check`]: `at` is still kept once the series reaches `latest`.
+    pub fn check_time(&self, at: Timestamp, latest: Timestamp) -> Result<(), SampleError> {
         if !(-MAX_TIMESTAMP..=MAX_TIMESTAMP).contains(&at.millis()) {
             return Err(SampleError::TimestampOutOfRange { at });
         }

@@ -450,3 +450,47 @@ fn in_memory_store_answers_without_files() {
     db.for_each_series(|_, s| seen += usize::from(s.latest().is_some()));
     assert_eq!(seen, 3);
 }
+
+#[test]
+fn counter_increments_may_lead_or_trail_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    setup(&db);
+    // Good arriving before its total, then a bad count subtracted after its total: each is
+    // refused as an observed event, accepted as an increment.
+    let m = NOW_MIN - 5;
+    let early_good = vec![sample(0, m, 8.0, 0.0)];
+    let late_bad = vec![sample(0, m, -2.0, 10.0)];
+    for b in [&early_good, &late_bad] {
+        assert!(matches!(
+            db.append(b, None, now()),
+            Err(TsdbError::Sample { index: 0, .. })
+        ));
+    }
+    db.append_increments(&early_good, now()).unwrap();
+    db.append_increments(&late_bad, now()).unwrap();
+    let nan = vec![sample(0, m, f64::NAN, 1.0)];
+    assert!(
+        db.append_increments(&nan, now()).is_err(),
+        "still finite only"
+    );
+    let counts = |db: &Tsdb| {
+        db.with_series(&key(0), |s| s.counts(at_min(m), at_min(m + 1)))
+            .unwrap()
+    };
+    assert_eq!(
+        counts(&db),
+        Counts {
+            good: 6.0,
+            total: 10.0
+        }
+    );
+    drop(db);
+    assert_eq!(
+        counts(&open(dir.path())),
+        Counts {
+            good: 6.0,
+            total: 10.0
+        }
+    );
+}
