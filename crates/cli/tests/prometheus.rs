@@ -305,3 +305,67 @@ fn remote_written_and_scraped_counts_equal_prometheus_increase() {
         );
     }
 }
+
+/// An SLO answered by Prometheus's HTTP API: the window is backfilled with `query_range` at
+/// start (data from before headroom ran counts), then each step is asked for once it is complete.
+#[test]
+fn an_slo_answered_by_a_real_prometheus_backfills_then_follows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let counters: Counters = Arc::new(Mutex::new(vec![("200", 0.0), ("500", 0.0)]));
+    let target = serve_target(counters.clone());
+    // Steady traffic: 98 good and 2 bad requests every half second.
+    let traffic = counters.clone();
+    std::thread::spawn(move || {
+        loop {
+            {
+                let mut c = traffic.lock().unwrap();
+                c[0].1 += 98.0;
+                c[1].1 += 2.0;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let prom = free_port();
+    let _prom = start_prometheus(
+        tmp.path(),
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: shop\n    static_configs:\n      - targets: [\"{target}\"]\n"
+        ),
+        prom,
+    );
+    // Let Prometheus hold a few complete 10 s steps before headroom starts.
+    std::thread::sleep(Duration::from_secs(25));
+
+    let config = format!(
+        "anonymous_read: true\nbackends:\n  - name: prom\n    prometheus: {{url: \"http://{prom}\", timeout: 5s}}\n    interval: 10s\n    delay: 2s\n    default: true\nslos:\n  - name: shop\n    service: shop\n    objective: 99\n    window: 1d\n    sli:\n      ratio:\n        bad: sum(rate(test_requests_total{{code=~\"5..\"}}[{{{{.window}}}}]))\n        total: sum(rate(test_requests_total[{{{{.window}}}}]))\n"
+    );
+    let config_file = tmp.path().join("headroom.yaml");
+    std::fs::write(&config_file, config).unwrap();
+    let headroom = free_port();
+    let (_headroom, _) = start_headroom(&tmp.path().join("data"), &config_file, headroom);
+
+    // The backfill alone brings the steps from before the start.
+    let mut first = (0.0, 0.0);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            first = headroom_counts(headroom, "shop");
+            first.1 > 0.0
+        }),
+        "no backfill from Prometheus"
+    );
+    // Two steps of 200 requests a second, at least (the first of them may be partial).
+    assert!(first.1 >= 2000.0, "backfilled only {first:?}");
+    // Then it follows: a later step arrives without a restart.
+    let mut later = first;
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            later = headroom_counts(headroom, "shop");
+            later.1 > first.1
+        }),
+        "no step followed after the backfill: {first:?}"
+    );
+    println!("backend: backfilled {first:?}, then {later:?}");
+    // 98% of requests are good; rate() × step counts keep that ratio.
+    let ratio = later.0 / later.1;
+    assert!((ratio - 0.98).abs() < 0.005, "SLI {ratio} from {later:?}");
+}

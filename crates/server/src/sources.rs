@@ -23,9 +23,6 @@ use crate::state::AppState;
 
 /// Probes running at once, across the fleet.
 const PROBE_CONCURRENCY: usize = 64;
-/// How long after a step's end a backend is asked for it: its scrapes and rule evaluations of
-/// that step have landed by then.
-const BACKEND_DELAY: Span = Span(60_000);
 /// How often increments that could not be written are tried again without new data arriving.
 const REDELIVER_EVERY: Duration = Duration::from_secs(5);
 
@@ -150,7 +147,7 @@ pub fn start(state: &AppState, config: &Config, tx: &Deliveries) -> Sources {
                 state.clone(),
                 slo.clone(),
                 Arc::new(b),
-                cfg.interval,
+                (cfg.interval, cfg.delay),
                 tx.clone(),
             ))),
             Err(e) => tracing::error!(backend = %name, error = %e, "backend client not built"),
@@ -249,7 +246,13 @@ fn last_stored(state: &AppState, slo: &Slo, now: Timestamp) -> Option<Timestamp>
 
 /// Keeps one SLO's SLI filled from a backend: backfills its window at start, then asks for each
 /// step once it is complete. A failed query is asked again later; nothing is counted twice.
-async fn follow(state: AppState, slo: Arc<Slo>, backend: Arc<Backend>, step: Span, tx: Deliveries) {
+async fn follow(
+    state: AppState,
+    slo: Arc<Slo>,
+    backend: Arc<Backend>,
+    (step, delay): (Span, Span),
+    tx: Deliveries,
+) {
     let Some(queries) = step_queries(&slo.sli, step) else {
         return;
     };
@@ -257,7 +260,7 @@ async fn follow(state: AppState, slo: Arc<Slo>, backend: Arc<Backend>, step: Spa
     let mut follower = Follower::new(
         step,
         slo.window.max_length(),
-        BACKEND_DELAY,
+        delay,
         last_stored(&state, &slo, now),
     );
     loop {

@@ -27,6 +27,7 @@
 //!     prometheus: {url: http://localhost:9090, bearer_token_file: t, basic_auth: {username, password_file},
 //!                  headers: {X-Scope-OrgID: shop}, timeout: 30s}
 //!     interval: 1m            # one step of SLI counts
+//!     delay: 1m               # a step is asked for this long after it ends
 //!     default: true           # answers every PromQL SLI that names no backend
 //! ```
 
@@ -90,6 +91,9 @@ pub struct BackendConfig {
     pub timeout: Span,
     /// The step of SLI counts: queried once per step, backfilled by steps.
     pub interval: Span,
+    /// How long after a step's end its data is complete in the backend (scrape interval plus
+    /// ingestion and rule lag): the step is asked for then.
+    pub delay: Span,
     /// Answers every PromQL SLI that names no backend.
     pub default: bool,
 }
@@ -506,7 +510,7 @@ fn backend(cx: &mut Cx, node: &Node) -> Option<BackendConfig> {
         cx,
         node,
         "backend",
-        &["name", "prometheus", "interval", "default"],
+        &["name", "prometheus", "interval", "delay", "default"],
     )?;
     let mark = cx.mark();
     let name = f.req_str(cx, "name");
@@ -532,6 +536,7 @@ fn backend(cx: &mut Cx, node: &Node) -> Option<BackendConfig> {
         let at = f.val("interval").map_or(f.pos, |n| n.pos);
         cx.err(at, "interval must be whole seconds, at least 10s");
     }
+    let delay = f.span(cx, "delay").map_or(Span::minutes(1), |s| s.v);
     let default = f.bool(cx, "default").unwrap_or(false);
     let p = p?;
     let url = p.req_str(cx, "url").and_then(|u| http_url(cx, u));
@@ -573,6 +578,7 @@ fn backend(cx: &mut Cx, node: &Node) -> Option<BackendConfig> {
         headers,
         timeout,
         interval,
+        delay,
         default,
     })
 }
