@@ -3,7 +3,8 @@
 //! receiving process spent per million samples.
 //!
 //! cargo run --release -p headroom-metrics --example remote_write_load -- \
-//!     --url http://127.0.0.1:9090/api/v1/write --requests 200 --warmup 10 --pid 1234
+//!     --url http://127.0.0.1:9090/api/v1/write --requests 200 --warmup 10 --pid 1234 \
+//!     [--token hr_…]
 
 // The example sends the workload's series only; its SLOs are for the bench.
 #[allow(dead_code)]
@@ -22,6 +23,8 @@ struct Args {
     /// Requests sent before measuring, so the receiver's series already exist.
     warmup: u64,
     pid: Option<u32>,
+    /// Sent as `Authorization: Bearer`, as Prometheus's `authorization.credentials` does.
+    token: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -30,6 +33,7 @@ fn args() -> Result<Args, String> {
         requests: 100,
         warmup: 10,
         pid: None,
+        token: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,9 +45,10 @@ fn args() -> Result<Args, String> {
             }
             "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--pid" => a.pid = Some(value()?.parse().map_err(|e| format!("--pid: {e}"))?),
+            "--token" => a.token = Some(value()?),
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --url, --requests, --warmup, --pid"
+                    "unknown argument {other}; use --url, --requests, --warmup, --pid, --token"
                 ));
             }
         }
@@ -100,9 +105,11 @@ fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let send = |body: Vec<u8>| {
-        client
-            .post(&a.url)
-            .header("Content-Encoding", "snappy")
+        let mut req = client.post(&a.url);
+        if let Some(t) = &a.token {
+            req = req.bearer_auth(t);
+        }
+        req.header("Content-Encoding", "snappy")
             .header("Content-Type", "application/x-protobuf")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")
             .header("User-Agent", "headroom-remote-write-load")

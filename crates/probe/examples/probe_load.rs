@@ -11,11 +11,7 @@
 //! Options: `--probes N` (1000), `--interval S` (10). The target runs separately so its CPU is
 //! not counted against either prober.
 //!
-//! Measured on the project's 2-core machine (release build, 120 s, 12,000 probes each, all
-//! successful): headroom 2.49 s CPU = 2.1% of one core, peak RSS 7.0 MiB, 208 µs CPU per probe;
-//! blackbox_exporter 0.23.0 (Debian) 12.23 s CPU = 10.2% of one core, peak RSS 21.4 MiB,
-//! 1,019 µs per probe. Per probe, headroom costs 0.20× the exporter; most of the difference is
-//! that the fleet reuses pooled connections while the exporter opens one per probe.
+//! Figures and the full procedure: BENCHMARKS.md, "Probes".
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
