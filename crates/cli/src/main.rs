@@ -263,7 +263,14 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
             for w in &config.warnings {
                 eprintln!("warning: {w}");
             }
-            println!("ok: {} SLOs in {} path(s)", config.slos.len(), files.len());
+            println!(
+                "ok: {} SLOs, {} probes, {} scrape jobs, {} backends in {} path(s)",
+                config.slos.len(),
+                config.probes.len(),
+                config.scrape.len(),
+                config.backends.len(),
+                files.len()
+            );
             Ok(())
         }
         Err(problems) => {

@@ -26,7 +26,10 @@ fn text(b: &[u8]) -> String {
 fn validate_accepts_the_quickstart() {
     let out = headroom(&["validate", quickstart().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "ok: 3 SLOs in 1 path(s)");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "ok: 4 SLOs, 2 probes, 0 scrape jobs, 0 backends in 1 path(s)"
+    );
 }
 
 #[test]

@@ -353,8 +353,9 @@ fn an_slo_answered_by_a_real_prometheus_backfills_then_follows() {
         }),
         "no backfill from Prometheus"
     );
-    // Two steps of 200 requests a second, at least (the first of them may be partial).
-    assert!(first.1 >= 2000.0, "backfilled only {first:?}");
+    // Traffic is 200 requests a second and headroom started 25 s after Prometheus: the first
+    // fetch holds complete steps from before the start (more than 5 s of traffic).
+    assert!(first.1 >= 1000.0, "backfilled only {first:?}");
     // Then it follows: a later step arrives without a restart.
     let mut later = first;
     assert!(

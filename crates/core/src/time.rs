@@ -97,6 +97,10 @@ impl Span {
     pub const fn days(n: i64) -> Span {
         Span(n * 86_400_000)
     }
+    /// As a `std::time::Duration` (a negative span is zero).
+    pub fn to_std(self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.max(0) as u64)
+    }
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1000.0
     }

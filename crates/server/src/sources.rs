@@ -160,14 +160,10 @@ pub fn start(state: &AppState, config: &Config, tx: &Deliveries) -> Sources {
     }
 }
 
-fn duration(s: Span) -> Duration {
-    Duration::from_millis(s.millis().max(0) as u64)
-}
-
 fn scrape_job(c: &ScrapeConfig) -> ScrapeJob {
     let mut job = ScrapeJob::new(c.job.clone());
-    job.interval = duration(c.interval);
-    job.timeout = duration(c.timeout);
+    job.interval = c.interval.to_std();
+    job.timeout = c.timeout.to_std();
     job.scheme = if c.scheme == "https" {
         Scheme::Https
     } else {
@@ -181,7 +177,7 @@ fn scrape_job(c: &ScrapeConfig) -> ScrapeJob {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     job.file_sd = c.file_sd.clone();
-    job.file_sd_refresh = duration(c.file_sd_refresh);
+    job.file_sd_refresh = c.file_sd_refresh.to_std();
     job
 }
 
@@ -202,7 +198,7 @@ fn backend_config(c: &BackendConfig) -> headroom_collect::backend::BackendConfig
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        timeout: duration(c.timeout),
+        timeout: c.timeout.to_std(),
     }
 }
 

@@ -33,7 +33,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use headroom_core::{Sli, Slo, Span};
 use headroom_probe::spec::{
@@ -206,14 +205,10 @@ fn probe(cx: &mut Cx, node: &Node) -> Option<ProbeSpec> {
     Some(ProbeSpec {
         name: name?.v,
         kind: kind?,
-        interval: duration(interval),
-        timeout: duration(timeout?),
+        interval: interval.to_std(),
+        timeout: timeout?.to_std(),
         conditions,
     })
-}
-
-fn duration(s: Span) -> Duration {
-    Duration::from_millis(s.millis().max(0) as u64)
 }
 
 fn probe_kind(cx: &mut Cx, kind: &str, body: &Node) -> Option<ProbeKind> {
