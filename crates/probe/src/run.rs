@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +54,7 @@ pub struct Clients {
 struct HttpClientKey {
     tls_verify: bool,
     follow_redirects: bool,
+    ca_file: Option<PathBuf>,
     client_cert: Option<ClientCert>,
 }
 
@@ -91,6 +93,7 @@ impl Clients {
         let key = HttpClientKey {
             tls_verify: probe.tls_verify,
             follow_redirects: probe.follow_redirects,
+            ca_file: probe.ca_file.clone(),
             client_cert: probe.client_cert.clone(),
         };
         let mut clients = self.http.lock().unwrap_or_else(|e| e.into_inner());
@@ -115,6 +118,21 @@ fn build_http_client(key: &HttpClientKey) -> Result<reqwest::Client, String> {
         .danger_accept_invalid_certs(!key.tls_verify)
         .redirect(redirect)
         .user_agent(concat!("headroom-probe/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &key.ca_file {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("reading CA file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("CA file {}: {}", path.display(), chain(&e)))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "CA file {} holds no PEM certificate",
+                path.display()
+            ));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
     if let Some(cert) = &key.client_cert {
         let mut pem = std::fs::read(&cert.cert_file).map_err(|e| {
             format!(

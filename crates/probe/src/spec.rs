@@ -76,6 +76,8 @@ pub struct HttpProbe {
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
     pub tls_verify: bool,
+    /// PEM certificates trusted besides the public roots (a private CA).
+    pub ca_file: Option<PathBuf>,
     pub client_cert: Option<ClientCert>,
     pub follow_redirects: bool,
 }
@@ -89,6 +91,7 @@ impl HttpProbe {
             headers: Vec::new(),
             body: None,
             tls_verify: true,
+            ca_file: None,
             client_cert: None,
             follow_redirects: true,
         }

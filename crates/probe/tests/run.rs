@@ -310,6 +310,7 @@ async fn http_connections_are_reused_across_runs() {
 
 struct Pki {
     server_cert: CertificateDer<'static>,
+    server_cert_pem: String,
     server_key: Vec<u8>,
     not_after_unix: i64,
     ca_cert: CertificateDer<'static>,
@@ -350,6 +351,7 @@ fn pki_expiring(year: i32) -> Pki {
 
     Pki {
         server_cert: server.der().clone(),
+        server_cert_pem: server.pem(),
         server_key: server_key.serialize_der(),
         not_after_unix,
         ca_cert: ca.der().clone(),
@@ -425,6 +427,35 @@ async fn https_verification_on_rejects_a_self_signed_certificate() {
     assert!(error.contains("certificate"), "{error}");
     assert!(error.contains("UnknownIssuer"), "{error}");
     assert_eq!(result.status_code, None);
+}
+
+#[tokio::test]
+async fn https_verification_trusts_a_private_ca_file() {
+    let pki = pki();
+    let addr = https_server(&pki, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.server_cert_pem).unwrap();
+    let probe = |ca_file| HttpProbe {
+        ca_file,
+        ..HttpProbe::get(format!("https://localhost:{}/", addr.port()))
+    };
+    let trusted = run(&spec(
+        ProbeKind::Http(probe(Some(ca_file))),
+        &["[BODY] == secure"],
+    ))
+    .await;
+    assert!(trusted.success, "{trusted:#?}");
+    assert_eq!(trusted.certificate_expiry_unix, Some(pki.not_after_unix));
+
+    let missing = run(&spec(
+        ProbeKind::Http(probe(Some(dir.path().join("nope.pem")))),
+        &[],
+    ))
+    .await;
+    let error = missing.error.unwrap();
+    assert!(error.starts_with("reading CA file "), "{error}");
+    assert!(error.contains("nope.pem"), "{error}");
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 //! probes:
 //!   - name: shop-home
 //!     http: {url: https://shop.example.com/, method: GET, headers: {}, body: "", tls_verify: true,
-//!            client_cert: {cert_file: c.pem, key_file: k.pem}, follow_redirects: true}
+//!            ca_file: ca.pem, client_cert: {cert_file: c.pem, key_file: k.pem},
+//!            follow_redirects: true}
 //!     # or tcp: {address: host:port, send: "", expect: ""}
 //!     # or dns: {name: example.com, type: A, resolver: 1.1.1.1:53}
 //!     # or tls: {address: host:443, server_name: host, tls_verify: true}
@@ -226,6 +227,7 @@ fn probe_kind(cx: &mut Cx, kind: &str, body: &Node) -> Option<ProbeKind> {
                 "headers",
                 "body",
                 "tls_verify",
+                "ca_file",
                 "client_cert",
                 "follow_redirects",
             ];
@@ -261,6 +263,7 @@ fn probe_kind(cx: &mut Cx, kind: &str, body: &Node) -> Option<ProbeKind> {
                 headers: headers.into_iter().collect(),
                 body: h.str(cx, "body").map(|b| b.v),
                 tls_verify: h.bool(cx, "tls_verify").unwrap_or(true),
+                ca_file: h.str(cx, "ca_file").map(|p| cx.relative_path(&p)),
                 client_cert,
                 follow_redirects: h.bool(cx, "follow_redirects").unwrap_or(true),
             }))

@@ -36,6 +36,7 @@ probes:
       headers: {Accept: application/json}
       body: '{"deep": true}'
       tls_verify: false
+      ca_file: certs/ca.pem
       follow_redirects: false
     interval: 30s
     timeout: 5s
@@ -72,6 +73,7 @@ probes:
         [("Accept".to_string(), "application/json".to_string())]
     );
     assert_eq!(h.body.as_deref(), Some(r#"{"deep": true}"#));
+    assert_eq!(h.ca_file.as_deref(), Some(Path::new("certs/ca.pem")));
     assert_eq!(
         (web.interval, web.timeout),
         (Duration::from_secs(30), Duration::from_secs(5))
