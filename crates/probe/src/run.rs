@@ -67,13 +67,6 @@ impl Default for Clients {
 impl Clients {
     pub fn new() -> Self {
         let provider = Arc::new(ring::default_provider());
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let verified = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         let unverified = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .expect("ring supports the default protocol versions")
@@ -82,7 +75,7 @@ impl Clients {
             .with_no_client_auth();
         Clients {
             http: Mutex::new(HashMap::new()),
-            tls_verified: Arc::new(verified),
+            tls_verified: Arc::new(verified_config(Vec::new())),
             tls_unverified: Arc::new(unverified),
         }
     }
@@ -104,6 +97,35 @@ impl Clients {
         clients.insert(key, client.clone());
         Ok(client)
     }
+}
+
+/// A TLS client config trusting the public roots and `extra` (a private CA).
+fn verified_config(extra: Vec<CertificateDer<'static>>) -> ClientConfig {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots.add_parsable_certificates(extra);
+    ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// The PEM certificates of a CA file.
+fn ca_certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let pem =
+        std::fs::read(path).map_err(|e| format!("reading CA file {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "CA file {} holds no PEM certificate",
+            path.display()
+        ));
+    }
+    Ok(certs)
 }
 
 fn build_http_client(key: &HttpClientKey) -> Result<reqwest::Client, String> {
@@ -580,10 +602,13 @@ async fn tls(probe: &TlsProbe, clients: &Clients, started: Instant) -> Observed 
         }
     };
     let ip = stream.peer_addr().ok().map(|a| a.ip().to_string());
-    let config = if probe.tls_verify {
-        clients.tls_verified.clone()
-    } else {
-        clients.tls_unverified.clone()
+    let config = match (probe.tls_verify, &probe.ca_file) {
+        (false, _) => clients.tls_unverified.clone(),
+        (true, None) => clients.tls_verified.clone(),
+        (true, Some(path)) => match ca_certificates(path) {
+            Ok(certs) => Arc::new(verified_config(certs)),
+            Err(e) => return Observed::failed(e),
+        },
     };
     let observation = Observation {
         connected: Some(true),

@@ -130,6 +130,8 @@ pub struct TlsProbe {
     /// SNI and the name verified; `None` uses the host part of `address`.
     pub server_name: Option<String>,
     pub tls_verify: bool,
+    /// PEM certificates trusted besides the public roots (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The DNS record types a DNS probe can ask for.
@@ -234,6 +236,7 @@ mod tests {
             address: "x:443".into(),
             server_name: None,
             tls_verify: true,
+            ca_file: None,
         });
         assert_eq!(
             tls.default_conditions()[0].to_string(),

@@ -549,6 +549,7 @@ async fn tls_probe_reads_the_leaf_expiry() {
             address: format!("127.0.0.1:{}", addr.port()),
             server_name: Some("localhost".into()),
             tls_verify: false,
+            ca_file: None,
         }),
         &[],
     );
@@ -583,6 +584,23 @@ async fn tls_probe_reads_the_leaf_expiry() {
     );
     assert!(error.contains("certificate"), "{error}");
     assert_eq!(verified.certificate_expiry_unix, None);
+
+    // Verified against a private CA file that holds the server's certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.server_cert_pem).unwrap();
+    let trusted = run(&spec(
+        ProbeKind::Tls(TlsProbe {
+            address: format!("127.0.0.1:{}", addr.port()),
+            server_name: Some("localhost".into()),
+            tls_verify: true,
+            ca_file: Some(ca_file),
+        }),
+        &[],
+    ))
+    .await;
+    assert!(trusted.success, "{trusted:#?}");
+    assert_eq!(trusted.certificate_expiry_unix, Some(pki.not_after_unix));
 }
 
 #[tokio::test]
@@ -594,6 +612,7 @@ async fn tls_probe_fails_an_expired_certificate() {
             address: format!("localhost:{}", addr.port()),
             server_name: None,
             tls_verify: false,
+            ca_file: None,
         }),
         &[],
     ))

@@ -9,7 +9,7 @@
 //!            follow_redirects: true}
 //!     # or tcp: {address: host:port, send: "", expect: ""}
 //!     # or dns: {name: example.com, type: A, resolver: 1.1.1.1:53}
-//!     # or tls: {address: host:443, server_name: host, tls_verify: true}
+//!     # or tls: {address: host:443, server_name: host, tls_verify: true, ca_file: ca.pem}
 //!     # or heartbeat: {}      (the service pings; a missing ping within `interval` fails)
 //!     interval: 30s
 //!     timeout: 10s            # at most the interval; default min(10s, interval)
@@ -292,12 +292,18 @@ fn probe_kind(cx: &mut Cx, kind: &str, body: &Node) -> Option<ProbeKind> {
             }))
         }
         "tls" => {
-            let t = fields(cx, body, "tls", &["address", "server_name", "tls_verify"])?;
+            let t = fields(
+                cx,
+                body,
+                "tls",
+                &["address", "server_name", "tls_verify", "ca_file"],
+            )?;
             let address = t.req_str(cx, "address").and_then(|a| host_port(cx, a));
             Some(ProbeKind::Tls(TlsProbe {
                 address: address?,
                 server_name: t.str(cx, "server_name").map(|s| s.v),
                 tls_verify: t.bool(cx, "tls_verify").unwrap_or(true),
+                ca_file: t.str(cx, "ca_file").map(|p| cx.relative_path(&p)),
             }))
         }
         _ => None,
