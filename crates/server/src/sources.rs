@@ -47,7 +47,9 @@ impl Sources {
         if let Some(f) = self.fleet {
             f.stop().await;
         }
-        drop(self.scrapers);
+        for s in self.scrapers {
+            s.stop().await;
+        }
         for f in self.followers {
             f.abort();
             let _ = f.await;
