@@ -2,7 +2,7 @@
 //! once (a batch whose answer was lost is retried with its Idempotency-Key).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -12,12 +12,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-const SLO: &str = "example-checkout-availability";
+mod common;
+use common::free_port;
 
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
+const SLO: &str = "example-checkout-availability";
 
 /// A little randomness without a crate: the clock's nanoseconds, mixed.
 fn random(bound: u64) -> u64 {

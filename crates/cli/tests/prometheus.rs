@@ -3,7 +3,7 @@
 //! routes must count what Prometheus's `increase()` counts over the same range, within 1%, across
 //! a counter reset.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,12 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+mod common;
+use common::{free_port, start_with_token};
 
 /// Kills a child process when dropped, so a failing test leaves nothing running.
 struct Running(Child);
@@ -146,31 +142,8 @@ fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 fn start_headroom(data: &Path, config: &Path, addr: SocketAddr) -> (Running, String) {
-    let mut running = Running(
-        Command::new(env!("CARGO_BIN_EXE_headroom"))
-            .arg("serve")
-            .env("HEADROOM_CONFIG", config)
-            .env("HEADROOM_DATA_DIR", data)
-            .env("HEADROOM_LISTEN", addr.to_string())
-            .env("RUST_LOG", "warn")
-            .env_remove("HEADROOM_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let out = BufReader::new(running.0.stdout.take().unwrap());
-    let mut token = String::new();
-    for line in out.lines() {
-        let line = line.unwrap();
-        if line.trim().starts_with("hr_") {
-            token = line.trim().to_string();
-        }
-        if line.starts_with("headroom listening on") {
-            return (running, token);
-        }
-    }
-    panic!("headroom serve exited before listening");
+    let (child, token) = start_with_token(data, config, addr);
+    (Running(child), token)
 }
 
 fn start_prometheus(dir: &Path, config: &str, addr: SocketAddr) -> Running {

@@ -2,19 +2,15 @@
 //! reload on SIGHUP (a bad reload keeps the running config).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+mod common;
+use common::{free_port, start_with_token};
 
 fn config(slos: &[&str]) -> String {
     let mut y = String::from("anonymous_read: true\nslos:\n");
@@ -27,34 +23,6 @@ fn config(slos: &[&str]) -> String {
 /// Starts `headroom serve` configured through environment variables only.
 fn start(data: &Path, config: &Path, addr: SocketAddr) -> Child {
     start_with_token(data, config, addr).0
-}
-
-/// The same, with the admin token a first start prints.
-fn start_with_token(data: &Path, config: &Path, addr: SocketAddr) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .arg("serve")
-        .env("HEADROOM_CONFIG", config)
-        .env("HEADROOM_DATA_DIR", data)
-        .env("HEADROOM_LISTEN", addr.to_string())
-        .env("RUST_LOG", "warn")
-        .env_remove("HEADROOM_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let mut token = String::new();
-    for line in out.lines() {
-        let line = line.unwrap();
-        if line.trim().starts_with("hr_") {
-            token = line.trim().to_string();
-        }
-        if line.starts_with("headroom listening on") {
-            return (child, token);
-        }
-    }
-    let status = child.wait().unwrap();
-    panic!("headroom serve exited before listening: {status}");
 }
 
 fn get(addr: SocketAddr, path: &str) -> Value {

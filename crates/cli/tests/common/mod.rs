@@ -1,0 +1,43 @@
+//! What the CLI's process tests share: free ports and a `headroom serve` started as a process.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Starts `headroom serve` configured through environment variables only, and returns once it
+/// listens, with the admin token a first start prints.
+pub fn start_with_token(data: &Path, config: &Path, addr: SocketAddr) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .arg("serve")
+        .env("HEADROOM_CONFIG", config)
+        .env("HEADROOM_DATA_DIR", data)
+        .env("HEADROOM_LISTEN", addr.to_string())
+        .env("RUST_LOG", "warn")
+        .env_remove("HEADROOM_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut token = String::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        if line.trim().starts_with("hr_") {
+            token = line.trim().to_string();
+        }
+        if line.starts_with("headroom listening on") {
+            return (child, token);
+        }
+    }
+    let status = child.wait().unwrap();
+    panic!("headroom serve exited before listening: {status}");
+}
