@@ -17,6 +17,8 @@ pub use budget::{BurnRate, ErrorBudget, SloStatus};
 pub use evaluator::GroupAlerts;
 pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
 pub use sli::{Counts, SliData, SliceTally, window_end};
-pub use slo::{BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SloId, SourceRef};
+pub use slo::{
+    BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SloId, SourceRef, is_label_name,
+};
 pub use time::{Span, SpanError, Timestamp};
 pub use window::{CalendarUnit, Period, Window};

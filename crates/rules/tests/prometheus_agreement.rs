@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use headroom_core::{AlertState, Sli, Slo, Span, Timestamp};
@@ -24,6 +24,8 @@ use headroom_engine::backtest::{self, Report};
 use headroom_ingest::{Event, RecordedEvent};
 use headroom_rules::{Format, Options, generate, prom_duration, to_yaml};
 use headroom_spec::{Purpose, load_sources_for};
+
+mod common;
 
 const SPEC: &str = r#"
 version: "prometheus/v1"
@@ -255,9 +257,7 @@ fn headroom_budget(slo: &Slo, at: i64) -> f64 {
 
 #[test]
 fn headroom_and_prometheus_agree_on_budget_and_alerts() {
-    let promtool = which("promtool").expect(
-        "promtool not found: install Debian's prometheus package (apt-get install prometheus) to run this test",
-    );
+    let promtool = common::promtool();
     let slos = slos();
     let slo = native(&slos[0]);
     let id = slo.id.clone();
@@ -386,12 +386,4 @@ fn headroom_and_prometheus_agree_on_budget_and_alerts() {
     let page = transitions(&report, "page", AlertState::Firing)[0];
     assert!((BURST_START..BURST_END).contains(&page), "page at {page}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(cmd))
-        .find(|p| p.is_file())
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use headroom_rules::{Format, InfoLabels, Options, Rule, RuleGroup, generate, to_yaml};
 use serde::Deserialize;
 
+mod common;
+
 const EXAMPLES: &str = "../../../shared/fixtures/sloth/examples";
 
 /// Specs that must load and match Sloth's output exactly (semantically).
@@ -412,9 +414,7 @@ fn push_fed_slos_cannot_be_generated() {
 /// generated rules of every required example, in both output formats' rule-file form.
 #[test]
 fn generated_rules_pass_promtool_check_rules() {
-    let promtool = which("promtool").expect(
-        "promtool not found: install Debian's prometheus package (bash .ci/run does) to run this test",
-    );
+    let promtool = common::promtool();
     let tmp = tempfile::tempdir().expect("tempdir");
     // victoria-metrics.yml's queries are MetricsQL (`histogram_share`), for vmalert: Prometheus
     // cannot parse them, whoever generates the rules.
@@ -449,12 +449,4 @@ fn generated_rules_pass_promtool_check_rules() {
             "{file}: expected {rules} rules checked, promtool said:\n{text}"
         );
     }
-}
-
-fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(cmd))
-        .find(|p| p.is_file())
 }

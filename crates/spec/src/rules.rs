@@ -43,12 +43,7 @@ pub(crate) fn check_name(cx: &mut Cx, name: &At<String>, what: &str) -> bool {
 
 /// A Prometheus label name; names starting with `__` are reserved for Prometheus itself.
 pub(crate) fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !s.starts_with("__")
+    headroom_core::is_label_name(s) && !s.starts_with("__")
 }
 
 pub(crate) fn check_label_name(cx: &mut Cx, name: &At<String>, what: &str) -> bool {

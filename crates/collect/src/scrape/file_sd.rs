@@ -227,7 +227,7 @@ struct LabelName(String);
 impl<'de> Deserialize<'de> for LabelName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        if !super::is_label_name(&s) {
+        if !headroom_core::is_label_name(&s) {
             return Err(serde::de::Error::custom(format!(
                 "{s:?} is not a valid label name"
             )));

@@ -112,7 +112,7 @@ impl ScrapeJob {
             }
         }
         for (name, _) in &self.labels {
-            if !is_label_name(name) {
+            if !headroom_core::is_label_name(name) {
                 return err(format!("{name:?} is not a valid label name"));
             }
         }
@@ -383,14 +383,6 @@ fn merge_labels(
         labels.insert(exported, v);
     }
     labels.into_iter().collect()
-}
-
-pub(crate) fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A `host:port` (or bare host) address, as Prometheus accepts in `targets`.
