@@ -111,6 +111,9 @@ struct ServeArgs {
     storage: StorageArgs,
     #[arg(long, env = "HEADROOM_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// The address notifications link back to (default: http://<listen>).
+    #[arg(long, env = "HEADROOM_EXTERNAL_URL")]
+    external_url: Option<String>,
 }
 
 /// Global, so `headroom token create --scope ingest --data-dir DIR` works as well as
@@ -242,6 +245,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
                 data_dir: a.storage.data_dir,
                 listen: a.listen,
                 database_url: a.storage.database_url,
+                external_url: a.external_url,
             };
             headroom_server::serve(opts).await.map_err(|e| match e {
                 headroom_server::ServeError::Config(_) => Failure(1, e.into()),

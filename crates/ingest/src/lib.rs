@@ -1,7 +1,9 @@
 //! Wire formats in. Each is parsed once here into core types; nothing past this crate sees raw input.
 
+pub mod alertmanager;
 pub mod events;
 pub mod exposition;
+pub mod pagerduty;
 pub mod remote_write;
 
 pub use events::{Event, EventError, RecordedEvent, parse_batch, parse_recording};

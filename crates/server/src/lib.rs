@@ -3,11 +3,14 @@
 //! `app(state)` builds the whole `Router` without a socket (tests drive it with `oneshot`);
 //! `serve(options)` opens storage, starts the workers and listens.
 
+pub mod alerting;
+pub mod alertmanager;
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod outbox;
 pub mod probes;
 pub mod remote_write;
 pub mod selfmon;
@@ -53,6 +56,8 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub database_url: Option<String>,
+    /// The address notifications link back to; `http://<listen>` when unset.
+    pub external_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +84,19 @@ pub enum ServeError {
 
 /// Reads the config from its source: problems come back one `FILE:LINE:COL: message` per line.
 pub fn load_config(source: &ConfigSource) -> Result<(Config, String), Vec<String>> {
+    load_config_text(source).map(|l| (l.config, l.version))
+}
+
+/// A loaded config, its version and the text it was loaded from.
+pub struct Loaded {
+    pub config: Config,
+    pub version: String,
+    /// Every file's text, in load order, as YAML documents of one stream.
+    pub text: String,
+}
+
+/// As [`load_config`], keeping the text (`/api/v2/status` shows it).
+pub fn load_config_text(source: &ConfigSource) -> Result<Loaded, Vec<String>> {
     let lines =
         |ps: Vec<headroom_spec::Problem>| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     let sources = match source {
@@ -99,7 +117,16 @@ pub fn load_config(source: &ConfigSource) -> Result<(Config, String), Vec<String
     for w in &config.warnings {
         tracing::warn!(warning = %w, "config");
     }
-    Ok((config, version))
+    let text = sources
+        .iter()
+        .map(|(name, text)| format!("# {name}\n{text}"))
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    Ok(Loaded {
+        config,
+        version,
+        text,
+    })
 }
 
 /// Builds the router: API, compatibility paths, metrics and health.
@@ -116,6 +143,24 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/heartbeats/{name}", post(probes::ping))
         .route("/api/v1/targets", get(probes::targets))
         .route("/api/v1/openapi.json", get(openapi::openapi))
+        .route(
+            "/api/v2/alerts",
+            get(alertmanager::get_alerts).post(alertmanager::post_alerts),
+        )
+        .route("/api/v2/status", get(alertmanager::status))
+        .route("/api/v2/receivers", get(alertmanager::receivers))
+        .route(
+            "/api/v2/silences",
+            get(alertmanager::list_silences).post(alertmanager::post_silence),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(alertmanager::get_silence).delete(alertmanager::expire_silence),
+        )
+        .route(
+            "/api/v1/integrations/alertmanager",
+            post(alertmanager::forwarded),
+        )
         .route("/-/reload", post(api::reload))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok" }))
@@ -147,20 +192,30 @@ pub async fn build_state(
     store: Store,
     clock: Clock,
 ) -> Result<AppState, ServeError> {
-    let loaded = load_config(&source).map_err(ServeError::Config)?;
-    build_state_from(source, loaded, tsdb, store, clock).await
+    let loaded = load_config_text(&source).map_err(ServeError::Config)?;
+    build_state_from(source, loaded, None, tsdb, store, clock).await
 }
 
 /// As [`build_state`], with the config already loaded from `source`.
 async fn build_state_from(
     source: ConfigSource,
-    (config, version): (Config, String),
+    Loaded {
+        config,
+        version,
+        text,
+    }: Loaded,
+    external_url: Option<String>,
     tsdb: Tsdb,
     store: Store,
     clock: Clock,
 ) -> Result<AppState, ServeError> {
     let now = clock();
     let signals = signals::Signals::new(&config);
+    let external_url = external_url.unwrap_or_else(|| match &source {
+        ConfigSource::Embedded { listen } => format!("http://{listen}"),
+        ConfigSource::Paths(_) => "http://127.0.0.1:7979".to_string(),
+    });
+    let alerting = alerting::Alerting::restore(&config, text, external_url, &store, now).await?;
     let engine = Engine::new(tsdb, config.slos)?;
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
@@ -196,6 +251,7 @@ async fn build_state_from(
         signals,
         sources: Default::default(),
         deliveries: Default::default(),
+        alerting,
     };
     Ok(AppState(Arc::new(inner)))
 }
@@ -204,9 +260,17 @@ async fn build_state_from(
 /// Returns the number of SLOs, or the problems.
 pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
     let now = state.now();
-    match load_config(&state.config_source) {
-        Ok((config, version)) => {
+    match load_config_text(&state.config_source) {
+        Ok(Loaded {
+            config,
+            version,
+            text,
+        }) => {
             let n = config.slos.len();
+            if let Err(e) = state.alerting.reload(&config, text, now).await {
+                Health::add(&state.health.reloads_failed, 1);
+                return Err(vec![format!("routing refused: {e}")]);
+            }
             state.signals.replace(&config);
             if let Err(e) = state.engine.replace_slos(config.slos.clone()) {
                 Health::add(&state.health.reloads_failed, 1);
@@ -265,6 +329,17 @@ pub async fn evaluate(state: &AppState, only: Option<&str>) -> Vec<AlertTransiti
         }
         if let Err(e) = state.store.record_transitions(&rows).await {
             tracing::error!(error = %e, "could not store alert transitions");
+        }
+        let slos = state.engine.slos();
+        let alerts: Vec<_> = transitions
+            .iter()
+            .filter_map(|t| {
+                let slo = slos.iter().find(|s| s.id.as_str() == t.slo)?;
+                alerting::own_alert(slo, t)
+            })
+            .collect();
+        if let Err(e) = alerting::accept(state, alerts, "headroom").await {
+            tracing::error!(error = %e.detail, "could not route headroom's own alerts");
         }
     }
     transitions
@@ -346,7 +421,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         },
     };
     // Validate before touching storage, so a bad config changes nothing.
-    let (config, version) = load_config(&source).map_err(ServeError::Config)?;
+    let loaded = load_config_text(&source).map_err(ServeError::Config)?;
+    let config = loaded.config.clone();
     std::fs::create_dir_all(&opts.data_dir).map_err(|source| ServeError::DataDir {
         path: opts.data_dir.clone(),
         source,
@@ -369,13 +445,20 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let tsdb = tokio::task::spawn_blocking(move || Tsdb::open(&tsdb_dir, Default::default()))
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
-    let state = build_state_from(source, (config.clone(), version), tsdb, store, clock).await?;
+    let external_url = Some(
+        opts.external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", opts.listen)),
+    );
+    let state = build_state_from(source, loaded, external_url, tsdb, store, clock).await?;
     evaluate(&state, None).await;
     state.ready.store(true, Ordering::Release);
 
     let _ = state.deliveries.set(sources::start_delivery(state.clone()));
     sources::restart(&state, &config).await;
     tokio::spawn(run_evaluator(state.clone()));
+    tokio::spawn(alerting::run_dispatch(state.clone()));
+    tokio::spawn(outbox::run_sender(state.clone()));
     tokio::spawn(run_checkpoints(state.clone()));
     tokio::spawn(run_self_measurement(state.clone()));
     tokio::spawn(reload_on_sighup(state.clone()));

@@ -88,6 +88,8 @@ pub struct Inner {
     pub sources: tokio::sync::Mutex<Option<crate::sources::Sources>>,
     /// Where sources send their increments (set once the delivery task runs).
     pub deliveries: std::sync::OnceLock<crate::sources::Deliveries>,
+    /// Alerts in, notifications out: the dispatcher, silences and the outbox's wake-ups.
+    pub alerting: crate::alerting::Alerting,
 }
 
 #[derive(Clone)]

@@ -2,8 +2,12 @@
 //!
 //! One loaded set may mix, per YAML document:
 //! - headroom's native format: `anonymous_read`, `services`, `alert_windows` and `slos` at the
-//!   top level; `examples/quickstart.yaml` documents every field. An SLO's `name` is its id,
-//!   `objective` is a percentage and `target` a ratio (the key decides, never the number);
+//!   top level; `examples/quickstart.yaml` documents them. An SLO's `name` is its id,
+//!   `objective` is a percentage and `target` a ratio (the key decides, never the number).
+//!   Beside them: signal sources (`probes`, `scrape`, `backends`); Alertmanager's own keys
+//!   (`global`, `route`, `receivers`, `inhibit_rules`, `time_intervals`), so an
+//!   `alertmanager.yml` loads unchanged; the on-call directory (`users`, `teams`, `schedules`,
+//!   `escalation_policies`); and `incident_policies`. Each module's doc shows its keys;
 //! - Sloth `prometheus/v1` specs and `sloth.slok.dev/v1` `PrometheusServiceLevel` CRDs (SLO id
 //!   `<service>-<name>`, rolling window of the set's Sloth period, 30 days by default);
 //! - a Sloth `sloth.slok.dev/v1` `AlertWindows` document (the set's alert windows);
@@ -11,23 +15,34 @@
 //!   SLOs as Sloth reads them (SLO id `metadata.name`).
 //!
 //! Loading never stops at the first problem: every document and every SLO is read, and each
-//! defect becomes a [`Problem`] pointing at the offending key or value.
+//! defect becomes a [`Problem`] pointing at the offending key or value. Ids (SLOs, users,
+//! teams, schedules, escalation policies, receivers, incident policies) are unique across the
+//! set, and a reference resolves wherever in the set its target is declared. Secrets named by
+//! `*_file` keys are read at load, relative to the file naming them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use headroom_core::{AlertWindows, Slo};
+use headroom_incident::IncidentPolicy;
+use headroom_notify::Receiver;
+use headroom_oncall::{Directory, PolicyId};
 
 mod alerts;
+mod incidents;
 mod native;
+mod oncall;
 mod openslo;
 mod read;
+mod receivers;
+mod respond;
 mod rules;
 mod signals;
 mod sloth;
 mod yaml;
 
 pub use headroom_probe::spec::ProbeSpec;
+pub use respond::{DEFAULT_RESOLVE_TIMEOUT, Routing};
 pub use signals::{BackendAuth, BackendConfig, ScrapeConfig};
 
 use read::Cx;
@@ -51,6 +66,18 @@ pub struct Config {
     pub scrape: Vec<ScrapeConfig>,
     /// External Prometheus-compatible APIs answering SLIs that name them (or all, for the default).
     pub backends: Vec<BackendConfig>,
+    /// Where alerts go (Alertmanager's `route`, `inhibit_rules`, `time_intervals`).
+    pub routing: Routing,
+    /// Where notifications go (Alertmanager's `receivers`), in the order declared; one named
+    /// `default`, with no integrations, when none is declared.
+    pub receivers: Vec<Receiver>,
+    /// Receivers that also page an escalation policy (headroom's `escalation_policy` on a
+    /// receiver): receiver name → policy id.
+    pub receiver_escalations: BTreeMap<String, PolicyId>,
+    /// Users, teams, schedules and escalation policies; every reference between them resolves.
+    pub oncall: Directory,
+    /// Which alerts open incidents, in the order declared (the first matching one decides).
+    pub incident_policies: Vec<IncidentPolicy>,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
     pub warnings: Vec<Problem>,
 }
@@ -184,11 +211,21 @@ pub fn load_sources_for(
         windows: settings.alert_windows.as_ref().map(|w| w.v),
     };
 
-    // Pass 2: SLOs.
+    // Pass 2: SLOs, and receivers (they inherit `global` defaults from any document).
     let mut slos = Vec::new();
+    let mut declared_receivers = Vec::new();
     for (doc, kind) in docs.iter().zip(&kinds) {
         match kind {
-            Kind::Native => native::read_slos(&mut cx, doc, &defaults, &mut slos),
+            Kind::Native => {
+                native::read_slos(&mut cx, doc, &defaults, &mut slos);
+                receivers::read(
+                    &mut cx,
+                    doc,
+                    &settings.routing.receiver_defaults,
+                    &mut settings.oncall,
+                    &mut declared_receivers,
+                );
+            }
             Kind::SlothV1 => sloth::prometheus_v1(&mut cx, doc, &defaults, &mut slos),
             Kind::SlothK8s => sloth::kubernetes(&mut cx, doc, &defaults, &mut slos),
             _ => {}
@@ -215,6 +252,28 @@ pub fn load_sources_for(
     if purpose == Purpose::Run {
         signals::check_native_queries(&mut cx, &slos);
     }
+    let mut receivers: Vec<Receiver> = Vec::new();
+    let mut receiver_escalations = BTreeMap::new();
+    for (r, policy) in declared_receivers {
+        if receivers.iter().any(|d| d.name == r.v.name) {
+            cx.err(r.pos, format!("receiver {:?} is declared twice", r.v.name));
+            continue;
+        }
+        if let Some(p) = policy {
+            receiver_escalations.insert(r.v.name.clone(), PolicyId(p));
+        }
+        receivers.push(r.v);
+    }
+    if receivers.is_empty() {
+        // Alertmanager requires a receiver; the implicit one keeps routing total.
+        receivers.push(Receiver {
+            name: "default".to_string(),
+            integrations: Vec::new(),
+        });
+    }
+    let names: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+    let routing = respond::finish(&mut cx, settings.routing, &names);
+    let oncall = oncall::finish(&mut cx, settings.oncall);
 
     if !cx.problems.is_empty() {
         return Err(cx.problems);
@@ -236,6 +295,15 @@ pub fn load_sources_for(
             .backends
             .into_iter()
             .map(|(b, _)| b)
+            .collect(),
+        routing,
+        receivers,
+        receiver_escalations,
+        oncall,
+        incident_policies: settings
+            .incident_policies
+            .into_iter()
+            .map(|p| p.v)
             .collect(),
         warnings: cx.warnings,
     })

@@ -40,6 +40,17 @@ const TOP: &[&str] = &[
     "probes",
     "scrape",
     "backends",
+    "receivers",
+    "global",
+    "route",
+    "inhibit_rules",
+    "time_intervals",
+    "mute_time_intervals",
+    "users",
+    "teams",
+    "schedules",
+    "escalation_policies",
+    "incident_policies",
 ];
 const SERVICE: &[&str] = &["name", "description", "labels"];
 const SLO: &[&str] = &[
@@ -74,6 +85,9 @@ pub(crate) struct Settings {
     pub alert_windows: Option<At<AlertWindows>>,
     pub services: Vec<(Service, At<()>)>,
     pub signals: crate::signals::Signals,
+    pub routing: crate::respond::RoutingParts,
+    pub oncall: crate::oncall::Parts,
+    pub incident_policies: Vec<At<headroom_incident::IncidentPolicy>>,
 }
 
 /// First pass over a native document: its settings and services (SLOs come later, once the
@@ -105,6 +119,9 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
     crate::signals::read_probes(cx, &f, &mut settings.signals);
     crate::signals::read_scrape(cx, &f, &mut settings.signals);
     crate::signals::read_backends(cx, &f, &mut settings.signals);
+    crate::respond::read(cx, &f, &mut settings.routing);
+    crate::oncall::read(cx, &f, &mut settings.oncall);
+    crate::incidents::read(cx, &f, &mut settings.incident_policies);
     for item in f.list(cx, "services").unwrap_or_default() {
         if let Some(s) = service(cx, item) {
             settings.services.push((

@@ -322,7 +322,7 @@ fn record_type(cx: &mut Cx, t: &At<String>) -> Option<RecordType> {
         .ok()
 }
 
-fn http_url(cx: &mut Cx, u: At<String>) -> Option<String> {
+pub(crate) fn http_url(cx: &mut Cx, u: At<String>) -> Option<String> {
     let ok = (u.v.starts_with("http://") || u.v.starts_with("https://"))
         && u.v.split("://").nth(1).is_some_and(|rest| {
             let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -588,7 +588,7 @@ fn backend(cx: &mut Cx, node: &Node) -> Option<BackendConfig> {
 }
 
 /// A secret from a file, relative to the config file; trailing whitespace trimmed.
-fn read_secret(cx: &mut Cx, path: &At<String>) -> Option<String> {
+pub(crate) fn read_secret(cx: &mut Cx, path: &At<String>) -> Option<String> {
     let full = cx.relative_path(path);
     match std::fs::read_to_string(&full) {
         Ok(s) if !s.trim().is_empty() => Some(s.trim_end().to_string()),

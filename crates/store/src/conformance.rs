@@ -5,7 +5,7 @@
 //! take the address of an empty database and open it themselves (they test opening).
 //! They panic on failure, like `assert!`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use headroom_core::{Span, Timestamp};
@@ -13,8 +13,12 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Barrier;
 
 use crate::{
-    AlertStateRecord, AlertStore, AlertTransition, ConfigLoad, ConfigStore, LeaseStore, MIGRATIONS,
-    Scope, Store, StoreError, TokenInfo, TokenStore,
+    ActionLinkStore, AlertStateRecord, AlertStore, AlertTransition, ConfigLoad, ConfigStore,
+    Enqueued, EscalationRecord, EscalationStore, ExpireOutcome, Incident, IncidentFilter,
+    IncidentStore, IncidentUpdate, LeaseStore, MIGRATIONS, NewIncident, NewOutboxItem,
+    NotificationLogEntry, NotificationLogStore, OutboxCounts, OutboxItem, OutboxState, OutboxStore,
+    OverrideStore, RoutedAlert, RoutedAlertStore, ScheduleOverride, Scope, SilenceRecord,
+    SilenceStore, Store, StoreError, TokenInfo, TokenStore, UpdateOutcome,
 };
 
 /// Every test taking `&Store`; the harness checks it instantiates exactly these.
@@ -33,6 +37,26 @@ pub const STORE_TESTS: &[&str] = &[
     "lease_acquire_renew_release",
     "lease_expires_and_can_be_stolen",
     "lease_race_has_one_winner",
+    "silences_put_get_list_replace",
+    "silence_expire_ends_pending_and_active",
+    "silences_deleted_once_ended",
+    "routed_alerts_save_load_and_expire",
+    "routed_alerts_batch_is_atomic",
+    "outbox_enqueue_is_idempotent",
+    "outbox_enqueue_batch_is_atomic",
+    "outbox_claims_due_items_in_order",
+    "outbox_transitions_only_from_pending",
+    "outbox_lists_newest_first_and_counts",
+    "outbox_concurrent_claims_never_overlap",
+    "outbox_concurrent_enqueues_insert_once",
+    "notification_log_newest_wins_and_expires",
+    "notification_log_batch_is_atomic",
+    "escalations_open_due_and_replaced",
+    "incidents_numbered_and_listed",
+    "incident_updates_are_optimistic",
+    "overrides_overlap_range_at_boundaries",
+    "overrides_reject_empty_ranges",
+    "action_links_work_once",
 ];
 
 /// Every test taking a database address.
@@ -40,6 +64,7 @@ pub const URL_TESTS: &[&str] = &[
     "migrations_apply_once",
     "concurrent_opens_migrate_once",
     "newer_schema_is_refused",
+    "outbox_survives_reopening",
 ];
 
 // ---- tokens ----
@@ -767,4 +792,1428 @@ pub async fn newer_schema_is_refused(url: &str) {
         }
         other => panic!("expected NewerSchema, got {other:?}"),
     }
+}
+
+// ---- silences ----
+
+/// Runs `sql` on the database directly, past the store's own checks, and expects the schema to
+/// refuse it.
+async fn assert_refused(store: &Store, sql: &str) {
+    let res = with_pool!(store, pool => {
+        sqlx::query(sql).execute(pool).await.map(|_| ())
+    })
+    .map_err(crate::error::db_err("a raw statement"));
+    assert!(
+        matches!(res, Err(StoreError::Invalid { .. })),
+        "{sql}: {res:?}"
+    );
+}
+
+fn silence(id: &str, starts: i64, ends: i64) -> SilenceRecord {
+    SilenceRecord {
+        id: id.into(),
+        matchers_json: format!(r#"[{{"name":"service","value":"{id}","isEqual":true}}]"#),
+        starts_at: secs(starts),
+        ends_at: secs(ends),
+        created_by: "alice".into(),
+        comment: format!("maintenance of {id}"),
+        updated_at: secs(0),
+    }
+}
+
+fn silence_ids(silences: &[SilenceRecord]) -> Vec<&str> {
+    silences.iter().map(|s| s.id.as_str()).collect()
+}
+
+pub async fn silences_put_get_list_replace(store: &Store) {
+    assert_eq!(store.list_silences().await.unwrap(), vec![]);
+    let db = silence("db", 100, 200);
+    let (api, web) = (silence("api", 50, 60), silence("web", 100, 100));
+    for s in [&db, &api, &web] {
+        store.put_silence(s).await.unwrap();
+    }
+    assert_eq!(store.get_silence("db").await.unwrap(), Some(db.clone()));
+    assert_eq!(store.get_silence("nope").await.unwrap(), None);
+    // By starts_at, then id; a zero-length silence is allowed.
+    let listed = store.list_silences().await.unwrap();
+    assert_eq!(silence_ids(&listed), vec!["api", "db", "web"]);
+    assert_eq!(listed[2], web);
+
+    // Same id: replaced, not added.
+    let edited = SilenceRecord {
+        ends_at: secs(300),
+        comment: "longer".into(),
+        matchers_json: "[]".into(),
+        created_by: "bob".into(),
+        updated_at: secs(10),
+        ..db.clone()
+    };
+    store.put_silence(&edited).await.unwrap();
+    assert_eq!(store.get_silence("db").await.unwrap(), Some(edited));
+    assert_eq!(store.list_silences().await.unwrap().len(), 3);
+
+    match store.put_silence(&silence("bad", 200, 199)).await {
+        Err(StoreError::Invalid { detail, .. }) => assert!(detail.contains("bad"), "{detail}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    let not_json = SilenceRecord {
+        matchers_json: "[{".into(),
+        ..silence("bad", 1, 2)
+    };
+    assert!(matches!(
+        store.put_silence(&not_json).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(store.get_silence("bad").await.unwrap(), None);
+    // The database refuses a silence ending before it starts even when asked directly.
+    assert_refused(
+        store,
+        "INSERT INTO silences (id, matchers_json, starts_at, ends_at, created_by, comment, \
+         updated_at) VALUES ('raw', '[]', 2, 1, 'x', 'x', 0)",
+    )
+    .await;
+}
+
+pub async fn silence_expire_ends_pending_and_active(store: &Store) {
+    let now = secs(100);
+    let active = silence("active", 50, 200);
+    let pending = silence("pending", 150, 300);
+    let ending_now = silence("ending-now", 50, 100);
+    for s in [&active, &pending, &ending_now] {
+        store.put_silence(s).await.unwrap();
+    }
+
+    assert_eq!(
+        store.expire_silence("active", now).await.unwrap(),
+        ExpireOutcome::Expired
+    );
+    assert_eq!(
+        store.get_silence("active").await.unwrap(),
+        Some(SilenceRecord {
+            ends_at: now,
+            updated_at: now,
+            ..active.clone()
+        })
+    );
+
+    // A pending silence never comes into force: it starts and ends now.
+    assert_eq!(
+        store.expire_silence("pending", now).await.unwrap(),
+        ExpireOutcome::Expired
+    );
+    assert_eq!(
+        store.get_silence("pending").await.unwrap(),
+        Some(SilenceRecord {
+            starts_at: now,
+            ends_at: now,
+            updated_at: now,
+            ..pending.clone()
+        })
+    );
+
+    // Ending at `now` is ended (the end is exclusive): nothing changes.
+    assert_eq!(
+        store.expire_silence("ending-now", now).await.unwrap(),
+        ExpireOutcome::AlreadyExpired
+    );
+    assert_eq!(
+        store.get_silence("ending-now").await.unwrap(),
+        Some(ending_now)
+    );
+    assert_eq!(
+        store.expire_silence("active", secs(150)).await.unwrap(),
+        ExpireOutcome::AlreadyExpired
+    );
+    assert_eq!(
+        store
+            .get_silence("active")
+            .await
+            .unwrap()
+            .map(|s| s.ends_at),
+        Some(now),
+        "expiring again keeps the first end"
+    );
+    assert_eq!(
+        store.expire_silence("missing", now).await.unwrap(),
+        ExpireOutcome::NotFound
+    );
+}
+
+pub async fn silences_deleted_once_ended(store: &Store) {
+    for s in [
+        silence("a", 0, 100),
+        silence("b", 0, 101),
+        silence("c", 0, 99),
+        silence("d", 50, 500),
+    ] {
+        store.put_silence(&s).await.unwrap();
+    }
+    // Strictly before: the one ending at 100 stays.
+    assert_eq!(
+        store.delete_silences_ended_before(secs(100)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        silence_ids(&store.list_silences().await.unwrap()),
+        vec!["a", "b", "d"]
+    );
+    assert_eq!(
+        store.delete_silences_ended_before(secs(100)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.delete_silences_ended_before(secs(200)).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        silence_ids(&store.list_silences().await.unwrap()),
+        vec!["d"]
+    );
+}
+
+// ---- routed alerts ----
+
+fn routed(fingerprint: &str, starts: i64, ends: i64) -> RoutedAlert {
+    RoutedAlert {
+        fingerprint: fingerprint.into(),
+        labels_json: format!(r#"{{"alertname":"HighLatency","fp":"{fingerprint}"}}"#),
+        annotations_json: r#"{"summary":"p99 above 2s"}"#.into(),
+        starts_at: secs(starts),
+        ends_at: secs(ends),
+        updated_at: secs(starts),
+        generator_url: "http://prometheus:9090/graph".into(),
+        timeout: false,
+        source: "api".into(),
+    }
+}
+
+pub async fn routed_alerts_save_load_and_expire(store: &Store) {
+    assert_eq!(store.load_alerts().await.unwrap(), vec![]);
+    let (b, a) = (routed("b1", 0, 100), routed("a1", 10, 300));
+    store.save_alerts(&[b.clone(), a.clone()]).await.unwrap();
+    assert_eq!(
+        store.load_alerts().await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
+
+    // Upsert by fingerprint: every column replaced.
+    let refreshed = RoutedAlert {
+        labels_json: r#"{"alertname":"HighLatency"}"#.into(),
+        annotations_json: "{}".into(),
+        ends_at: secs(400),
+        updated_at: secs(50),
+        generator_url: String::new(),
+        timeout: true,
+        source: "webhook:grafana".into(),
+        ..b.clone()
+    };
+    let c = routed("c1", 20, 150);
+    store
+        .save_alerts(&[refreshed.clone(), c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_alerts().await.unwrap(),
+        vec![a.clone(), refreshed.clone(), c.clone()]
+    );
+    store.save_alerts(&[]).await.unwrap();
+
+    // Strictly before: the one ending at 300 stays.
+    assert_eq!(
+        store.delete_alerts_ended_before(secs(300)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.load_alerts().await.unwrap(),
+        vec![a.clone(), refreshed]
+    );
+    assert_eq!(
+        store.delete_alerts_ended_before(secs(300)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.delete_alerts_ended_before(secs(401)).await.unwrap(),
+        2
+    );
+    assert_eq!(store.load_alerts().await.unwrap(), vec![]);
+}
+
+pub async fn routed_alerts_batch_is_atomic(store: &Store) {
+    let first = routed("a1", 0, 100);
+    store
+        .save_alerts(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+
+    // The last row breaks the database's check after the others were written: all rolls back.
+    let changed = RoutedAlert {
+        ends_at: secs(999),
+        ..first.clone()
+    };
+    for bad in [routed("z9", 100, 50), routed("", 0, 10)] {
+        match store
+            .save_alerts(&[changed.clone(), routed("b1", 0, 100), bad])
+            .await
+        {
+            Err(StoreError::Invalid { .. }) => {}
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert_eq!(store.load_alerts().await.unwrap(), vec![first.clone()]);
+    }
+
+    let not_json = RoutedAlert {
+        annotations_json: "{summary".into(),
+        ..routed("c1", 0, 10)
+    };
+    assert!(matches!(
+        store.save_alerts(&[routed("b1", 0, 100), not_json]).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(store.load_alerts().await.unwrap(), vec![first]);
+}
+
+// ---- outbox ----
+
+fn notification(key: &str, not_before: Option<i64>) -> NewOutboxItem {
+    NewOutboxItem {
+        idempotency_key: key.into(),
+        receiver: "team-api".into(),
+        integration: "webhook".into(),
+        payload_json: format!(r#"{{"groupKey":"{key}","status":"firing"}}"#),
+        not_before: not_before.map(secs),
+    }
+}
+
+async fn outbox_item(store: &Store, id: i64) -> OutboxItem {
+    store.get_outbox(id).await.unwrap().expect("outbox item")
+}
+
+pub async fn outbox_enqueue_is_idempotent(store: &Store) {
+    let now = secs(10);
+    let first = store
+        .enqueue(
+            &[notification("k1", None), notification("k2", Some(60))],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|e| e.inserted), "{first:?}");
+    assert_ne!(first[0].id, first[1].id);
+
+    let k1 = outbox_item(store, first[0].id).await;
+    assert_eq!(
+        k1,
+        OutboxItem {
+            id: first[0].id,
+            idempotency_key: "k1".into(),
+            receiver: "team-api".into(),
+            integration: "webhook".into(),
+            payload_json: r#"{"groupKey":"k1","status":"firing"}"#.into(),
+            state: OutboxState::Pending,
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            claimed_until: None,
+            last_error: None,
+            finished_at: None,
+        }
+    );
+    assert_eq!(
+        outbox_item(store, first[1].id).await.next_attempt_at,
+        secs(60),
+        "not before 60s"
+    );
+
+    // Again, with a changed payload, next to a new key and a key repeated within the batch.
+    let mut changed = notification("k1", None);
+    changed.payload_json = r#"{"other":true}"#.into();
+    let again = store
+        .enqueue(
+            &[
+                changed,
+                notification("k3", Some(5)),
+                notification("k3", None),
+            ],
+            secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again[0],
+        Enqueued {
+            id: first[0].id,
+            inserted: false
+        }
+    );
+    assert!(again[1].inserted);
+    assert_eq!(
+        again[2],
+        Enqueued {
+            id: again[1].id,
+            inserted: false
+        }
+    );
+    assert_eq!(
+        outbox_item(store, first[0].id).await,
+        k1,
+        "the first enqueue is kept whole"
+    );
+    assert_eq!(
+        outbox_item(store, again[1].id).await.next_attempt_at,
+        secs(20),
+        "a past not_before is now"
+    );
+
+    // Even once delivered, the key is never queued again.
+    assert!(store.mark_delivered(first[0].id, secs(30)).await.unwrap());
+    let after = store
+        .enqueue(&[notification("k1", None)], secs(40))
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        vec![Enqueued {
+            id: first[0].id,
+            inserted: false
+        }]
+    );
+    assert_eq!(
+        store.count_outbox_by_state().await.unwrap(),
+        OutboxCounts {
+            pending: 2,
+            delivered: 1,
+            failed: 0
+        }
+    );
+    assert_eq!(store.enqueue(&[], secs(40)).await.unwrap(), vec![]);
+}
+
+pub async fn outbox_enqueue_batch_is_atomic(store: &Store) {
+    let kept = store
+        .enqueue(&[notification("k1", None)], T0)
+        .await
+        .unwrap();
+    // The empty key fails the database's check after two rows were written.
+    let bad_key = store
+        .enqueue(
+            &[
+                notification("k2", None),
+                notification("k3", None),
+                notification("", None),
+            ],
+            T0,
+        )
+        .await;
+    assert!(
+        matches!(bad_key, Err(StoreError::Invalid { .. })),
+        "{bad_key:?}"
+    );
+    let mut not_json = notification("k4", None);
+    not_json.payload_json = "{".into();
+    assert!(matches!(
+        store
+            .enqueue(&[notification("k2", None), not_json], T0)
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    let all = store.list_outbox(None, 100).await.unwrap();
+    assert_eq!(
+        all.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![kept[0].id]
+    );
+    // The keys of the refused batches were not taken.
+    let retried = store
+        .enqueue(&[notification("k2", None)], T0)
+        .await
+        .unwrap();
+    assert!(retried[0].inserted);
+}
+
+pub async fn outbox_claims_due_items_in_order(store: &Store) {
+    let now = secs(100);
+    let ids: Vec<i64> = store
+        .enqueue(
+            &[
+                notification("late", Some(150)),
+                notification("b", Some(90)),
+                notification("a", Some(90)),
+                notification("c", None),
+                notification("due-now", Some(100)),
+            ],
+            secs(50),
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let [late, b, a, c, due_now] = ids[..] else {
+        panic!("{ids:?}")
+    };
+    let claim_until = now + Span::SECOND * 30;
+
+    // A batch's ids follow key order, whatever the order given.
+    assert!(a < b && b < c && c < due_now && due_now < late, "{ids:?}");
+    // Due by next_attempt_at then id: c (50s), a and b (90s, in id order), due-now (100s).
+    let claimed = store.claim_due(now, 2, claim_until).await.unwrap();
+    assert_eq!(claimed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![c, a]);
+    assert!(
+        claimed
+            .iter()
+            .all(|i| i.attempts == 1 && i.claimed_until == Some(claim_until))
+    );
+    assert_eq!(outbox_item(store, c).await, claimed[0]);
+    let rest = store.claim_due(now, 10, claim_until).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![b, due_now]
+    );
+    assert_eq!(store.claim_due(now, 10, claim_until).await.unwrap(), vec![]);
+
+    // Claims hold until claim_until, exclusive; the late item becomes due at 150s.
+    assert_eq!(
+        store
+            .claim_due(claim_until - Span(1), 10, secs(200))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    let reclaimed = store.claim_due(claim_until, 10, secs(200)).await.unwrap();
+    assert_eq!(
+        reclaimed
+            .iter()
+            .map(|i| (i.id, i.attempts))
+            .collect::<Vec<_>>(),
+        vec![(c, 2), (a, 2), (b, 2), (due_now, 2)]
+    );
+    assert_eq!(
+        store
+            .claim_due(secs(150), 10, secs(210))
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| (i.id, i.attempts))
+            .collect::<Vec<_>>(),
+        vec![(late, 1)]
+    );
+
+    assert_eq!(
+        store.claim_due(secs(300), 0, secs(310)).await.unwrap(),
+        vec![]
+    );
+    for until in [secs(300), secs(299)] {
+        assert!(matches!(
+            store.claim_due(secs(300), 10, until).await,
+            Err(StoreError::Invalid { .. })
+        ));
+    }
+    assert_eq!(
+        store.count_outbox_by_state().await.unwrap().pending,
+        5,
+        "claiming moves no item out of pending"
+    );
+}
+
+pub async fn outbox_transitions_only_from_pending(store: &Store) {
+    let ids: Vec<i64> = store
+        .enqueue(
+            &[
+                notification("ok", None),
+                notification("flaky", None),
+                notification("dead", None),
+            ],
+            secs(0),
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let [ok, flaky, dead] = ids[..] else {
+        panic!("{ids:?}")
+    };
+    let claimed = store.claim_due(secs(1), 10, secs(31)).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+
+    // Delivered: final.
+    assert!(store.mark_delivered(ok, secs(2)).await.unwrap());
+    let delivered = outbox_item(store, ok).await;
+    assert_eq!(
+        (
+            delivered.state,
+            delivered.finished_at,
+            delivered.claimed_until,
+            delivered.attempts
+        ),
+        (OutboxState::Delivered, Some(secs(2)), None, 1)
+    );
+    assert!(!store.mark_delivered(ok, secs(3)).await.unwrap());
+    assert!(!store.mark_retry(ok, secs(10), "again?").await.unwrap());
+    assert!(
+        !store
+            .mark_failed(ok, "late failure", secs(3))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        outbox_item(store, ok).await,
+        delivered,
+        "a final state stays"
+    );
+
+    // Retry: the claim is released and the item due again at the new time.
+    assert!(
+        store
+            .mark_retry(flaky, secs(20), "503 Service Unavailable")
+            .await
+            .unwrap()
+    );
+    let retrying = outbox_item(store, flaky).await;
+    assert_eq!(
+        (
+            retrying.state,
+            retrying.next_attempt_at,
+            retrying.claimed_until,
+            retrying.last_error.as_deref(),
+            retrying.finished_at
+        ),
+        (
+            OutboxState::Pending,
+            secs(20),
+            None,
+            Some("503 Service Unavailable"),
+            None
+        )
+    );
+    assert_eq!(
+        store.claim_due(secs(19), 10, secs(49)).await.unwrap(),
+        vec![]
+    );
+    let second = store.claim_due(secs(20), 10, secs(50)).await.unwrap();
+    assert_eq!(
+        second
+            .iter()
+            .map(|i| (i.id, i.attempts))
+            .collect::<Vec<_>>(),
+        vec![(flaky, 2)]
+    );
+    assert!(store.mark_delivered(flaky, secs(21)).await.unwrap());
+
+    // Failed: final, and never claimed again.
+    assert!(store.mark_failed(dead, "410 Gone", secs(5)).await.unwrap());
+    let failed = outbox_item(store, dead).await;
+    assert_eq!(
+        (
+            failed.state,
+            failed.last_error.as_deref(),
+            failed.finished_at,
+            failed.claimed_until
+        ),
+        (OutboxState::Failed, Some("410 Gone"), Some(secs(5)), None)
+    );
+    assert!(!store.mark_delivered(dead, secs(6)).await.unwrap());
+    assert!(!store.mark_retry(dead, secs(6), "revive").await.unwrap());
+    assert!(!store.mark_failed(dead, "twice", secs(6)).await.unwrap());
+    assert_eq!(outbox_item(store, dead).await, failed);
+    assert_eq!(
+        store.claim_due(secs(1000), 10, secs(1030)).await.unwrap(),
+        vec![]
+    );
+
+    assert!(!store.mark_delivered(9_999_999, secs(6)).await.unwrap());
+    assert!(!store.mark_retry(9_999_999, secs(6), "x").await.unwrap());
+    assert!(!store.mark_failed(9_999_999, "x", secs(6)).await.unwrap());
+    assert_eq!(store.get_outbox(9_999_999).await.unwrap(), None);
+
+    // The database itself refuses unknown states and a pending item with a finish time.
+    for sql in [
+        "UPDATE outbox SET state = 'lost' WHERE id = {ok}",
+        "UPDATE outbox SET state = 'pending' WHERE id = {ok}",
+        "UPDATE outbox SET state = 'failed', finished_at = NULL WHERE id = {ok}",
+    ] {
+        assert_refused(store, &sql.replace("{ok}", &ok.to_string())).await;
+    }
+}
+
+pub async fn outbox_lists_newest_first_and_counts(store: &Store) {
+    assert_eq!(
+        store.count_outbox_by_state().await.unwrap(),
+        OutboxCounts::default()
+    );
+    let mut ids = Vec::new();
+    for (i, key) in ["a", "b", "c", "d"].iter().enumerate() {
+        let e = store
+            .enqueue(&[notification(key, None)], secs(i as i64))
+            .await
+            .unwrap();
+        ids.push(e[0].id);
+    }
+    // Same instant as d, enqueued later: newer.
+    let e = store
+        .enqueue(&[notification("e", None)], secs(3))
+        .await
+        .unwrap();
+    ids.push(e[0].id);
+    assert!(store.mark_delivered(ids[0], secs(10)).await.unwrap());
+    assert!(store.mark_delivered(ids[2], secs(10)).await.unwrap());
+    assert!(store.mark_failed(ids[1], "nope", secs(10)).await.unwrap());
+
+    let listed = |items: Vec<OutboxItem>| -> Vec<i64> { items.iter().map(|i| i.id).collect() };
+    assert_eq!(
+        listed(store.list_outbox(None, 100).await.unwrap()),
+        vec![ids[4], ids[3], ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(
+        listed(store.list_outbox(None, 2).await.unwrap()),
+        vec![ids[4], ids[3]]
+    );
+    assert_eq!(
+        listed(
+            store
+                .list_outbox(Some(OutboxState::Delivered), 100)
+                .await
+                .unwrap()
+        ),
+        vec![ids[2], ids[0]]
+    );
+    assert_eq!(
+        listed(
+            store
+                .list_outbox(Some(OutboxState::Pending), 100)
+                .await
+                .unwrap()
+        ),
+        vec![ids[4], ids[3]]
+    );
+    assert_eq!(
+        listed(
+            store
+                .list_outbox(Some(OutboxState::Failed), 100)
+                .await
+                .unwrap()
+        ),
+        vec![ids[1]]
+    );
+    assert_eq!(
+        store.count_outbox_by_state().await.unwrap(),
+        OutboxCounts {
+            pending: 2,
+            delivered: 2,
+            failed: 1
+        }
+    );
+    for s in [
+        OutboxState::Pending,
+        OutboxState::Delivered,
+        OutboxState::Failed,
+    ] {
+        assert_eq!(s.as_str().parse::<OutboxState>(), Ok(s));
+        assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+    }
+    assert!("sent".parse::<OutboxState>().is_err());
+}
+
+pub async fn outbox_concurrent_claims_never_overlap(store: &Store) {
+    const ITEMS: usize = 60;
+    const CLAIMERS: usize = 6;
+    let items: Vec<NewOutboxItem> = (0..ITEMS)
+        .map(|i| notification(&format!("n{i}"), None))
+        .collect();
+    let all: HashSet<i64> = store
+        .enqueue(&items, T0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(all.len(), ITEMS);
+
+    let window = Span::SECOND * 30;
+    // Two claim windows: in each, every item is claimed exactly once among all claimers.
+    for round in 0..2i64 {
+        let now = T0 + window * round;
+        let start = Arc::new(Barrier::new(CLAIMERS));
+        let tasks: Vec<_> = (0..CLAIMERS)
+            .map(|_| {
+                let (store, start) = (store.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = store.claim_due(now, 3, now + window).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got.into_iter().map(|i| (i.id, i.attempts)));
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for t in tasks {
+            claimed.extend(t.await.unwrap());
+        }
+        let ids: HashSet<i64> = claimed.iter().map(|(id, _)| *id).collect();
+        assert_eq!(
+            claimed.len(),
+            ITEMS,
+            "round {round}: an item was claimed twice"
+        );
+        assert_eq!(ids, all, "round {round}: every item claimed");
+        assert!(
+            claimed.iter().all(|&(_, attempts)| attempts == round + 1),
+            "round {round}: {claimed:?}"
+        );
+    }
+}
+
+pub async fn outbox_concurrent_enqueues_insert_once(store: &Store) {
+    const SENDERS: usize = 6;
+    const SHARED: usize = 10;
+    let start = Arc::new(Barrier::new(SENDERS));
+    // Every sender enqueues the same keys, half of them in reverse order (the order that would
+    // deadlock if rows were locked in the order given), plus one key of its own.
+    let tasks: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                let mut batch: Vec<NewOutboxItem> = (0..SHARED)
+                    .map(|k| notification(&format!("shared-{k}"), None))
+                    .collect();
+                if s % 2 == 1 {
+                    batch.reverse();
+                }
+                batch.push(notification(&format!("own-{s}"), None));
+                start.wait().await;
+                let got = store.enqueue(&batch, T0).await.unwrap();
+                batch
+                    .into_iter()
+                    .zip(got)
+                    .map(|(item, e)| (item.idempotency_key, e))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut by_key: HashMap<String, Vec<Enqueued>> = HashMap::new();
+    for t in tasks {
+        for (key, e) in t.await.unwrap() {
+            by_key.entry(key).or_default().push(e);
+        }
+    }
+    assert_eq!(by_key.len(), SHARED + SENDERS);
+    for (key, seen) in &by_key {
+        let ids: HashSet<i64> = seen.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 1, "{key}: {seen:?}");
+        assert_eq!(
+            seen.iter().filter(|e| e.inserted).count(),
+            1,
+            "{key}: {seen:?}"
+        );
+    }
+    assert_eq!(
+        store.count_outbox_by_state().await.unwrap().pending,
+        (SHARED + SENDERS) as u64
+    );
+}
+
+// ---- notification log ----
+
+fn nflog(receiver: &str, group: &str, sent: i64, expires: i64) -> NotificationLogEntry {
+    NotificationLogEntry {
+        receiver: receiver.into(),
+        group_key: group.into(),
+        payload_json: serde_json::json!({ "firing": [group], "sent": sent }).to_string(),
+        sent_at: secs(sent),
+        expires_at: secs(expires),
+    }
+}
+
+pub async fn notification_log_newest_wins_and_expires(store: &Store) {
+    let entries = [
+        nflog("team-web", "{}:{alertname=\"Down\"}", 0, 100),
+        nflog("team-api", "g2", 10, 200),
+        nflog("team-api", "g1", 20, 50),
+    ];
+    store.put_notification_log(&entries).await.unwrap();
+    assert_eq!(
+        store.load_notification_log(secs(0)).await.unwrap(),
+        vec![entries[2].clone(), entries[1].clone(), entries[0].clone()]
+    );
+    // Expired at expires_at.
+    assert_eq!(
+        store.load_notification_log(secs(50)).await.unwrap(),
+        vec![entries[1].clone(), entries[0].clone()]
+    );
+
+    // A newer send replaces; an older one (a late writer) does not.
+    let newer = nflog("team-api", "g2", 30, 300);
+    store
+        .put_notification_log(&[
+            newer.clone(),
+            nflog("team-web", "{}:{alertname=\"Down\"}", -5, 400),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_notification_log(secs(60)).await.unwrap(),
+        vec![newer.clone(), entries[0].clone()]
+    );
+    store.put_notification_log(&[]).await.unwrap();
+
+    assert_eq!(
+        store
+            .delete_notification_log_expired(secs(100))
+            .await
+            .unwrap(),
+        2,
+        "g1 (50) and the web entry (100)"
+    );
+    assert_eq!(
+        store.load_notification_log(secs(0)).await.unwrap(),
+        vec![newer]
+    );
+    assert_eq!(
+        store
+            .delete_notification_log_expired(secs(100))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+pub async fn notification_log_batch_is_atomic(store: &Store) {
+    let kept = nflog("team-api", "g1", 0, 100);
+    store
+        .put_notification_log(std::slice::from_ref(&kept))
+        .await
+        .unwrap();
+    // The last entry expires as it is sent: the database's check refuses it, and all rolls back.
+    let batch = [
+        nflog("team-api", "g1", 10, 200),
+        nflog("team-api", "g2", 10, 200),
+        nflog("team-api", "g3", 10, 10),
+    ];
+    assert!(matches!(
+        store.put_notification_log(&batch).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    let mut not_json = nflog("team-api", "g4", 10, 200);
+    not_json.payload_json = "firing".into();
+    assert!(matches!(
+        store
+            .put_notification_log(&[batch[1].clone(), not_json])
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(
+        store.load_notification_log(secs(0)).await.unwrap(),
+        vec![kept]
+    );
+}
+
+// ---- escalations ----
+
+fn escalation(id: &str, next: Option<i64>, open: bool) -> EscalationRecord {
+    EscalationRecord {
+        id: id.into(),
+        subject: format!("incident:{id}"),
+        policy: "default".into(),
+        state_json: r#"{"step":0,"repeats":0}"#.into(),
+        next_at: next.map(secs),
+        open,
+        updated_at: secs(0),
+    }
+}
+
+fn escalation_ids(es: &[EscalationRecord]) -> Vec<&str> {
+    es.iter().map(|e| e.id.as_str()).collect()
+}
+
+pub async fn escalations_open_due_and_replaced(store: &Store) {
+    let now = secs(100);
+    for e in [
+        escalation("e-late", Some(200), true),
+        escalation("e-due", Some(100), true),
+        escalation("e-early", Some(10), true),
+        escalation("e-idle", None, true),
+        escalation("e-closed", Some(10), false),
+    ] {
+        store.put_escalation(&e).await.unwrap();
+    }
+    assert_eq!(
+        escalation_ids(&store.open_escalations().await.unwrap()),
+        vec!["e-due", "e-early", "e-idle", "e-late"]
+    );
+    // Due at next_at, by next_at; unscheduled and closed ones never.
+    assert_eq!(
+        escalation_ids(&store.due_escalations(now).await.unwrap()),
+        vec!["e-early", "e-due"]
+    );
+    assert_eq!(
+        escalation_ids(&store.due_escalations(secs(99)).await.unwrap()),
+        vec!["e-early"]
+    );
+
+    // Stepping and closing are replacements.
+    let stepped = EscalationRecord {
+        state_json: r#"{"step":1,"repeats":0}"#.into(),
+        next_at: Some(secs(400)),
+        updated_at: now,
+        ..escalation("e-early", None, true)
+    };
+    store.put_escalation(&stepped).await.unwrap();
+    let acked = EscalationRecord {
+        open: false,
+        next_at: None,
+        updated_at: now,
+        ..escalation("e-due", None, true)
+    };
+    store.put_escalation(&acked).await.unwrap();
+    assert_eq!(store.due_escalations(now).await.unwrap(), vec![]);
+    assert_eq!(
+        escalation_ids(&store.due_escalations(secs(400)).await.unwrap()),
+        vec!["e-late", "e-early"]
+    );
+    assert_eq!(
+        escalation_ids(&store.open_escalations().await.unwrap()),
+        vec!["e-early", "e-idle", "e-late"]
+    );
+    assert_eq!(
+        store.get_escalation("e-early").await.unwrap(),
+        Some(stepped)
+    );
+    assert_eq!(store.get_escalation("e-due").await.unwrap(), Some(acked));
+    assert_eq!(store.get_escalation("nope").await.unwrap(), None);
+
+    let mut not_json = escalation("e-bad", None, true);
+    not_json.state_json = "step 1".into();
+    for bad in [not_json, escalation("", None, true)] {
+        assert!(matches!(
+            store.put_escalation(&bad).await,
+            Err(StoreError::Invalid { .. })
+        ));
+    }
+    assert_eq!(store.open_escalations().await.unwrap().len(), 3);
+}
+
+// ---- incidents ----
+
+fn new_incident(title: &str, opened: i64, resolved: Option<i64>) -> NewIncident {
+    NewIncident {
+        title: title.into(),
+        severity: "sev2".into(),
+        status: if resolved.is_some() {
+            "resolved"
+        } else {
+            "investigating"
+        }
+        .into(),
+        opened_at: secs(opened),
+        resolved_at: resolved.map(secs),
+        services_json: r#"["checkout"]"#.into(),
+        doc_json: format!(r#"{{"title":"{title}","timeline":[]}}"#),
+    }
+}
+
+fn update_of(i: &NewIncident) -> IncidentUpdate {
+    IncidentUpdate {
+        title: i.title.clone(),
+        severity: i.severity.clone(),
+        status: i.status.clone(),
+        opened_at: i.opened_at,
+        resolved_at: i.resolved_at,
+        services_json: i.services_json.clone(),
+        doc_json: i.doc_json.clone(),
+    }
+}
+
+const ALL_INCIDENTS: IncidentFilter = IncidentFilter {
+    open_only: false,
+    opened_from: None,
+    opened_to: None,
+    limit: 100,
+};
+
+pub async fn incidents_numbered_and_listed(store: &Store) {
+    let specs = [
+        new_incident("checkout errors", 100, Some(150)),
+        new_incident("login slow", 200, None),
+        new_incident("search down", 300, None),
+        new_incident("same instant as search", 300, Some(400)),
+    ];
+    let mut ids = Vec::new();
+    for s in &specs {
+        ids.push(store.create_incident(s).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(
+        store.get_incident(ids[0]).await.unwrap(),
+        Some(Incident {
+            id: ids[0],
+            title: "checkout errors".into(),
+            severity: "sev2".into(),
+            status: "resolved".into(),
+            opened_at: secs(100),
+            resolved_at: Some(secs(150)),
+            services_json: r#"["checkout"]"#.into(),
+            doc_json: r#"{"title":"checkout errors","timeline":[]}"#.into(),
+            version: 1,
+        })
+    );
+    assert_eq!(store.get_incident(ids[3] + 1000).await.unwrap(), None);
+
+    let listed = |v: Vec<Incident>| -> Vec<i64> { v.iter().map(|i| i.id).collect() };
+    assert_eq!(
+        listed(store.list_incidents(&ALL_INCIDENTS).await.unwrap()),
+        vec![ids[3], ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(
+        listed(
+            store
+                .list_incidents(&IncidentFilter {
+                    open_only: true,
+                    ..ALL_INCIDENTS
+                })
+                .await
+                .unwrap()
+        ),
+        vec![ids[2], ids[1]]
+    );
+    // [from, to): 200 is in, 300 is out.
+    assert_eq!(
+        listed(
+            store
+                .list_incidents(&IncidentFilter {
+                    opened_from: Some(secs(200)),
+                    opened_to: Some(secs(300)),
+                    ..ALL_INCIDENTS
+                })
+                .await
+                .unwrap()
+        ),
+        vec![ids[1]]
+    );
+    assert_eq!(
+        listed(
+            store
+                .list_incidents(&IncidentFilter {
+                    opened_from: Some(secs(101)),
+                    ..ALL_INCIDENTS
+                })
+                .await
+                .unwrap()
+        ),
+        vec![ids[3], ids[2], ids[1]]
+    );
+    assert_eq!(
+        listed(
+            store
+                .list_incidents(&IncidentFilter {
+                    opened_to: Some(secs(200)),
+                    ..ALL_INCIDENTS
+                })
+                .await
+                .unwrap()
+        ),
+        vec![ids[0]]
+    );
+    assert_eq!(
+        listed(
+            store
+                .list_incidents(&IncidentFilter {
+                    limit: 2,
+                    ..ALL_INCIDENTS
+                })
+                .await
+                .unwrap()
+        ),
+        vec![ids[3], ids[2]]
+    );
+
+    let mut not_json = new_incident("bad", 0, None);
+    not_json.doc_json = "{title".into();
+    assert!(matches!(
+        store.create_incident(&not_json).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(store.list_incidents(&ALL_INCIDENTS).await.unwrap().len(), 4);
+    // A deleted row's number is not handed out again.
+    with_pool!(store, pool => {
+        sqlx::query("DELETE FROM incidents WHERE id = $1")
+            .bind(ids[3])
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
+    .unwrap();
+    let next = store
+        .create_incident(&new_incident("after delete", 500, None))
+        .await
+        .unwrap();
+    assert!(next > ids[3], "{next} reuses a number up to {}", ids[3]);
+}
+
+pub async fn incident_updates_are_optimistic(store: &Store) {
+    let created = new_incident("api errors", 100, None);
+    let id = store.create_incident(&created).await.unwrap();
+
+    let mut mitigated = update_of(&created);
+    mitigated.status = "mitigated".into();
+    mitigated.severity = "sev1".into();
+    mitigated.services_json = r#"["api","checkout"]"#.into();
+    mitigated.doc_json = r#"{"title":"api errors","timeline":["rolled back"]}"#.into();
+    assert_eq!(
+        store.update_incident(id, 1, &mitigated).await.unwrap(),
+        UpdateOutcome::Updated { version: 2 }
+    );
+    let after = store.get_incident(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            after.status.as_str(),
+            after.severity.as_str(),
+            after.services_json.as_str(),
+            after.doc_json.as_str(),
+            after.version
+        ),
+        (
+            "mitigated",
+            "sev1",
+            r#"["api","checkout"]"#,
+            r#"{"title":"api errors","timeline":["rolled back"]}"#,
+            2
+        )
+    );
+
+    // A writer that read version 1 lost: nothing changes.
+    let mut stale = update_of(&created);
+    stale.title = "stale".into();
+    assert_eq!(
+        store.update_incident(id, 1, &stale).await.unwrap(),
+        UpdateOutcome::Conflict
+    );
+    assert_eq!(store.get_incident(id).await.unwrap(), Some(after.clone()));
+
+    let mut resolved = mitigated.clone();
+    resolved.status = "resolved".into();
+    resolved.resolved_at = Some(secs(500));
+    assert_eq!(
+        store.update_incident(id, 2, &resolved).await.unwrap(),
+        UpdateOutcome::Updated { version: 3 }
+    );
+    assert_eq!(
+        store.get_incident(id).await.unwrap().unwrap().resolved_at,
+        Some(secs(500))
+    );
+    assert_eq!(
+        store
+            .update_incident(id + 1000, 1, &resolved)
+            .await
+            .unwrap(),
+        UpdateOutcome::NotFound
+    );
+    let mut not_json = resolved.clone();
+    not_json.services_json = "api".into();
+    assert!(matches!(
+        store.update_incident(id, 3, &not_json).await,
+        Err(StoreError::Invalid { .. })
+    ));
+
+    // Writers racing from the same version: exactly one wins.
+    const WRITERS: usize = 4;
+    let start = Arc::new(Barrier::new(WRITERS));
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (store, start) = (store.clone(), start.clone());
+            let mut u = resolved.clone();
+            u.title = format!("writer {w}");
+            tokio::spawn(async move {
+                start.wait().await;
+                (w, store.update_incident(id, 3, &u).await.unwrap())
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (w, outcome) = t.await.unwrap();
+        match outcome {
+            UpdateOutcome::Updated { version } => {
+                assert_eq!(version, 4);
+                winners.push(w);
+            }
+            UpdateOutcome::Conflict => {}
+            UpdateOutcome::NotFound => panic!("writer {w}: not found"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let last = store.get_incident(id).await.unwrap().unwrap();
+    assert_eq!(
+        (last.title, last.version),
+        (format!("writer {}", winners[0]), 4)
+    );
+}
+
+// ---- schedule overrides ----
+
+fn schedule_override(id: &str, schedule: &str, starts: i64, ends: i64) -> ScheduleOverride {
+    ScheduleOverride {
+        id: id.into(),
+        schedule: schedule.into(),
+        user_id: format!("user-{id}"),
+        starts_at: secs(starts),
+        ends_at: secs(ends),
+        created_by: "alice".into(),
+        created_at: secs(0),
+    }
+}
+
+pub async fn overrides_overlap_range_at_boundaries(store: &Store) {
+    let early = schedule_override("o-early", "primary", 10, 20);
+    let late = schedule_override("o-late", "primary", 20, 30);
+    let long = schedule_override("o-long", "primary", 5, 40);
+    let other = schedule_override("o-other", "secondary", 0, 100);
+    for o in [&early, &late, &long, &other] {
+        store.add_override(o).await.unwrap();
+    }
+    let ids = |v: Vec<ScheduleOverride>| -> Vec<String> { v.into_iter().map(|o| o.id).collect() };
+    let query = |from: i64, to: i64| store.list_overrides("primary", secs(from), secs(to));
+
+    // Ending at `from` or starting at `to` is not an overlap.
+    assert_eq!(ids(query(20, 30).await.unwrap()), vec!["o-long", "o-late"]);
+    assert_eq!(ids(query(0, 10).await.unwrap()), vec!["o-long"]);
+    assert_eq!(ids(query(0, 5).await.unwrap()), Vec::<String>::new());
+    assert_eq!(ids(query(40, 50).await.unwrap()), Vec::<String>::new());
+    assert_eq!(
+        ids(query(19, 21).await.unwrap()),
+        vec!["o-long", "o-early", "o-late"]
+    );
+    // One millisecond at each end.
+    assert_eq!(
+        ids(store
+            .list_overrides("primary", secs(20) - Span(1), secs(20))
+            .await
+            .unwrap()),
+        vec!["o-long", "o-early"]
+    );
+    assert_eq!(
+        ids(store
+            .list_overrides("primary", secs(39), secs(40) + Span(1))
+            .await
+            .unwrap()),
+        vec!["o-long"]
+    );
+    // An empty range overlaps nothing, even inside an override.
+    assert_eq!(ids(query(25, 25).await.unwrap()), Vec::<String>::new());
+    assert_eq!(ids(query(30, 25).await.unwrap()), Vec::<String>::new());
+    assert_eq!(
+        store
+            .list_overrides("secondary", secs(0), secs(1))
+            .await
+            .unwrap(),
+        vec![other]
+    );
+    assert_eq!(
+        query(0, 100).await.unwrap(),
+        vec![long, early.clone(), late]
+    );
+
+    assert!(store.delete_override("o-late").await.unwrap());
+    assert!(!store.delete_override("o-late").await.unwrap());
+    assert_eq!(ids(query(20, 30).await.unwrap()), vec!["o-long"]);
+    assert!(matches!(
+        store.add_override(&early).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+pub async fn overrides_reject_empty_ranges(store: &Store) {
+    for (starts, ends) in [(10, 10), (10, 9)] {
+        match store
+            .add_override(&schedule_override("bad", "primary", starts, ends))
+            .await
+        {
+            Err(StoreError::Invalid { detail, .. }) => assert!(detail.contains("bad"), "{detail}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+    // The database keeps the rule too.
+    assert_refused(
+        store,
+        "INSERT INTO schedule_overrides \
+         (id, schedule, user_id, starts_at, ends_at, created_by, created_at) \
+         VALUES ('raw', 'primary', 'u', 10, 10, 'x', 0)",
+    )
+    .await;
+    assert_eq!(
+        store
+            .list_overrides("primary", Timestamp(0), Timestamp(i64::MAX))
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+// ---- action links ----
+
+pub async fn action_links_work_once(store: &Store) {
+    assert!(store.use_action_link("ack-1", secs(10)).await.unwrap());
+    assert!(!store.use_action_link("ack-1", secs(11)).await.unwrap());
+    assert!(store.use_action_link("ack-2", secs(20)).await.unwrap());
+    assert!(matches!(
+        store.use_action_link("", secs(20)).await,
+        Err(StoreError::Invalid { .. })
+    ));
+
+    // Strictly before: ack-2 (used at 20) is kept and stays used.
+    assert_eq!(store.delete_action_links_before(secs(20)).await.unwrap(), 1);
+    assert!(!store.use_action_link("ack-2", secs(21)).await.unwrap());
+    assert_eq!(store.delete_action_links_before(secs(20)).await.unwrap(), 0);
+    // A forgotten use is a fresh one: why deletion must wait for links to expire.
+    assert!(store.use_action_link("ack-1", secs(30)).await.unwrap());
+
+    const CLICKS: usize = 8;
+    let start = Arc::new(Barrier::new(CLICKS));
+    let tasks: Vec<_> = (0..CLICKS)
+        .map(|_| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                store.use_action_link("resolve-7", secs(40)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+pub async fn outbox_survives_reopening(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let acked = store
+        .enqueue(&[notification("page-1", None)], T0)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let reopened = Store::open(url).await.unwrap();
+    let item = reopened.get_outbox(acked[0].id).await.unwrap();
+    assert_eq!(
+        item.map(|i| (i.idempotency_key, i.state)),
+        Some(("page-1".to_string(), OutboxState::Pending))
+    );
+    assert_eq!(
+        reopened
+            .enqueue(&[notification("page-1", None)], secs(1))
+            .await
+            .unwrap(),
+        vec![Enqueued {
+            id: acked[0].id,
+            inserted: false
+        }],
+        "the key is remembered across restarts"
+    );
+    reopened.close().await;
 }

@@ -59,3 +59,19 @@ pub(crate) fn db_err(op: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
         _ => StoreError::Database { op, cause },
     }
 }
+
+/// `Invalid` unless `text` is JSON. The store keeps JSON columns opaque but never stores one a
+/// reader could not parse. `what` names the value for the message.
+pub(crate) fn require_json(
+    op: &'static str,
+    text: &str,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(StoreError::Invalid {
+            op,
+            detail: format!("{} is not JSON: {e}", what()),
+        }),
+    }
+}

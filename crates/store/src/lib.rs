@@ -1,15 +1,20 @@
-//! headroom's state in SQL: API tokens, alert state and history, config reloads and leases, in
-//! SQLite (the embedded default) or PostgreSQL, behind one [`Store`] handle.
+//! headroom's state in SQL: API tokens, alert state and history, config reloads and leases,
+//! and for alert routing, on-call and incidents: silences, received alerts, the notification
+//! outbox and log, escalations, incidents, schedule overrides and used action links. In SQLite
+//! (the embedded default) or PostgreSQL, behind one [`Store`] handle.
 //!
 //! Each aggregate has its own trait ([`TokenStore`], [`AlertStore`], [`ConfigStore`],
-//! [`LeaseStore`]), implemented once for [`Store`]: queries are written once with `$1`
+//! [`LeaseStore`], [`SilenceStore`], [`RoutedAlertStore`], [`OutboxStore`],
+//! [`NotificationLogStore`], [`EscalationStore`], [`IncidentStore`], [`OverrideStore`],
+//! [`ActionLinkStore`]), implemented once for [`Store`]: queries are written once with `$1`
 //! placeholders, which both dialects accept, and only DDL differs per dialect. The conformance
 //! suite (`conformance`, feature `conformance`) runs every behaviour against both backends.
 //!
 //! # Schema
 //!
 //! Portable column types only: timestamps are `BIGINT` milliseconds since the epoch (UTC), ids
-//! are `TEXT`, JSON is `TEXT`, flags are `BOOLEAN`.
+//! are `TEXT`, JSON is `TEXT`, flags are `BOOLEAN`. JSON columns (`*_json`) belong to the crates
+//! that write them: the store only checks that they parse.
 //!
 //! | table | key | columns |
 //! | --- | --- | --- |
@@ -19,6 +24,14 @@
 //! | `alert_states` | (`slo`, `alert_group`, `severity`) | `state`, `since` |
 //! | `config_loads` | `id` (sequence) | `version_hash`, `loaded_at`, `ok`, `message` |
 //! | `leases` | `name` | `holder`, `expires_at` |
+//! | `silences` | `id` | `matchers_json`, `starts_at`, `ends_at`, `created_by`, `comment`, `updated_at` |
+//! | `routed_alerts` | `fingerprint` | `labels_json`, `annotations_json`, `starts_at`, `ends_at`, `updated_at`, `generator_url`, `timeout`, `source` |
+//! | `outbox` | `id` (sequence) | `idempotency_key` (unique), `receiver`, `integration`, `payload_json`, `state`, `attempts`, `created_at`, `next_attempt_at`, `claimed_until`, `last_error`, `finished_at` |
+//! | `notification_log` | (`receiver`, `group_key`) | `payload_json`, `sent_at`, `expires_at` |
+//! | `escalations` | `id` | `subject`, `policy`, `state_json`, `next_at`, `open`, `updated_at` |
+//! | `incidents` | `id` (sequence) | `title`, `severity`, `status`, `opened_at`, `resolved_at`, `services_json`, `doc_json`, `version` |
+//! | `schedule_overrides` | `id` | `schedule`, `user_id`, `starts_at`, `ends_at`, `created_by`, `created_at` |
+//! | `action_links` | `link_id` | `used_at` |
 //!
 //! # Invariants
 //!
@@ -42,6 +55,32 @@
 //!   insertion order.
 //! - A lease is held by one holder until `expires_at` (exclusive). Acquiring, renewing and stealing
 //!   an expired lease are one conditional upsert, so concurrent callers cannot both win.
+//! - A silence is in force over `[starts_at, ends_at)`, and `ends_at >= starts_at` (checked by
+//!   the database). Expiring ends it at `now`; a pending one also starts at `now`, so it never
+//!   comes into force. Expiring an ended silence changes nothing.
+//! - `save_alerts`, `put_notification_log` and `enqueue` write their batch in one transaction:
+//!   all of it or nothing. A routed alert has `ends_at >= starts_at` and a notification log
+//!   entry `expires_at > sent_at` (checked by the database); an entry sent before the stored one
+//!   never replaces it.
+//! - The outbox: a notification `enqueue` acknowledged is committed. Its idempotency key is
+//!   unique, so enqueueing it again (even after delivery, or concurrently) queues nothing and
+//!   returns the same id. A batch inserts its keys in sorted order, so concurrent batches sharing
+//!   keys cannot deadlock; ids within a batch follow key order.
+//!   States are `pending`, `delivered`, `failed` (checked by the database, with `finished_at` set
+//!   exactly when not pending); delivered and failed are final: every transition starts from
+//!   pending. `claim_due` takes due, unclaimed items and holds them until `claimed_until`
+//!   (exclusive) in one transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED` and the conditions
+//!   rechecked on the updated row; SQLite: `BEGIN IMMEDIATE`), so concurrent claimers never get
+//!   the same item while its claim lasts. Delivery is at most once per key as long as a worker
+//!   ends its attempt (`mark_*`) before its claim runs out.
+//! - An incident's id comes from a sequence and is never reused; its version starts at 1 and
+//!   grows by one per update. An update names the version it read and is refused (`Conflict`)
+//!   when another write came in between: the check and the write are one statement.
+//! - A schedule override covers `[starts_at, ends_at)` with `ends_at > starts_at` (checked before
+//!   writing and by the database); a query for `[from, to)` returns every override overlapping it.
+//! - An action link id can be used once: the use is a unique insert, so of concurrent uses
+//!   exactly one succeeds. A deleted use is forgotten, so uses are deleted only once the links
+//!   they record can no longer be verified.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -73,20 +112,40 @@ macro_rules! with_pool {
     };
 }
 
+mod action_links;
 mod alerts;
 mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
+mod escalations;
+mod incidents;
 mod leases;
 mod migrations;
+mod notification_log;
+mod outbox;
+mod overrides;
+mod routed_alerts;
+mod silences;
 mod tokens;
 
+pub use action_links::ActionLinkStore;
 pub use alerts::{AlertStateRecord, AlertStore, AlertTransition};
 pub use config::{ConfigLoad, ConfigStore};
 pub use error::StoreError;
+pub use escalations::{EscalationRecord, EscalationStore};
+pub use incidents::{
+    Incident, IncidentFilter, IncidentStore, IncidentUpdate, NewIncident, UpdateOutcome,
+};
 pub use leases::LeaseStore;
 pub use migrations::{AppliedMigration, MIGRATIONS, Migration};
+pub use notification_log::{NotificationLogEntry, NotificationLogStore};
+pub use outbox::{
+    Enqueued, NewOutboxItem, OutboxCounts, OutboxItem, OutboxState, OutboxStore, UnknownOutboxState,
+};
+pub use overrides::{OverrideStore, ScheduleOverride};
+pub use routed_alerts::{RoutedAlert, RoutedAlertStore};
+pub use silences::{ExpireOutcome, SilenceRecord, SilenceStore};
 pub use tokens::{LAST_USED_PRECISION, Scope, TOKEN_PREFIX, TokenInfo, TokenStore, UnknownScope};
 
 /// How long a connection waits for SQLite's single writer before giving up with "database is locked".

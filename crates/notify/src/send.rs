@@ -1,0 +1,319 @@
+//! Delivery (feature `send`): one attempt of one notification through one integration,
+//! classified for the retry loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use tokio_rustls::rustls;
+
+use crate::body::{email_content, email_message, pagerduty_body, slack_body, webhook_body};
+use crate::config::Integration;
+use crate::message::Message;
+use crate::smtp;
+use crate::template::Templates;
+
+/// How much of an error response's body a `Failed` reason quotes.
+pub const EXCERPT_BYTES: usize = 512;
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Worth trying again: a timeout, a lost connection, a 5xx or 429, a transient SMTP reply.
+    /// `after` is the server's `Retry-After` (on 429 and 503).
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Trying again would fail the same way: a 4xx, a permanent SMTP reply, a bad template.
+    Failed {
+        reason: String,
+    },
+    /// Nothing to send: every alert is resolved and the integration does not send resolved.
+    Skipped,
+}
+
+/// A client building or TLS setup failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("root certificate: {0}")]
+    Certificate(String),
+}
+
+/// Connections shared by deliveries: a pooled HTTP client and the TLS setup for SMTP.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) timeout: Duration,
+}
+
+impl Client {
+    /// Trusting the web PKI roots; `timeout` bounds each attempt (an HTTP request or a whole
+    /// SMTP session).
+    pub fn new(timeout: Duration) -> Result<Client, ClientError> {
+        Client::with_roots(timeout, &[])
+    }
+
+    /// Also trusting the given DER certificates (a private CA).
+    pub fn with_roots(
+        timeout: Duration,
+        extra_roots_der: &[Vec<u8>],
+    ) -> Result<Client, ClientError> {
+        let mut http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("headroom/", env!("CARGO_PKG_VERSION")))
+            // A redirected POST would silently become a GET: treat 3xx as a config error.
+            .redirect(reqwest::redirect::Policy::none());
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for der in extra_roots_der {
+            http = http.add_root_certificate(reqwest::Certificate::from_der(der)?);
+            roots
+                .add(rustls::pki_types::CertificateDer::from(der.clone()))
+                .map_err(|e| ClientError::Certificate(e.to_string()))?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Certificate(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Client {
+            http: http.build()?,
+            tls: Arc::new(tls),
+            timeout,
+        })
+    }
+}
+
+/// Sends `message` through `integration` once. `idempotency_key` identifies the notification
+/// across retries: HTTP integrations get it as `Idempotency-Key`, email as its Message-Id.
+/// Resolved alerts are dropped first for integrations with `send_resolved: false`.
+pub async fn deliver(
+    integration: &Integration,
+    message: &Message,
+    templates: &Templates,
+    client: &Client,
+    idempotency_key: &str,
+) -> Outcome {
+    let filtered;
+    let message = if integration.send_resolved() {
+        message
+    } else {
+        match message.without_resolved() {
+            Some(m) => {
+                filtered = m;
+                &filtered
+            }
+            None => return Outcome::Skipped,
+        }
+    };
+    let templated = |e: crate::template::TemplateError| Outcome::Failed {
+        reason: e.to_string(),
+    };
+    match integration {
+        Integration::Webhook(w) => {
+            let body = webhook_body(message, w.max_alerts);
+            post(
+                client,
+                &w.url,
+                body.into_bytes(),
+                w.bearer_token.as_deref(),
+                idempotency_key,
+            )
+            .await
+        }
+        Integration::Slack(s) => match slack_body(s, message, templates) {
+            Ok(body) => {
+                post(
+                    client,
+                    &s.url,
+                    body.to_string().into_bytes(),
+                    None,
+                    idempotency_key,
+                )
+                .await
+            }
+            Err(e) => templated(e),
+        },
+        Integration::PagerDuty(p) => match pagerduty_body(p, message, templates) {
+            Ok(body) => {
+                post(
+                    client,
+                    &p.url,
+                    body.to_string().into_bytes(),
+                    None,
+                    idempotency_key,
+                )
+                .await
+            }
+            Err(e) => templated(e),
+        },
+        Integration::Email(e) => match email_content(e, message, templates) {
+            Ok(content) => {
+                let domain = e
+                    .from
+                    .rsplit_once('@')
+                    .map_or("headroom", |(_, d)| d.trim_end_matches('>'));
+                let id: String = idempotency_key
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                let data = email_message(e, &content, Utc::now(), &format!("{id}@{domain}"));
+                smtp::send(e, &data, client).await
+            }
+            Err(err) => templated(err),
+        },
+    }
+}
+
+async fn post(
+    client: &Client,
+    url: &str,
+    body: Vec<u8>,
+    bearer: Option<&str>,
+    key: &str,
+) -> Outcome {
+    let mut request = client
+        .http
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", key)
+        .body(body);
+    if let Some(token) = bearer {
+        request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_builder() => {
+            return Outcome::Failed {
+                reason: error_chain(&e),
+            };
+        }
+        Err(e) if e.is_timeout() => {
+            return Outcome::Retry {
+                reason: format!("timed out after {:?}", client.timeout),
+                after: None,
+            };
+        }
+        Err(e) => {
+            return Outcome::Retry {
+                reason: error_chain(&e),
+                after: None,
+            };
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Outcome::Delivered;
+    }
+    let after = match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            retry_after(response.headers(), Utc::now())
+        }
+        _ => None,
+    };
+    let excerpt = excerpt(response).await;
+    let reason = if excerpt.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {excerpt}")
+    };
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        Outcome::Retry { reason, after }
+    } else {
+        Outcome::Failed { reason }
+    }
+}
+
+/// reqwest's top-level message hides the cause ("connection refused") in its sources.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// At most `EXCERPT_BYTES` of the body, cut on a character boundary, whitespace collapsed.
+async fn excerpt(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    let truncated = bytes.len() > EXCERPT_BYTES;
+    bytes.truncate(EXCERPT_BYTES);
+    let text = String::from_utf8_lossy(&bytes);
+    // A cut inside a multi-byte character leaves one replacement character at the end.
+    let text = if truncated {
+        text.trim_end_matches('\u{fffd}')
+    } else {
+        &text
+    };
+    let mut out = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if truncated {
+        out.push('…');
+    }
+    out
+}
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3); a past date means now.
+pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap();
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h, now), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(120)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:30:00 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(120)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:00:00 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+    }
+}

@@ -1,0 +1,282 @@
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use common::*;
+use headroom_notify::*;
+
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<(HeaderMap, String)>>>);
+
+async fn answer(
+    Path(code): Path<u16>,
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    seen.0.lock().unwrap().push((headers, body));
+    let status = StatusCode::from_u16(code).unwrap();
+    match code {
+        429 => (status, [("retry-after", "7")], "slow down").into_response(),
+        503 => (status, [("retry-after", "3")], "maintenance").into_response(),
+        400 => (
+            status,
+            format!(
+                "{{\"message\": \"bad event\", \"pad\": \"{}\"}}",
+                "é".repeat(600)
+            ),
+        )
+            .into_response(),
+        404 => (status, "no such hook").into_response(),
+        _ => (status, "").into_response(),
+    }
+}
+
+async fn hang() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
+}
+
+async fn server() -> (String, Seen) {
+    let seen = Seen::default();
+    let app = Router::new()
+        .route("/status/{code}", post(answer))
+        .route("/hang", post(hang))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+fn webhook(url: String) -> Integration {
+    Integration::Webhook(Webhook {
+        url,
+        send_resolved: true,
+        max_alerts: 0,
+        bearer_token: Some("s3cret".into()),
+    })
+}
+
+fn client() -> Client {
+    Client::new(Duration::from_secs(5)).unwrap()
+}
+
+async fn deliver_to(base: &str, code: u16) -> Outcome {
+    deliver(
+        &webhook(format!("{base}/status/{code}")),
+        &message(),
+        &Templates::default(),
+        &client(),
+        "key-1",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn statuses_classify_as_delivered_retry_or_failed() {
+    let (base, _) = server().await;
+    assert_eq!(deliver_to(&base, 200).await, Outcome::Delivered);
+    assert_eq!(deliver_to(&base, 202).await, Outcome::Delivered);
+    assert_eq!(
+        deliver_to(&base, 429).await,
+        Outcome::Retry {
+            reason: "HTTP 429 Too Many Requests: slow down".into(),
+            after: Some(Duration::from_secs(7))
+        }
+    );
+    assert_eq!(
+        deliver_to(&base, 503).await,
+        Outcome::Retry {
+            reason: "HTTP 503 Service Unavailable: maintenance".into(),
+            after: Some(Duration::from_secs(3))
+        }
+    );
+    assert_eq!(
+        deliver_to(&base, 500).await,
+        Outcome::Retry {
+            reason: "HTTP 500 Internal Server Error".into(),
+            after: None
+        }
+    );
+    assert_eq!(
+        deliver_to(&base, 404).await,
+        Outcome::Failed {
+            reason: "HTTP 404 Not Found: no such hook".into()
+        }
+    );
+    let Outcome::Failed { reason } = deliver_to(&base, 400).await else {
+        panic!("400 must fail")
+    };
+    assert!(
+        reason.starts_with("HTTP 400 Bad Request: {\"message\": \"bad event\""),
+        "{reason}"
+    );
+    // The excerpt is bounded (512 bytes of a 1,200-byte body) and cut on a character boundary.
+    assert!(reason.len() < 600, "{} bytes", reason.len());
+    assert!(reason.ends_with("é…"), "{reason}");
+}
+
+#[tokio::test]
+async fn request_carries_idempotency_key_bearer_and_v4_body() {
+    let (base, seen) = server().await;
+    let outcome = deliver(
+        &webhook(format!("{base}/status/200")),
+        &message(),
+        &Templates::default(),
+        &client(),
+        "notif-42-attempt",
+    )
+    .await;
+    assert_eq!(outcome, Outcome::Delivered);
+    let seen = seen.0.lock().unwrap();
+    let (headers, body) = &seen[0];
+    assert_eq!(headers["idempotency-key"], "notif-42-attempt");
+    assert_eq!(headers["authorization"], "Bearer s3cret");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(body, &webhook_body(&message(), 0));
+}
+
+#[tokio::test]
+async fn slack_and_pagerduty_post_their_bodies_with_the_key() {
+    let (base, seen) = server().await;
+    let slack = Integration::Slack(Slack {
+        url: format!("{base}/status/200"),
+        channel: None,
+        username: None,
+        title: None,
+        text: None,
+        send_resolved: false,
+    });
+    let pd = Integration::PagerDuty(PagerDuty {
+        routing_key: "rk".into(),
+        url: format!("{base}/status/202"),
+        severity: "error".into(),
+        send_resolved: true,
+    });
+    let t = Templates::default();
+    assert_eq!(
+        deliver(&slack, &message(), &t, &client(), "k-slack").await,
+        Outcome::Delivered
+    );
+    assert_eq!(
+        deliver(&pd, &message(), &t, &client(), "k-pd").await,
+        Outcome::Delivered
+    );
+    let seen = seen.0.lock().unwrap();
+    let slack_body: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!(seen[0].0["idempotency-key"], "k-slack");
+    assert_eq!(slack_body["attachments"][0]["color"], "danger");
+    let pd_body: serde_json::Value = serde_json::from_str(&seen[1].1).unwrap();
+    assert_eq!(seen[1].0["idempotency-key"], "k-pd");
+    assert_eq!(pd_body["dedup_key"], dedup_key(GROUP_KEY));
+}
+
+#[tokio::test]
+async fn resolved_only_message_is_skipped_when_send_resolved_is_off() {
+    let (base, seen) = server().await;
+    let slack = Integration::Slack(Slack {
+        url: format!("{base}/status/200"),
+        channel: None,
+        username: None,
+        title: None,
+        text: None,
+        send_resolved: false,
+    });
+    let resolved = Message::new(
+        "ops",
+        "k",
+        Labels::new(),
+        vec![alert("a", Status::Resolved, 1)],
+        "",
+    );
+    assert_eq!(
+        deliver(&slack, &resolved, &Templates::default(), &client(), "k").await,
+        Outcome::Skipped
+    );
+    assert!(seen.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_template_fails_without_sending() {
+    let (base, seen) = server().await;
+    let slack = Integration::Slack(Slack {
+        url: format!("{base}/status/200"),
+        channel: None,
+        username: None,
+        title: Some("{{ status | nope }}".into()),
+        text: None,
+        send_resolved: true,
+    });
+    let Outcome::Failed { reason } =
+        deliver(&slack, &message(), &Templates::default(), &client(), "k").await
+    else {
+        panic!("a template error is final")
+    };
+    assert!(reason.contains("ops/slack.title"), "{reason}");
+    assert!(seen.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_a_timeout_to_retry() {
+    let (base, _) = server().await;
+    let client = Client::new(Duration::from_millis(300)).unwrap();
+    let outcome = deliver(
+        &webhook(format!("{base}/hang")),
+        &message(),
+        &Templates::default(),
+        &client,
+        "k",
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        Outcome::Retry {
+            reason: "timed out after 300ms".into(),
+            after: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_closed_port_is_a_connection_error_to_retry() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let outcome = deliver(
+        &webhook(format!("http://127.0.0.1:{port}/x")),
+        &message(),
+        &Templates::default(),
+        &client(),
+        "k",
+    )
+    .await;
+    let Outcome::Retry {
+        reason,
+        after: None,
+    } = outcome
+    else {
+        panic!("connection refused is retried: {outcome:?}")
+    };
+    assert!(reason.to_lowercase().contains("refused"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_malformed_url_fails() {
+    let outcome = deliver(
+        &webhook("not a url".into()),
+        &message(),
+        &Templates::default(),
+        &client(),
+        "k",
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+}

@@ -1,0 +1,472 @@
+//! Alertmanager's API v2, as Prometheus and `amtool` speak it: `POST/GET /api/v2/alerts`,
+//! `GET /api/v2/status`, `GET /api/v2/receivers`, `GET/POST /api/v2/silences`,
+//! `GET/DELETE /api/v2/silence/{id}`; and `POST /api/v1/integrations/alertmanager`, where
+//! another Alertmanager forwards its webhook notifications (payload version 4).
+//!
+//! Writes need an `ingest` token (Prometheus and Alertmanager send it as a bearer token through
+//! their `authorization` settings, `amtool` through `--http.config.file`); reads need `read`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use headroom_core::Timestamp;
+use headroom_ingest::alertmanager::{parse_posted_alerts, parse_posted_silence, parse_webhook};
+use headroom_routing::alert::{Alert, PostableAlert};
+use headroom_routing::matcher::{Matcher, all_match, parse_matchers};
+use headroom_routing::silence::{Silence, SilenceState};
+use headroom_store::{ExpireOutcome, Scope, SilenceStore};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::alerting::{
+    accept, api_time, matcher_from_api, matchers_json, refresh_silences, silence_record,
+};
+use crate::auth::require;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `POST /api/v2/alerts`: the whole batch is validated before any of it is stored.
+pub async fn post_alerts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &headers, Scope::Ingest).await?;
+    let posted = parse_posted_alerts(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let now = state.now().to_chrono();
+    let timeout = state.alerting.desk.lock().await.dispatcher.config().resolve_timeout;
+    let alerts = posted
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            PostableAlert {
+                labels: p.labels,
+                annotations: p.annotations,
+                starts_at: p.starts_at,
+                ends_at: p.ends_at,
+                generator_url: p.generator_url,
+            }
+            .into_alert(now, timeout)
+            .map_err(|e| ApiError::bad_request(format!("[{i}]: {e}")))
+        })
+        .collect::<Result<Vec<Alert>, ApiError>>()?;
+    accept(&state, alerts, "api").await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /api/v1/integrations/alertmanager`: a forwarded notification. Firing alerts stay
+/// firing until a resolved notification for them arrives (the sender's `send_resolved`), as
+/// the sender re-notifies only every `repeat_interval`.
+pub async fn forwarded(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Ingest).await?;
+    let payload = parse_webhook(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let now = state.now().to_chrono();
+    let mut alerts = Vec::with_capacity(payload.alerts.len());
+    for (i, a) in payload.alerts.into_iter().enumerate() {
+        let ends_at = if a.resolved { a.ends_at.or(Some(now)) } else { None };
+        let alert = PostableAlert {
+            labels: a.labels,
+            annotations: a.annotations,
+            starts_at: a.starts_at,
+            ends_at,
+            generator_url: a.generator_url,
+        }
+        .into_alert(now, std::time::Duration::ZERO)
+        .map_err(|e| ApiError::bad_request(format!("alerts[{i}]: {e}")))?;
+        alerts.push(Alert {
+            ends_at,
+            timeout: false,
+            ..alert
+        });
+    }
+    let n = alerts.len();
+    accept(&state, alerts, "webhook").await?;
+    Ok(Json(json!({"status": "success", "alerts": n})))
+}
+
+/// `GET /api/v2/alerts` with Alertmanager's filters: `filter` (matchers), `active`,
+/// `silenced`, `inhibited`, `unprocessed` and `receiver` (a regex).
+pub async fn get_alerts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
+    let now = state.now().to_chrono();
+    let desk = state.alerting.desk.lock().await;
+    let dispatcher = &desk.dispatcher;
+    let config = dispatcher.config();
+    let firing: Vec<&Alert> = dispatcher
+        .alerts()
+        .iter()
+        .filter(|a| !a.resolved_at(now))
+        .collect();
+    let mut out = Vec::new();
+    for alert in &firing {
+        if !all_match(&q.filter, &alert.labels) {
+            continue;
+        }
+        let receivers: Vec<String> = config
+            .route
+            .matching(&alert.labels)
+            .into_iter()
+            .filter_map(|m| m.options.receiver)
+            .collect();
+        if let Some(re) = &q.receiver
+            && !receivers.iter().any(|r| re.is_match(r))
+        {
+            continue;
+        }
+        let silenced_by: Vec<&str> = desk
+            .silences
+            .iter()
+            .filter(|s| s.mutes(&alert.labels, now))
+            .map(|s| s.id.as_str())
+            .collect();
+        let inhibited_by: Vec<String> = config
+            .inhibit_rules
+            .iter()
+            .filter_map(|rule| {
+                rule.inhibiting_source(&alert.labels, firing.iter().map(|a| &a.labels))
+            })
+            .map(|source| headroom_routing::group::fingerprint(source).to_string())
+            .collect();
+        let suppressed = !silenced_by.is_empty() || !inhibited_by.is_empty();
+        let shown = if suppressed {
+            (q.silenced || silenced_by.is_empty()) && (q.inhibited || inhibited_by.is_empty())
+        } else {
+            q.active
+        };
+        if !shown {
+            continue;
+        }
+        out.push(json!({
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "startsAt": api_time(alert.starts_at),
+            "endsAt": alert.ends_at.map(api_time),
+            "updatedAt": api_time(alert.updated_at),
+            "generatorURL": alert.generator_url,
+            "fingerprint": alert.fingerprint().to_string(),
+            "receivers": receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
+            "status": {
+                "state": if suppressed { "suppressed" } else { "active" },
+                "silencedBy": silenced_by,
+                "inhibitedBy": inhibited_by,
+            },
+        }));
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// `GET /api/v2/status`: the shape `amtool config` and Grafana read.
+pub async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let original = state.alerting.original.read().expect("original lock").clone();
+    Ok(Json(json!({
+        "cluster": {"name": "", "peers": [], "status": "disabled"},
+        "config": {"original": original},
+        "uptime": api_time(state.alerting.started_at.to_chrono()),
+        "versionInfo": {
+            "branch": "", "buildDate": "", "buildUser": "", "goVersion": "",
+            "revision": "", "version": env!("CARGO_PKG_VERSION"),
+        },
+    })))
+}
+
+/// `GET /api/v2/receivers`.
+pub async fn receivers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let desk = state.alerting.desk.lock().await;
+    let names: Vec<Value> = desk
+        .dispatcher
+        .config()
+        .receivers
+        .iter()
+        .map(|r| json!({"name": r.name}))
+        .collect();
+    Ok(Json(Value::Array(names)))
+}
+
+/// `GET /api/v2/silences`, optionally filtered by matchers (`filter`): a silence is listed
+/// when every filter matcher matches its equality matchers, as Alertmanager filters.
+pub async fn list_silences(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
+    let now = state.now().to_chrono();
+    let mut silences: Vec<Silence> = state
+        .store
+        .list_silences()
+        .await?
+        .iter()
+        .filter_map(crate::alerting::silence_from_record)
+        .filter(|s| silence_matches_filter(s, &q.filter))
+        .collect();
+    // Alertmanager's order: active by end, then pending by start, then expired by end, latest first.
+    silences.sort_by_key(|s| match s.state(now) {
+        SilenceState::Active => (0, s.ends_at.timestamp_millis()),
+        SilenceState::Pending => (1, s.starts_at.timestamp_millis()),
+        SilenceState::Expired => (2, -s.ends_at.timestamp_millis()),
+    });
+    Ok(Json(Value::Array(
+        silences.iter().map(|s| silence_json(s, now)).collect(),
+    )))
+}
+
+fn silence_matches_filter(s: &Silence, filter: &[Matcher]) -> bool {
+    let labels: BTreeMap<String, String> = s
+        .matchers
+        .iter()
+        .filter(|m| m.op() == headroom_routing::matcher::MatchOp::Equal)
+        .map(|m| (m.name().to_string(), m.value().to_string()))
+        .collect();
+    all_match(filter, &labels)
+}
+
+/// `GET /api/v2/silence/{id}`.
+pub async fn get_silence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let record = state
+        .store
+        .get_silence(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("silence {id} not found")))?;
+    let silence = crate::alerting::silence_from_record(&record)
+        .ok_or_else(|| ApiError::internal(format!("silence {id} is unreadable")))?;
+    Ok(Json(silence_json(&silence, state.now().to_chrono())))
+}
+
+/// `POST /api/v2/silences`: creates a silence, or updates one (`id`) as Alertmanager does:
+/// in place when only its end moved (or it has not started), otherwise by expiring it and
+/// creating a new one.
+pub async fn post_silence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Ingest).await?;
+    let posted = parse_posted_silence(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let now = state.now().to_chrono();
+    let matchers = posted
+        .matchers
+        .iter()
+        .map(|m| matcher_from_api(&m.name, &m.value, m.is_regex, m.is_equal))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::bad_request)?;
+    if matchers.iter().all(|m| m.matches_value("")) {
+        return Err(ApiError::bad_request(
+            "at least one matcher must not match the empty string",
+        ));
+    }
+    if posted.ends_at < posted.starts_at {
+        return Err(ApiError::bad_request("end time must not be before start time"));
+    }
+    if posted.ends_at < now {
+        return Err(ApiError::bad_request("end time can't be in the past"));
+    }
+    let mut silence = Silence {
+        id: String::new(),
+        matchers,
+        starts_at: posted.starts_at,
+        ends_at: posted.ends_at,
+        created_by: posted.created_by,
+        comment: posted.comment,
+    };
+    let stamp = Timestamp::from_chrono(&now);
+    if let Some(id) = &posted.id {
+        let previous = state
+            .store
+            .get_silence(id)
+            .await?
+            .and_then(|r| crate::alerting::silence_from_record(&r))
+            .ok_or_else(|| ApiError::not_found(format!("silence {id} not found")))?;
+        if can_update(&previous, &silence, now) {
+            silence.id = id.clone();
+            state.store.put_silence(&silence_record(&silence, stamp)).await?;
+            refresh_silences(&state).await?;
+            return Ok(Json(json!({"silenceID": silence.id})));
+        }
+        if previous.state(now) != SilenceState::Expired {
+            state.store.expire_silence(id, stamp).await?;
+        }
+    }
+    silence.starts_at = silence.starts_at.max(now);
+    silence.id = new_silence_id();
+    state.store.put_silence(&silence_record(&silence, stamp)).await?;
+    refresh_silences(&state).await?;
+    Ok(Json(json!({"silenceID": silence.id})))
+}
+
+/// Upstream's `canUpdate`: same matchers, and only the timestamps the silence's state allows.
+fn can_update(previous: &Silence, next: &Silence, now: DateTime<Utc>) -> bool {
+    let same = |a: &[Matcher], b: &[Matcher]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                x.name() == y.name() && x.op() == y.op() && x.value() == y.value()
+            })
+    };
+    if !same(&previous.matchers, &next.matchers) {
+        return false;
+    }
+    match previous.state(now) {
+        SilenceState::Active => next.starts_at == previous.starts_at && next.ends_at >= now,
+        SilenceState::Pending => next.starts_at >= now,
+        SilenceState::Expired => false,
+    }
+}
+
+/// `DELETE /api/v2/silence/{id}`: expires it now.
+pub async fn expire_silence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &headers, Scope::Ingest).await?;
+    match state.store.expire_silence(&id, state.now()).await? {
+        ExpireOutcome::Expired => {
+            refresh_silences(&state).await?;
+            Ok(StatusCode::OK)
+        }
+        ExpireOutcome::AlreadyExpired => Err(ApiError::bad_request(format!(
+            "silence {id} already expired"
+        ))),
+        ExpireOutcome::NotFound => Err(ApiError::not_found(format!("silence {id} not found"))),
+    }
+}
+
+fn silence_json(s: &Silence, now: DateTime<Utc>) -> Value {
+    json!({
+        "id": s.id,
+        "matchers": matchers_json(&s.matchers),
+        "startsAt": api_time(s.starts_at),
+        "endsAt": api_time(s.ends_at),
+        "updatedAt": api_time(now.min(s.ends_at.max(s.starts_at))),
+        "createdBy": s.created_by,
+        "comment": s.comment,
+        "status": {"state": s.state(now).as_str()},
+    })
+}
+
+/// A random version 4 UUID, the form Alertmanager gives silence ids.
+fn new_silence_id() -> String {
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The query parameters of the list endpoints.
+struct AlertQuery {
+    filter: Vec<Matcher>,
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+    receiver: Option<regex::Regex>,
+}
+
+impl AlertQuery {
+    fn parse(query: &str) -> Result<AlertQuery, ApiError> {
+        let mut q = AlertQuery {
+            filter: Vec::new(),
+            active: true,
+            silenced: true,
+            inhibited: true,
+            receiver: None,
+        };
+        for (key, value) in query_pairs(query) {
+            let flag = || match value.as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                other => Err(ApiError::bad_request(format!(
+                    "{key} must be true or false, not {other:?}"
+                ))),
+            };
+            match key.as_str() {
+                "filter" => q.filter.extend(
+                    parse_matchers(&value)
+                        .map_err(|e| ApiError::bad_request(format!("filter {value:?}: {e}")))?,
+                ),
+                "active" => q.active = flag()?,
+                "silenced" => q.silenced = flag()?,
+                "inhibited" => q.inhibited = flag()?,
+                "unprocessed" => {
+                    flag()?;
+                }
+                "receiver" => {
+                    q.receiver = Some(
+                        regex::Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                            ApiError::bad_request(format!("receiver {value:?}: {e}"))
+                        })?,
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs; repeated keys are kept (`filter` repeats).
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

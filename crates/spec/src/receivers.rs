@@ -1,0 +1,519 @@
+//! The native format's `receivers`, in Alertmanager's shape, and the `global` defaults they
+//! inherit.
+//!
+//! ```yaml
+//! global:
+//!   smtp_from: alerts@example.com
+//!   smtp_smarthost: mail.example.com:587
+//!   smtp_hello: headroom.example.com
+//!   smtp_auth_username: alerts
+//!   smtp_auth_password_file: smtp-password     # or smtp_auth_password
+//!   smtp_require_tls: true
+//!   slack_api_url_file: slack-url              # or slack_api_url
+//!   pagerduty_url: https://events.pagerduty.com/v2/enqueue
+//! receivers:
+//!   - name: shop
+//!     webhook_configs:
+//!       - url: https://hooks.example.com/alerts
+//!         send_resolved: true                  # default true
+//!         max_alerts: 10                       # default 0: all
+//!         http_config: {authorization: {credentials_file: hook-token}}   # Bearer
+//!     slack_configs:
+//!       - {api_url: https://hooks.slack.com/…, channel: '#shop', username: headroom,
+//!          title: '…', text: '…', send_resolved: false}
+//!     email_configs:
+//!       - {to: shop@example.com, from: …, smarthost: 'host:port', auth_username: …,
+//!          auth_password_file: …, require_tls: true, hello: …, headers: {Subject: '…'},
+//!          text: '…', html: '…', send_resolved: false}
+//!     pagerduty_configs:
+//!       - {routing_key_file: pd-key, url: …, severity: critical, send_resolved: true}
+//!     escalation_policy: shop-urgent           # headroom's own: also page this policy
+//! ```
+//!
+//! Defaults are Alertmanager's: `send_resolved` true for webhook and PagerDuty, false for Slack
+//! and email; `require_tls` true; `hello` localhost; PagerDuty `severity` error at
+//! [`PAGERDUTY_EVENTS_URL`]. A `*_file` secret is read at load, relative to the file naming it.
+//! Templates given inline (Slack `title`/`text`, email `Subject`/`text`/`html`) are minijinja,
+//! not Go templates, and are compiled at load so a mistake is located.
+
+use headroom_notify::{
+    Email, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost, TemplateError,
+    Templates, Webhook, template_names,
+};
+
+use crate::native::set_once;
+use crate::oncall::{self, Kind, whole};
+use crate::read::{At, Cx, Fields, did_you_mean, fields, open};
+use crate::signals::{http_url, read_secret};
+use crate::yaml::Node;
+
+const RECEIVER: &[&str] = &[
+    "name",
+    "webhook_configs",
+    "slack_configs",
+    "email_configs",
+    "pagerduty_configs",
+    "escalation_policy",
+];
+const WEBHOOK: &[&str] = &["url", "send_resolved", "max_alerts", "http_config"];
+const HTTP_CONFIG: &[&str] = &["authorization", "bearer_token", "bearer_token_file"];
+const AUTHORIZATION: &[&str] = &["type", "credentials", "credentials_file"];
+const SLACK: &[&str] = &[
+    "api_url",
+    "api_url_file",
+    "channel",
+    "username",
+    "title",
+    "text",
+    "send_resolved",
+];
+const EMAIL: &[&str] = &[
+    "to",
+    "from",
+    "smarthost",
+    "auth_username",
+    "auth_password",
+    "auth_password_file",
+    "require_tls",
+    "hello",
+    "headers",
+    "text",
+    "html",
+    "send_resolved",
+];
+const PAGERDUTY: &[&str] = &[
+    "routing_key",
+    "routing_key_file",
+    "url",
+    "severity",
+    "send_resolved",
+];
+const PAGERDUTY_SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"];
+
+/// Alertmanager's `global` settings that receivers inherit, each set in one place only.
+#[derive(Default)]
+pub(crate) struct Defaults {
+    smtp_from: Option<At<String>>,
+    smtp_smarthost: Option<At<Smarthost>>,
+    smtp_hello: Option<At<String>>,
+    smtp_auth_username: Option<At<String>>,
+    smtp_auth_password: Option<At<String>>,
+    smtp_require_tls: Option<At<bool>>,
+    slack_api_url: Option<At<String>>,
+    pagerduty_url: Option<At<String>>,
+    /// Keys given but refused (already reported): a receiver missing what they would have
+    /// given is not reported a second time.
+    refused: Vec<&'static str>,
+}
+
+/// Reads the receiver defaults of a `global` mapping whose keys were checked already.
+pub(crate) fn read_global(cx: &mut Cx, g: &Fields, d: &mut Defaults) {
+    let text = |cx: &mut Cx, key: &str, slot: &mut Option<At<String>>| {
+        if let Some(s) = g.str(cx, key) {
+            set_once(cx, slot, s, &format!("global.{key}"));
+        }
+    };
+    let mark = cx.mark();
+    text(cx, "smtp_from", &mut d.smtp_from);
+    if !cx.clean_since(mark) {
+        d.refused.push("smtp_from");
+    }
+    text(cx, "smtp_hello", &mut d.smtp_hello);
+    text(cx, "smtp_auth_username", &mut d.smtp_auth_username);
+    let mark = cx.mark();
+    if let Some(s) = g.str(cx, "smtp_smarthost")
+        && let Some(h) = smarthost(cx, &s, "smtp_smarthost")
+    {
+        set_once(cx, &mut d.smtp_smarthost, h, "global.smtp_smarthost");
+    }
+    if !cx.clean_since(mark) {
+        d.refused.push("smtp_smarthost");
+    }
+    if let Some(s) = secret(cx, g, "smtp_auth_password") {
+        set_once(
+            cx,
+            &mut d.smtp_auth_password,
+            s,
+            "global.smtp_auth_password",
+        );
+    }
+    if let Some(n) = g.val("smtp_require_tls")
+        && let Some(b) = crate::read::boolean(cx, n, "smtp_require_tls")
+    {
+        let b = At { v: b, pos: n.pos };
+        set_once(cx, &mut d.smtp_require_tls, b, "global.smtp_require_tls");
+    }
+    let mark = cx.mark();
+    if let Some(u) = url_secret(cx, g, "slack_api_url") {
+        set_once(cx, &mut d.slack_api_url, u, "global.slack_api_url");
+    }
+    if !cx.clean_since(mark) {
+        d.refused.push("slack_api_url");
+    }
+    if let Some(u) = g.str(cx, "pagerduty_url")
+        && let Some(url) = http_url(cx, u.clone())
+    {
+        let u = At { v: url, pos: u.pos };
+        set_once(cx, &mut d.pagerduty_url, u, "global.pagerduty_url");
+    }
+}
+
+/// Second pass over a native document: its receivers (each placed at its name), once every
+/// `global` is known. A receiver's `escalation_policy` is returned with it and noted as a
+/// reference in `directory`.
+pub(crate) fn read(
+    cx: &mut Cx,
+    doc: &Node,
+    defaults: &Defaults,
+    directory: &mut oncall::Parts,
+    out: &mut Vec<(At<Receiver>, Option<String>)>,
+) {
+    // Keys were checked in the first pass; only reopen the mapping.
+    let Some(f) = open(cx, doc, "headroom config") else {
+        return;
+    };
+    for item in f.list(cx, "receivers").unwrap_or_default() {
+        out.extend(receiver(cx, item, defaults, directory));
+    }
+}
+
+fn receiver(
+    cx: &mut Cx,
+    node: &Node,
+    defaults: &Defaults,
+    directory: &mut oncall::Parts,
+) -> Option<(At<Receiver>, Option<String>)> {
+    let f = fields(cx, node, "receiver", RECEIVER)?;
+    let mark = cx.mark();
+    let name = f.req_str(cx, "name");
+    let mut integrations = Vec::new();
+    for n in f.list(cx, "webhook_configs").unwrap_or_default() {
+        integrations.extend(webhook(cx, n).map(Integration::Webhook));
+    }
+    for n in f.list(cx, "slack_configs").unwrap_or_default() {
+        integrations.extend(slack(cx, n, defaults).map(Integration::Slack));
+    }
+    for n in f.list(cx, "email_configs").unwrap_or_default() {
+        integrations.extend(email(cx, n, defaults).map(Integration::Email));
+    }
+    for n in f.list(cx, "pagerduty_configs").unwrap_or_default() {
+        integrations.extend(pagerduty(cx, n, defaults).map(Integration::PagerDuty));
+    }
+    let policy = f.str(cx, "escalation_policy");
+    if let Some(p) = &policy {
+        directory.refer(Kind::Policy, p.clone());
+    }
+    cx.clean_since(mark).then_some(())?;
+    let name = name?;
+    // Placed at its name, where a second declaration is reported.
+    let receiver = Receiver {
+        name: name.v,
+        integrations,
+    };
+    Some((
+        At {
+            v: receiver,
+            pos: name.pos,
+        },
+        policy.map(|p| p.v),
+    ))
+}
+
+fn webhook(cx: &mut Cx, node: &Node) -> Option<Webhook> {
+    let f = fields(cx, node, "webhook config", WEBHOOK)?;
+    let mark = cx.mark();
+    let url = f.req_str(cx, "url").and_then(|u| http_url(cx, u));
+    let send_resolved = f.bool(cx, "send_resolved").unwrap_or(true);
+    let max_alerts = f.val("max_alerts").map_or(Some(0), |n| {
+        whole(cx, n, "max_alerts").map(|m| u64::from(m.v))
+    });
+    let bearer_token = match f.val("http_config") {
+        Some(n) => bearer_token(cx, n),
+        None => None,
+    };
+    cx.clean_since(mark).then_some(())?;
+    Some(Webhook {
+        url: url?,
+        send_resolved,
+        max_alerts: max_alerts?,
+        bearer_token,
+    })
+}
+
+/// The bearer token of an `http_config`: `authorization` (type Bearer, the default) or the
+/// older `bearer_token(_file)`.
+fn bearer_token(cx: &mut Cx, node: &Node) -> Option<String> {
+    let h = fields(cx, node, "http_config", HTTP_CONFIG)?;
+    let old = secret(cx, &h, "bearer_token");
+    let Some(a) = h.val("authorization") else {
+        return old.map(|t| t.v);
+    };
+    if let Some(t) = &old {
+        cx.err(t.pos, "give authorization or bearer_token, not both");
+        return None;
+    }
+    let a = fields(cx, a, "authorization", AUTHORIZATION)?;
+    if let Some(t) = a.str(cx, "type")
+        && !t.v.eq_ignore_ascii_case("bearer")
+    {
+        cx.err(
+            t.pos,
+            format!(
+                "authorization type {:?} is not supported: headroom sends Bearer",
+                t.v
+            ),
+        );
+        return None;
+    }
+    let mark = cx.mark();
+    let credentials = secret(cx, &a, "credentials");
+    if credentials.is_none() && cx.clean_since(mark) {
+        cx.err(a.pos, "authorization needs credentials or credentials_file");
+    }
+    credentials.map(|c| c.v)
+}
+
+fn slack(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Slack> {
+    let f = fields(cx, node, "slack config", SLACK)?;
+    let mark = cx.mark();
+    let url = url_secret(cx, &f, "api_url").or_else(|| defaults.slack_api_url.clone());
+    if url.is_none() && cx.clean_since(mark) && !defaults.refused.contains(&"slack_api_url") {
+        cx.err(
+            f.pos,
+            "missing field \"api_url\" in slack config (or api_url_file, or global slack_api_url)",
+        );
+    }
+    let channel = f.str(cx, "channel").map(|c| c.v);
+    let username = f.str(cx, "username").map(|u| u.v);
+    let title = template(cx, &f, "title", template_names::SLACK_TITLE);
+    let text = template(cx, &f, "text", template_names::SLACK_TEXT);
+    let send_resolved = f.bool(cx, "send_resolved").unwrap_or(false);
+    cx.clean_since(mark).then_some(())?;
+    Some(Slack {
+        url: url?.v,
+        channel,
+        username,
+        title,
+        text,
+        send_resolved,
+    })
+}
+
+fn email(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Email> {
+    let f = fields(cx, node, "email config", EMAIL)?;
+    let mark = cx.mark();
+    let to = f.req_str(cx, "to");
+    if let Some(t) = &to
+        && t.v.split(',').all(|a| a.trim().is_empty())
+    {
+        cx.err(t.pos, "to is empty: an email needs a recipient");
+    }
+    let from = f.str(cx, "from").or_else(|| defaults.smtp_from.clone());
+    if from.is_none() && !defaults.refused.contains(&"smtp_from") {
+        cx.err(
+            f.pos,
+            "missing field \"from\" in email config (or global smtp_from)",
+        );
+    }
+    let smarthost = match f.str(cx, "smarthost") {
+        Some(s) => smarthost(cx, &s, "smarthost"),
+        None => {
+            let inherited = defaults.smtp_smarthost.clone();
+            if inherited.is_none() && !defaults.refused.contains(&"smtp_smarthost") {
+                cx.err(
+                    f.pos,
+                    "missing field \"smarthost\" in email config (or global smtp_smarthost)",
+                );
+            }
+            inherited
+        }
+    };
+    let auth_username = f
+        .str(cx, "auth_username")
+        .or_else(|| defaults.smtp_auth_username.clone());
+    let auth_password =
+        secret(cx, &f, "auth_password").or_else(|| defaults.smtp_auth_password.clone());
+    let require_tls = f
+        .bool(cx, "require_tls")
+        .or(defaults.smtp_require_tls.as_ref().map(|b| b.v))
+        .unwrap_or(true);
+    let hello = f
+        .str(cx, "hello")
+        .or_else(|| defaults.smtp_hello.clone())
+        .map_or_else(|| "localhost".to_string(), |h| h.v);
+    let subject = f.val("headers").and_then(|n| subject(cx, n));
+    let text = template(cx, &f, "text", template_names::EMAIL_TEXT);
+    let html = template(cx, &f, "html", template_names::EMAIL_HTML);
+    let send_resolved = f.bool(cx, "send_resolved").unwrap_or(false);
+    cx.clean_since(mark).then_some(())?;
+    Some(Email {
+        to: to?.v,
+        from: from?.v,
+        smarthost: smarthost?.v,
+        auth_username: auth_username.map(|u| u.v),
+        auth_password: auth_password.map(|p| p.v),
+        require_tls,
+        hello,
+        subject,
+        text,
+        html,
+        send_resolved,
+    })
+}
+
+/// The `Subject` of an email's `headers` (any case, as Alertmanager canonicalises header
+/// names): headroom writes the other headers itself.
+fn subject(cx: &mut Cx, node: &Node) -> Option<String> {
+    let h = open(cx, node, "headers")?;
+    let mut subject = None;
+    for (k, v) in h.entries() {
+        let Some(name) = crate::read::string(cx, k, "headers") else {
+            continue;
+        };
+        if !name.v.eq_ignore_ascii_case("subject") {
+            cx.err(
+                name.pos,
+                format!("header {:?} cannot be set: only Subject can", name.v),
+            );
+            continue;
+        }
+        if let Some(s) = crate::read::string(cx, v, "Subject") {
+            subject = compile(cx, &s, "Subject", template_names::EMAIL_SUBJECT);
+        }
+    }
+    subject
+}
+
+fn pagerduty(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<PagerDuty> {
+    let f = fields(cx, node, "pagerduty config", PAGERDUTY)?;
+    let mark = cx.mark();
+    let routing_key = secret(cx, &f, "routing_key");
+    if routing_key.is_none() && cx.clean_since(mark) {
+        cx.err(
+            f.pos,
+            "missing field \"routing_key\" in pagerduty config (or routing_key_file)",
+        );
+    }
+    let url = match f.str(cx, "url") {
+        Some(u) => http_url(cx, u),
+        None => Some(
+            defaults
+                .pagerduty_url
+                .as_ref()
+                .map_or_else(|| PAGERDUTY_EVENTS_URL.to_string(), |u| u.v.clone()),
+        ),
+    };
+    let severity = match f.str(cx, "severity") {
+        Some(s) if PAGERDUTY_SEVERITIES.contains(&s.v.as_str()) => Some(s.v),
+        Some(s) => {
+            let hint = did_you_mean(&s.v, PAGERDUTY_SEVERITIES)
+                .map(|h| format!("; did you mean {h:?}?"))
+                .unwrap_or_default();
+            cx.err(
+                s.pos,
+                format!(
+                    "unknown severity {:?}: use critical, error, warning or info{hint}",
+                    s.v
+                ),
+            );
+            None
+        }
+        None => Some("error".to_string()),
+    };
+    let send_resolved = f.bool(cx, "send_resolved").unwrap_or(true);
+    cx.clean_since(mark).then_some(())?;
+    Some(PagerDuty {
+        routing_key: routing_key?.v,
+        url: url?,
+        severity: severity?,
+        send_resolved,
+    })
+}
+
+/// A secret given inline as `key` or read from the file `key_file` (relative to the config
+/// file); giving both is a problem.
+fn secret(cx: &mut Cx, f: &Fields, key: &str) -> Option<At<String>> {
+    let file_key = format!("{key}_file");
+    let inline = f.str(cx, key);
+    let file = f.str(cx, &file_key);
+    match (inline, file) {
+        (Some(_), Some(path)) => {
+            cx.err(path.pos, format!("give {key} or {file_key}, not both"));
+            None
+        }
+        (Some(s), None) => Some(s),
+        (None, Some(path)) => read_secret(cx, &path).map(|v| At { v, pos: path.pos }),
+        (None, None) => None,
+    }
+}
+
+/// A URL that may be a secret (a Slack webhook URL): inline it must be http(s); read from a
+/// file it is not echoed in messages.
+fn url_secret(cx: &mut Cx, f: &Fields, key: &str) -> Option<At<String>> {
+    let file_key = format!("{key}_file");
+    if f.val(&file_key).is_none() {
+        let u = f.str(cx, key)?;
+        let pos = u.pos;
+        return http_url(cx, u).map(|v| At { v, pos });
+    }
+    let u = secret(cx, f, key)?;
+    if u.v.starts_with("http://") || u.v.starts_with("https://") {
+        Some(u)
+    } else {
+        let file = f.str(cx, &file_key).map(|p| cx.relative_path(&p));
+        let file = file.map_or_else(String::new, |p| p.display().to_string());
+        cx.err(
+            u.pos,
+            format!("{file} must hold an http:// or https:// URL"),
+        );
+        None
+    }
+}
+
+fn smarthost(cx: &mut Cx, s: &At<String>, what: &str) -> Option<At<Smarthost>> {
+    match s.v.parse::<Smarthost>() {
+        Ok(h) => Some(At { v: h, pos: s.pos }),
+        Err(e) => {
+            cx.err(s.pos, format!("{what}: {e} (e.g. mail.example.com:587)"));
+            None
+        }
+    }
+}
+
+/// An inline template under `key`, compiled now so a mistake is reported at load.
+fn template(cx: &mut Cx, f: &Fields, key: &str, name: &str) -> Option<String> {
+    let s = f.str(cx, key)?;
+    compile(cx, &s, key, name)
+}
+
+fn compile(cx: &mut Cx, s: &At<String>, key: &str, name: &str) -> Option<String> {
+    let (line, message) = match Templates::check(name, &s.v) {
+        Ok(()) => return Some(s.v.clone()),
+        Err(TemplateError::Compile { line, message, .. }) => (line, message),
+        Err(TemplateError::Render { message, .. }) => (1, message),
+    };
+    if s.v.lines().count() <= 1 {
+        cx.err(s.pos, format!("{key}: {message}"));
+    } else if let Some(pos) = template_line(cx, s, line) {
+        cx.err(pos, format!("{key}: {message}"));
+    } else {
+        cx.err(s.pos, format!("{key}: template line {line}: {message}"));
+    }
+    None
+}
+
+/// Where line `line` (1-based) of a multi-line template is in the file: found when the
+/// scalar's lines stand in the file as written (a `|` block), not when YAML folded them.
+fn template_line(cx: &Cx, s: &At<String>, line: usize) -> Option<crate::yaml::Pos> {
+    let want = s.v.lines().nth(line.checked_sub(1)?)?;
+    let at = (s.pos.line as usize).saturating_sub(1) + line - 1;
+    let written = cx.texts.get(s.pos.file)?.lines().nth(at)?;
+    let from = written
+        .char_indices()
+        .nth((s.pos.column as usize).saturating_sub(1))?
+        .0;
+    written[from..].starts_with(want).then(|| crate::yaml::Pos {
+        line: at as u32 + 1,
+        ..s.pos
+    })
+}
