@@ -13,6 +13,9 @@ use headroom_core::Timestamp;
 use headroom_store::{Scope, Store, TokenStore};
 use serde_json::{Value, json};
 
+mod oncall;
+mod silence;
+
 const DEFAULT_LISTEN: &str = "127.0.0.1:7979";
 const DEFAULT_URL: &str = "http://127.0.0.1:7979";
 
@@ -62,6 +65,27 @@ enum Command {
     },
     /// Push SLI events to a running server.
     Ingest(IngestArgs),
+    /// Who is on call, and acknowledging or resolving escalations, on a running server.
+    Oncall {
+        #[command(subcommand)]
+        command: oncall::OncallCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Declare and run incidents on a running server.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Mute alerts on a running server (Alertmanager silences).
+    Silence {
+        #[command(subcommand)]
+        command: silence::SilenceCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Print rules for other systems from SLO specs.
     Generate {
         #[command(subcommand)]
@@ -114,6 +138,12 @@ struct ServeArgs {
     /// The address notifications link back to (default: http://<listen>).
     #[arg(long, env = "HEADROOM_EXTERNAL_URL")]
     external_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key-file).
+    #[arg(long, env = "HEADROOM_TLS_CERT_FILE", requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key for --tls-cert-file.
+    #[arg(long, env = "HEADROOM_TLS_KEY_FILE", requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
 }
 
 /// Global, so `headroom token create --scope ingest --data-dir DIR` works as well as
@@ -246,6 +276,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
                 listen: a.listen,
                 database_url: a.storage.database_url,
                 external_url: a.external_url,
+                tls: a.tls_cert_file.zip(a.tls_key_file),
             };
             headroom_server::serve(opts).await.map_err(|e| match e {
                 headroom_server::ServeError::Config(_) => Failure(1, e.into()),
@@ -254,7 +285,10 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         }
         Command::Token { command, storage } => token(command, storage).await,
         Command::Slo { command, client } => slo(command, client).await,
+        Command::Silence { command, client } => silence::run(command, client).await,
         Command::Ingest(a) => ingest(a).await,
+        Command::Oncall { command, client } => oncall::run(command, client).await,
+        Command::Incident { command, client } => incident(command, client).await,
         Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }
@@ -629,4 +663,157 @@ async fn ingest(a: IngestArgs) -> Result<(), Failure> {
         println!("accepted {} event record(s)", v["accepted"]);
     }
     Ok(())
+}
+
+#[derive(Subcommand)]
+enum IncidentCommand {
+    /// Open incidents, newest first (every incident with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Declare an incident; prints its id.
+    Declare {
+        #[arg(long)]
+        title: String,
+        /// SEV1 (worst) to SEV4.
+        #[arg(long)]
+        severity: String,
+        /// An affected service (repeatable).
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// An affected SLO id (repeatable).
+        #[arg(long = "slo")]
+        slos: Vec<String>,
+        #[arg(long)]
+        commander: Option<String>,
+    },
+    /// Acknowledge an incident.
+    Ack { id: u64 },
+    /// Resolve an incident.
+    Resolve { id: u64 },
+    /// Add a note to an incident's timeline.
+    Note { id: u64, text: String },
+    /// Print an incident's postmortem draft (Markdown).
+    Postmortem { id: u64 },
+}
+
+async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Failure> {
+    use reqwest::Method;
+    let json_body = |v: Value| Some((v.to_string(), "application/json"));
+    let v = match command {
+        IncidentCommand::List { all } => {
+            let path = format!("/api/v1/incidents?status={}", if all { "all" } else { "open" });
+            let v = call(&client, Method::GET, &path, None, None).await?;
+            if client.output == Output::Table {
+                println!(
+                    "{:>6} {:<8} {:<13} {:<20} TITLE",
+                    "ID", "SEVERITY", "STATUS", "OPENED"
+                );
+                for i in v["incidents"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:>6} {:<8} {:<13} {:<20} {}",
+                        i["id"].to_string(),
+                        i["severity"].as_str().unwrap_or(""),
+                        i["status"].as_str().unwrap_or(""),
+                        i["opened_at"].as_str().unwrap_or(""),
+                        i["title"].as_str().unwrap_or("")
+                    );
+                }
+                return Ok(());
+            }
+            v["incidents"].clone()
+        }
+        IncidentCommand::Declare {
+            title,
+            severity,
+            services,
+            slos,
+            commander,
+        } => {
+            let body = json!({"title": title, "severity": severity, "services": services,
+                              "slos": slos, "commander": commander});
+            let v = call(&client, Method::POST, "/api/v1/incidents", json_body(body), None).await?;
+            if client.output == Output::Table {
+                println!(
+                    "declared incident {} ({}): {}",
+                    v["id"],
+                    v["severity"].as_str().unwrap_or(""),
+                    v["title"].as_str().unwrap_or("")
+                );
+                return Ok(());
+            }
+            v
+        }
+        IncidentCommand::Ack { id } => {
+            incident_op(&client, id, "acknowledge", json!({}), "acknowledged").await?
+        }
+        IncidentCommand::Resolve { id } => {
+            incident_op(&client, id, "resolve", json!({}), "resolved").await?
+        }
+        IncidentCommand::Note { id, text } => {
+            incident_op(&client, id, "notes", json!({"text": text}), "noted").await?
+        }
+        IncidentCommand::Postmortem { id } => {
+            print!("{}", call_text(&client, &format!("/api/v1/incidents/{id}/postmortem")).await?);
+            return Ok(());
+        }
+    };
+    if client.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// One change to an incident; in table output, says what became of it.
+async fn incident_op(
+    client: &ClientArgs,
+    id: u64,
+    op: &str,
+    body: Value,
+    done: &str,
+) -> Result<Value, Failure> {
+    let path = format!("/api/v1/incidents/{id}/{op}");
+    let v = call(
+        client,
+        reqwest::Method::POST,
+        &path,
+        Some((body.to_string(), "application/json")),
+        None,
+    )
+    .await?;
+    if client.output == Output::Table {
+        println!(
+            "incident {id} {done} (status {})",
+            v["status"].as_str().unwrap_or("")
+        );
+    }
+    Ok(v)
+}
+
+/// A GET answered with text rather than JSON (a postmortem's Markdown); errors as [`call`].
+async fn call_text(client: &ClientArgs, path: &str) -> Result<String, Failure> {
+    let url = format!("{}{}", client.server.trim_end_matches('/'), path);
+    let mut req = reqwest::Client::new().get(&url);
+    if let Some(t) = &client.token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| Failure(3, anyhow::anyhow!("cannot reach {url}: {e}")))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| Failure(3, anyhow::anyhow!("reading {url}: {e}")))?;
+    if status.is_success() {
+        return Ok(text);
+    }
+    let detail = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_string))
+        .unwrap_or(text);
+    let code = if status.is_client_error() { 1 } else { 3 };
+    Err(Failure(code, anyhow::anyhow!("{status}: {detail}")))
 }

@@ -357,3 +357,47 @@ fn email_message_is_multipart_with_decodable_parts() {
     }
     assert!(data.trim_end().ends_with("--"));
 }
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    use headroom_notify::{Email, Integration, PagerDuty, Slack, Webhook};
+    let all = [
+        Integration::Webhook(Webhook {
+            url: "https://hooks.example.com/a".into(),
+            send_resolved: true,
+            max_alerts: 0,
+            bearer_token: Some("tok-SECRET-1".into()),
+        }),
+        Integration::Slack(Slack {
+            url: "https://hooks.slack.com/services/SECRET-2".into(),
+            channel: None,
+            username: None,
+            title: None,
+            text: None,
+            send_resolved: false,
+        }),
+        Integration::Email(Email {
+            to: "a@example.com".into(),
+            from: "b@example.com".into(),
+            smarthost: "mail.example.com:587".parse().unwrap(),
+            auth_username: Some("b".into()),
+            auth_password: Some("pw-SECRET-3".into()),
+            require_tls: true,
+            hello: "localhost".into(),
+            subject: None,
+            text: None,
+            html: None,
+            send_resolved: false,
+        }),
+        Integration::PagerDuty(PagerDuty {
+            routing_key: "key-SECRET-4".into(),
+            url: "https://events.pagerduty.com/v2/enqueue".into(),
+            severity: "error".into(),
+            send_resolved: true,
+        }),
+    ];
+    let shown = format!("{all:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert_eq!(shown.matches("<hidden>").count(), 4, "{shown}");
+    assert!(shown.contains("hooks.example.com/a"), "non-secrets still shown");
+}

@@ -66,6 +66,9 @@ pub struct Alerting {
     pub started_at: Timestamp,
     /// The address notifications link back to (Alertmanager's `--web.external-url`).
     pub external_url: String,
+    /// PagerDuty senders by routing key hash (`integrations`), with each one's event budget.
+    pub integrations: RwLock<Vec<headroom_spec::InboundIntegration>>,
+    pub throttle: std::sync::Mutex<crate::pagerduty::Throttle>,
 }
 
 /// The dispatcher's view of a loaded config.
@@ -125,6 +128,8 @@ impl Alerting {
             original: RwLock::new(original),
             started_at: now,
             external_url,
+            integrations: RwLock::new(config.integrations.clone()),
+            throttle: Default::default(),
         })
     }
 
@@ -136,6 +141,7 @@ impl Alerting {
             .map_err(|e| e.to_string())?;
         *self.receivers.write().expect("receivers lock") = config.receivers.clone();
         *self.original.write().expect("original lock") = original;
+        *self.integrations.write().expect("integrations lock") = config.integrations.clone();
         drop(desk);
         self.wake.notify_one();
         Ok(())
@@ -159,6 +165,7 @@ pub async fn accept(state: &AppState, alerts: Vec<Alert>, source: &str) -> Resul
         .save_alerts(&records)
         .await
         .map_err(|e| ApiError::unavailable(format!("alerts not stored, nothing changed: {e}")))?;
+    crate::incidents::route_alerts(state, &alerts).await;
     for alert in alerts {
         desk.dispatcher.receive(alert, now);
     }
@@ -207,9 +214,20 @@ async fn flush(state: &AppState, desk: &mut Desk, now: Timestamp) {
     }
     let receivers = state.alerting.receivers.read().expect("receivers lock").clone();
     let external_url = &state.alerting.external_url;
+    // Escalations first, so a notification to a receiver with a policy carries its links; a
+    // failure keeps the notifications for the next round, as a failed enqueue does.
+    let actions = match crate::escalation::notified(state, &desk.unqueued, now).await {
+        Ok(actions) => actions,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start escalations; retrying");
+            return;
+        }
+    };
     let mut items = Vec::new();
-    for n in &desk.unqueued {
-        let message = crate::outbox::message(n, external_url, |labels| slo_context(state, labels));
+    for (n, actions) in desk.unqueued.iter().zip(actions) {
+        let mut message =
+            crate::outbox::message(n, external_url, |labels| slo_context(state, labels));
+        message.actions = actions;
         items.extend(outbox_items(n, &message, &receivers));
     }
     if let Err(e) = state.store.enqueue(&items, now).await {
@@ -523,4 +541,59 @@ pub fn slo_context(
         runbook_url: note(&["runbook_url", "runbook"]),
         dashboard_url: note(&["dashboard_url", "dashboard"]),
     })
+}
+
+/// Raises or resolves a probe's failure alert (`ProbeFailed`, a ticket; for a heartbeat
+/// `HeartbeatMissed`, a page), labelled with the probe's name. A resolve for an alert that is
+/// not firing changes nothing.
+pub async fn probe_alert(
+    state: &AppState,
+    spec: &headroom_probe::spec::ProbeSpec,
+    change: crate::signals::ProbeAlert,
+) {
+    use headroom_probe::spec::ProbeKind;
+    let (name, severity) = match spec.kind {
+        ProbeKind::Heartbeat => ("HeartbeatMissed", "page"),
+        _ => ("ProbeFailed", "ticket"),
+    };
+    let labels: BTreeMap<String, String> = [
+        ("alertname", name),
+        ("probe", spec.name.as_str()),
+        ("severity", severity),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let at = state.now().to_chrono();
+    let firing = {
+        let desk = state.alerting.desk.lock().await;
+        desk.dispatcher
+            .alerts()
+            .get(headroom_routing::group::fingerprint(&labels))
+            .filter(|a| !a.resolved_at(at))
+            .cloned()
+    };
+    let alert = match (change, firing) {
+        (crate::signals::ProbeAlert::Fire(why), None) => Alert {
+            annotations: BTreeMap::from([(
+                "summary".to_string(),
+                format!("probe {} is failing: {why}", spec.name),
+            )]),
+            labels,
+            starts_at: at,
+            ends_at: None,
+            generator_url: String::new(),
+            updated_at: at,
+            timeout: false,
+        },
+        (crate::signals::ProbeAlert::Resolve, Some(a)) => Alert {
+            ends_at: Some(at),
+            updated_at: at,
+            ..a
+        },
+        _ => return,
+    };
+    if let Err(e) = accept(state, vec![alert], "headroom").await {
+        tracing::error!(probe = %spec.name, error = %e.detail, "could not route a probe alert");
+    }
 }

@@ -13,8 +13,18 @@ pub async fn require(
     headers: &HeaderMap,
     required: Scope,
 ) -> Result<(), ApiError> {
+    require_named(state, headers, required).await.map(drop)
+}
+
+/// As [`require`], and says who asked: the token's name, `None` for an anonymous read. Writes
+/// that record an actor (incident timelines) use it.
+pub async fn require_named(
+    state: &AppState,
+    headers: &HeaderMap,
+    required: Scope,
+) -> Result<Option<String>, ApiError> {
     let token = match headers.get(axum::http::header::AUTHORIZATION) {
-        None if required == Scope::Read && state.anonymous_read() => return Ok(()),
+        None if required == Scope::Read && state.anonymous_read() => return Ok(None),
         None => {
             return Err(ApiError::unauthorized(format!(
                 "this endpoint needs a token with scope {required}: send Authorization: Bearer <token>"
@@ -36,7 +46,7 @@ pub async fn require(
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
     if info.scope.allows(required) {
-        Ok(())
+        Ok(Some(info.name))
     } else {
         Err(ApiError::forbidden(format!(
             "token {:?} has scope {}, this endpoint needs {required}",

@@ -8,15 +8,20 @@ pub mod alertmanager;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod escalation;
+pub mod incidents;
 pub mod metrics;
+pub mod oncall;
 pub mod openapi;
 pub mod outbox;
+pub mod pagerduty;
 pub mod probes;
 pub mod remote_write;
 pub mod selfmon;
 pub mod signals;
 pub mod sources;
 pub mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +63,8 @@ pub struct ServeOptions {
     pub database_url: Option<String>,
     /// The address notifications link back to; `http://<listen>` when unset.
     pub external_url: Option<String>,
+    /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +87,8 @@ pub enum ServeError {
     },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Reads the config from its source: problems come back one `FILE:LINE:COL: message` per line.
@@ -161,6 +170,71 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/integrations/alertmanager",
             post(alertmanager::forwarded),
         )
+        .route("/v2/enqueue", post(pagerduty::enqueue))
+        .route(
+            "/api/v1/incidents",
+            get(incidents::list_incidents).post(incidents::declare),
+        )
+        .route("/api/v1/incidents/metrics", get(incidents::metrics))
+        .route("/api/v1/incidents/{id}", get(incidents::get_incident))
+        .route(
+            "/api/v1/incidents/{id}/acknowledge",
+            post(incidents::acknowledge),
+        )
+        .route("/api/v1/incidents/{id}/status", post(incidents::set_status))
+        .route(
+            "/api/v1/incidents/{id}/severity",
+            post(incidents::set_severity),
+        )
+        .route("/api/v1/incidents/{id}/roles", post(incidents::assign_role))
+        .route("/api/v1/incidents/{id}/notes", post(incidents::add_note))
+        .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
+        .route(
+            "/api/v1/incidents/{id}/impact-start",
+            post(incidents::set_impact_start),
+        )
+        .route(
+            "/api/v1/incidents/{id}/action-items",
+            post(incidents::add_action_item),
+        )
+        .route(
+            "/api/v1/incidents/{id}/action-items/{n}",
+            axum::routing::patch(incidents::update_action_item),
+        )
+        .route(
+            "/api/v1/incidents/{id}/postmortem",
+            get(incidents::postmortem),
+        )
+        .route("/api/v1/users", get(oncall::list_users))
+        .route("/api/v1/users/{id}/calendar.ics", get(oncall::user_calendar))
+        .route("/api/v1/teams", get(oncall::list_teams))
+        .route("/api/v1/schedules", get(oncall::list_schedules))
+        .route("/api/v1/schedules/{id}/oncall", get(oncall::oncall_at))
+        .route("/api/v1/schedules/{id}/shifts", get(oncall::shifts))
+        .route(
+            "/api/v1/schedules/{id}/overrides",
+            post(oncall::add_override),
+        )
+        .route(
+            "/api/v1/schedules/{id}/calendar.ics",
+            get(oncall::schedule_calendar),
+        )
+        .route(
+            "/api/v1/overrides/{id}",
+            axum::routing::delete(oncall::delete_override),
+        )
+        .route("/api/v1/escalations", get(escalation::list))
+        .route("/api/v1/escalations/{id}", get(escalation::get_one))
+        .route(
+            "/api/v1/escalations/{id}/ack",
+            post(escalation::acknowledge),
+        )
+        .route(
+            "/api/v1/escalations/{id}/resolve",
+            post(escalation::resolve),
+        )
+        .route("/ack/{token}", get(escalation::ack_link))
+        .route("/resolve/{token}", get(escalation::resolve_link))
         .route("/-/reload", post(api::reload))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok" }))
@@ -216,6 +290,7 @@ async fn build_state_from(
         ConfigSource::Paths(_) => "http://127.0.0.1:7979".to_string(),
     });
     let alerting = alerting::Alerting::restore(&config, text, external_url, &store, now).await?;
+    let oncall = oncall::OnCall::restore(&config, &store, now).await?;
     let engine = Engine::new(tsdb, config.slos)?;
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
@@ -252,6 +327,7 @@ async fn build_state_from(
         sources: Default::default(),
         deliveries: Default::default(),
         alerting,
+        oncall,
     };
     Ok(AppState(Arc::new(inner)))
 }
@@ -271,6 +347,7 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
                 Health::add(&state.health.reloads_failed, 1);
                 return Err(vec![format!("routing refused: {e}")]);
             }
+            state.oncall.reload(&config);
             state.signals.replace(&config);
             if let Err(e) = state.engine.replace_slos(config.slos.clone()) {
                 Health::add(&state.health.reloads_failed, 1);
@@ -423,6 +500,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     // Validate before touching storage, so a bad config changes nothing.
     let loaded = load_config_text(&source).map_err(ServeError::Config)?;
     let config = loaded.config.clone();
+    let acceptor = match &opts.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     std::fs::create_dir_all(&opts.data_dir).map_err(|source| ServeError::DataDir {
         path: opts.data_dir.clone(),
         source,
@@ -448,7 +530,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let external_url = Some(
         opts.external_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", opts.listen)),
+            .unwrap_or_else(|| format!("{scheme}://{}", opts.listen)),
     );
     let state = build_state_from(source, loaded, external_url, tsdb, store, clock).await?;
     evaluate(&state, None).await;
@@ -459,6 +541,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     tokio::spawn(run_evaluator(state.clone()));
     tokio::spawn(alerting::run_dispatch(state.clone()));
     tokio::spawn(outbox::run_sender(state.clone()));
+    tokio::spawn(escalation::run_escalations(state.clone()));
     tokio::spawn(run_checkpoints(state.clone()));
     tokio::spawn(run_self_measurement(state.clone()));
     tokio::spawn(reload_on_sighup(state.clone()));
@@ -471,10 +554,19 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         })?;
     let n = state.engine.slos().len();
     tracing::info!(addr = %opts.listen, slos = n, "headroom is serving");
-    println!("headroom listening on http://{} with {n} SLOs", opts.listen);
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    println!("headroom listening on {scheme}://{} with {n} SLOs", opts.listen);
+    match acceptor {
+        Some(acceptor) => {
+            axum::serve(tls::TlsListener::new(listener, acceptor)?, app(state.clone()))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        None => {
+            axum::serve(listener, app(state.clone()))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     checkpoint(&state).await;
     Ok(())
 }

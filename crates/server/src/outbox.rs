@@ -21,8 +21,9 @@ use rand::Rng;
 
 use crate::state::AppState;
 
-/// How long a claimed item is reserved for its sender; longer than a delivery can take.
-const CLAIM: Span = Span(60_000);
+/// How long a claimed item is reserved for its sender: three delivery time limits. An item
+/// claimed by a sender that died (kill -9) waits this long before another takes it.
+pub const CLAIM: Span = Span(30_000);
 /// How many items one round claims (and sends concurrently).
 const BATCH: u32 = 64;
 /// How long an idle sender waits before looking again (new items wake it sooner).
@@ -105,25 +106,30 @@ pub async fn send_round(state: &AppState, client: &Client, templates: &Templates
 
 /// One attempt at one item, and its outcome recorded.
 async fn send(state: &AppState, client: &Client, templates: &Templates, item: OutboxItem) {
-    let integration = {
-        let receivers = state.alerting.receivers.read().expect("receivers lock");
-        receivers
-            .iter()
-            .find(|r| r.name == item.receiver)
-            .and_then(|r| r.integrations.get(item.integration.parse::<usize>().ok()?))
-            .cloned()
+    let integration = match item.integration.strip_prefix("user:") {
+        // A page to an on-call user's contact method (escalation.rs).
+        Some(contact) => crate::oncall::contact_integration(state, contact),
+        None => {
+            let receivers = state.alerting.receivers.read().expect("receivers lock");
+            receivers
+                .iter()
+                .find(|r| r.name == item.receiver)
+                .and_then(|r| r.integrations.get(item.integration.parse::<usize>().ok()?))
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "receiver {:?} has no integration {} in the config in force",
+                        item.receiver, item.integration
+                    )
+                })
+        }
     };
     let outcome = match (integration, serde_json::from_str::<Message>(&item.payload_json)) {
-        (None, _) => Outcome::Failed {
-            reason: format!(
-                "receiver {:?} has no integration {} in the config in force",
-                item.receiver, item.integration
-            ),
-        },
+        (Err(reason), _) => Outcome::Failed { reason },
         (_, Err(e)) => Outcome::Failed {
             reason: format!("stored message is unreadable: {e}"),
         },
-        (Some(integration), Ok(message)) => {
+        (Ok(integration), Ok(message)) => {
             headroom_notify::deliver(
                 &integration,
                 &message,

@@ -19,7 +19,7 @@ use headroom_engine::IngestError;
 use headroom_ingest::Event;
 use headroom_metrics::route::{RoutedSlo, Router};
 use headroom_probe::fleet::HeartbeatBoard;
-use headroom_probe::spec::{ProbeResult, ProbeSpec};
+use headroom_probe::spec::{ProbeKind, ProbeResult, ProbeSpec};
 use headroom_spec::Config;
 
 use crate::state::AppState;
@@ -43,7 +43,22 @@ pub struct SignalHealth {
 pub struct ProbeRecord {
     pub spec: ProbeSpec,
     pub results: VecDeque<ProbeResult>,
+    /// Whether its failure alert is raised.
+    pub failing: bool,
 }
+
+/// A change a probe result makes to the probe's failure alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeAlert {
+    /// Raise it, saying why the last run failed.
+    Fire(String),
+    Resolve,
+}
+
+/// Consecutive failed runs that raise a probe's alert, and successful runs that resolve it
+/// (Gatus's defaults). A heartbeat's single missed interval raises it and one ping resolves it.
+const FAILURE_THRESHOLD: usize = 3;
+const SUCCESS_THRESHOLD: usize = 2;
 
 pub struct Signals {
     router: Mutex<Router>,
@@ -96,15 +111,16 @@ impl Signals {
         let mut book = self.probes.lock().expect("probe lock");
         let mut old = std::mem::take(&mut *book);
         for spec in specs {
-            let results = old
+            let (results, failing) = old
                 .remove(&spec.name)
-                .map(|r| r.results)
+                .map(|r| (r.results, r.failing))
                 .unwrap_or_default();
             book.insert(
                 spec.name.clone(),
                 ProbeRecord {
                     spec: spec.clone(),
                     results,
+                    failing,
                 },
             );
         }
@@ -130,15 +146,41 @@ impl Signals {
         self.router.lock().expect("router lock").stats()
     }
 
-    /// Keeps a probe's result in its history.
-    pub fn record_probe(&self, name: &str, result: ProbeResult) {
+    /// Keeps a probe's result in its history; returns the change it makes to the probe's
+    /// failure alert. A healthy streak reaching the threshold always says `Resolve` (a no-op
+    /// when nothing fires), so an alert raised before a restart is resolved after it.
+    pub fn record_probe(&self, name: &str, result: ProbeResult) -> Option<ProbeAlert> {
         self.health.probe_runs.fetch_add(1, Ordering::Relaxed);
-        if let Some(r) = self.probes.lock().expect("probe lock").get_mut(name) {
-            if r.results.len() == PROBE_HISTORY {
-                r.results.pop_front();
-            }
-            r.results.push_back(result);
+        let mut book = self.probes.lock().expect("probe lock");
+        let r = book.get_mut(name)?;
+        if r.results.len() == PROBE_HISTORY {
+            r.results.pop_front();
         }
+        r.results.push_back(result);
+        let (fail_at, ok_at) = match r.spec.kind {
+            ProbeKind::Heartbeat => (1, 1),
+            _ => (FAILURE_THRESHOLD, SUCCESS_THRESHOLD),
+        };
+        let streak = |ok: bool| r.results.iter().rev().take_while(|x| x.success == ok).count();
+        if !r.failing && streak(false) >= fail_at {
+            r.failing = true;
+            let last = r.results.back()?;
+            let why = last.error.clone().unwrap_or_else(|| {
+                let failed: Vec<&str> = last
+                    .conditions
+                    .iter()
+                    .filter(|c| !c.success)
+                    .map(|c| c.detail.as_str())
+                    .collect();
+                failed.join("; ")
+            });
+            return Some(ProbeAlert::Fire(why));
+        }
+        if streak(true) == ok_at {
+            r.failing = false;
+            return Some(ProbeAlert::Resolve);
+        }
+        None
     }
 }
 

@@ -85,7 +85,10 @@ pub fn start(state: &AppState, config: &Config, tx: &Deliveries) -> Sources {
         let out = tx.clone();
         let sink: ResultSink = Arc::new(move |spec, result| {
             let events = probe_events(&st.engine.slos(), &spec.name, &result);
-            st.signals.record_probe(&spec.name, result);
+            if let Some(change) = st.signals.record_probe(&spec.name, result) {
+                let (st, spec) = (st.clone(), spec.clone());
+                tokio::spawn(async move { crate::alerting::probe_alert(&st, &spec, change).await });
+            }
             if !events.is_empty() {
                 let mut by_slo: BTreeMap<String, Vec<Event>> = BTreeMap::new();
                 for (slo, e) in events {

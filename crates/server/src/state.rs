@@ -90,6 +90,8 @@ pub struct Inner {
     pub deliveries: std::sync::OnceLock<crate::sources::Deliveries>,
     /// Alerts in, notifications out: the dispatcher, silences and the outbox's wake-ups.
     pub alerting: crate::alerting::Alerting,
+    /// The on-call directory, escalation policies and the action link key.
+    pub oncall: crate::oncall::OnCall,
 }
 
 #[derive(Clone)]

@@ -276,3 +276,58 @@ async fn heartbeats_take_pings_with_an_ingest_token() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(ctx.state.signals.heartbeats.last_ping("nightly"), Some(NOW));
 }
+
+/// Feeds one result the way the probe fleet does: history, then the alert change it makes.
+async fn run(ctx: &Ctx, probe: &str, r: ProbeResult) {
+    if let Some(change) = ctx.state.signals.record_probe(probe, r) {
+        let spec = ctx.state.signals.probes.lock().unwrap()[probe].spec.clone();
+        headroom_server::alerting::probe_alert(&ctx.state, &spec, change).await;
+    }
+}
+
+async fn alert_names(ctx: &Ctx) -> Vec<(String, String)> {
+    let r = get(&ctx.app, "/api/v2/alerts", None).await;
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"].as_str().unwrap().to_string(),
+                a["labels"]["probe"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn failing_probes_and_missed_heartbeats_raise_alerts_that_recover() {
+    let (ctx, _) = setup_file(CONFIG).await;
+    // Three failed runs in a row raise ProbeFailed; two failures do not.
+    run(&ctx, "web", result(0, 5, false)).await;
+    run(&ctx, "web", result(60, 5, false)).await;
+    assert!(alert_names(&ctx).await.is_empty());
+    run(&ctx, "web", result(120, 5, false)).await;
+    assert_eq!(alert_names(&ctx).await, [("ProbeFailed".into(), "web".into())]);
+    let alerts = get(&ctx.app, "/api/v2/alerts", None).await.json();
+    assert_eq!(alerts[0]["labels"]["severity"], "ticket");
+    assert_eq!(
+        alerts[0]["annotations"]["summary"],
+        "probe web is failing: [STATUS] (503) < 400"
+    );
+    // One success does not resolve it; two do.
+    run(&ctx, "web", result(180, 5, true)).await;
+    assert_eq!(alert_names(&ctx).await.len(), 1);
+    run(&ctx, "web", result(240, 5, true)).await;
+    assert!(alert_names(&ctx).await.is_empty());
+
+    // A heartbeat's one missed interval is a page; its next ping resolves it.
+    let mut missed = result(300, 0, false);
+    missed.error = Some("no ping in the last 1h".into());
+    run(&ctx, "nightly", missed).await;
+    let alerts = get(&ctx.app, "/api/v2/alerts", None).await.json();
+    assert_eq!(alerts[0]["labels"]["alertname"], "HeartbeatMissed");
+    assert_eq!(alerts[0]["labels"]["severity"], "page");
+    run(&ctx, "nightly", result(360, 0, true)).await;
+    assert!(alert_names(&ctx).await.is_empty());
+}

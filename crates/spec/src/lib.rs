@@ -30,6 +30,7 @@ use headroom_oncall::{Directory, PolicyId};
 
 mod alerts;
 mod incidents;
+mod integrations;
 mod native;
 mod oncall;
 mod openslo;
@@ -42,6 +43,7 @@ mod sloth;
 mod yaml;
 
 pub use headroom_probe::spec::ProbeSpec;
+pub use integrations::InboundIntegration;
 pub use respond::{DEFAULT_RESOLVE_TIMEOUT, Routing};
 pub use signals::{BackendAuth, BackendConfig, ScrapeConfig};
 
@@ -78,6 +80,8 @@ pub struct Config {
     pub oncall: Directory,
     /// Which alerts open incidents, in the order declared (the first matching one decides).
     pub incident_policies: Vec<IncidentPolicy>,
+    /// Senders reaching headroom through PagerDuty's Events API, by routing key hash.
+    pub integrations: Vec<InboundIntegration>,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
     pub warnings: Vec<Problem>,
 }
@@ -274,6 +278,16 @@ pub fn load_sources_for(
     let names: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
     let routing = respond::finish(&mut cx, settings.routing, &names);
     let oncall = oncall::finish(&mut cx, settings.oncall);
+    let mut integrations: Vec<InboundIntegration> = Vec::new();
+    for i in settings.integrations {
+        if integrations.iter().any(|o| o.name == i.v.name) {
+            cx.err(i.pos, format!("integration {:?} is defined twice", i.v.name));
+        } else if integrations.iter().any(|o| o.routing_key_sha256 == i.v.routing_key_sha256) {
+            cx.err(i.pos, format!("integration {:?} has the routing key of another", i.v.name));
+        } else {
+            integrations.push(i.v);
+        }
+    }
 
     if !cx.problems.is_empty() {
         return Err(cx.problems);
@@ -305,6 +319,7 @@ pub fn load_sources_for(
             .into_iter()
             .map(|p| p.v)
             .collect(),
+        integrations,
         warnings: cx.warnings,
     })
 }

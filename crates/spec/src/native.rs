@@ -51,6 +51,7 @@ const TOP: &[&str] = &[
     "schedules",
     "escalation_policies",
     "incident_policies",
+    "integrations",
 ];
 const SERVICE: &[&str] = &["name", "description", "labels"];
 const SLO: &[&str] = &[
@@ -88,6 +89,7 @@ pub(crate) struct Settings {
     pub routing: crate::respond::RoutingParts,
     pub oncall: crate::oncall::Parts,
     pub incident_policies: Vec<At<headroom_incident::IncidentPolicy>>,
+    pub integrations: Vec<At<crate::integrations::InboundIntegration>>,
 }
 
 /// First pass over a native document: its settings and services (SLOs come later, once the
@@ -122,6 +124,9 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
     crate::respond::read(cx, &f, &mut settings.routing);
     crate::oncall::read(cx, &f, &mut settings.oncall);
     crate::incidents::read(cx, &f, &mut settings.incident_policies);
+    if let Some(items) = f.list(cx, "integrations") {
+        crate::integrations::read(cx, items, &mut settings.integrations);
+    }
     for item in f.list(cx, "services").unwrap_or_default() {
         if let Some(s) = service(cx, item) {
             settings.services.push((

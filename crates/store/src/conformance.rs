@@ -17,8 +17,8 @@ use crate::{
     Enqueued, EscalationRecord, EscalationStore, ExpireOutcome, Incident, IncidentFilter,
     IncidentStore, IncidentUpdate, LeaseStore, MIGRATIONS, NewIncident, NewOutboxItem,
     NotificationLogEntry, NotificationLogStore, OutboxCounts, OutboxItem, OutboxState, OutboxStore,
-    OverrideStore, RoutedAlert, RoutedAlertStore, ScheduleOverride, Scope, SilenceRecord,
-    SilenceStore, Store, StoreError, TokenInfo, TokenStore, UpdateOutcome,
+    OverrideStore, RoutedAlert, RoutedAlertStore, ScheduleOverride, Scope, SecretStore,
+    SilenceRecord, SilenceStore, Store, StoreError, TokenInfo, TokenStore, UpdateOutcome,
 };
 
 /// Every test taking `&Store`; the harness checks it instantiates exactly these.
@@ -57,6 +57,7 @@ pub const STORE_TESTS: &[&str] = &[
     "overrides_overlap_range_at_boundaries",
     "overrides_reject_empty_ranges",
     "action_links_work_once",
+    "server_secrets_first_value_wins",
 ];
 
 /// Every test taking a database address.
@@ -2188,6 +2189,39 @@ pub async fn action_links_work_once(store: &Store) {
         wins += usize::from(t.await.unwrap());
     }
     assert_eq!(wins, 1);
+}
+
+// ---- server secrets ----
+
+pub async fn server_secrets_first_value_wins(store: &Store) {
+    assert_eq!(store.server_secret("links", "aa", secs(1)).await.unwrap(), "aa");
+    assert_eq!(store.server_secret("links", "bb", secs(2)).await.unwrap(), "aa");
+    assert_eq!(store.server_secret("other", "cc", secs(3)).await.unwrap(), "cc");
+    assert!(matches!(
+        store.server_secret("", "x", secs(4)).await,
+        Err(StoreError::Invalid { .. })
+    ));
+
+    const STARTS: usize = 8;
+    let start = Arc::new(Barrier::new(STARTS));
+    let tasks: Vec<_> = (0..STARTS)
+        .map(|i| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                store
+                    .server_secret("race", &format!("v{i}"), secs(5))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }
 
 pub async fn outbox_survives_reopening(url: &str) {

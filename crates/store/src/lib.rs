@@ -6,7 +6,7 @@
 //! Each aggregate has its own trait ([`TokenStore`], [`AlertStore`], [`ConfigStore`],
 //! [`LeaseStore`], [`SilenceStore`], [`RoutedAlertStore`], [`OutboxStore`],
 //! [`NotificationLogStore`], [`EscalationStore`], [`IncidentStore`], [`OverrideStore`],
-//! [`ActionLinkStore`]), implemented once for [`Store`]: queries are written once with `$1`
+//! [`ActionLinkStore`], [`SecretStore`]), implemented once for [`Store`]: queries are written once with `$1`
 //! placeholders, which both dialects accept, and only DDL differs per dialect. The conformance
 //! suite (`conformance`, feature `conformance`) runs every behaviour against both backends.
 //!
@@ -32,6 +32,7 @@
 //! | `incidents` | `id` (sequence) | `title`, `severity`, `status`, `opened_at`, `resolved_at`, `services_json`, `doc_json`, `version` |
 //! | `schedule_overrides` | `id` | `schedule`, `user_id`, `starts_at`, `ends_at`, `created_by`, `created_at` |
 //! | `action_links` | `link_id` | `used_at` |
+//! | `server_secrets` | `name` | `value`, `created_at` |
 //!
 //! # Invariants
 //!
@@ -81,6 +82,7 @@
 //! - An action link id can be used once: the use is a unique insert, so of concurrent uses
 //!   exactly one succeeds. A deleted use is forgotten, so uses are deleted only once the links
 //!   they record can no longer be verified.
+//! - A server secret, once stored, never changes: the first stored value wins.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -126,6 +128,7 @@ mod notification_log;
 mod outbox;
 mod overrides;
 mod routed_alerts;
+mod secrets;
 mod silences;
 mod tokens;
 
@@ -145,6 +148,7 @@ pub use outbox::{
 };
 pub use overrides::{OverrideStore, ScheduleOverride};
 pub use routed_alerts::{RoutedAlert, RoutedAlertStore};
+pub use secrets::SecretStore;
 pub use silences::{ExpireOutcome, SilenceRecord, SilenceStore};
 pub use tokens::{LAST_USED_PRECISION, Scope, TOKEN_PREFIX, TokenInfo, TokenStore, UnknownScope};
 

@@ -352,7 +352,22 @@ CREATE TABLE action_links (
 CREATE INDEX action_links_used_at ON action_links (used_at);
 ",
     },
+    Migration {
+        version: 3,
+        name: "server secrets",
+        sqlite: SERVER_SECRETS,
+        postgres: SERVER_SECRETS,
+    },
 ];
+
+/// Portable DDL: the same for both backends.
+const SERVER_SECRETS: &str = "
+CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY CHECK (name <> ''),
+    value TEXT NOT NULL CHECK (value <> ''),
+    created_at BIGINT NOT NULL
+);
+";
 
 /// The newest schema version this build knows.
 fn latest_version() -> i64 {

@@ -186,6 +186,7 @@ conformance_suite! {
         overrides_overlap_range_at_boundaries,
         overrides_reject_empty_ranges,
         action_links_work_once,
+        server_secrets_first_value_wins,
     ],
     url: [
         migrations_apply_once,
