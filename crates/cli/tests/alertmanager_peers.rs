@@ -5,9 +5,11 @@
 //!   keep Prometheus's labels and generatorURL, reach a webhook receiver, and a rule that stops
 //!   firing resolves there.
 //! - A real Alertmanager forwards its webhook notifications into headroom: firing, then resolved.
-//! - `amtool` drives headroom's API v2: silences (add, query, expire), alerts, config.
+//! - `amtool` drives headroom's API v2: silences (add, query, expire), alerts (query, add),
+//!   config (show, routes test).
 //! - One Alertmanager routing config loaded by a real Alertmanager and by `headroom serve`, the
-//!   same alerts posted to both at the same offsets: both send the same notifications.
+//!   same alerts posted to both at the same offsets (and, in a second run, the same reload):
+//!   both send the same notifications.
 //!
 //! Every wait is bounded polling; the timers are a second or two.
 
@@ -765,6 +767,25 @@ receivers:
         alert_names(&am_json(&["alert", "query", "service=api", "-o", "json"])),
         ["Bar"]
     );
+    // --receiver is a regex over the receivers the routing tree gives, anchored.
+    assert_eq!(
+        alert_names(&am_json(&[
+            "alert",
+            "query",
+            "--receiver=ho.*",
+            "-o",
+            "json"
+        ])),
+        ["Bar"]
+    );
+    assert_eq!(
+        alert_names(&am_json(&["alert", "query", "--receiver=ho", "-o", "json"])),
+        Vec::<String>::new(),
+        "the receiver regex is anchored"
+    );
+    // silence query with matchers lists the silences whose matchers they match.
+    assert_eq!(am(&["silence", "query", "-q", "alertname=Foo"]).trim(), id);
+    assert_eq!(am(&["silence", "query", "-q", "alertname=Bar"]).trim(), "");
 
     // Expiring: no active silence left, the expired one listed with --expired, Foo unmuted.
     assert_eq!(am(&["silence", "expire", &id]).trim(), "");
@@ -790,6 +811,40 @@ receivers:
     assert_eq!(routed.trim(), "hook", "{routed}");
 }
 
+/// `amtool alert add` without `--start`/`--end` posts both as Go's zero time
+/// (`"0001-01-01T00:00:00.000Z"`), which Alertmanager reads as unset: the alert starts now and
+/// fires until its resolve timeout. headroom must read it the same way.
+#[test]
+fn amtool_alert_add_fires_an_alert_in_headroom() {
+    require(AMTOOL, "prometheus-alertmanager");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_headroom, headroom, token) = start_headroom(dir, "slos: []\n");
+    std::fs::write(
+        dir.join("amtool-http.yml"),
+        format!("authorization:\n  credentials: {token}\n"),
+    )
+    .unwrap();
+    amtool(
+        headroom,
+        dir,
+        &[
+            "alert",
+            "add",
+            "alertname=Baz",
+            "service=web",
+            "--annotation=summary=baz broke",
+        ],
+    );
+    let alerts = amtool_json(headroom, dir, &["alert", "query", "-o", "json"]);
+    assert_eq!(alert_names(&alerts), ["Baz"], "{alerts:#}");
+    let baz = named(&alerts, "Baz").unwrap();
+    assert!(
+        baz["startsAt"].as_str().unwrap() > rfc3339(-60_000).as_str(),
+        "starts now, as Alertmanager does: {baz}"
+    );
+}
+
 // ---- 4. The same routing config in Alertmanager and headroom ----
 
 /// One config for both, as the routing conformance test of the dispatcher has it: nested
@@ -806,6 +861,7 @@ route:
   group_interval: 2s
   repeat_interval: 1h
   routes:
+    # RELOADED_ROUTE
     - receiver: db-pager
       matchers: ['team="db"']
       group_by: [alertname, cluster]
@@ -897,6 +953,12 @@ fn script() -> Vec<(u64, Vec<(Labels, bool)>)> {
     ]
 }
 
+/// The route the reloaded config adds in front of the others.
+const RELOADED_ROUTE: &str = "- receiver: audit\n      matchers: ['instance=\"x2\"']";
+
+/// When both reload their config with [`RELOADED_ROUTE`], in seconds after the first post.
+const RELOAD_AT: u64 = 8;
+
 /// By then (seconds after the first post) every notification of the script is out.
 const SETTLED_AT: u64 = 10;
 
@@ -965,13 +1027,39 @@ fn alert_sets(n: &BTreeMap<Stream, Vec<Sent>>) -> BTreeMap<&Stream, Vec<&Vec<(St
 
 #[test]
 fn headroom_routes_as_alertmanager_does_for_the_same_config() {
+    // The script alone: 13 notifications in 8 (receiver, group) streams.
+    same_notifications_as_alertmanager(false, (13, 8));
+}
+
+/// As above, with both reloading the config at [`RELOAD_AT`]: the added route takes one alert
+/// of group `{}:{alertname="Other"}` (receiver `default`) away, leaving that group only the
+/// alert resolved at 4 s. Alertmanager still holds that resolved alert (its alert GC runs every
+/// `--alerts.gc-interval`, 30 min), re-routes it on reload, and sends `default` a last
+/// notification of it alone, because its log says the group's other alert was firing. headroom
+/// keeps resolved alerts as long (its alert GC runs on the same interval), so it sends it too.
+#[test]
+fn headroom_routes_as_alertmanager_does_across_a_config_reload() {
+    same_notifications_as_alertmanager(true, (15, 9));
+}
+
+/// Runs the script through a real Alertmanager and headroom (reloading both at [`RELOAD_AT`]
+/// when `reload`), checks Alertmanager sent `expected` (notifications, streams), and that
+/// headroom sent the same.
+fn same_notifications_as_alertmanager(reload: bool, expected: (usize, usize)) {
     require(ALERTMANAGER, "prometheus-alertmanager");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let hooks = Sink::start();
-    let config = |peer: &str| ROUTING.replace("HOOK", &format!("http://{}/{peer}", hooks.addr));
-    let (_headroom, headroom, token) = start_headroom(dir, &config("headroom"));
-    let (_am, am, home) = start_alertmanager(dir, &config("alertmanager"));
+    let config = |peer: &str, reloaded: bool| {
+        ROUTING
+            .replace("HOOK", &format!("http://{}/{peer}", hooks.addr))
+            .replace(
+                "# RELOADED_ROUTE",
+                if reloaded { RELOADED_ROUTE } else { "" },
+            )
+    };
+    let (_headroom, headroom, token) = start_headroom(dir, &config("headroom", false));
+    let (_am, am, home) = start_alertmanager(dir, &config("alertmanager", false));
     let peers = [(am, None), (headroom, Some(token.as_str()))];
 
     // The same silence in both, holding D1 back until it is expired.
@@ -1006,6 +1094,19 @@ fn headroom_routes_as_alertmanager_does_for_the_same_config() {
         let body = Value::Array(posts.iter().map(|(l, r)| alert_json(l, *r)).collect());
         for (addr, token) in &peers {
             post_ok(*addr, "/api/v2/alerts", *token, &body);
+        }
+    }
+
+    // Both reload the config with one route added, from the same files they started with.
+    if reload {
+        thread::sleep(
+            (start + Duration::from_secs(RELOAD_AT)).saturating_duration_since(Instant::now()),
+        );
+        std::fs::write(home.join("alertmanager.yml"), config("alertmanager", true)).unwrap();
+        std::fs::write(dir.join("headroom.yaml"), config("headroom", true)).unwrap();
+        for (addr, token) in &peers {
+            let (status, answer) = http(*addr, "POST", "/-/reload", *token, "");
+            assert_eq!(status, 200, "reloading {addr}: {answer}");
         }
     }
 
@@ -1066,7 +1167,11 @@ fn headroom_routes_as_alertmanager_does_for_the_same_config() {
         everything.iter().any(|(_, s)| s == "resolved"),
         "no resolved alert notified: {from_am:#?}"
     );
-    assert!(from_am.len() >= 5, "streams: {from_am:#?}");
+    assert_eq!(
+        (count(&from_am), from_am.len()),
+        expected,
+        "Alertmanager's notifications: {from_am:#?}"
+    );
 
     assert_eq!(
         alert_sets(&from_headroom),

@@ -92,6 +92,8 @@ struct Server {
     addr: SocketAddr,
 }
 
+// The caller kills and waits for the process (that is the test).
+#[allow(clippy::zombie_processes)]
 fn start(data: &Path, config: &Path) -> (Server, Option<String>) {
     let addr = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))

@@ -190,9 +190,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookPayload, FormatError> {
 
 fn forwarded_alert(v: &Value, path: &str) -> Result<ForwardedAlert, FormatError> {
     let o = object(v, path)?;
-    let ends_at = time(o.get("endsAt"), &format!("{path}.endsAt"))?
-        // Go's zero time means "no end set".
-        .filter(|t| t.timestamp() > 0);
+    let ends_at = time(o.get("endsAt"), &format!("{path}.endsAt"))?;
     Ok(ForwardedAlert {
         resolved: status(o.get("status"), &format!("{path}.status"))?,
         labels: string_map(o.get("labels"), &format!("{path}.labels"), true)?,
@@ -206,6 +204,9 @@ fn forwarded_alert(v: &Value, path: &str) -> Result<ForwardedAlert, FormatError>
             .unwrap_or_default(),
     })
 }
+
+/// Go's zero `time.Time` in Unix seconds.
+const GO_ZERO_SECS: i64 = -62_135_596_800;
 
 fn status(v: Option<&Value>, path: &str) -> Result<bool, FormatError> {
     match v {
@@ -261,12 +262,13 @@ fn string_map(
     }
 }
 
-/// An RFC 3339 instant; absent or null is `None`.
+/// An RFC 3339 instant; absent, null or Go's zero time (`0001-01-01T00:00:00Z`, which Go
+/// clients such as `amtool` send for "not set") is `None`.
 pub(crate) fn time(v: Option<&Value>, path: &str) -> Result<Option<DateTime<Utc>>, FormatError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
+            .map(|t| Some(t.with_timezone(&Utc)).filter(|t| t.timestamp() > GO_ZERO_SECS))
             .map_err(|e| err(path, format!("{s:?} is not an RFC 3339 time: {e}"))),
         Some(_) => Err(err(path, "must be an RFC 3339 time string")),
     }

@@ -23,6 +23,11 @@ fn prometheus_alert_batches_parse() {
     assert_eq!(alerts[0].generator_url, "http://prom:9090/graph?g0.expr=x");
     assert_eq!(alerts[1].starts_at, None);
     assert_eq!(alerts[1].ends_at, None);
+
+    // amtool (Go) sends its zero time for "not set".
+    let zero = br#"[{"labels":{"alertname":"X"},"startsAt":"0001-01-01T00:00:00.000Z","endsAt":"0001-01-01T00:00:00Z"}]"#;
+    let zeroed = parse_posted_alerts(zero).unwrap();
+    assert_eq!((zeroed[0].starts_at, zeroed[0].ends_at), (None, None));
     assert!(alerts[1].annotations.is_empty());
 }
 

@@ -42,6 +42,9 @@ use crate::state::AppState;
 const NO_END: Timestamp = Timestamp(i64::MAX);
 /// How long to wait before retrying to enqueue notifications the store refused.
 const STORE_RETRY: Duration = Duration::from_secs(1);
+/// How often resolved alerts are forgotten (Alertmanager's `--alerts.gc-interval`): until then
+/// they stay in their groups, so a reload regroups them as Alertmanager does.
+const GC_EVERY: headroom_core::Span = headroom_core::Span(30 * 60_000);
 
 /// The dispatcher and the silences it applies, behind one lock: every change to either is
 /// made durable while the lock is held, so the store and memory never disagree.
@@ -50,6 +53,8 @@ pub struct Desk {
     pub silences: Vec<Silence>,
     /// Flushed notifications the outbox has not accepted yet (the store was failing).
     unqueued: Vec<Notification>,
+    /// When resolved alerts were last forgotten.
+    last_gc: Timestamp,
 }
 
 /// The response side of the server state.
@@ -121,6 +126,7 @@ impl Alerting {
                 dispatcher,
                 silences,
                 unqueued: Vec::new(),
+                last_gc: now,
             }),
             wake: Notify::new(),
             queued: Notify::new(),
@@ -205,6 +211,14 @@ pub async fn dispatch_round(state: &AppState) -> Duration {
 /// One dispatch round at `now`, with the desk locked.
 async fn flush(state: &AppState, desk: &mut Desk, now: Timestamp) {
     let at = now.to_chrono();
+    if now - desk.last_gc >= GC_EVERY {
+        desk.last_gc = now;
+        if !desk.dispatcher.gc(at).is_empty()
+            && let Err(e) = state.store.delete_alerts_ended_before(now).await
+        {
+            tracing::warn!(error = %e, "could not forget resolved alerts");
+        }
+    }
     let silences = std::mem::take(&mut desk.silences);
     let fresh = desk.dispatcher.flush_due(at, &silences);
     desk.silences = silences;
@@ -246,13 +260,6 @@ async fn flush(state: &AppState, desk: &mut Desk, now: Timestamp) {
         // The outbox already holds the notifications; a lost log entry only risks a repeat,
         // which the idempotency key recognises.
         tracing::warn!(error = %e, "could not store the notification log");
-    }
-    let gone = desk.dispatcher.gc(at);
-    if !gone.is_empty() {
-        let before = Timestamp::from_chrono(&at);
-        if let Err(e) = state.store.delete_alerts_ended_before(before).await {
-            tracing::warn!(error = %e, "could not forget resolved alerts");
-        }
     }
 }
 
@@ -456,7 +463,11 @@ pub fn api_time(t: DateTime<Utc>) -> String {
 /// the engine will say when it resolves), resolved ends it; pending and inactive say nothing
 /// to receivers. Labels: `alertname` (the policy's name, else `SLOBurn`), `severity`, `slo`,
 /// `service`, the group's labels, then the SLO's, the policy's and the tier's labels.
-pub fn own_alert(slo: &headroom_core::Slo, t: &headroom_core::AlertTransition) -> Option<Alert> {
+pub fn own_alert(
+    slo: &headroom_core::Slo,
+    t: &headroom_core::AlertTransition,
+    external_url: &str,
+) -> Option<Alert> {
     use headroom_core::AlertState;
     let mut labels = BTreeMap::new();
     labels.insert(
@@ -502,10 +513,43 @@ pub fn own_alert(slo: &headroom_core::Slo, t: &headroom_core::AlertTransition) -
         annotations,
         starts_at: at,
         ends_at,
-        generator_url: String::new(),
+        generator_url: slo_url(external_url, slo.id.as_str()),
         updated_at: at,
         timeout: false,
     })
+}
+
+/// Where an SLO alert links to; also how headroom tells its own SLO alerts from others.
+fn slo_url(external_url: &str, slo: &str) -> String {
+    format!("{}/api/v1/slos/{slo}", external_url.trim_end_matches('/'))
+}
+
+/// Resolves headroom's own firing alerts for SLOs the config no longer has (a reload removed
+/// them): nothing else would ever resolve them.
+pub async fn resolve_removed_slos(state: &AppState, remaining: &[String]) {
+    let at = state.now().to_chrono();
+    let prefix = slo_url(&state.alerting.external_url, "");
+    let orphans: Vec<Alert> = {
+        let desk = state.alerting.desk.lock().await;
+        desk.dispatcher
+            .alerts()
+            .iter()
+            .filter(|a| !a.resolved_at(at))
+            .filter(|a| {
+                a.generator_url
+                    .strip_prefix(&prefix)
+                    .is_some_and(|slo| !remaining.iter().any(|r| r == slo))
+            })
+            .map(|a| Alert {
+                ends_at: Some(at),
+                updated_at: at,
+                ..a.clone()
+            })
+            .collect()
+    };
+    if let Err(e) = accept(state, orphans, "headroom").await {
+        tracing::error!(error = %e.detail, "could not resolve the alerts of removed SLOs");
+    }
 }
 
 /// The SLO context a notification shows for an alert of headroom's own (one with an `slo`

@@ -367,6 +367,8 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
                 tracing::warn!(error = %e, "could not record the reload");
             }
             sources::restart(state, &config).await;
+            let ids: Vec<String> = config.slos.iter().map(|s| s.id.to_string()).collect();
+            alerting::resolve_removed_slos(state, &ids).await;
             evaluate(state, None).await;
             tracing::info!(slos = n, "config reloaded");
             Ok(n)
@@ -412,7 +414,7 @@ pub async fn evaluate(state: &AppState, only: Option<&str>) -> Vec<AlertTransiti
             .iter()
             .filter_map(|t| {
                 let slo = slos.iter().find(|s| s.id.as_str() == t.slo)?;
-                alerting::own_alert(slo, t)
+                alerting::own_alert(slo, t, &state.alerting.external_url)
             })
             .collect();
         if let Err(e) = alerting::accept(state, alerts, "headroom").await {

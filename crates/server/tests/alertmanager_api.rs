@@ -367,3 +367,38 @@ async fn status_and_receivers_describe_the_running_config() {
     let names = get(&ctx.app, "/api/v2/receivers", Some(&ctx.read)).await.json();
     assert_eq!(names, json!([{"name": "team"}, {"name": "oncall"}]));
 }
+
+#[tokio::test]
+async fn slo_burn_alerts_are_routed_and_resolved_when_their_slo_is_removed() {
+    let (addr, seen) = receiver(Arc::new(Mutex::new(200))).await;
+    let slo = "slos:\n  - {name: checkout, service: shop, objective: 99, window: 7d, sli: {events: {}}}\n";
+    let (ctx, path) = setup_file(&format!("{}{slo}", config(addr))).await;
+    let r = push_event(&ctx, "checkout", 0.0, 1000.0).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    headroom_server::evaluate(&ctx.state, None).await;
+
+    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await.json();
+    let page = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["severity"] == "page")
+        .unwrap_or_else(|| panic!("a page fires: {alerts}"))
+        .clone();
+    assert_eq!(page["labels"]["slo"], "checkout");
+    assert_eq!(page["labels"]["service"], "shop");
+    assert!(page["generatorURL"].as_str().unwrap().ends_with("/api/v1/slos/checkout"));
+    deliver(&ctx).await;
+    {
+        let seen = seen.lock().unwrap();
+        let (path, _, body) = &seen[0];
+        assert_eq!(path, "/oncall");
+        assert_eq!(body["alerts"][0]["labels"]["slo"], "checkout");
+    }
+
+    // The SLO leaves the config: its alerts resolve rather than fire forever.
+    write(&path, &config(addr));
+    assert_eq!(reload(&ctx).await.status, StatusCode::OK);
+    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await.json();
+    assert_eq!(alerts, json!([]), "{alerts}");
+}

@@ -438,7 +438,9 @@ async fn calendar_feeds_take_the_token_in_the_query() {
 }
 
 async fn fire(app: &Router, token: &str, ends_at: Option<&str>) {
-    let mut alert = json!({"labels": {"alertname": "Down", "service": "api"}});
+    // Firing until the next day (an API alert without an end resolves after 5 minutes).
+    let mut alert = json!({"labels": {"alertname": "Down", "service": "api"},
+        "endsAt": "2027-01-16T08:00:00Z"});
     if let Some(e) = ends_at {
         alert["startsAt"] = json!("2027-01-15T08:00:30Z");
         alert["endsAt"] = json!(e);
