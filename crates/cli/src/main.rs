@@ -703,7 +703,10 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
     let json_body = |v: Value| Some((v.to_string(), "application/json"));
     let v = match command {
         IncidentCommand::List { all } => {
-            let path = format!("/api/v1/incidents?status={}", if all { "all" } else { "open" });
+            let path = format!(
+                "/api/v1/incidents?status={}",
+                if all { "all" } else { "open" }
+            );
             let v = call(&client, Method::GET, &path, None, None).await?;
             if client.output == Output::Table {
                 println!(
@@ -733,7 +736,14 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
         } => {
             let body = json!({"title": title, "severity": severity, "services": services,
                               "slos": slos, "commander": commander});
-            let v = call(&client, Method::POST, "/api/v1/incidents", json_body(body), None).await?;
+            let v = call(
+                &client,
+                Method::POST,
+                "/api/v1/incidents",
+                json_body(body),
+                None,
+            )
+            .await?;
             if client.output == Output::Table {
                 println!(
                     "declared incident {} ({}): {}",
@@ -755,7 +765,10 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
             incident_op(&client, id, "notes", json!({"text": text}), "noted").await?
         }
         IncidentCommand::Postmortem { id } => {
-            print!("{}", call_text(&client, &format!("/api/v1/incidents/{id}/postmortem")).await?);
+            print!(
+                "{}",
+                call_text(&client, &format!("/api/v1/incidents/{id}/postmortem")).await?
+            );
             return Ok(());
         }
     };

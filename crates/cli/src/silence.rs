@@ -83,7 +83,14 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
             println!("{}", v["silenceID"].as_str().unwrap_or_default());
         }
         SilenceCommand::List { expired } => {
-            let v = call(&client, reqwest::Method::GET, "/api/v2/silences", None, None).await?;
+            let v = call(
+                &client,
+                reqwest::Method::GET,
+                "/api/v2/silences",
+                None,
+                None,
+            )
+            .await?;
             let shown: Vec<&Value> = v
                 .as_array()
                 .into_iter()
@@ -91,7 +98,10 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
                 .filter(|s| expired || s["status"]["state"] != "expired")
                 .collect();
             if client.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&shown).unwrap_or_default()
+                );
                 return Ok(());
             }
             println!(

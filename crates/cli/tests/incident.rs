@@ -97,7 +97,10 @@ fn declare_list_note_resolve_and_print_the_postmortem() {
     let out = run(&["ack", "1"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("409") && err.contains("already acknowledged"), "{err}");
+    assert!(
+        err.contains("409") && err.contains("already acknowledged"),
+        "{err}"
+    );
     let out = run(&["postmortem", "7"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no incident 7"));

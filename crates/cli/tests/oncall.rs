@@ -83,7 +83,7 @@ fn oncall_who_asks_every_schedule_or_one() {
                 "2026-03-02T17:00:00Z"
             ],
             // One user: no hand-off in sight.
-            vec!["secondary", "Bob", "Example", "layer", "layer", "0", "-"],
+            vec!["secondary", "Bob", "Example", "layer", "layer", "1", "-"],
         ],
         "{text}"
     );

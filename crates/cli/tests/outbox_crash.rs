@@ -74,7 +74,9 @@ fn receiver(seen: Seen) -> SocketAddr {
                     if let Ok(v) = serde_json::from_slice::<Value>(&body) {
                         let mut seen = seen.lock().unwrap();
                         for a in v["alerts"].as_array().into_iter().flatten() {
-                            if let Some(seq) = a["labels"]["seq"].as_str().and_then(|s| s.parse().ok()) {
+                            if let Some(seq) =
+                                a["labels"]["seq"].as_str().and_then(|s| s.parse().ok())
+                            {
                                 seen.entry(seq).or_default().push(key.clone());
                             }
                         }
@@ -170,8 +172,13 @@ fn killed_at_random_moments_the_outbox_loses_and_duplicates_nothing() {
         // Post alerts one by one while the kill comes at a random moment.
         let stop = Arc::new(AtomicBool::new(false));
         let poster = {
-            let (stop, acked, next, token, addr) =
-                (stop.clone(), acked.clone(), next.clone(), token.clone(), server.addr);
+            let (stop, acked, next, token, addr) = (
+                stop.clone(),
+                acked.clone(),
+                next.clone(),
+                token.clone(),
+                server.addr,
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let seq = next.fetch_add(1, Ordering::SeqCst);
@@ -207,7 +214,11 @@ fn killed_at_random_moments_the_outbox_loses_and_duplicates_nothing() {
     server.child.wait().unwrap();
 
     let seen = seen.lock().unwrap();
-    let lost: Vec<u64> = acked.iter().copied().filter(|s| !seen.contains_key(s)).collect();
+    let lost: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|s| !seen.contains_key(s))
+        .collect();
     let duplicated: Vec<u64> = seen
         .iter()
         .filter(|(_, keys)| keys.iter().collect::<BTreeSet<_>>().len() > 1)
@@ -225,6 +236,12 @@ fn killed_at_random_moments_the_outbox_loses_and_duplicates_nothing() {
         duplicated.len()
     );
     assert!(acked.len() as u64 >= runs, "some alerts were acknowledged");
-    assert!(lost.is_empty(), "acknowledged but never delivered: {lost:?}");
-    assert!(duplicated.is_empty(), "delivered as different notifications: {duplicated:?}");
+    assert!(
+        lost.is_empty(),
+        "acknowledged but never delivered: {lost:?}"
+    );
+    assert!(
+        duplicated.is_empty(),
+        "delivered as different notifications: {duplicated:?}"
+    );
 }

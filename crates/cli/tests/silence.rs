@@ -26,7 +26,11 @@ fn text(o: &Output) -> String {
 fn silences_are_added_listed_and_expired() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.yaml");
-    std::fs::write(&config, "route: {receiver: team}\nreceivers: [{name: team}]\n").unwrap();
+    std::fs::write(
+        &config,
+        "route: {receiver: team}\nreceivers: [{name: team}]\n",
+    )
+    .unwrap();
     let addr = free_port();
     let (mut child, token) = start_with_token(&dir.path().join("data"), &config, addr);
     let server = format!("http://{addr}");
@@ -34,7 +38,18 @@ fn silences_are_added_listed_and_expired() {
     let add = headroom(
         &server,
         &token,
-        &["silence", "add", "alertname=Disk", "service=~\"api.*\"", "--duration", "2h", "-c", "disk swap", "--author", "alice"],
+        &[
+            "silence",
+            "add",
+            "alertname=Disk",
+            "service=~\"api.*\"",
+            "--duration",
+            "2h",
+            "-c",
+            "disk swap",
+            "--author",
+            "alice",
+        ],
     );
     assert!(add.status.success(), "{}", text(&add));
     let id = String::from_utf8_lossy(&add.stdout).trim().to_string();
@@ -45,7 +60,10 @@ fn silences_are_added_listed_and_expired() {
     let out = text(&list);
     let row = out.lines().find(|l| l.starts_with(&id)).expect("listed");
     assert!(row.contains("active"), "{row}");
-    assert!(row.contains(r#"alertname="Disk",service=~"api.*" / disk swap"#), "{row}");
+    assert!(
+        row.contains(r#"alertname="Disk",service=~"api.*" / disk swap"#),
+        "{row}"
+    );
     assert!(row.contains("alice"), "{row}");
 
     let json = headroom(&server, &token, &["silence", "list", "--output", "json"]);
@@ -60,7 +78,11 @@ fn silences_are_added_listed_and_expired() {
     let list = headroom(&server, &token, &["silence", "list"]);
     assert!(!text(&list).contains(&id));
     let all = headroom(&server, &token, &["silence", "list", "--expired"]);
-    assert!(text(&all).lines().any(|l| l.starts_with(&id) && l.contains("expired")));
+    assert!(
+        text(&all)
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("expired"))
+    );
     let again = headroom(&server, &token, &["silence", "expire", &id]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(text(&again).contains("already expired"));

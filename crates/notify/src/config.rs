@@ -262,6 +262,67 @@ impl From<Receiver> for ReceiverFile {
     }
 }
 
+/// Shown instead of a secret in debug output (configs are logged and printed in errors).
+const HIDDEN: &str = "<hidden>";
+
+fn hidden(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| HIDDEN)
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .field("send_resolved", &self.send_resolved)
+            .field("max_alerts", &self.max_alerts)
+            .field("bearer_token", &hidden(&self.bearer_token))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Slack {
+    /// The incoming-webhook URL is the credential itself.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slack")
+            .field("url", &HIDDEN)
+            .field("channel", &self.channel)
+            .field("username", &self.username)
+            .field("title", &self.title)
+            .field("text", &self.text)
+            .field("send_resolved", &self.send_resolved)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Email")
+            .field("to", &self.to)
+            .field("from", &self.from)
+            .field("smarthost", &self.smarthost)
+            .field("auth_username", &self.auth_username)
+            .field("auth_password", &hidden(&self.auth_password))
+            .field("require_tls", &self.require_tls)
+            .field("hello", &self.hello)
+            .field("subject", &self.subject)
+            .field("text", &self.text)
+            .field("html", &self.html)
+            .field("send_resolved", &self.send_resolved)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PagerDuty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PagerDuty")
+            .field("routing_key", &HIDDEN)
+            .field("url", &self.url)
+            .field("severity", &self.severity)
+            .field("send_resolved", &self.send_resolved)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,66 +388,5 @@ mod tests {
             "[::1]:25".parse::<Smarthost>().unwrap().to_string(),
             "[::1]:25"
         );
-    }
-}
-
-/// Shown instead of a secret in debug output (configs are logged and printed in errors).
-const HIDDEN: &str = "<hidden>";
-
-fn hidden(secret: &Option<String>) -> Option<&'static str> {
-    secret.as_ref().map(|_| HIDDEN)
-}
-
-impl fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Webhook")
-            .field("url", &self.url)
-            .field("send_resolved", &self.send_resolved)
-            .field("max_alerts", &self.max_alerts)
-            .field("bearer_token", &hidden(&self.bearer_token))
-            .finish()
-    }
-}
-
-impl fmt::Debug for Slack {
-    /// The incoming-webhook URL is the credential itself.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Slack")
-            .field("url", &HIDDEN)
-            .field("channel", &self.channel)
-            .field("username", &self.username)
-            .field("title", &self.title)
-            .field("text", &self.text)
-            .field("send_resolved", &self.send_resolved)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Email")
-            .field("to", &self.to)
-            .field("from", &self.from)
-            .field("smarthost", &self.smarthost)
-            .field("auth_username", &self.auth_username)
-            .field("auth_password", &hidden(&self.auth_password))
-            .field("require_tls", &self.require_tls)
-            .field("hello", &self.hello)
-            .field("subject", &self.subject)
-            .field("text", &self.text)
-            .field("html", &self.html)
-            .field("send_resolved", &self.send_resolved)
-            .finish()
-    }
-}
-
-impl fmt::Debug for PagerDuty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PagerDuty")
-            .field("routing_key", &HIDDEN)
-            .field("url", &self.url)
-            .field("severity", &self.severity)
-            .field("send_resolved", &self.send_resolved)
-            .finish()
     }
 }

@@ -399,5 +399,8 @@ fn secrets_stay_out_of_debug_output() {
     let shown = format!("{all:?}");
     assert!(!shown.contains("SECRET"), "{shown}");
     assert_eq!(shown.matches("<hidden>").count(), 4, "{shown}");
-    assert!(shown.contains("hooks.example.com/a"), "non-secrets still shown");
+    assert!(
+        shown.contains("hooks.example.com/a"),
+        "non-secrets still shown"
+    );
 }

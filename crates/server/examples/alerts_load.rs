@@ -218,8 +218,16 @@ fn fixed_alert(i: usize, starts: &str, ends: &str) -> Value {
     let cluster = CLUSTERS[(i / 20) % CLUSTERS.len()];
     let service = format!("svc-{}", (i / 100) % 40);
     let team = TEAMS[(i / 7) % TEAMS.len()];
-    let env = if (i / 3) % 4 == 0 { "staging" } else { "prod" };
-    let severity = if i % 5 == 0 { "page" } else { "ticket" };
+    let env = if (i / 3).is_multiple_of(4) {
+        "staging"
+    } else {
+        "prod"
+    };
+    let severity = if i.is_multiple_of(5) {
+        "page"
+    } else {
+        "ticket"
+    };
     let instance = format!("10.{}.{}.{}:9100", i / 65536, (i / 256) % 256, i % 256);
     json!({
         "labels": {
@@ -274,14 +282,20 @@ impl Hook {
         if v["version"] != "4" {
             self.not_v4.fetch_add(1, Ordering::Relaxed);
         }
-        let alerts = v["alerts"].as_array().map(Vec::as_slice).unwrap_or_default();
-        self.alerts.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+        let alerts = v["alerts"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        self.alerts
+            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
         let mut arrivals = Vec::new();
         for a in alerts {
             if a["labels"]["run"] != self.run.as_str() {
                 continue;
             }
-            let Some(seq) = a["labels"]["seq"].as_str().and_then(|s| s.parse::<usize>().ok())
+            let Some(seq) = a["labels"]["seq"]
+                .as_str()
+                .and_then(|s| s.parse::<usize>().ok())
             else {
                 continue;
             };
@@ -350,10 +364,20 @@ async fn spawn(
     let err = log.try_clone().map_err(|e| e.to_string())?;
     let (child, token, ready) = match kind {
         Kind::Headroom => {
-            let bin = bin.map_or_else(|| PathBuf::from("target/release/headroom"), Path::to_path_buf);
+            let bin = bin.map_or_else(
+                || PathBuf::from("target/release/headroom"),
+                Path::to_path_buf,
+            );
             let data = dir.path().join("data");
             let out = Command::new(&bin)
-                .args(["token", "create", "--scope", "ingest", "--name", "alerts-load"])
+                .args([
+                    "token",
+                    "create",
+                    "--scope",
+                    "ingest",
+                    "--name",
+                    "alerts-load",
+                ])
                 .arg("--data-dir")
                 .arg(&data)
                 .env_remove("HEADROOM_DATABASE_URL")
@@ -390,7 +414,10 @@ async fn spawn(
             );
             let child = Command::new(&bin)
                 .arg(format!("--config.file={}", file.display()))
-                .arg(format!("--storage.path={}", dir.path().join("data").display()))
+                .arg(format!(
+                    "--storage.path={}",
+                    dir.path().join("data").display()
+                ))
                 .arg(format!("--web.listen-address={addr}"))
                 .arg(format!("--web.external-url=http://{addr}/"))
                 .arg("--cluster.listen-address=")
@@ -414,8 +441,8 @@ async fn spawn(
             break;
         }
         if let Ok(Some(status)) = spawned.child.try_wait() {
-            let log = std::fs::read_to_string(spawned._dir.path().join("server.log"))
-                .unwrap_or_default();
+            let log =
+                std::fs::read_to_string(spawned._dir.path().join("server.log")).unwrap_or_default();
             return Err(format!("server exited ({status}) before ready:\n{log}"));
         }
         if Instant::now() > deadline {
@@ -494,7 +521,12 @@ fn quantile(sorted: &[u64], q: f64) -> f64 {
     sorted[i] as f64 / 1e6
 }
 
-fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: Bytes) -> reqwest::RequestBuilder {
+fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Bytes,
+) -> reqwest::RequestBuilder {
     let mut req = client
         .post(url)
         .header("Content-Type", "application/json")
@@ -519,8 +551,13 @@ async fn listed(
     }
     let resp = req.send().await.map_err(|e| e.to_string())?;
     let status = resp.status();
-    let body: Value = resp.json().await.map_err(|e| format!("GET alerts ({status}): {e}"))?;
-    let all = body.as_array().ok_or(format!("GET alerts ({status}): not a list: {body}"))?;
+    let body: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("GET alerts ({status}): {e}"))?;
+    let all = body
+        .as_array()
+        .ok_or(format!("GET alerts ({status}): not a list: {body}"))?;
     Ok((all.len(), all.iter().filter(|a| keep(a)).count()))
 }
 
@@ -535,7 +572,9 @@ async fn throughput(
     // As Prometheus sends them: a fixed start, an end a few resend intervals ahead.
     let starts = rfc3339(now - Duration::from_secs(600));
     let ends = rfc3339(now + Duration::from_secs(3600));
-    let alerts: Vec<Value> = (0..a.alerts).map(|i| fixed_alert(i, &starts, &ends)).collect();
+    let alerts: Vec<Value> = (0..a.alerts)
+        .map(|i| fixed_alert(i, &starts, &ends))
+        .collect();
     // Bodies are encoded before sending, so encoding does not compete with the server for CPU.
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         alerts
@@ -558,7 +597,10 @@ async fn throughput(
             .map_err(|e| e.to_string())?;
         if resp.status() != reqwest::StatusCode::OK {
             let status = resp.status();
-            return Err(format!("warm-up batch refused: {status} {}", resp.text().await.unwrap_or_default()));
+            return Err(format!(
+                "warm-up batch refused: {status} {}",
+                resp.text().await.unwrap_or_default()
+            ));
         }
     }
     let notified_before = hook.notifications.load(Ordering::Relaxed);
@@ -584,7 +626,10 @@ async fn throughput(
             while !stop.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed) % bodies.len();
                 let t = Instant::now();
-                match post(&client, &endpoint, token.as_deref(), bodies[i].clone()).send().await {
+                match post(&client, &endpoint, token.as_deref(), bodies[i].clone())
+                    .send()
+                    .await
+                {
                     Ok(resp) if resp.status() == reqwest::StatusCode::OK => {
                         ok += sizes[i] as u64;
                         times.push(t.elapsed().as_nanos() as u64);
@@ -593,8 +638,10 @@ async fn throughput(
                         refused += sizes[i] as u64;
                         if first_refusal.is_none() {
                             let status = resp.status();
-                            first_refusal =
-                                Some(format!("{status} {}", resp.text().await.unwrap_or_default()));
+                            first_refusal = Some(format!(
+                                "{status} {}",
+                                resp.text().await.unwrap_or_default()
+                            ));
                         }
                     }
                     Err(e) => {
@@ -707,7 +754,10 @@ async fn latency(
                 Ok(r) => {
                     if refused.fetch_add(1, Ordering::Relaxed) == 0 {
                         let status = r.status();
-                        eprintln!("first refusal: {status} {}", r.text().await.unwrap_or_default());
+                        eprintln!(
+                            "first refusal: {status} {}",
+                            r.text().await.unwrap_or_default()
+                        );
                     }
                 }
                 Err(e) => {
@@ -778,7 +828,10 @@ async fn main() -> Result<(), String> {
     }
     let run = format!(
         "{:x}",
-        SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_millis()
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_millis()
     );
     let total = match a.mode {
         Mode::Latency => (a.rate * a.seconds).round() as usize,
@@ -796,7 +849,11 @@ async fn main() -> Result<(), String> {
         None => None,
     };
     let (url, token, pid) = match &spawned {
-        Some((s, url, token)) => (url.clone(), token.clone().or(a.token.clone()), Some(s.child.id())),
+        Some((s, url, token)) => (
+            url.clone(),
+            token.clone().or(a.token.clone()),
+            Some(s.child.id()),
+        ),
         None => (a.url.clone(), a.token.clone(), a.pid),
     };
     if let Some(kind) = a.spawn {
@@ -804,7 +861,10 @@ async fn main() -> Result<(), String> {
             Kind::Headroom => "headroom serve",
             Kind::Alertmanager => "alertmanager",
         };
-        println!("spawned {name} at {url} (pid {}), webhooks to {hook_addr}", pid.unwrap_or(0));
+        println!(
+            "spawned {name} at {url} (pid {}), webhooks to {hook_addr}",
+            pid.unwrap_or(0)
+        );
     }
     let result = match a.mode {
         Mode::Throughput => throughput(&a, &url, token.as_deref(), pid, &hook).await,

@@ -73,6 +73,8 @@ pub struct Alerting {
     pub external_url: String,
     /// PagerDuty senders by routing key hash (`integrations`), with each one's event budget.
     pub integrations: RwLock<Vec<headroom_spec::InboundIntegration>>,
+    /// Which alerts open incidents, and the service → team map incident metrics filter by.
+    pub incidents: RwLock<std::sync::Arc<crate::incidents::IncidentConfig>>,
     pub throttle: std::sync::Mutex<crate::pagerduty::Throttle>,
 }
 
@@ -135,12 +137,20 @@ impl Alerting {
             started_at: now,
             external_url,
             integrations: RwLock::new(config.integrations.clone()),
+            incidents: RwLock::new(std::sync::Arc::new(
+                crate::incidents::IncidentConfig::from_config(config),
+            )),
             throttle: Default::default(),
         })
     }
 
     /// Applies a reloaded config. A routing tree the dispatcher refuses keeps the running one.
-    pub async fn reload(&self, config: &Config, original: String, now: Timestamp) -> Result<(), String> {
+    pub async fn reload(
+        &self,
+        config: &Config,
+        original: String,
+        now: Timestamp,
+    ) -> Result<(), String> {
         let mut desk = self.desk.lock().await;
         desk.dispatcher
             .reload(dispatch_config(config), now.to_chrono())
@@ -148,6 +158,8 @@ impl Alerting {
         *self.receivers.write().expect("receivers lock") = config.receivers.clone();
         *self.original.write().expect("original lock") = original;
         *self.integrations.write().expect("integrations lock") = config.integrations.clone();
+        *self.incidents.write().expect("incident config lock") =
+            std::sync::Arc::new(crate::incidents::IncidentConfig::from_config(config));
         drop(desk);
         self.wake.notify_one();
         Ok(())
@@ -204,7 +216,11 @@ pub async fn dispatch_round(state: &AppState) -> Duration {
         let ms = (Timestamp::from_chrono(&t) - now).millis().max(0);
         Duration::from_millis(ms as u64)
     });
-    let cap = if retry { STORE_RETRY } else { MAINTENANCE_INTERVAL };
+    let cap = if retry {
+        STORE_RETRY
+    } else {
+        MAINTENANCE_INTERVAL
+    };
     until_next.map_or(cap, |d| d.min(cap))
 }
 
@@ -226,7 +242,12 @@ async fn flush(state: &AppState, desk: &mut Desk, now: Timestamp) {
     if desk.unqueued.is_empty() {
         return;
     }
-    let receivers = state.alerting.receivers.read().expect("receivers lock").clone();
+    let receivers = state
+        .alerting
+        .receivers
+        .read()
+        .expect("receivers lock")
+        .clone();
     let external_url = &state.alerting.external_url;
     // Escalations first, so a notification to a receiver with a policy carries its links; a
     // failure keeps the notifications for the next round, as a failed enqueue does.
@@ -251,7 +272,11 @@ async fn flush(state: &AppState, desk: &mut Desk, now: Timestamp) {
     let log: Vec<NotificationLogEntry> = desk
         .unqueued
         .iter()
-        .filter_map(|n| desk.dispatcher.notification_log().get(&n.receiver, &n.group_key))
+        .filter_map(|n| {
+            desk.dispatcher
+                .notification_log()
+                .get(&n.receiver, &n.group_key)
+        })
         .map(log_entry_record)
         .collect();
     desk.unqueued.clear();
@@ -393,7 +418,12 @@ pub fn matchers_json(matchers: &[Matcher]) -> Value {
 }
 
 /// The matcher an API matcher describes.
-pub fn matcher_from_api(name: &str, value: &str, is_regex: bool, is_equal: bool) -> Result<Matcher, String> {
+pub fn matcher_from_api(
+    name: &str,
+    value: &str,
+    is_regex: bool,
+    is_equal: bool,
+) -> Result<Matcher, String> {
     let op = match (is_regex, is_equal) {
         (false, true) => MatchOp::Equal,
         (false, false) => MatchOp::NotEqual,
@@ -499,9 +529,12 @@ pub fn own_alert(
         labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
     let mut annotations = slo.alerting.annotations.clone();
-    annotations
-        .entry("summary".to_string())
-        .or_insert_with(|| format!("SLO {} is burning its error budget ({})", slo.id, t.severity));
+    annotations.entry("summary".to_string()).or_insert_with(|| {
+        format!(
+            "SLO {} is burning its error budget ({})",
+            slo.id, t.severity
+        )
+    });
     let at = t.at.to_chrono();
     let ends_at = match t.to {
         AlertState::Firing => None,

@@ -588,3 +588,35 @@ pub async fn resolve_link(
 ) -> Result<Html<String>, ApiError> {
     use_link(&state, &token, Action::Resolve).await
 }
+
+/// Acknowledges the open escalations of every group holding one of these alerts (a PagerDuty
+/// `acknowledge` event names its alert by dedup key, not an escalation); returns how many.
+pub async fn acknowledge_alerts(
+    state: &AppState,
+    fingerprints: &[headroom_routing::group::Fingerprint],
+    by: &str,
+) -> Result<usize, ApiError> {
+    let subjects: HashSet<String> = {
+        let desk = state.alerting.desk.lock().await;
+        desk.dispatcher
+            .groups()
+            .into_iter()
+            .filter(|g| {
+                g.alerts
+                    .iter()
+                    .any(|a| fingerprints.contains(&a.fingerprint()))
+            })
+            .filter_map(|g| Some(format!("{} {}", g.route.options.receiver?, g.group_key)))
+            .collect()
+    };
+    let mut acknowledged = 0;
+    for (id, t) in load_open(state).await? {
+        if subjects.contains(&format!("{} {}", t.receiver, t.group_key))
+            && matches!(t.escalation.state(), EscalationState::Triggered)
+        {
+            act(state, &id, Action::Acknowledge, Some(by.to_string())).await?;
+            acknowledged += 1;
+        }
+    }
+    Ok(acknowledged)
+}

@@ -26,7 +26,7 @@
 //! incident: people decide that.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -97,57 +97,14 @@ impl IncidentConfig {
     }
 }
 
-/// Configs by version (the hash of exactly the text loaded), so any number of servers in one
-/// process share it safely: one version is one config.
-static CONFIGS: Mutex<Vec<(String, Arc<IncidentConfig>)>> = Mutex::new(Vec::new());
-/// Versions kept; a reload adds one.
-const CONFIGS_KEPT: usize = 16;
-
-/// Records the incident side of a config just loaded as `version`. Whoever loads a config may
-/// call it; otherwise [`incident_config`] reads the config source on first use of a version.
-pub fn remember_config(version: &str, config: &Config) -> Arc<IncidentConfig> {
-    let c = Arc::new(IncidentConfig::from_config(config));
-    let mut all = CONFIGS.lock().expect("incident configs lock");
-    all.retain(|(v, _)| v != version);
-    all.push((version.to_string(), c.clone()));
-    if all.len() > CONFIGS_KEPT {
-        all.remove(0);
-    }
-    c
-}
-
 /// The incident policies and team map of the config in force.
 pub async fn incident_config(state: &AppState) -> Arc<IncidentConfig> {
-    let version = state.config.read().expect("config lock").version.clone();
-    if let Some((_, c)) = CONFIGS
-        .lock()
-        .expect("incident configs lock")
-        .iter()
-        .find(|(v, _)| *v == version)
-    {
-        return c.clone();
-    }
-    let source = state.config_source.clone();
-    match tokio::task::spawn_blocking(move || crate::load_config(&source)).await {
-        Ok(Ok((config, loaded))) => {
-            if loaded != version {
-                // The files changed since the last (re)load: their policies are the nearest
-                // thing to the running ones, and become the running ones at the next reload.
-                tracing::warn!(
-                    "config files changed since they were loaded; incident policies follow the files"
-                );
-            }
-            remember_config(&loaded, &config)
-        }
-        Ok(Err(problems)) => {
-            tracing::error!(problems = %problems.join("\n"), "cannot read incident policies");
-            Arc::default()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read incident policies");
-            Arc::default()
-        }
-    }
+    state
+        .alerting
+        .incidents
+        .read()
+        .expect("incident config lock")
+        .clone()
 }
 
 // ---- stored incidents ----
@@ -526,14 +483,13 @@ pub async fn get_incident(
 /// Runs one operation as the request's actor and answers with the changed incident.
 async fn operate(
     state: &AppState,
-    headers: &HeaderMap,
+    actor: &str,
     id: &str,
     op: impl FnMut(&mut Incident, &str, Timestamp) -> Result<(), IncidentError>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(state, headers).await?;
     let id = parse_id(id)?;
     let mut op = op;
-    let (stored, ()) = modify(state, id, |i, now| op(i, &actor, now)).await?;
+    let (stored, ()) = modify(state, id, |i, now| op(i, actor, now)).await?;
     Ok(Json(incident_json(&stored, true)))
 }
 
@@ -542,7 +498,11 @@ pub async fn acknowledge(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    operate(&state, &headers, &id, |i, actor, now| i.acknowledge(actor, now)).await
+    let actor = actor(&state, &headers).await?;
+    operate(&state, &actor, &id, |i, actor, now| {
+        i.acknowledge(actor, now)
+    })
+    .await
 }
 
 pub async fn resolve(
@@ -550,7 +510,8 @@ pub async fn resolve(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    operate(&state, &headers, &id, |i, actor, now| {
+    let actor = actor(&state, &headers).await?;
+    operate(&state, &actor, &id, |i, actor, now| {
         i.set_status(actor, now, IncidentStatus::Resolved)
     })
     .await
@@ -568,9 +529,13 @@ pub async fn set_status(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &headers).await?;
     let b: StatusBody = parse_body(&body)?;
     let to = parse_status(&b.status)?;
-    operate(&state, &headers, &id, |i, actor, now| i.set_status(actor, now, to)).await
+    operate(&state, &actor, &id, |i, actor, now| {
+        i.set_status(actor, now, to)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -585,9 +550,10 @@ pub async fn set_severity(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &headers).await?;
     let b: SeverityBody = parse_body(&body)?;
     let to = parse_severity(&b.severity)?;
-    operate(&state, &headers, &id, |i, actor, now| {
+    operate(&state, &actor, &id, |i, actor, now| {
         i.set_severity(actor, now, to)
     })
     .await
@@ -606,9 +572,10 @@ pub async fn assign_role(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &headers).await?;
     let b: RoleBody = parse_body(&body)?;
     let role = parse_role(&b.role)?;
-    operate(&state, &headers, &id, |i, actor, now| {
+    operate(&state, &actor, &id, |i, actor, now| {
         i.assign_role(actor, now, role, &b.user)
     })
     .await
@@ -626,8 +593,12 @@ pub async fn add_note(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &headers).await?;
     let b: NoteBody = parse_body(&body)?;
-    operate(&state, &headers, &id, |i, actor, now| i.note(actor, now, &b.text)).await
+    operate(&state, &actor, &id, |i, actor, now| {
+        i.note(actor, now, &b.text)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -644,9 +615,10 @@ pub async fn set_impact_start(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &headers).await?;
     let b: ImpactStartBody = parse_body(&body)?;
     let started_at = parse_time("started_at", &b.started_at)?;
-    operate(&state, &headers, &id, |i, actor, now| {
+    operate(&state, &actor, &id, |i, actor, now| {
         i.set_impact_start(actor, now, started_at)
     })
     .await
@@ -667,9 +639,9 @@ pub async fn add_action_item(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = actor(&state, &headers).await?;
     let b: ActionItemBody = parse_body(&body)?;
     let due = opt_time_param("due", &b.due)?;
-    let actor = actor(&state, &headers).await?;
     let id = parse_id(&id)?;
     let (stored, _) = modify(&state, id, |i, now| {
         i.add_action_item(&actor, now, &b.text, b.owner.as_deref(), due)
@@ -696,6 +668,7 @@ pub async fn update_action_item(
     Path((id, n)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &headers).await?;
     let b: ActionItemPatch = parse_body(&body)?;
     let n: u32 = n
         .parse()
@@ -721,7 +694,7 @@ pub async fn update_action_item(
         status,
         due,
     };
-    operate(&state, &headers, &id, |i, actor, now| {
+    operate(&state, &actor, &id, |i, actor, now| {
         i.update_action_item(actor, now, n, update.clone())
     })
     .await
@@ -747,7 +720,12 @@ pub async fn postmortem(
 /// The fraction of an SLO's error budget spent in `[from, to)`: the bad events (or bad slices)
 /// in that range over the budget the SLO's window ending at `to` allows, summed over its
 /// groups. `None` when the SLO is not configured or its window holds no data.
-pub fn budget_consumed(engine: &Engine, slo_id: &str, from: Timestamp, to: Timestamp) -> Option<f64> {
+pub fn budget_consumed(
+    engine: &Engine,
+    slo_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> Option<f64> {
     let slo = engine.slo(slo_id)?;
     let groups = if slo.grouping.is_empty() {
         vec![String::new()]
@@ -905,7 +883,10 @@ async fn try_route_alerts(state: &AppState, alerts: &[Alert]) -> Result<(), ApiE
                 }
                 let id = parse_id(&incident)?;
                 let labels = &alert.labels;
-                match modify(state, id, |i, now| join(i, &actor, linked.clone(), labels, now)).await
+                match modify(state, id, |i, now| {
+                    join(i, &actor, linked.clone(), labels, now)
+                })
+                .await
                 {
                     Ok((stored, ())) => *held = stored.incident,
                     Err(e) if e.status == StatusCode::CONFLICT => {
@@ -981,7 +962,11 @@ fn join(
 
 /// Notes a resolved alert on the incident linking it (an open one first, else a recent one).
 /// A resolution already noted (senders repeat them) is not noted again.
-async fn alert_resolved(state: &AppState, alert: &Alert, open: &[Incident]) -> Result<(), ApiError> {
+async fn alert_resolved(
+    state: &AppState,
+    alert: &Alert,
+    open: &[Incident],
+) -> Result<(), ApiError> {
     let print = alert.fingerprint().to_string();
     let links = |i: &Incident| i.alerts().iter().any(|a| a.fingerprint == print);
     let id = match open.iter().find(|i| links(i)) {
@@ -1010,10 +995,7 @@ async fn alert_resolved(state: &AppState, alert: &Alert, open: &[Incident]) -> R
     let text = if summary.is_empty() {
         format!("Alert {} resolved", alert_name(&alert.labels))
     } else {
-        format!(
-            "Alert {} resolved ({summary})",
-            alert_name(&alert.labels)
-        )
+        format!("Alert {} resolved ({summary})", alert_name(&alert.labels))
     };
     let id = parse_id(&id)?;
     let noted = |i: &Incident| {

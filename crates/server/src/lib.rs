@@ -206,7 +206,10 @@ pub fn app(state: AppState) -> Router {
             get(incidents::postmortem),
         )
         .route("/api/v1/users", get(oncall::list_users))
-        .route("/api/v1/users/{id}/calendar.ics", get(oncall::user_calendar))
+        .route(
+            "/api/v1/users/{id}/calendar.ics",
+            get(oncall::user_calendar),
+        )
         .route("/api/v1/teams", get(oncall::list_teams))
         .route("/api/v1/schedules", get(oncall::list_schedules))
         .route("/api/v1/schedules/{id}/oncall", get(oncall::oncall_at))
@@ -556,12 +559,18 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         })?;
     let n = state.engine.slos().len();
     tracing::info!(addr = %opts.listen, slos = n, "headroom is serving");
-    println!("headroom listening on {scheme}://{} with {n} SLOs", opts.listen);
+    println!(
+        "headroom listening on {scheme}://{} with {n} SLOs",
+        opts.listen
+    );
     match acceptor {
         Some(acceptor) => {
-            axum::serve(tls::TlsListener::new(listener, acceptor)?, app(state.clone()))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
+            axum::serve(
+                tls::TlsListener::new(listener, acceptor)?,
+                app(state.clone()),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await?
         }
         None => {
             axum::serve(listener, app(state.clone()))

@@ -103,15 +103,19 @@ impl OnCall {
     }
 }
 
+/// The SMTP server email contact methods use: the config's `global.smtp_*`, else that of its
+/// first email receiver.
 fn smtp_of(config: &Config) -> Option<Email> {
-    config
-        .receivers
-        .iter()
-        .flat_map(|r| &r.integrations)
-        .find_map(|i| match i {
-            Integration::Email(e) => Some(e.clone()),
-            _ => None,
-        })
+    config.smtp.clone().or_else(|| {
+        config
+            .receivers
+            .iter()
+            .flat_map(|r| &r.integrations)
+            .find_map(|i| match i {
+                Integration::Email(e) => Some(e.clone()),
+                _ => None,
+            })
+    })
 }
 
 /// The integration behind an outbox item's `user:<id>:<n>` (given without `user:`): the user's
@@ -132,8 +136,8 @@ pub fn contact_integration(state: &AppState, contact: &str) -> Result<Integratio
         ContactMethod::Email { address } => {
             let smtp = state.oncall.smtp.read().expect("smtp lock").clone();
             let smtp = smtp.ok_or_else(|| {
-                "no SMTP settings: email contact methods use the SMTP server of the config's \
-                 first email receiver, and there is none"
+                "no SMTP settings: email contact methods need global smtp_from and \
+                 smtp_smarthost (or an email receiver to borrow them from)"
                     .to_string()
             })?;
             Integration::Email(Email {

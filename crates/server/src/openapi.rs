@@ -112,5 +112,90 @@ pub fn document() -> Value {
 }
 
 pub async fn openapi() -> Json<Value> {
-    Json(document())
+    let mut doc = document();
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), respond_paths()) {
+        paths.extend(more);
+    }
+    Json(doc)
+}
+
+fn path_param(name: &str, desc: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": desc})
+}
+
+/// The response side: Alertmanager API v2, PagerDuty Events v2, on-call, escalations, incidents.
+fn respond_paths() -> Value {
+    let with = |mut v: Value, params: Vec<Value>| {
+        v["parameters"] = Value::Array(params);
+        v
+    };
+    let id = |desc: &str| path_param("id", desc);
+    let inc = |summary: &str| {
+        with(
+            op(
+                summary,
+                "ingest",
+                &[
+                    ("200", "the incident"),
+                    ("400", "bad body"),
+                    ("404", "no such incident"),
+                    ("409", "a move the incident's status does not allow"),
+                ],
+            ),
+            vec![id("incident id")],
+        )
+    };
+    let link = |summary: &str| {
+        json!({"summary": summary, "description": "No token: the signed link is the credential (expiring, single use).",
+            "parameters": [path_param("token", "the link's signed token")],
+            "responses": {"200": {"description": "done (HTML)"}, "400": {"description": "malformed"}, "403": {"description": "forged"}, "409": {"description": "already used"}, "410": {"description": "expired"}}})
+    };
+    json!({
+        "/api/v2/alerts": {
+            "get": with(op("Alerts (Alertmanager API v2)", "read", &[("200", "gettableAlerts"), ("400", "bad filter")]),
+                vec![query("filter", "matcher, repeatable"), query("active", "true|false"), query("silenced", "true|false"), query("inhibited", "true|false"), query("receiver", "regex")]),
+            "post": op("Post alerts (Alertmanager API v2); the batch is validated whole", "ingest", &[("200", "accepted"), ("400", "invalid alert, nothing stored")])},
+        "/api/v2/status": {"get": op("Cluster, config and version (Alertmanager API v2)", "read", &[("200", "status")])},
+        "/api/v2/receivers": {"get": op("Receiver names", "read", &[("200", "receivers")])},
+        "/api/v2/silences": {
+            "get": with(op("Silences", "read", &[("200", "gettableSilences")]), vec![query("filter", "matcher, repeatable")]),
+            "post": op("Create or update a silence", "ingest", &[("200", "{silenceID}"), ("400", "invalid silence"), ("404", "no silence with that id")])},
+        "/api/v2/silence/{id}": {
+            "get": with(op("One silence", "read", &[("200", "gettableSilence"), ("404", "no such silence")]), vec![id("silence id")]),
+            "delete": with(op("Expire a silence now", "ingest", &[("200", "expired"), ("400", "already expired"), ("404", "no such silence")]), vec![id("silence id")])},
+        "/api/v1/integrations/alertmanager": {"post": op("An Alertmanager's webhook notification (payload version 4)", "ingest", &[("200", "accepted"), ("400", "invalid payload")])},
+        "/v2/enqueue": {"post": {"summary": "PagerDuty Events API v2 (trigger, acknowledge, resolve)",
+            "description": "The routing key in the body authenticates: it must be one of the config's integrations.",
+            "responses": {"202": {"description": "{status, message, dedup_key}"}, "400": {"description": "{status, message, errors}"}, "429": {"description": "throttled"}}}},
+        "/api/v1/users": {"get": op("Users (contact methods without their secrets)", "read", &[("200", "users")])},
+        "/api/v1/users/{id}/calendar.ics": {"get": with(op("A user's on-call shifts as iCalendar (token also as ?token=)", "read", &[("200", "text/calendar"), ("404", "no such user")]), vec![id("user id")])},
+        "/api/v1/teams": {"get": op("Teams", "read", &[("200", "teams")])},
+        "/api/v1/schedules": {"get": op("Schedules with who is on call now", "read", &[("200", "schedules")])},
+        "/api/v1/schedules/{id}/oncall": {"get": with(op("Who is on call at an instant", "read", &[("200", "who, from which layer or override, since, until"), ("400", "bad at"), ("404", "no such schedule")]), vec![id("schedule id"), query("at", "RFC 3339 (default now)")])},
+        "/api/v1/schedules/{id}/shifts": {"get": with(op("The final schedule over a range", "read", &[("200", "shifts"), ("400", "bad range"), ("404", "no such schedule")]), vec![id("schedule id"), query("from", "RFC 3339"), query("to", "RFC 3339")])},
+        "/api/v1/schedules/{id}/overrides": {"post": with(op("Add an override: someone covers a range", "ingest", &[("201", "the override"), ("400", "bad body"), ("404", "no such schedule or user")]), vec![id("schedule id")])},
+        "/api/v1/schedules/{id}/calendar.ics": {"get": with(op("A schedule's shifts as iCalendar (token also as ?token=)", "read", &[("200", "text/calendar"), ("404", "no such schedule")]), vec![id("schedule id")])},
+        "/api/v1/overrides/{id}": {"delete": with(op("Remove an override added through the API", "ingest", &[("204", "removed"), ("404", "no such override"), ("409", "defined in the config")]), vec![id("override id")])},
+        "/api/v1/escalations": {"get": with(op("Open escalations", "read", &[("200", "escalations")]), vec![query("open", "true")])},
+        "/api/v1/escalations/{id}": {"get": with(op("One escalation with its pages", "read", &[("200", "escalation"), ("404", "no such escalation")]), vec![id("escalation id")])},
+        "/api/v1/escalations/{id}/ack": {"post": with(op("Acknowledge: stop paging", "ingest", &[("200", "escalation"), ("404", "no such escalation"), ("409", "already resolved")]), vec![id("escalation id")])},
+        "/api/v1/escalations/{id}/resolve": {"post": with(op("Resolve: end the escalation", "ingest", &[("200", "escalation"), ("404", "no such escalation")]), vec![id("escalation id")])},
+        "/ack/{token}": {"get": link("Acknowledge through a signed link from a page")},
+        "/resolve/{token}": {"get": link("Resolve through a signed link from a page")},
+        "/api/v1/incidents": {
+            "get": with(op("Incidents, newest first", "read", &[("200", "incidents"), ("400", "bad range")]), vec![query("status", "open|all"), query("from", "RFC 3339"), query("to", "RFC 3339")]),
+            "post": op("Declare an incident", "ingest", &[("201", "the incident"), ("400", "bad body")])},
+        "/api/v1/incidents/metrics": {"get": with(op("MTTA and MTTR over a range", "read", &[("200", "metrics"), ("400", "bad range")]), vec![query("from", "RFC 3339"), query("to", "RFC 3339"), query("service", "only this service"), query("team", "only this team's services")])},
+        "/api/v1/incidents/{id}": {"get": with(op("One incident with its timeline", "read", &[("200", "the incident"), ("404", "no such incident")]), vec![id("incident id")])},
+        "/api/v1/incidents/{id}/acknowledge": {"post": inc("Acknowledge")},
+        "/api/v1/incidents/{id}/status": {"post": inc("Move the status (triggered → … → resolved)")},
+        "/api/v1/incidents/{id}/severity": {"post": inc("Change the severity (SEV1–SEV4)")},
+        "/api/v1/incidents/{id}/roles": {"post": inc("Assign a role (commander, communications, scribe)")},
+        "/api/v1/incidents/{id}/notes": {"post": inc("Add a note to the timeline")},
+        "/api/v1/incidents/{id}/resolve": {"post": inc("Resolve")},
+        "/api/v1/incidents/{id}/impact-start": {"post": inc("Set when the impact started")},
+        "/api/v1/incidents/{id}/action-items": {"post": inc("Add an action item")},
+        "/api/v1/incidents/{id}/action-items/{n}": {"patch": with(op("Update an action item", "ingest", &[("200", "the incident"), ("404", "no such incident or item")]), vec![id("incident id"), path_param("n", "action item number")])},
+        "/api/v1/incidents/{id}/postmortem": {"get": with(op("The postmortem draft (text/markdown)", "read", &[("200", "Markdown"), ("404", "no such incident")]), vec![id("incident id")])},
+    })
 }

@@ -124,7 +124,10 @@ async fn send(state: &AppState, client: &Client, templates: &Templates, item: Ou
                 })
         }
     };
-    let outcome = match (integration, serde_json::from_str::<Message>(&item.payload_json)) {
+    let outcome = match (
+        integration,
+        serde_json::from_str::<Message>(&item.payload_json),
+    ) {
         (Err(reason), _) => Outcome::Failed { reason },
         (_, Err(e)) => Outcome::Failed {
             reason: format!("stored message is unreadable: {e}"),

@@ -104,7 +104,7 @@ pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
     let result = match event.action {
         EventAction::Trigger => trigger(&state, &integration, &event, &dedup_key, now).await,
         EventAction::Resolve => resolve(&state, &integration, &dedup_key, now).await,
-        EventAction::Acknowledge => Ok(()),
+        EventAction::Acknowledge => acknowledge(&state, &integration, &dedup_key, now).await,
     };
     match result {
         Ok(()) => answer(
@@ -159,7 +159,12 @@ async fn trigger(
     };
     let at = now.to_chrono();
     let mut labels = identity(integration, dedup_key);
-    labels.insert("alertname".to_string(), p.class.clone().unwrap_or_else(|| "PagerDutyEvent".to_string()));
+    labels.insert(
+        "alertname".to_string(),
+        p.class
+            .clone()
+            .unwrap_or_else(|| "PagerDutyEvent".to_string()),
+    );
     labels.insert("severity".to_string(), p.severity.as_str().to_string());
     labels.insert("source".to_string(), p.source.clone());
     for (name, value) in [("component", &p.component), ("group", &p.group)] {
@@ -218,4 +223,21 @@ async fn resolve(
         })
         .collect();
     accept(state, alerts, "pagerduty").await
+}
+
+/// Acknowledges the escalations paging for this key's alert.
+async fn acknowledge(
+    state: &AppState,
+    integration: &InboundIntegration,
+    dedup_key: &str,
+    now: Timestamp,
+) -> Result<(), crate::error::ApiError> {
+    let fingerprints: Vec<_> = current(state, integration, dedup_key, now)
+        .await
+        .iter()
+        .map(Alert::fingerprint)
+        .collect();
+    let by = format!("pagerduty:{}", integration.name);
+    crate::escalation::acknowledge_alerts(state, &fingerprints, &by).await?;
+    Ok(())
 }

@@ -161,7 +161,13 @@ impl Signals {
             ProbeKind::Heartbeat => (1, 1),
             _ => (FAILURE_THRESHOLD, SUCCESS_THRESHOLD),
         };
-        let streak = |ok: bool| r.results.iter().rev().take_while(|x| x.success == ok).count();
+        let streak = |ok: bool| {
+            r.results
+                .iter()
+                .rev()
+                .take_while(|x| x.success == ok)
+                .count()
+        };
         if !r.failing && streak(false) >= fail_at {
             r.failing = true;
             let last = r.results.back()?;

@@ -90,8 +90,7 @@ async fn deliver(ctx: &Ctx) -> usize {
 }
 
 fn advance(ctx: &Ctx, ms: i64) {
-    ctx.clock
-        .fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    ctx.clock.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
 }
 
 #[tokio::test]
@@ -123,7 +122,10 @@ async fn posted_alerts_are_routed_grouped_and_delivered_as_alertmanager_webhooks
         assert_eq!(body["version"], "4");
         assert_eq!(body["receiver"], "oncall");
         assert_eq!(body["status"], "firing");
-        assert_eq!(body["groupKey"], r#"{}/{severity="page"}:{alertname="Down"}"#);
+        assert_eq!(
+            body["groupKey"],
+            r#"{}/{severity="page"}:{alertname="Down"}"#
+        );
         assert_eq!(body["groupLabels"], json!({"alertname": "Down"}));
         assert_eq!(body["commonAnnotations"], json!({"summary": "api down"}));
         assert_eq!(body["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
@@ -147,7 +149,12 @@ async fn posted_alerts_are_routed_grouped_and_delivered_as_alertmanager_webhooks
     }
 
     // GET /api/v2/alerts shows the inhibition.
-    let r = get(&ctx.app, "/api/v2/alerts?filter=service%3D%22api%22", Some(&ctx.read)).await;
+    let r = get(
+        &ctx.app,
+        "/api/v2/alerts?filter=service%3D%22api%22",
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     let alerts = r.json();
     let by_name = |name: &str| {
@@ -179,16 +186,34 @@ async fn refused_batches_change_nothing() {
 
     let r = post_alerts(&ctx, &ctx.read, ok.clone()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = send(&ctx.app, Method::POST, "/api/v2/alerts", None, &[], ok.to_string()).await;
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        "/api/v2/alerts",
+        None,
+        &[],
+        ok.to_string(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     for (body, want) in [
-        (json!([{"labels": {"alertname": "A"}}, {"labels": {"1x": "b"}}]), "[1]: invalid label set: invalid name \"1x\""),
-        (json!([{"labels": {"alertname": "A"}, "startsAt": "2027-01-15T08:00:00Z", "endsAt": "2027-01-15T07:00:00Z"}]), "[0]: "),
+        (
+            json!([{"labels": {"alertname": "A"}}, {"labels": {"1x": "b"}}]),
+            "[1]: invalid label set: invalid name \"1x\"",
+        ),
+        (
+            json!([{"labels": {"alertname": "A"}, "startsAt": "2027-01-15T08:00:00Z", "endsAt": "2027-01-15T07:00:00Z"}]),
+            "[0]: ",
+        ),
         (json!({"labels": {}}), "expected a JSON array of alerts"),
     ] {
         let r = post_alerts(&ctx, &ctx.ingest, body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-        assert!(r.json()["detail"].as_str().unwrap().starts_with(want), "{}", r.text());
+        assert!(
+            r.json()["detail"].as_str().unwrap().starts_with(want),
+            "{}",
+            r.text()
+        );
     }
     assert!(ctx.state.store.load_alerts().await.unwrap().is_empty());
     let r = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await;
@@ -200,7 +225,12 @@ async fn failing_receivers_are_retried_and_refusals_recorded() {
     let status = Arc::new(Mutex::new(503));
     let (addr, seen) = receiver(status.clone()).await;
     let (ctx, _path) = setup_file(&config(addr)).await;
-    post_alerts(&ctx, &ctx.ingest, json!([{"labels": {"alertname": "X", "severity": "page"}}])).await;
+    post_alerts(
+        &ctx,
+        &ctx.ingest,
+        json!([{"labels": {"alertname": "X", "severity": "page"}}]),
+    )
+    .await;
 
     assert_eq!(deliver(&ctx).await, 1);
     let items = ctx.state.store.list_outbox(None, 10).await.unwrap();
@@ -216,19 +246,36 @@ async fn failing_receivers_are_retried_and_refusals_recorded() {
     ctx.clock
         .store(retry_at.0, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(deliver(&ctx).await, 1);
-    let item = ctx.state.store.get_outbox(items[0].id).await.unwrap().unwrap();
+    let item = ctx
+        .state
+        .store
+        .get_outbox(items[0].id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(item.state, OutboxState::Delivered);
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].1, seen[1].1);
-    drop(seen);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].1, seen[1].1);
+    }
 
     // A 4xx other than 429 is not retried: failed, with the reason.
     *status.lock().unwrap() = 400;
     advance(&ctx, 1000);
-    post_alerts(&ctx, &ctx.ingest, json!([{"labels": {"alertname": "Y", "severity": "page"}}])).await;
+    post_alerts(
+        &ctx,
+        &ctx.ingest,
+        json!([{"labels": {"alertname": "Y", "severity": "page"}}]),
+    )
+    .await;
     assert_eq!(deliver(&ctx).await, 1);
-    let items = ctx.state.store.list_outbox(Some(OutboxState::Failed), 10).await.unwrap();
+    let items = ctx
+        .state
+        .store
+        .list_outbox(Some(OutboxState::Failed), 10)
+        .await
+        .unwrap();
     assert_eq!(items.len(), 1);
     assert!(items[0].last_error.as_deref().unwrap().contains("400"));
 }
@@ -258,7 +305,9 @@ async fn forwarded_alertmanager_notifications_fire_and_resolve() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     // Still firing long after Alertmanager's resolve_timeout: the sender resolves it.
     advance(&ctx, 3_600_000);
-    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await.json();
+    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(alerts.as_array().unwrap().len(), 1);
     deliver(&ctx).await;
     assert_eq!(seen.lock().unwrap()[0].2["status"], "firing");
@@ -273,12 +322,19 @@ async fn forwarded_alertmanager_notifications_fire_and_resolve() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await.json(), json!([]));
+    assert_eq!(
+        get(&ctx.app, "/api/v2/alerts", Some(&ctx.read))
+            .await
+            .json(),
+        json!([])
+    );
     advance(&ctx, 60_000);
     deliver(&ctx).await;
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 2);
-    assert_eq!(seen[1].2["status"], "resolved");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].2["status"], "resolved");
+    }
 
     let bad = send(
         &ctx.app,
@@ -305,66 +361,147 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
         }
         s.to_string()
     };
-    let r = send(&ctx.app, Method::POST, "/api/v2/silences", Some(&ctx.ingest), &[], silence(json!({}))).await;
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        "/api/v2/silences",
+        Some(&ctx.ingest),
+        &[],
+        silence(json!({})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let id = r.json()["silenceID"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 36);
 
-    post_alerts(&ctx, &ctx.ingest, json!([{"labels": {"alertname": "Down", "severity": "page", "service": "api"}}])).await;
+    post_alerts(
+        &ctx,
+        &ctx.ingest,
+        json!([{"labels": {"alertname": "Down", "severity": "page", "service": "api"}}]),
+    )
+    .await;
     deliver(&ctx).await;
     assert!(seen.lock().unwrap().is_empty(), "silenced");
-    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await.json();
+    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(alerts[0]["status"]["silencedBy"], json!([id]));
 
-    let one = get(&ctx.app, &format!("/api/v2/silence/{id}"), Some(&ctx.read)).await.json();
+    let one = get(&ctx.app, &format!("/api/v2/silence/{id}"), Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(one["status"]["state"], "active");
     assert_eq!(one["createdBy"], "alice");
 
     // A start in the past was moved to now, as Alertmanager does.
     assert_eq!(one["startsAt"], "2027-01-15T08:00:30.000Z");
     // Moving only the end of an active silence updates it in place; changing matchers replaces it.
-    let r = send(&ctx.app, Method::POST, "/api/v2/silences", Some(&ctx.ingest), &[],
-        silence(json!({"id": id, "startsAt": one["startsAt"], "endsAt": "2027-01-15T11:00:00Z"}))).await;
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        "/api/v2/silences",
+        Some(&ctx.ingest),
+        &[],
+        silence(json!({"id": id, "startsAt": one["startsAt"], "endsAt": "2027-01-15T11:00:00Z"})),
+    )
+    .await;
     assert_eq!(r.json()["silenceID"], id);
-    let r = send(&ctx.app, Method::POST, "/api/v2/silences", Some(&ctx.ingest), &[],
-        silence(json!({"id": id, "matchers": [{"name": "service", "value": "ap.*", "isRegex": true}]}))).await;
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        "/api/v2/silences",
+        Some(&ctx.ingest),
+        &[],
+        silence(
+            json!({"id": id, "matchers": [{"name": "service", "value": "ap.*", "isRegex": true}]}),
+        ),
+    )
+    .await;
     let new_id = r.json()["silenceID"].as_str().unwrap().to_string();
     assert_ne!(new_id, id);
-    let old = get(&ctx.app, &format!("/api/v2/silence/{id}"), Some(&ctx.read)).await.json();
+    let old = get(&ctx.app, &format!("/api/v2/silence/{id}"), Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(old["status"]["state"], "expired");
 
     for (body, want) in [
-        (silence(json!({"matchers": [{"name": "a", "value": ".*", "isRegex": true}]})), "at least one matcher must not match the empty string"),
-        (silence(json!({"endsAt": "2027-01-15T07:00:00Z"})), "end time must not be before start time"),
+        (
+            silence(json!({"matchers": [{"name": "a", "value": ".*", "isRegex": true}]})),
+            "at least one matcher must not match the empty string",
+        ),
+        (
+            silence(json!({"endsAt": "2027-01-15T07:00:00Z"})),
+            "end time must not be before start time",
+        ),
         (silence(json!({"id": "nope"})), "silence nope not found"),
     ] {
-        let r = send(&ctx.app, Method::POST, "/api/v2/silences", Some(&ctx.ingest), &[], body).await;
+        let r = send(
+            &ctx.app,
+            Method::POST,
+            "/api/v2/silences",
+            Some(&ctx.ingest),
+            &[],
+            body,
+        )
+        .await;
         assert!(r.status.is_client_error(), "{}", r.text());
         assert_eq!(r.json()["detail"], want);
     }
 
     // Expiring lets the next flush through.
-    let r = send(&ctx.app, Method::DELETE, &format!("/api/v2/silence/{new_id}"), Some(&ctx.ingest), &[], Body::empty()).await;
+    let r = send(
+        &ctx.app,
+        Method::DELETE,
+        &format!("/api/v2/silence/{new_id}"),
+        Some(&ctx.ingest),
+        &[],
+        Body::empty(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    let again = send(&ctx.app, Method::DELETE, &format!("/api/v2/silence/{new_id}"), Some(&ctx.ingest), &[], Body::empty()).await;
+    let again = send(
+        &ctx.app,
+        Method::DELETE,
+        &format!("/api/v2/silence/{new_id}"),
+        Some(&ctx.ingest),
+        &[],
+        Body::empty(),
+    )
+    .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     advance(&ctx, 60_000);
     deliver(&ctx).await;
     assert_eq!(seen.lock().unwrap().len(), 1);
 
-    let list = get(&ctx.app, "/api/v2/silences", Some(&ctx.read)).await.json();
+    let list = get(&ctx.app, "/api/v2/silences", Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(list.as_array().unwrap().len(), 2);
-    assert!(list.as_array().unwrap().iter().all(|s| s["status"]["state"] == "expired"));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"]["state"] == "expired")
+    );
 }
 
 #[tokio::test]
 async fn status_and_receivers_describe_the_running_config() {
     let (addr, _seen) = receiver(Arc::new(Mutex::new(200))).await;
     let (ctx, _path) = setup_file(&config(addr)).await;
-    let status = get(&ctx.app, "/api/v2/status", Some(&ctx.read)).await.json();
+    let status = get(&ctx.app, "/api/v2/status", Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(status["cluster"]["status"], "disabled");
-    assert!(status["config"]["original"].as_str().unwrap().contains("receiver: oncall"));
-    let names = get(&ctx.app, "/api/v2/receivers", Some(&ctx.read)).await.json();
+    assert!(
+        status["config"]["original"]
+            .as_str()
+            .unwrap()
+            .contains("receiver: oncall")
+    );
+    let names = get(&ctx.app, "/api/v2/receivers", Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(names, json!([{"name": "team"}, {"name": "oncall"}]));
 }
 
@@ -377,7 +514,9 @@ async fn slo_burn_alerts_are_routed_and_resolved_when_their_slo_is_removed() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     headroom_server::evaluate(&ctx.state, None).await;
 
-    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await.json();
+    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read))
+        .await
+        .json();
     let page = alerts
         .as_array()
         .unwrap()
@@ -387,7 +526,12 @@ async fn slo_burn_alerts_are_routed_and_resolved_when_their_slo_is_removed() {
         .clone();
     assert_eq!(page["labels"]["slo"], "checkout");
     assert_eq!(page["labels"]["service"], "shop");
-    assert!(page["generatorURL"].as_str().unwrap().ends_with("/api/v1/slos/checkout"));
+    assert!(
+        page["generatorURL"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/slos/checkout")
+    );
     deliver(&ctx).await;
     {
         let seen = seen.lock().unwrap();
@@ -399,6 +543,8 @@ async fn slo_burn_alerts_are_routed_and_resolved_when_their_slo_is_removed() {
     // The SLO leaves the config: its alerts resolve rather than fire forever.
     write(&path, &config(addr));
     assert_eq!(reload(&ctx).await.status, StatusCode::OK);
-    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read)).await.json();
+    let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read))
+        .await
+        .json();
     assert_eq!(alerts, json!([]), "{alerts}");
 }

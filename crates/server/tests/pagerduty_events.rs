@@ -48,12 +48,11 @@ async fn python(server: &(SocketAddr, String), key: &str, code: &str) -> (bool, 
         "import pagerduty, ssl\nc = pagerduty.EventsApiV2Client({key:?}, base_url='https://localhost:{}', verify=ssl.create_default_context(cafile={ca:?}))\n{code}\n",
         addr.port()
     );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3").arg("-c").arg(script).output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("python3 is needed: {e}"));
+    let out =
+        tokio::task::spawn_blocking(move || Command::new("python3").arg("-c").arg(script).output())
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("python3 is needed: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains("No module named 'pagerduty'"),
@@ -96,8 +95,14 @@ async fn the_official_client_triggers_and_resolves_through_headroom() {
     assert_eq!(labels["service"], "billing");
     assert_eq!(labels["team"], "money");
     assert_eq!(alerts[0]["annotations"]["summary"], "Disk full on db-1");
-    assert_eq!(alerts[0]["annotations"]["custom_details"], r#"{"free":"0%"}"#);
-    assert_eq!(alerts[0]["annotations"]["link_0"], "Runbook <https://runbook>");
+    assert_eq!(
+        alerts[0]["annotations"]["custom_details"],
+        r#"{"free":"0%"}"#
+    );
+    assert_eq!(
+        alerts[0]["annotations"]["link_0"],
+        "Runbook <https://runbook>"
+    );
 
     // A trigger without a key gets one generated and returned.
     let (ok, out) = python(&addr, KEY, "print(c.trigger('CPU hot', 'web-2'))").await;
@@ -117,7 +122,12 @@ async fn the_official_client_triggers_and_resolves_through_headroom() {
     assert_eq!(left[0]["labels"]["dedup_key"], generated);
 
     // A wrong routing key is PagerDuty's 400, which the client raises.
-    let (ok, out) = python(&addr, "ffffffffffffffffffffffffffffffff", "c.trigger('x', 'y')").await;
+    let (ok, out) = python(
+        &addr,
+        "ffffffffffffffffffffffffffffffff",
+        "c.trigger('x', 'y')",
+    )
+    .await;
     assert!(!ok);
     assert!(out.contains("400"), "{out}");
     assert_eq!(firing(&ctx).await.len(), 1, "nothing changed");
@@ -128,7 +138,17 @@ async fn invalid_events_get_pagerdutys_errors_and_change_nothing() {
     let ctx = setup().await;
     let post = |body: Value| {
         let app = ctx.app.clone();
-        async move { send(&app, Method::POST, "/v2/enqueue", None, &[], body.to_string()).await }
+        async move {
+            send(
+                &app,
+                Method::POST,
+                "/v2/enqueue",
+                None,
+                &[],
+                body.to_string(),
+            )
+            .await
+        }
     };
     let r = post(json!({"routing_key": KEY, "event_action": "trigger", "payload": {"summary": "s", "source": "x", "severity": "fatal"}})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -137,21 +157,98 @@ async fn invalid_events_get_pagerdutys_errors_and_change_nothing() {
         json!({"status": "invalid event", "message": "Event object is invalid",
             "errors": ["'payload.severity' is invalid (\"fatal\"; must be one of critical, error, warning, info)"]})
     );
-    let r = post(json!({"routing_key": KEY.replace('0', "1"), "event_action": "resolve", "dedup_key": "k"})).await;
+    let r = post(
+        json!({"routing_key": KEY.replace('0', "1"), "event_action": "resolve", "dedup_key": "k"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["errors"], json!(["Invalid routing key"]));
     assert!(firing(&ctx).await.is_empty());
 
     // The sustained rate is PagerDuty's 120 a minute per integration: the 121st at once is a 429.
     for i in 0..120 {
-        let r = post(json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": format!("k{i}")})).await;
+        let r = post(
+            json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": format!("k{i}")}),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
     }
     let r = post(json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": "k"})).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.json()["status"], "throttle event");
     // Half a minute later the bucket holds 60 again.
-    ctx.clock.fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    ctx.clock
+        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
     let r = post(json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": "k"})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn an_acknowledge_event_acknowledges_the_page() {
+    let hash = hex::encode(Sha256::digest(KEY.as_bytes()));
+    let (ctx, _) = setup_file(&format!(
+        r#"
+integrations:
+  - {{name: cron, pagerduty_events: {{routing_key_sha256: {hash}}}}}
+route: {{receiver: oncall, group_wait: 0s}}
+receivers:
+  - {{name: oncall, escalation_policy: urgent}}
+users:
+  - {{id: ann, name: Ann, email: ann@example.com}}
+schedules:
+  - id: primary
+    time_zone: UTC
+    layers: [{{users: [ann], turn: weekly, rotation_start: "2026-01-05T09:00"}}]
+escalation_policies:
+  - {{id: urgent, levels: [{{delay: 10m, targets: [{{schedule: primary}}]}}]}}
+"#
+    ))
+    .await;
+    let event = |action: &str| {
+        json!({"routing_key": KEY, "event_action": action, "dedup_key": "disk-1",
+            "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical"}})
+        .to_string()
+    };
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        "/v2/enqueue",
+        None,
+        &[],
+        event("trigger"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    headroom_server::alerting::dispatch_round(&ctx.state).await;
+    let open = get(&ctx.app, "/api/v1/escalations?open=true", Some(&ctx.read))
+        .await
+        .json();
+    let list = open
+        .as_array()
+        .or_else(|| open["escalations"].as_array())
+        .unwrap()
+        .clone();
+    assert_eq!(list.len(), 1, "{open}");
+    assert_eq!(list[0]["state"], "triggered");
+
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        "/v2/enqueue",
+        None,
+        &[],
+        event("acknowledge"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let id = list[0]["id"].as_str().unwrap();
+    let one = get(
+        &ctx.app,
+        &format!("/api/v1/escalations/{id}"),
+        Some(&ctx.read),
+    )
+    .await
+    .json();
+    assert_eq!(one["state"], "acknowledged", "{one}");
+    assert_eq!(one["acknowledged_by"], "pagerduty:cron");
 }

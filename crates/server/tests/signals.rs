@@ -308,7 +308,10 @@ async fn failing_probes_and_missed_heartbeats_raise_alerts_that_recover() {
     run(&ctx, "web", result(60, 5, false)).await;
     assert!(alert_names(&ctx).await.is_empty());
     run(&ctx, "web", result(120, 5, false)).await;
-    assert_eq!(alert_names(&ctx).await, [("ProbeFailed".into(), "web".into())]);
+    assert_eq!(
+        alert_names(&ctx).await,
+        [("ProbeFailed".into(), "web".into())]
+    );
     let alerts = get(&ctx.app, "/api/v2/alerts", None).await.json();
     assert_eq!(alerts[0]["labels"]["severity"], "ticket");
     assert_eq!(

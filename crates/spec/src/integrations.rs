@@ -39,7 +39,10 @@ pub struct InboundIntegration {
 pub(crate) fn read(cx: &mut Cx, items: &[Node], out: &mut Vec<At<InboundIntegration>>) {
     for node in items {
         if let Some(i) = integration(cx, node) {
-            out.push(At { v: i, pos: node.pos });
+            out.push(At {
+                v: i,
+                pos: node.pos,
+            });
         }
     }
 }
@@ -49,7 +52,10 @@ fn integration(cx: &mut Cx, node: &Node) -> Option<InboundIntegration> {
     let mark = cx.mark();
     let name = f.req_str(cx, "name");
     let service = f.str(cx, "service").map(|s| s.v);
-    let labels = f.get("labels").map(|n| labels(cx, n, "labels")).unwrap_or_default();
+    let labels = f
+        .get("labels")
+        .map(|n| labels(cx, n, "labels"))
+        .unwrap_or_default();
     let key = f.req(cx, "pagerduty_events").and_then(|n| {
         let p = fields(cx, n, "pagerduty_events", PAGERDUTY)?;
         match (p.str(cx, "routing_key_sha256"), p.str(cx, "routing_key_file")) {

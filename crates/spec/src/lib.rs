@@ -80,6 +80,8 @@ pub struct Config {
     pub oncall: Directory,
     /// Which alerts open incidents, in the order declared (the first matching one decides).
     pub incident_policies: Vec<IncidentPolicy>,
+    /// The global SMTP server (`global.smtp_*`), for on-call email contact methods.
+    pub smtp: Option<headroom_notify::Email>,
     /// Senders reaching headroom through PagerDuty's Events API, by routing key hash.
     pub integrations: Vec<InboundIntegration>,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
@@ -276,14 +278,24 @@ pub fn load_sources_for(
         });
     }
     let names: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+    let smtp = settings.routing.receiver_defaults.smtp();
     let routing = respond::finish(&mut cx, settings.routing, &names);
     let oncall = oncall::finish(&mut cx, settings.oncall);
     let mut integrations: Vec<InboundIntegration> = Vec::new();
     for i in settings.integrations {
         if integrations.iter().any(|o| o.name == i.v.name) {
-            cx.err(i.pos, format!("integration {:?} is defined twice", i.v.name));
-        } else if integrations.iter().any(|o| o.routing_key_sha256 == i.v.routing_key_sha256) {
-            cx.err(i.pos, format!("integration {:?} has the routing key of another", i.v.name));
+            cx.err(
+                i.pos,
+                format!("integration {:?} is defined twice", i.v.name),
+            );
+        } else if integrations
+            .iter()
+            .any(|o| o.routing_key_sha256 == i.v.routing_key_sha256)
+        {
+            cx.err(
+                i.pos,
+                format!("integration {:?} has the routing key of another", i.v.name),
+            );
         } else {
             integrations.push(i.v);
         }
@@ -320,6 +332,7 @@ pub fn load_sources_for(
             .map(|p| p.v)
             .collect(),
         integrations,
+        smtp,
         warnings: cx.warnings,
     })
 }

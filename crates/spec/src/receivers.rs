@@ -106,6 +106,29 @@ pub(crate) struct Defaults {
     refused: Vec<&'static str>,
 }
 
+impl Defaults {
+    /// The global SMTP server as an email integration with no recipient (`to` empty), when
+    /// `smtp_from` and `smtp_smarthost` are set: what on-call email contact methods send through.
+    pub(crate) fn smtp(&self) -> Option<Email> {
+        Some(Email {
+            to: String::new(),
+            from: self.smtp_from.as_ref()?.v.clone(),
+            smarthost: self.smtp_smarthost.as_ref()?.v.clone(),
+            auth_username: self.smtp_auth_username.as_ref().map(|a| a.v.clone()),
+            auth_password: self.smtp_auth_password.as_ref().map(|a| a.v.clone()),
+            require_tls: self.smtp_require_tls.as_ref().is_none_or(|a| a.v),
+            hello: self
+                .smtp_hello
+                .as_ref()
+                .map_or_else(|| "localhost".to_string(), |a| a.v.clone()),
+            subject: None,
+            text: None,
+            html: None,
+            send_resolved: true,
+        })
+    }
+}
+
 /// Reads the receiver defaults of a `global` mapping whose keys were checked already.
 pub(crate) fn read_global(cx: &mut Cx, g: &Fields, d: &mut Defaults) {
     let text = |cx: &mut Cx, key: &str, slot: &mut Option<At<String>>| {

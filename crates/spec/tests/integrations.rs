@@ -6,7 +6,11 @@ use sha2::Digest;
 #[test]
 fn routing_keys_are_kept_only_as_hashes() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cron.key"), "0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::write(
+        dir.path().join("cron.key"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
     let path = dir.path().join("c.yaml");
     std::fs::write(
         &path,
@@ -33,7 +37,16 @@ fn mistakes_are_located() {
         Ok(_) => panic!("should fail"),
         Err(p) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
     };
-    assert_eq!(e[0], "i.yaml:3:44: routing_key_sha256 must be 64 hexadecimal digits (sha256sum of the key)");
-    assert_eq!(e[1], "i.yaml:5:23: pagerduty_events needs routing_key_sha256 or routing_key_file");
-    assert!(e[2].starts_with("i.yaml:7:42: cannot read missing.key"), "{e:?}");
+    assert_eq!(
+        e[0],
+        "i.yaml:3:44: routing_key_sha256 must be 64 hexadecimal digits (sha256sum of the key)"
+    );
+    assert_eq!(
+        e[1],
+        "i.yaml:5:23: pagerduty_events needs routing_key_sha256 or routing_key_file"
+    );
+    assert!(
+        e[2].starts_with("i.yaml:7:42: cannot read missing.key"),
+        "{e:?}"
+    );
 }

@@ -2194,9 +2194,18 @@ pub async fn action_links_work_once(store: &Store) {
 // ---- server secrets ----
 
 pub async fn server_secrets_first_value_wins(store: &Store) {
-    assert_eq!(store.server_secret("links", "aa", secs(1)).await.unwrap(), "aa");
-    assert_eq!(store.server_secret("links", "bb", secs(2)).await.unwrap(), "aa");
-    assert_eq!(store.server_secret("other", "cc", secs(3)).await.unwrap(), "cc");
+    assert_eq!(
+        store.server_secret("links", "aa", secs(1)).await.unwrap(),
+        "aa"
+    );
+    assert_eq!(
+        store.server_secret("links", "bb", secs(2)).await.unwrap(),
+        "aa"
+    );
+    assert_eq!(
+        store.server_secret("other", "cc", secs(3)).await.unwrap(),
+        "cc"
+    );
     assert!(matches!(
         store.server_secret("", "x", secs(4)).await,
         Err(StoreError::Invalid { .. })

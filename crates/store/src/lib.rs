@@ -235,7 +235,11 @@ impl Store {
         {
             std::fs::create_dir_all(dir).map_err(|e| open_err(sqlx::Error::Io(e)))?;
         }
+        // One connection: SQLite has one writer anyway, and a second connection waiting for it
+        // sleeps in SQLite's busy handler (1, 2, 5 … 100 ms steps) where a queue for the one
+        // connection wakes the next caller at once. Reads are short; WAL keeps them consistent.
         let pool = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(options)
             .await
             .map_err(open_err)?;

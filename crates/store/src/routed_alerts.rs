@@ -39,6 +39,9 @@ struct RoutedAlertRow {
     source: String,
 }
 
+/// Alerts per upsert statement (9 parameters each, well under either database's limit).
+const UPSERT_CHUNK: usize = 100;
+
 pub trait RoutedAlertStore {
     /// Inserts or replaces (by fingerprint) every alert of the batch in one transaction: on
     /// error nothing is written. `Invalid` when an alert ends before it starts, has an empty
@@ -72,29 +75,48 @@ impl RoutedAlertStore for Store {
                 format!("annotations of alert {}", a.fingerprint)
             })?;
         }
+        // One statement per chunk rather than per alert: a batch is one round trip and one
+        // commit. Within a batch the last version of an alert wins, as one upsert each would
+        // leave it (and PostgreSQL refuses to touch a row twice in one statement).
+        let mut seen = std::collections::HashSet::new();
+        let mut unique: Vec<&RoutedAlert> = alerts
+            .iter()
+            .rev()
+            .filter(|a| seen.insert(a.fingerprint.as_str()))
+            .collect();
+        unique.reverse();
         with_pool!(self, (pool, backend) => async {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            for a in alerts {
-                sqlx::query(&format!(
-                    "INSERT INTO routed_alerts ({ROUTED_ALERT_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            for chunk in unique.chunks(UPSERT_CHUNK) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|r| {
+                        let p: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
+                        format!("({})", p.join(", "))
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO routed_alerts ({ROUTED_ALERT_COLUMNS}) VALUES {} \
                      ON CONFLICT (fingerprint) DO UPDATE SET labels_json = excluded.labels_json, \
                      annotations_json = excluded.annotations_json, starts_at = excluded.starts_at, \
                      ends_at = excluded.ends_at, updated_at = excluded.updated_at, \
                      generator_url = excluded.generator_url, timeout = excluded.timeout, \
-                     source = excluded.source"
-                ))
-                .bind(&a.fingerprint)
-                .bind(&a.labels_json)
-                .bind(&a.annotations_json)
-                .bind(a.starts_at.millis())
-                .bind(a.ends_at.millis())
-                .bind(a.updated_at.millis())
-                .bind(&a.generator_url)
-                .bind(a.timeout)
-                .bind(&a.source)
-                .execute(&mut *tx)
-                .await?;
+                     source = excluded.source",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for a in chunk {
+                    q = q
+                        .bind(&a.fingerprint)
+                        .bind(&a.labels_json)
+                        .bind(&a.annotations_json)
+                        .bind(a.starts_at.millis())
+                        .bind(a.ends_at.millis())
+                        .bind(a.updated_at.millis())
+                        .bind(&a.generator_url)
+                        .bind(a.timeout)
+                        .bind(&a.source);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         }.await)
