@@ -13,22 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 mod common;
-use common::free_port;
+use common::{free_port, random};
 
 const SLO: &str = "example-checkout-availability";
-
-/// A little randomness without a crate: the clock's nanoseconds, mixed.
-fn random(bound: u64) -> u64 {
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64;
-    let mut x = n ^ 0x9E37_79B9_7F4A_7C15;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x % bound
-}
 
 struct Server {
     child: Child,

@@ -14,27 +14,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::free_port;
+use common::{free_port, random};
 
 /// Deliveries seen: alert sequence number → idempotency keys, one entry per delivery.
 type Seen = Arc<Mutex<BTreeMap<u64, Vec<String>>>>;
-
-fn random(bound: u64) -> u64 {
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64;
-    let mut x = n ^ 0x9E37_79B9_7F4A_7C15;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x % bound
-}
 
 /// Reads one HTTP/1.1 request: (lowercased headers, body).
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(BTreeMap<String, String>, Vec<u8>)> {

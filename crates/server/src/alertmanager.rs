@@ -103,6 +103,9 @@ pub async fn forwarded(
     Ok(Json(json!({"status": "success", "alerts": n})))
 }
 
+/// An inhibit rule's firing sources, by the values of its `equal` labels.
+type SourcesByValues<'a> = HashMap<Vec<String>, Vec<&'a BTreeMap<String, String>>>;
+
 /// `GET /api/v2/alerts` with Alertmanager's filters: `filter` (matchers), `active`,
 /// `silenced`, `inhibited`, `unprocessed` and `receiver` (a regex).
 pub async fn get_alerts(
@@ -130,12 +133,11 @@ pub async fn get_alerts(
             .map(|n| labels.get(n).cloned().unwrap_or_default())
             .collect::<Vec<String>>()
     };
-    let sources: Vec<HashMap<Vec<String>, Vec<&BTreeMap<String, String>>>> = config
+    let sources: Vec<SourcesByValues> = config
         .inhibit_rules
         .iter()
         .map(|rule| {
-            let mut by_values: HashMap<Vec<String>, Vec<&BTreeMap<String, String>>> =
-                HashMap::new();
+            let mut by_values = SourcesByValues::new();
             for a in firing
                 .iter()
                 .filter(|a| all_match(&rule.source_matchers, &a.labels))

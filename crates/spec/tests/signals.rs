@@ -359,7 +359,7 @@ fn readme_configs_load() {
         .split("```yaml\n")
         .skip(1)
         .filter_map(|b| b.split("```").next())
-        .filter(|b| b.contains("slos:") || b.contains("\nroute:"))
+        .filter(|b| b.contains("slos:") || b.contains("route:"))
         .collect();
     assert!(blocks.len() >= 2, "README has its config examples");
     for b in blocks {

@@ -19,7 +19,7 @@ pub struct EscalationRecord {
     pub state_json: String,
     /// When the next step is due; `None` when nothing is scheduled.
     pub next_at: Option<Timestamp>,
-    /// `false` once acknowledged, resolved or exhausted.
+    /// `false` once resolved: an acknowledged escalation stays open, as its alerts still fire.
     pub open: bool,
     pub updated_at: Timestamp,
 }

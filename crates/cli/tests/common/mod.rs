@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -40,4 +41,17 @@ pub fn start_with_token(data: &Path, config: &Path, addr: SocketAddr) -> (Child,
     }
     let status = child.wait().unwrap();
     panic!("headroom serve exited before listening: {status}");
+}
+
+/// A little randomness without a crate: the clock's nanoseconds, mixed.
+pub fn random(bound: u64) -> u64 {
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut x = n ^ 0x9E37_79B9_7F4A_7C15;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x % bound
 }
