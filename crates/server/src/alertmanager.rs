@@ -195,7 +195,9 @@ pub async fn get_alerts(
             "labels": alert.labels,
             "annotations": alert.annotations,
             "startsAt": api_time(alert.starts_at),
-            "endsAt": alert.ends_at.map(api_time),
+            // An alert with no known end (headroom's own, a forwarded one) shows Go's zero time,
+            // as Alertmanager's webhook does: the API's schema requires a time here.
+            "endsAt": alert.ends_at.map_or_else(|| "0001-01-01T00:00:00.000Z".to_string(), api_time),
             "updatedAt": api_time(alert.updated_at),
             "generatorURL": alert.generator_url,
             "fingerprint": alert.fingerprint().to_string(),
