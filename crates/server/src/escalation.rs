@@ -285,6 +285,8 @@ async fn page_due(
     };
     let mut items = Vec::new();
     let mut changed = Vec::new();
+    // Pages for the incidents that link the paged alerts: (fingerprints, (who, level, at)).
+    let mut paged: Vec<(Vec<String>, Vec<(String, u32, Timestamp)>)> = Vec::new();
     for (id, t) in &mut open {
         if !live.contains(&(t.receiver.clone(), t.group_key.clone())) {
             t.escalation.resolve(at);
@@ -300,6 +302,18 @@ async fn page_due(
             items.extend(page_items(state, id, t, page, &directory, now));
             tracing::info!(escalation = %id, level = page.level, pass = page.pass, users = ?page.users, "paging");
         }
+        paged.push((
+            alert_fingerprints(t),
+            pages
+                .iter()
+                .flat_map(|p| {
+                    let at = Timestamp::from_chrono(&p.at);
+                    p.users
+                        .iter()
+                        .map(move |u| (u.to_string(), p.level as u32 + 1, at))
+                })
+                .collect(),
+        ));
         t.pages.extend(pages);
         changed.push(id.clone());
     }
@@ -309,6 +323,12 @@ async fn page_due(
     }
     for (id, t) in open.iter().filter(|(id, _)| changed.contains(id)) {
         state.store.put_escalation(&t.record(id, now)).await?;
+    }
+    for (fingerprints, pages) in paged {
+        if let Err(e) = crate::incidents::record_pages(state, &fingerprints, &pages).await {
+            // The pages went out; only the incident's timeline misses them.
+            tracing::warn!(error = %e.detail, "could not note pages on their incident");
+        }
     }
     Ok(open
         .iter()
@@ -416,7 +436,27 @@ pub async fn act(
         .put_escalation(&t.record(id, state.now()))
         .await?;
     tracing::info!(escalation = %id, action = action.past(), "escalation changed");
+    if action == Action::Acknowledge {
+        let by = t
+            .acknowledged_by
+            .clone()
+            .unwrap_or_else(|| "on-call".to_string());
+        if let Err(e) =
+            crate::incidents::acknowledge_linked(state, &alert_fingerprints(&t), &by).await
+        {
+            tracing::warn!(error = %e.detail, "could not acknowledge the page's incident");
+        }
+    }
     Ok(t.json(id))
+}
+
+/// The fingerprints of the alerts an escalation pages for, as incidents link them.
+fn alert_fingerprints(t: &Tracked) -> Vec<String> {
+    t.message
+        .alerts
+        .iter()
+        .map(|a| format!("{:016x}", a.fingerprint.0))
+        .collect()
 }
 
 #[derive(Deserialize)]

@@ -1015,3 +1015,64 @@ async fn alert_resolved(
     .await?;
     Ok(())
 }
+
+// ---- what the on-call side tells incidents ----
+
+/// The ids of open incidents linking any of these alerts (fingerprints as 16 hex digits).
+async fn open_linking(state: &AppState, fingerprints: &[String]) -> Result<Vec<i64>, ApiError> {
+    let open = list(
+        state,
+        &headroom_store::IncidentFilter {
+            open_only: true,
+            opened_from: None,
+            opened_to: None,
+            limit: LIST_LIMIT,
+        },
+    )
+    .await?;
+    Ok(open
+        .iter()
+        .filter(|i| {
+            i.alerts()
+                .iter()
+                .any(|a| fingerprints.contains(&a.fingerprint))
+        })
+        .filter_map(|i| i.id().parse().ok())
+        .collect())
+}
+
+/// Pages sent for alerts an incident links go on its timeline: `(who, level from 1, at)`.
+pub async fn record_pages(
+    state: &AppState,
+    fingerprints: &[String],
+    pages: &[(String, u32, Timestamp)],
+) -> Result<(), ApiError> {
+    if pages.is_empty() {
+        return Ok(());
+    }
+    for id in open_linking(state, fingerprints).await? {
+        modify(state, id, |incident, _| {
+            for (who, level, at) in pages {
+                incident.page("on-call", *at, who, *level)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Acknowledging a page acknowledges the incidents linking its alerts (those still triggered).
+pub async fn acknowledge_linked(
+    state: &AppState,
+    fingerprints: &[String],
+    by: &str,
+) -> Result<(), ApiError> {
+    for id in open_linking(state, fingerprints).await? {
+        let triggered = load(state, id).await?.incident.status() == IncidentStatus::Triggered;
+        if triggered {
+            modify(state, id, |incident, now| incident.acknowledge(by, now)).await?;
+        }
+    }
+    Ok(())
+}

@@ -778,3 +778,50 @@ async fn signed_links_work_once_and_refuse_forgeries_and_expiry() {
     .json();
     assert_eq!(e["state"], "acknowledged");
 }
+
+#[tokio::test]
+async fn pages_and_their_acknowledgement_reach_the_incident_of_the_alert() {
+    let (addr, _seen) = receiver().await;
+    let policy = "incident_policies:\n  - {name: api, matchers: ['service=\"api\"'], severity: SEV2, title: \"{{alertname}}\"}\n";
+    let (ctx, _path) = setup_file(&format!("{}{policy}", config(addr))).await;
+    fire(&ctx.app, &ctx.ingest, None).await;
+    tick(&ctx.state).await;
+
+    let incident = get(&ctx.app, "/api/v1/incidents/1", Some(&ctx.read))
+        .await
+        .json();
+    assert_eq!(incident["status"], "triggered", "{incident}");
+    let text: Vec<String> = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(text.iter().any(|t| t == "Paged bob (level 1)"), "{text:?}");
+
+    let esc = open_escalations(&ctx.app, &ctx.read).await;
+    let id = esc[0]["id"].as_str().unwrap();
+    let r = post(
+        &ctx.app,
+        &format!("/api/v1/escalations/{id}/ack"),
+        Some(&ctx.ingest),
+        json!({"by": "bob"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let incident = get(&ctx.app, "/api/v1/incidents/1", Some(&ctx.read))
+        .await
+        .json();
+    assert_eq!(incident["status"], "acknowledged", "{incident}");
+    let last = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["actor"].as_str(), last["text"].as_str()),
+        (Some("bob"), Some("Acknowledged")),
+        "{last}"
+    );
+}
