@@ -286,7 +286,7 @@ async fn page_due(
     let mut items = Vec::new();
     let mut changed = Vec::new();
     // Pages for the incidents that link the paged alerts: (fingerprints, (who, level, at)).
-    let mut paged: Vec<(Vec<String>, Vec<(String, u32, Timestamp)>)> = Vec::new();
+    let mut paged: Vec<(Vec<String>, Vec<crate::incidents::PageNote>)> = Vec::new();
     for (id, t) in &mut open {
         if !live.contains(&(t.receiver.clone(), t.group_key.clone())) {
             t.escalation.resolve(at);

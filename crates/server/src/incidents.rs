@@ -1041,11 +1041,14 @@ async fn open_linking(state: &AppState, fingerprints: &[String]) -> Result<Vec<i
         .collect())
 }
 
-/// Pages sent for alerts an incident links go on its timeline: `(who, level from 1, at)`.
+/// A page as an incident's timeline records it: who, the level (from 1), when.
+pub type PageNote = (String, u32, Timestamp);
+
+/// Pages sent for alerts an incident links go on its timeline.
 pub async fn record_pages(
     state: &AppState,
     fingerprints: &[String],
-    pages: &[(String, u32, Timestamp)],
+    pages: &[PageNote],
 ) -> Result<(), ApiError> {
     if pages.is_empty() {
         return Ok(());
