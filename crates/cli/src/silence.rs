@@ -2,7 +2,7 @@
 //! same API `amtool` uses.
 
 use clap::Subcommand;
-use headroom_routing::matcher::{MatchOp, parse_matchers};
+use headroom_routing::matcher::parse_matchers;
 use serde_json::{Value, json};
 
 use crate::{ClientArgs, Failure, Output, call};
@@ -45,19 +45,14 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
             comment,
             author,
         } => {
-            let mut api = Vec::new();
+            let mut parsed = Vec::new();
             for text in &matchers {
-                let parsed = parse_matchers(text)
-                    .map_err(|e| Failure(2, anyhow::anyhow!("matcher {text:?}: {e}")))?;
-                for m in parsed {
-                    api.push(json!({
-                        "name": m.name(),
-                        "value": m.value(),
-                        "isRegex": matches!(m.op(), MatchOp::Regex | MatchOp::NotRegex),
-                        "isEqual": matches!(m.op(), MatchOp::Equal | MatchOp::Regex),
-                    }));
-                }
+                parsed.extend(
+                    parse_matchers(text)
+                        .map_err(|e| Failure(2, anyhow::anyhow!("matcher {text:?}: {e}")))?,
+                );
             }
+            let api = headroom_server::alerting::matchers_json(&parsed);
             let starts = match start {
                 Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
                     .map_err(|e| Failure(2, anyhow::anyhow!("--start {s:?}: {e}")))?

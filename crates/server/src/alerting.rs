@@ -592,13 +592,7 @@ pub fn slo_context(
     labels: &BTreeMap<String, String>,
 ) -> Option<headroom_notify::SloContext> {
     let view = state.engine.view(labels.get("slo")?)?;
-    let group: String = view
-        .slo
-        .grouping
-        .iter()
-        .map(|g| format!("{g}={}", labels.get(g).map_or("", String::as_str)))
-        .collect::<Vec<_>>()
-        .join(",");
+    let group = headroom_engine::group_key(&view.slo, labels).ok()?;
     let status = &view.groups.iter().find(|g| g.group == group)?.status;
     let burn = status
         .burn_rates

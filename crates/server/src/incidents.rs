@@ -841,9 +841,12 @@ async fn try_route_alerts(state: &AppState, alerts: &[Alert]) -> Result<(), ApiE
     let now = state.now();
     let at = now.to_chrono();
     let config = incident_config(state).await;
-    let any_resolved = alerts.iter().any(|a| a.resolved_at(at));
-    if config.policies.is_empty() && !any_resolved {
-        // Without policies a firing alert can only rejoin an incident that already links it.
+    // A firing alert no policy opens can only repeat one an incident already links, which
+    // changes nothing: only resolved alerts and policy matches need the open incidents.
+    let matters = |a: &Alert| {
+        a.resolved_at(at) || config.policies.iter().any(|p| p.opens(&a.labels).is_some())
+    };
+    if !alerts.iter().any(matters) {
         return Ok(());
     }
     let mut open = list(
