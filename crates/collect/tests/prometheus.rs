@@ -214,8 +214,10 @@ async fn query_and_query_range_against_real_prometheus() {
     assert!(points.iter().any(|p| p.1 == 100.0));
 
     // Per-step counts of a bad/total SLI while the counters grow: both series are scraped
-    // together, so in every step with traffic the good share is 10/11 however Prometheus
-    // extrapolates the rates, and no step is negative.
+    // together, so in every step with traffic the good share is 10/11, up to `rate()`'s
+    // extrapolation, which Prometheus does per series: on a loaded machine a scrape can land
+    // on a step's edge for one series' window and not the other's (seen: 0.9147 for 0.9091).
+    // No step is negative.
     let growth_started = now();
     growing.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(3_500)).await;
@@ -241,7 +243,7 @@ async fn query_and_query_range_against_real_prometheus() {
     let moved: Vec<_> = counts.iter().filter(|c| c.total > 0.0).collect();
     assert!(!moved.is_empty(), "no step saw the growth: {counts:?}");
     for c in &moved {
-        assert!((c.good / c.total - 10.0 / 11.0).abs() < 1e-9, "{c:?}");
+        assert!((c.good / c.total - 10.0 / 11.0).abs() < 0.02, "{c:?}");
         // A sample is stamped when its scrape starts, before the target answers: on a loaded
         // machine a scrape stamped a second or two before the growth can already see it, and
         // its step ends up to one step later. Earlier than that would be a step from before.
