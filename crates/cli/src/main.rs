@@ -694,8 +694,37 @@ enum IncidentCommand {
     Resolve { id: u64 },
     /// Add a note to an incident's timeline.
     Note { id: u64, text: String },
+    /// Move an incident's status: acknowledged, investigating, identified, monitoring, resolved.
+    Status { id: u64, status: String },
+    /// Change an incident's severity (SEV1 to SEV4).
+    Severity { id: u64, severity: String },
+    /// Give a role (commander, communications, scribe) to a user.
+    Role { id: u64, role: String, user: String },
+    /// Track an action item: `action add ID TEXT`, `action done ID N`.
+    Action {
+        #[command(subcommand)]
+        command: ActionCommand,
+    },
     /// Print an incident's postmortem draft (Markdown).
     Postmortem { id: u64 },
+}
+
+#[derive(Subcommand)]
+enum ActionCommand {
+    /// Add an action item.
+    Add {
+        id: u64,
+        text: String,
+        #[arg(long)]
+        owner: Option<String>,
+        /// Due date, RFC 3339.
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Mark action item N done.
+    Done { id: u64, n: u32 },
+    /// Mark action item N open again.
+    Reopen { id: u64, n: u32 },
 }
 
 async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Failure> {
@@ -756,13 +785,89 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
             v
         }
         IncidentCommand::Ack { id } => {
-            incident_op(&client, id, "acknowledge", json!({}), "acknowledged").await?
+            incident_op(
+                &client,
+                id,
+                Method::POST,
+                "acknowledge",
+                json!({}),
+                "acknowledged",
+            )
+            .await?
         }
         IncidentCommand::Resolve { id } => {
-            incident_op(&client, id, "resolve", json!({}), "resolved").await?
+            incident_op(&client, id, Method::POST, "resolve", json!({}), "resolved").await?
         }
         IncidentCommand::Note { id, text } => {
-            incident_op(&client, id, "notes", json!({"text": text}), "noted").await?
+            incident_op(
+                &client,
+                id,
+                Method::POST,
+                "notes",
+                json!({"text": text}),
+                "noted",
+            )
+            .await?
+        }
+        IncidentCommand::Status { id, status } => {
+            let done = format!("moved to {status}");
+            incident_op(
+                &client,
+                id,
+                Method::POST,
+                "status",
+                json!({"status": status}),
+                &done,
+            )
+            .await?
+        }
+        IncidentCommand::Severity { id, severity } => {
+            let done = format!("is now {severity}");
+            incident_op(
+                &client,
+                id,
+                Method::POST,
+                "severity",
+                json!({"severity": severity}),
+                &done,
+            )
+            .await?
+        }
+        IncidentCommand::Role { id, role, user } => {
+            let done = format!("has {user} as {role}");
+            let body = json!({"role": role, "user": user});
+            incident_op(&client, id, Method::POST, "roles", body, &done).await?
+        }
+        IncidentCommand::Action { command } => {
+            let (id, op, method, body, done) = match command {
+                ActionCommand::Add {
+                    id,
+                    text,
+                    owner,
+                    due,
+                } => (
+                    id,
+                    "action-items".to_string(),
+                    Method::POST,
+                    json!({"text": text, "owner": owner, "due": due}),
+                    "has a new action item".to_string(),
+                ),
+                ActionCommand::Done { id, n } => (
+                    id,
+                    format!("action-items/{n}"),
+                    Method::PATCH,
+                    json!({"status": "done"}),
+                    format!("action item {n} done"),
+                ),
+                ActionCommand::Reopen { id, n } => (
+                    id,
+                    format!("action-items/{n}"),
+                    Method::PATCH,
+                    json!({"status": "open"}),
+                    format!("action item {n} open"),
+                ),
+            };
+            incident_op(&client, id, method, &op, body, &done).await?
         }
         IncidentCommand::Postmortem { id } => {
             print!(
@@ -782,6 +887,7 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
 async fn incident_op(
     client: &ClientArgs,
     id: u64,
+    method: reqwest::Method,
     op: &str,
     body: Value,
     done: &str,
@@ -789,7 +895,7 @@ async fn incident_op(
     let path = format!("/api/v1/incidents/{id}/{op}");
     let v = call(
         client,
-        reqwest::Method::POST,
+        method,
         &path,
         Some((body.to_string(), "application/json")),
         None,

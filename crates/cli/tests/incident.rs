@@ -1,5 +1,5 @@
-//! `headroom incident` against a running `headroom serve`: declare, list, note, resolve and the
-//! postmortem, as a responder types them.
+//! `headroom incident` against a running `headroom serve`: declare, list, note, status,
+//! severity, roles, action items, resolve and the postmortem, as a responder types them.
 
 use std::process::{Command, Output};
 
@@ -78,6 +78,41 @@ fn declare_list_note_resolve_and_print_the_postmortem() {
 
     let out = stdout_ok(&run(&["note", "1", "rolled back the 14:02 deploy"]));
     assert_eq!(out, "incident 1 noted (status triggered)\n");
+    let out = stdout_ok(&run(&["status", "1", "investigating"]));
+    assert_eq!(
+        out,
+        "incident 1 moved to investigating (status investigating)\n"
+    );
+    let out = stdout_ok(&run(&["severity", "1", "SEV1"]));
+    assert_eq!(out, "incident 1 is now SEV1 (status investigating)\n");
+    let out = stdout_ok(&run(&["role", "1", "scribe", "carol"]));
+    assert_eq!(
+        out,
+        "incident 1 has carol as scribe (status investigating)\n"
+    );
+    let out = stdout_ok(&run(&[
+        "action",
+        "add",
+        "1",
+        "Alert on deploy error rate",
+        "--owner",
+        "alice",
+        "--due",
+        "2030-01-31T00:00:00Z",
+    ]));
+    assert_eq!(
+        out,
+        "incident 1 has a new action item (status investigating)\n"
+    );
+    stdout_ok(&run(&["action", "add", "1", "Canary the payment client"]));
+    let out = stdout_ok(&run(&["action", "done", "1", "1"]));
+    assert_eq!(
+        out,
+        "incident 1 action item 1 done (status investigating)\n"
+    );
+    let out = run(&["action", "done", "1", "9"]);
+    assert_eq!(out.status.code(), Some(1), "no item 9");
+
     let out = stdout_ok(&run(&["resolve", "1"]));
     assert_eq!(out, "incident 1 resolved (status resolved)\n");
 
@@ -92,6 +127,16 @@ fn declare_list_note_resolve_and_print_the_postmortem() {
     assert!(md.contains("- **Status:** resolved"), "{md}");
     assert!(md.contains("| checkout-availability | no data |"), "{md}");
     assert!(md.contains("| rolled back the 14:02 deploy |"), "{md}");
+    assert!(md.contains("- **Severity:** SEV1"), "{md}");
+    assert!(md.contains("- **Scribe:** carol"), "{md}");
+    assert!(
+        md.contains("| 1 | Alert on deploy error rate | alice | done | 2030-01-31 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 2 | Canary the payment client | - | open | - |"),
+        "{md}"
+    );
 
     // Client mistakes exit 1 with the server's reason.
     let out = run(&["ack", "1"]);

@@ -34,7 +34,8 @@ pub struct Team {
     pub id: TeamId,
     pub name: String,
     pub members: Vec<UserId>,
-    /// The policy paged for this team's alerts, if it has one.
+    /// The team's usual policy, listed with the team; what pages is a receiver's
+    /// `escalation_policy`, which may name the same one.
     #[serde(default)]
     pub escalation_policy: Option<PolicyId>,
 }

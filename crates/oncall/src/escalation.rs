@@ -18,6 +18,10 @@ pub struct EscalationPolicy {
     /// Extra passes through all levels after the first.
     #[serde(default)]
     pub repeat: u32,
+    /// How long an acknowledgement holds: still unresolved this long after it, the
+    /// escalation triggers again from level 0 (someone acknowledged and then lost track).
+    #[serde(default)]
+    pub ack_timeout: Option<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +71,9 @@ pub enum EscalationError {
 ///   [`due`](Self::due) was called, so a late call does not shift later pages.
 /// - [`acknowledge`](Self::acknowledge) stops all pages not yet returned (whoever
 ///   acknowledged already has the alert); [`resolve`](Self::resolve) ends the escalation.
+/// - With an `ack_timeout`, an acknowledgement lapses: at its time plus the timeout the
+///   escalation triggers again, as [`trigger`](Self::trigger) at that instant, and
+///   [`due`](Self::due) returns the pages from there.
 /// - Re-trigger ([`trigger`](Self::trigger)): while triggered it changes nothing (the alert is
 ///   already escalating, so a repeated trigger is deduplicated); once acknowledged it starts
 ///   over from level 0, pass 0, at the trigger time; once resolved it is refused, since a new
@@ -120,13 +127,20 @@ impl Escalation {
         self.skipped_pages
     }
 
-    /// When the next page is due: the instant to call [`due`](Self::due) at. `None` once
-    /// acknowledged, resolved, or past the last pass.
+    /// When the next page is due, or an acknowledgement lapses: the instant to call
+    /// [`due`](Self::due) at. `None` once resolved, acknowledged without a timeout, or past
+    /// the last pass.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         match self.state {
             EscalationState::Triggered => self.next.map(|s| s.at),
-            _ => None,
+            EscalationState::Acknowledged { at } => self.ack_lapses(at),
+            EscalationState::Resolved { .. } => None,
         }
+    }
+
+    fn ack_lapses(&self, acknowledged: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let timeout = self.policy.ack_timeout?;
+        Some(acknowledged + TimeDelta::milliseconds(timeout.millis()))
     }
 
     /// The pages due at or before `now` and not returned before, in time order, each once.
@@ -140,6 +154,11 @@ impl Escalation {
     /// pass-length before `now`, and [`skipped_pages`](Self::skipped_pages) counts the rest.
     pub fn due(&mut self, now: DateTime<Utc>, directory: &Directory) -> Vec<Page> {
         let mut pages = Vec::new();
+        if let EscalationState::Acknowledged { at } = self.state
+            && let Some(lapse) = self.ack_lapses(at).filter(|t| *t <= now)
+        {
+            self.restart(lapse);
+        }
         if self.state != EscalationState::Triggered {
             return pages;
         }
@@ -187,12 +206,16 @@ impl Escalation {
             EscalationState::Resolved { at } => Err(EscalationError::Resolved { at }),
             EscalationState::Triggered => Ok(false),
             EscalationState::Acknowledged { .. } => {
-                self.state = EscalationState::Triggered;
-                self.started = at;
-                self.next = first_step(&self.policy, at);
+                self.restart(at);
                 Ok(true)
             }
         }
+    }
+
+    fn restart(&mut self, at: DateTime<Utc>) {
+        self.state = EscalationState::Triggered;
+        self.started = at;
+        self.next = first_step(&self.policy, at);
     }
 
     /// Time from a level's page to the same level's page in the next pass.

@@ -63,6 +63,7 @@ fn valid() -> Directory {
                 delay: Span::minutes(10),
             }],
             repeat: 1,
+            ack_timeout: None,
         }],
     }
 }
@@ -142,6 +143,7 @@ fn duplicates_and_meaningless_shapes_are_reported() {
         name: "None".into(),
         levels: vec![],
         repeat: 0,
+        ack_timeout: None,
     });
     dir.escalation_policies[0].levels[0].delay = Span::minutes(0);
     dir.escalation_policies[0].levels.push(EscalationLevel {

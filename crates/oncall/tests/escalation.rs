@@ -37,6 +37,7 @@ fn policy(repeat: u32) -> EscalationPolicy {
             level(vec![Target::Schedule("primary".into()), to_user("b")], 15),
         ],
         repeat,
+        ack_timeout: None,
     }
 }
 
@@ -179,6 +180,53 @@ fn retrigger_is_deduplicated_while_triggered_and_restarts_after_ack() {
 }
 
 #[test]
+fn an_acknowledgement_lapses_after_the_ack_timeout_and_paging_starts_over() {
+    let dir = directory();
+    let t0 = utc("2026-11-02T12:00:00Z");
+    let timing_out = EscalationPolicy {
+        ack_timeout: Some(Span::minutes(30)),
+        ..policy(0)
+    };
+    let mut e = Escalation::start(&timing_out, t0);
+    assert_eq!(e.due(t0, &dir), vec![page(0, 0, &["a"], t0)]);
+    let acked = t0 + minutes(5);
+    e.acknowledge(acked).unwrap();
+    assert_eq!(
+        e.next_deadline(),
+        Some(acked + minutes(30)),
+        "when it lapses"
+    );
+    assert_eq!(e.due(acked + minutes(29), &dir), vec![]);
+    assert_eq!(e.state(), EscalationState::Acknowledged { at: acked });
+
+    // Asked late: the new pass counts from the lapse, not from the call.
+    let lapse = acked + minutes(30);
+    assert_eq!(
+        e.due(lapse + minutes(12), &dir),
+        vec![
+            page(0, 0, &["a"], lapse),
+            page(1, 0, &["day2", "b"], lapse + minutes(10)),
+        ]
+    );
+    assert_eq!(e.state(), EscalationState::Triggered);
+    assert_eq!(e.started(), lapse);
+
+    // A new acknowledgement holds for a new timeout; resolving ends it for good.
+    let again = lapse + minutes(15);
+    e.acknowledge(again).unwrap();
+    assert_eq!(e.next_deadline(), Some(again + minutes(30)));
+    e.resolve(again + minutes(1));
+    assert_eq!(e.next_deadline(), None);
+    assert_eq!(e.due(again + TimeDelta::hours(3), &dir), vec![]);
+
+    // Without a timeout an acknowledgement holds until resolved.
+    let mut e = Escalation::start(&policy(0), t0);
+    e.acknowledge(t0).unwrap();
+    assert_eq!(e.next_deadline(), None);
+    assert_eq!(e.due(t0 + TimeDelta::days(2), &dir), vec![]);
+}
+
+#[test]
 fn schedule_target_resolves_to_whoever_is_on_call_at_page_time() {
     let dir = directory();
     // 08:55 GMT: day1 is on call until the 09:00 hand-off to day2.
@@ -192,6 +240,7 @@ fn schedule_target_resolves_to_whoever_is_on_call_at_page_time() {
                 level(vec![Target::Schedule("primary".into())], 10),
             ],
             repeat: 0,
+            ack_timeout: None,
         },
         t0,
     );
@@ -217,6 +266,7 @@ fn schedule_target_resolves_to_whoever_is_on_call_at_page_time() {
                 5,
             )],
             repeat: 0,
+            ack_timeout: None,
         },
         t0,
     );
@@ -305,6 +355,7 @@ fn zero_delays_page_every_level_at_once_and_repeat_only_once() {
             name: "All at once".into(),
             levels: vec![level(vec![to_user("a")], 0), level(vec![to_user("b")], 0)],
             repeat: 5,
+            ack_timeout: None,
         },
         t0,
     );
@@ -324,6 +375,7 @@ fn policy_without_levels_pages_nobody() {
             name: "Empty".into(),
             levels: vec![],
             repeat: 3,
+            ack_timeout: None,
         },
         t0,
     );

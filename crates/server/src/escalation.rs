@@ -297,7 +297,12 @@ async fn page_due(
         if t.escalation.next_deadline().is_none_or(|d| d > at) {
             continue;
         }
+        let was_acknowledged = matches!(t.escalation.state(), EscalationState::Acknowledged { .. });
         let pages = t.escalation.due(at, &directory);
+        if was_acknowledged && t.escalation.state() == EscalationState::Triggered {
+            tracing::info!(escalation = %id, acknowledged_by = ?t.acknowledged_by, "acknowledgement timed out; paging again");
+            t.acknowledged_by = None;
+        }
         for page in &pages {
             items.extend(page_items(state, id, t, page, &directory, now));
             tracing::info!(escalation = %id, level = page.level, pass = page.pass, users = ?page.users, "paging");
@@ -568,8 +573,12 @@ fn links(state: &AppState, id: &str, now: Timestamp) -> Actions {
     }
 }
 
-/// Checks a link and uses it: signature, then expiry, then single use.
-async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Html<String>, ApiError> {
+/// A link's escalation id and signed payload, once its signature, action and expiry check out.
+fn check_link<'t>(
+    state: &AppState,
+    token: &'t str,
+    action: Action,
+) -> Result<(&'t str, &'t str), ApiError> {
     let malformed = || ApiError::bad_request("malformed link: it was cut or changed");
     let (payload, sig) = token.rsplit_once('.').ok_or_else(malformed)?;
     let parts: Vec<&str> = payload.split('.').collect();
@@ -590,30 +599,81 @@ async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Html<
         )));
     }
     let expires = Timestamp(expires.parse().map_err(|_| malformed())?);
-    let now = state.now();
-    if now >= expires {
+    if state.now() >= expires {
         return Err(ApiError::new(
             StatusCode::GONE,
             "expired",
             format!("expired link: it worked until {}", expires.to_rfc3339()),
         ));
     }
-    if !state.store.use_action_link(payload, now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "used",
-            "used link: it already worked once; use the API or a newer page",
-        ));
+    Ok((id, payload))
+}
+
+fn used_link() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "used",
+        "used link: it already worked once; use the API or a newer page",
+    )
+}
+
+fn page(body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>headroom</title>{body}"
+    ))
+}
+
+/// `GET /ack/{token}`, `GET /resolve/{token}`: a page asking to confirm, which changes nothing,
+/// so a mail scanner or chat preview that fetches the link does not act on the page.
+async fn confirm_link(
+    state: &AppState,
+    token: &str,
+    action: Action,
+) -> Result<Html<String>, ApiError> {
+    let (id, payload) = check_link(state, token, action)?;
+    if state.store.action_link_used(payload).await? {
+        return Err(used_link());
+    }
+    let verb = match action {
+        Action::Acknowledge => "Acknowledge",
+        Action::Resolve => "Resolve",
+    };
+    Ok(page(&format!(
+        "<form method=post><p>{verb} escalation {id}?</p>\
+         <button type=submit>{verb}</button></form>"
+    )))
+}
+
+/// `POST` to a link: checks it, uses it once, then acts.
+async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Html<String>, ApiError> {
+    let (id, payload) = check_link(state, token, action)?;
+    if !state.store.use_action_link(payload, state.now()).await? {
+        return Err(used_link());
     }
     let v = act(state, id, action, Some("link".to_string())).await?;
-    Ok(Html(format!(
-        "<!doctype html><meta charset=utf-8><title>headroom</title>\
-         <p>Escalation {id} is {}.</p>",
+    Ok(page(&format!(
+        "<p>Escalation {id} is {}.</p>",
         v["state"].as_str().unwrap_or("changed")
     )))
 }
 
-/// `GET /ack/{token}`: a signed acknowledge link (no token header).
+/// `GET /ack/{token}`: the confirm page of a signed acknowledge link.
+pub async fn ack_link_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    confirm_link(&state, &token, Action::Acknowledge).await
+}
+
+/// `GET /resolve/{token}`: the confirm page of a signed resolve link.
+pub async fn resolve_link_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    confirm_link(&state, &token, Action::Resolve).await
+}
+
+/// `POST /ack/{token}`: acknowledges through a signed link (no token header).
 pub async fn ack_link(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -621,7 +681,7 @@ pub async fn ack_link(
     use_link(&state, &token, Action::Acknowledge).await
 }
 
-/// `GET /resolve/{token}`: a signed resolve link (no token header).
+/// `POST /resolve/{token}`: resolves through a signed link (no token header).
 pub async fn resolve_link(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -236,8 +236,14 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/escalations/{id}/resolve",
             post(escalation::resolve),
         )
-        .route("/ack/{token}", get(escalation::ack_link))
-        .route("/resolve/{token}", get(escalation::resolve_link))
+        .route(
+            "/ack/{token}",
+            get(escalation::ack_link_page).post(escalation::ack_link),
+        )
+        .route(
+            "/resolve/{token}",
+            get(escalation::resolve_link_page).post(escalation::resolve_link),
+        )
         .route("/-/reload", post(api::reload))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(|| async { "ok" }))

@@ -145,11 +145,12 @@ fn respond_paths() -> Value {
             vec![id("incident id")],
         )
     };
-    let link = |summary: &str| {
+    let link = |summary: &str, done: &str| {
         json!({"summary": summary, "description": "No token: the signed link is the credential (expiring, single use).",
             "parameters": [path_param("token", "the link's signed token")],
-            "responses": {"200": {"description": "done (HTML)"}, "400": {"description": "malformed"}, "403": {"description": "forged"}, "409": {"description": "already used"}, "410": {"description": "expired"}}})
+            "responses": {"200": {"description": done}, "400": {"description": "malformed"}, "403": {"description": "forged"}, "409": {"description": "already used"}, "410": {"description": "expired"}}})
     };
+    let confirm = "a page with a button that POSTs to the link; changes nothing";
     json!({
         "/api/v2/alerts": {
             "get": with(op("Alerts (Alertmanager API v2)", "read", &[("200", "gettableAlerts"), ("400", "bad filter")]),
@@ -180,8 +181,10 @@ fn respond_paths() -> Value {
         "/api/v1/escalations/{id}": {"get": with(op("One escalation with its pages", "read", &[("200", "escalation"), ("404", "no such escalation")]), vec![id("escalation id")])},
         "/api/v1/escalations/{id}/ack": {"post": with(op("Acknowledge: stop paging", "ingest", &[("200", "escalation"), ("404", "no such escalation"), ("409", "already resolved")]), vec![id("escalation id")])},
         "/api/v1/escalations/{id}/resolve": {"post": with(op("Resolve: end the escalation", "ingest", &[("200", "escalation"), ("404", "no such escalation")]), vec![id("escalation id")])},
-        "/ack/{token}": {"get": link("Acknowledge through a signed link from a page")},
-        "/resolve/{token}": {"get": link("Resolve through a signed link from a page")},
+        "/ack/{token}": {"get": link("Confirm page of a signed acknowledge link", confirm),
+            "post": link("Acknowledge through a signed link from a page", "acknowledged (HTML)")},
+        "/resolve/{token}": {"get": link("Confirm page of a signed resolve link", confirm),
+            "post": link("Resolve through a signed link from a page", "resolved (HTML)")},
         "/api/v1/incidents": {
             "get": with(op("Incidents, newest first", "read", &[("200", "incidents"), ("400", "bad range")]), vec![query("status", "open|all"), query("from", "RFC 3339"), query("to", "RFC 3339")]),
             "post": op("Declare an incident", "ingest", &[("201", "the incident"), ("400", "bad body")])},

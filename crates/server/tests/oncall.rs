@@ -102,6 +102,37 @@ async fn post(app: &Router, uri: &str, token: Option<&str>, body: Value) -> Resp
     .await
 }
 
+/// The id of the one open escalation.
+async fn open_id(ctx: &Ctx) -> String {
+    open_escalations(&ctx.app, &ctx.read).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn escalation(ctx: &Ctx, id: &str) -> Value {
+    get(
+        &ctx.app,
+        &format!("/api/v1/escalations/{id}"),
+        Some(&ctx.read),
+    )
+    .await
+    .json()
+}
+
+/// What a browser sends when the confirm page's button is pressed.
+async fn post_link(app: &Router, uri: &str) -> Resp {
+    send(
+        app,
+        Method::POST,
+        uri,
+        None,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        String::new(),
+    )
+    .await
+}
+
 async fn oncall(ctx: &Ctx, at: &str) -> Value {
     let r = get(
         &ctx.app,
@@ -588,27 +619,58 @@ async fn escalation_pages_level_after_level_until_acknowledged() {
 }
 
 #[tokio::test]
+async fn an_acknowledgement_that_times_out_pages_again_from_the_first_level() {
+    let (addr, seen) = receiver().await;
+    let cfg = config(addr).replace("    repeat: 1\n", "    repeat: 1\n    ack_timeout: 30m\n");
+    let (ctx, _path) = setup_file(&cfg).await;
+    fire(&ctx.app, &ctx.ingest, None).await;
+    tick(&ctx.state).await;
+    let id = open_id(&ctx).await;
+    let r = post(
+        &ctx.app,
+        &format!("/api/v1/escalations/{id}/ack"),
+        Some(&ctx.ingest),
+        json!({"by": "bob"}),
+    )
+    .await;
+    assert_eq!(r.json()["acknowledged_at"], "2027-01-15T08:00:30Z");
+    assert_eq!(r.json()["next_page_at"], "2027-01-15T08:30:30Z");
+
+    // Held for 29 minutes: no page.
+    let before = paths(&seen).len();
+    advance(&ctx.clock, 29 * MINUTE);
+    tick(&ctx.state).await;
+    assert_eq!(paths(&seen).len(), before);
+    assert_eq!(escalation(&ctx, &id).await["state"], "acknowledged");
+
+    // Lapsed, still firing: the schedule (Bob, until 09:00) is paged again.
+    advance(&ctx.clock, MINUTE);
+    tick(&ctx.state).await;
+    assert_eq!(paths(&seen)[before..], ["/bob"]);
+    let e = escalation(&ctx, &id).await;
+    assert_eq!(e["state"], "triggered");
+    assert_eq!(e["acknowledged_by"], Value::Null);
+    assert_eq!(e["started_at"], "2027-01-15T08:30:30Z");
+    assert_eq!(
+        e["pages"][1],
+        json!({"level": 0, "pass": 0, "users": ["bob"], "at": "2027-01-15T08:30:30Z"})
+    );
+    assert_eq!(e["next_page_at"], "2027-01-15T08:40:30Z");
+}
+
+#[tokio::test]
 async fn escalation_resolves_with_its_alerts() {
     let (addr, seen) = receiver().await;
     let (ctx, _path) = setup_file(&config(addr)).await;
     fire(&ctx.app, &ctx.ingest, None).await;
     tick(&ctx.state).await;
-    let id = open_escalations(&ctx.app, &ctx.read).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = open_id(&ctx).await;
 
     advance(&ctx.clock, 2 * MINUTE);
     fire(&ctx.app, &ctx.ingest, Some("2027-01-15T08:02:00Z")).await;
     tick(&ctx.state).await;
     assert!(open_escalations(&ctx.app, &ctx.read).await.is_empty());
-    let e = get(
-        &ctx.app,
-        &format!("/api/v1/escalations/{id}"),
-        Some(&ctx.read),
-    )
-    .await
-    .json();
+    let e = escalation(&ctx, &id).await;
     assert_eq!(e["state"], "resolved");
     assert_eq!(e["resolved_by"], "alerts resolved");
     assert_eq!(e["resolved_at"], "2027-01-15T08:02:30Z");
@@ -666,7 +728,7 @@ async fn a_restart_in_the_middle_still_pages_the_next_level_on_time() {
     assert_eq!(open[0]["pages"][1]["at"], "2027-01-15T08:10:30Z");
 
     // The link key survived the restart: a link from before it still works.
-    let r = get(&app2, &resolve, None).await;
+    let r = post_link(&app2, &resolve).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(r.text().contains("is resolved"), "{}", r.text());
     assert!(open_escalations(&app2, &ctx.read).await.is_empty());
@@ -691,10 +753,7 @@ async fn signed_links_work_once_and_refuse_forgeries_and_expiry() {
     fire(&ctx.app, &ctx.ingest, None).await;
     tick(&ctx.state).await;
     let (ack, resolve) = page_links(&ctx.state, "user:bob:0").await;
-    let id = open_escalations(&ctx.app, &ctx.read).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = open_id(&ctx).await;
 
     // Forged: the signature of another escalation, or a changed one.
     let other = ack.replace(&id, "e-0000000000000000");
@@ -728,54 +787,68 @@ async fn signed_links_work_once_and_refuse_forgeries_and_expiry() {
     let r = get(&ctx.app, &ack.replace("/ack/", "/resolve/"), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
 
-    let r = get(&ctx.app, &ack, None).await;
+    // Opening the link (or a mail scanner fetching it) only shows a button that POSTs.
+    for _ in 0..2 {
+        let r = get(&ctx.app, &ack, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let text = r.text();
+        assert!(text.contains("<form method=post>"), "{text}");
+        assert!(
+            text.contains(&format!("Acknowledge escalation {id}?")),
+            "{text}"
+        );
+        assert_eq!(escalation(&ctx, &id).await["state"], "triggered");
+    }
+    // A forged link is refused on POST as on GET, and changes nothing.
+    let r = post_link(&ctx.app, &other).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert_eq!(escalation(&ctx, &id).await["state"], "triggered");
+
+    let r = post_link(&ctx.app, &ack).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert!(
-        r.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
     assert!(
         r.text()
             .contains(&format!("Escalation {id} is acknowledged"))
     );
-    let e = get(
-        &ctx.app,
-        &format!("/api/v1/escalations/{id}"),
-        Some(&ctx.read),
-    )
-    .await
-    .json();
+    let e = escalation(&ctx, &id).await;
     assert_eq!(e["state"], "acknowledged");
     assert_eq!(e["acknowledged_by"], "link");
 
-    let r = get(&ctx.app, &ack, None).await;
-    assert_eq!(r.status, StatusCode::CONFLICT);
-    assert!(
-        r.json()["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("used link")
-    );
+    // Used: both the page and the action say so.
+    for r in [
+        get(&ctx.app, &ack, None).await,
+        post_link(&ctx.app, &ack).await,
+    ] {
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("used link")
+        );
+    }
 
     // A day and a minute later the resolve link has expired.
     advance(&ctx.clock, 24 * 60 * MINUTE + MINUTE);
-    let r = get(&ctx.app, &resolve, None).await;
-    assert_eq!(r.status, StatusCode::GONE, "{}", r.text());
-    assert!(
-        r.json()["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("expired link")
-    );
-    let e = get(
-        &ctx.app,
-        &format!("/api/v1/escalations/{id}"),
-        Some(&ctx.read),
-    )
-    .await
-    .json();
+    for r in [
+        get(&ctx.app, &resolve, None).await,
+        post_link(&ctx.app, &resolve).await,
+    ] {
+        assert_eq!(r.status, StatusCode::GONE, "{}", r.text());
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("expired link")
+        );
+    }
+    let e = escalation(&ctx, &id).await;
     assert_eq!(e["state"], "acknowledged");
 }
 

@@ -30,6 +30,8 @@
 //!   - id: shop-urgent
 //!     name: Shop urgent                  # default: the id
 //!     repeat: 2                          # passes through the levels after the first
+//!     ack_timeout: 30m                   # optional: still firing this long after an ack,
+//!                                        # it pages again from the first level
 //!     levels:
 //!       - {delay: 10m, targets: [{schedule: shop-primary}]}
 //!       - {delay: 15m, targets: [{user: alice}]}
@@ -65,7 +67,7 @@ const LAYER: &[&str] = &[
 const TURNS: &[&str] = &["days", "hours"];
 const RESTRICTIONS: &[&str] = &["daily", "weekly"];
 const OVERRIDE: &[&str] = &["id", "user", "start", "end"];
-const POLICY: &[&str] = &["id", "name", "repeat", "levels"];
+const POLICY: &[&str] = &["id", "name", "repeat", "ack_timeout", "levels"];
 const LEVEL: &[&str] = &["delay", "targets"];
 const TARGETS: &[&str] = &["user", "schedule"];
 const WEEKDAYS: [&str; 7] = [
@@ -575,6 +577,7 @@ fn policy(cx: &mut Cx, node: &Node, parts: &mut Parts) -> Option<EscalationPolic
     let repeat = f
         .val("repeat")
         .map_or(Some(0), |n| whole(cx, n, "repeat").map(|r| r.v));
+    let ack_timeout = f.span(cx, "ack_timeout");
     let mut levels = Vec::new();
     if let Some(list_node) = f.req(cx, "levels") {
         let items = list(cx, list_node, "levels").unwrap_or_default();
@@ -597,6 +600,7 @@ fn policy(cx: &mut Cx, node: &Node, parts: &mut Parts) -> Option<EscalationPolic
         id: PolicyId(id.v),
         levels,
         repeat: repeat?,
+        ack_timeout: ack_timeout.map(|t| t.v),
     })
 }
 

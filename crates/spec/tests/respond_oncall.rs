@@ -64,6 +64,7 @@ escalation_policies:
   - id: shop-urgent
     name: Shop urgent
     repeat: 2
+    ack_timeout: 30m
     levels:
       - {delay: 10m, targets: [{schedule: shop-primary}]}
       - delay: 15m
@@ -201,6 +202,7 @@ fn a_full_directory_reads_into_its_values() {
                 },
             ],
             repeat: 2,
+            ack_timeout: Some(Span::minutes(30)),
         }],
     };
     assert_eq!(c.oncall, want);
@@ -355,7 +357,7 @@ escalation_policies:
     levels:
       - {delay: 10m, targets: [{schedule: primary}, {team: shop}]}
       - {delay: soon, targets: []}
-  - {id: empty, levels: []}
+  - {id: empty, ack_timeout: 0m, levels: []}
 "#,
     );
     let want = [
@@ -385,7 +387,8 @@ escalation_policies:
         "o.yaml:35:54: unknown field \"team\" in target; expected one of: user, schedule",
         "o.yaml:36:17: delay: invalid duration \"soon\": expected a number",
         "o.yaml:36:32: targets is empty: a level needs at least one",
-        "o.yaml:37:25: levels is empty: a policy needs at least one",
+        "o.yaml:37:30: ack_timeout: invalid duration \"0m\": must be greater than zero",
+        "o.yaml:37:42: levels is empty: a policy needs at least one",
         "o.yaml:8:33: unknown user \"carol\"",
         "o.yaml:8:67: unknown escalation policy \"shop-urgnt\"; did you mean \"shop-urgent\"?",
         "o.yaml:28:24: unknown user \"bobby\"",

@@ -15,6 +15,12 @@ pub trait ActionLinkStore {
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Whether link `link_id` was used (and not yet forgotten); changes nothing.
+    fn action_link_used(
+        &self,
+        link_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Forgets uses recorded before `t`; returns how many. A forgotten link works again, so `t`
     /// must be no later than the issue time of the oldest link whose signature is still valid
     /// (now minus the longest link lifetime).
@@ -46,6 +52,17 @@ impl ActionLinkStore for Store {
         })
         .map_err(db_err(OP))?;
         Ok(inserted == 1)
+    }
+
+    async fn action_link_used(&self, link_id: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT used_at FROM action_links WHERE link_id = $1")
+                .bind(link_id)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(db_err("reading an action link"))?;
+        Ok(found.is_some())
     }
 
     async fn delete_action_links_before(&self, t: Timestamp) -> Result<u64, StoreError> {

@@ -2158,7 +2158,9 @@ pub async fn overrides_reject_empty_ranges(store: &Store) {
 // ---- action links ----
 
 pub async fn action_links_work_once(store: &Store) {
+    assert!(!store.action_link_used("ack-1").await.unwrap());
     assert!(store.use_action_link("ack-1", secs(10)).await.unwrap());
+    assert!(store.action_link_used("ack-1").await.unwrap());
     assert!(!store.use_action_link("ack-1", secs(11)).await.unwrap());
     assert!(store.use_action_link("ack-2", secs(20)).await.unwrap());
     assert!(matches!(
@@ -2169,6 +2171,7 @@ pub async fn action_links_work_once(store: &Store) {
     // Strictly before: ack-2 (used at 20) is kept and stays used.
     assert_eq!(store.delete_action_links_before(secs(20)).await.unwrap(), 1);
     assert!(!store.use_action_link("ack-2", secs(21)).await.unwrap());
+    assert!(!store.action_link_used("ack-1").await.unwrap());
     assert_eq!(store.delete_action_links_before(secs(20)).await.unwrap(), 0);
     // A forgotten use is a fresh one: why deletion must wait for links to expire.
     assert!(store.use_action_link("ack-1", secs(30)).await.unwrap());
