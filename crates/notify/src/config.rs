@@ -58,9 +58,19 @@ pub struct Webhook {
     /// At most this many alerts per payload; 0 means all.
     #[serde(default)]
     pub max_alerts: u64,
-    /// Sent as `Authorization: Bearer …`.
+    /// The `Authorization` header sent with each request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token: Option<String>,
+    pub auth: Option<HttpAuth>,
+}
+
+/// How a webhook request authenticates (Alertmanager's `http_config`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum HttpAuth {
+    /// `Authorization: <scheme> <credentials>`; the scheme is Bearer unless configured.
+    Credentials { scheme: String, credentials: String },
+    /// `Authorization: Basic base64(username:password)`.
+    Basic { username: String, password: String },
 }
 
 /// A Slack (or Mattermost) incoming webhook.
@@ -275,8 +285,25 @@ impl fmt::Debug for Webhook {
             .field("url", &self.url)
             .field("send_resolved", &self.send_resolved)
             .field("max_alerts", &self.max_alerts)
-            .field("bearer_token", &hidden(&self.bearer_token))
+            .field("auth", &self.auth)
             .finish()
+    }
+}
+
+impl fmt::Debug for HttpAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpAuth::Credentials { scheme, .. } => f
+                .debug_struct("Credentials")
+                .field("scheme", scheme)
+                .field("credentials", &HIDDEN)
+                .finish(),
+            HttpAuth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &HIDDEN)
+                .finish(),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tokio_rustls::rustls;
 
 use crate::body::{email_content, email_message, pagerduty_body, slack_body, webhook_body};
-use crate::config::Integration;
+use crate::config::{HttpAuth, Integration};
 use crate::message::Message;
 use crate::smtp;
 use crate::template::Templates;
@@ -127,7 +127,7 @@ pub async fn deliver(
                 client,
                 &w.url,
                 body.into_bytes(),
-                w.bearer_token.as_deref(),
+                w.auth.as_ref(),
                 idempotency_key,
             )
             .await
@@ -186,7 +186,7 @@ async fn post(
     client: &Client,
     url: &str,
     body: Vec<u8>,
-    bearer: Option<&str>,
+    auth: Option<&HttpAuth>,
     key: &str,
 ) -> Outcome {
     let mut request = client
@@ -195,8 +195,15 @@ async fn post(
         .header(CONTENT_TYPE, "application/json")
         .header("Idempotency-Key", key)
         .body(body);
-    if let Some(token) = bearer {
-        request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+    match auth {
+        Some(HttpAuth::Credentials {
+            scheme,
+            credentials,
+        }) => request = request.header(AUTHORIZATION, format!("{scheme} {credentials}")),
+        Some(HttpAuth::Basic { username, password }) => {
+            request = request.basic_auth(username, Some(password));
+        }
+        None => {}
     }
     let response = match request.send().await {
         Ok(r) => r,

@@ -360,13 +360,25 @@ fn email_message_is_multipart_with_decodable_parts() {
 
 #[test]
 fn secrets_stay_out_of_debug_output() {
-    use headroom_notify::{Email, Integration, PagerDuty, Slack, Webhook};
+    use headroom_notify::{Email, HttpAuth, Integration, PagerDuty, Slack, Webhook};
     let all = [
         Integration::Webhook(Webhook {
             url: "https://hooks.example.com/a".into(),
             send_resolved: true,
             max_alerts: 0,
-            bearer_token: Some("tok-SECRET-1".into()),
+            auth: Some(HttpAuth::Credentials {
+                scheme: "Bearer".into(),
+                credentials: "tok-SECRET-1".into(),
+            }),
+        }),
+        Integration::Webhook(Webhook {
+            url: "https://hooks.example.com/b".into(),
+            send_resolved: true,
+            max_alerts: 0,
+            auth: Some(HttpAuth::Basic {
+                username: "hook-user".into(),
+                password: "pw-SECRET-5".into(),
+            }),
         }),
         Integration::Slack(Slack {
             url: "https://hooks.slack.com/services/SECRET-2".into(),
@@ -398,9 +410,9 @@ fn secrets_stay_out_of_debug_output() {
     ];
     let shown = format!("{all:?}");
     assert!(!shown.contains("SECRET"), "{shown}");
-    assert_eq!(shown.matches("<hidden>").count(), 4, "{shown}");
+    assert_eq!(shown.matches("<hidden>").count(), 5, "{shown}");
     assert!(
-        shown.contains("hooks.example.com/a"),
+        shown.contains("hooks.example.com/a") && shown.contains("hook-user"),
         "non-secrets still shown"
     );
 }

@@ -60,7 +60,10 @@ fn webhook(url: String) -> Integration {
         url,
         send_resolved: true,
         max_alerts: 0,
-        bearer_token: Some("s3cret".into()),
+        auth: Some(HttpAuth::Credentials {
+            scheme: "Bearer".into(),
+            credentials: "s3cret".into(),
+        }),
     })
 }
 
@@ -141,6 +144,42 @@ async fn request_carries_idempotency_key_bearer_and_v4_body() {
     assert_eq!(headers["authorization"], "Bearer s3cret");
     assert_eq!(headers["content-type"], "application/json");
     assert_eq!(body, &webhook_body(&message(), 0));
+}
+
+#[tokio::test]
+async fn basic_auth_and_other_schemes_reach_the_receiver() {
+    let (base, seen) = server().await;
+    let with = |auth| {
+        Integration::Webhook(Webhook {
+            url: format!("{base}/status/200"),
+            send_resolved: true,
+            max_alerts: 0,
+            auth: Some(auth),
+        })
+    };
+    let basic = HttpAuth::Basic {
+        username: "alert".into(),
+        password: "p:w".into(),
+    };
+    let token = HttpAuth::Credentials {
+        scheme: "Token".into(),
+        credentials: "abc".into(),
+    };
+    for auth in [basic, token] {
+        let outcome = deliver(
+            &with(auth),
+            &message(),
+            &Templates::default(),
+            &client(),
+            "k",
+        )
+        .await;
+        assert_eq!(outcome, Outcome::Delivered);
+    }
+    let seen = seen.0.lock().unwrap();
+    // base64("alert:p:w")
+    assert_eq!(seen[0].0["authorization"], "Basic YWxlcnQ6cDp3");
+    assert_eq!(seen[1].0["authorization"], "Token abc");
 }
 
 #[tokio::test]

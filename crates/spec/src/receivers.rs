@@ -18,6 +18,8 @@
 //!         send_resolved: true                  # default true
 //!         max_alerts: 10                       # default 0: all
 //!         http_config: {authorization: {credentials_file: hook-token}}   # Bearer
+//!         # or {authorization: {type: Token, credentials: …}}, {bearer_token_file: …},
+//!         # {basic_auth: {username: …, password_file: …}}
 //!     slack_configs:
 //!       - {api_url: https://hooks.slack.com/…, channel: '#shop', username: headroom,
 //!          title: '…', text: '…', send_resolved: false}
@@ -37,15 +39,15 @@
 //! not Go templates, and are compiled at load so a mistake is located.
 
 use headroom_notify::{
-    Email, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost, TemplateError,
-    Templates, Webhook, template_names,
+    Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost,
+    TemplateError, Templates, Webhook, template_names,
 };
 
 use crate::native::set_once;
 use crate::oncall::{self, Kind, whole};
 use crate::read::{At, Cx, Fields, did_you_mean, fields, open};
 use crate::signals::{http_url, read_secret};
-use crate::yaml::Node;
+use crate::yaml::{Node, Pos};
 
 const RECEIVER: &[&str] = &[
     "name",
@@ -56,7 +58,13 @@ const RECEIVER: &[&str] = &[
     "escalation_policy",
 ];
 const WEBHOOK: &[&str] = &["url", "send_resolved", "max_alerts", "http_config"];
-const HTTP_CONFIG: &[&str] = &["authorization", "bearer_token", "bearer_token_file"];
+const HTTP_CONFIG: &[&str] = &[
+    "authorization",
+    "basic_auth",
+    "bearer_token",
+    "bearer_token_file",
+];
+const BASIC_AUTH: &[&str] = &["username", "password", "password_file"];
 const AUTHORIZATION: &[&str] = &["type", "credentials", "credentials_file"];
 const SLACK: &[&str] = &[
     "api_url",
@@ -250,8 +258,8 @@ fn webhook(cx: &mut Cx, node: &Node) -> Option<Webhook> {
     let max_alerts = f.val("max_alerts").map_or(Some(0), |n| {
         whole(cx, n, "max_alerts").map(|m| u64::from(m.v))
     });
-    let bearer_token = match f.val("http_config") {
-        Some(n) => bearer_token(cx, n),
+    let auth = match f.val("http_config") {
+        Some(n) => http_auth(cx, n),
         None => None,
     };
     cx.clean_since(mark).then_some(())?;
@@ -259,32 +267,64 @@ fn webhook(cx: &mut Cx, node: &Node) -> Option<Webhook> {
         url: url?,
         send_resolved,
         max_alerts: max_alerts?,
-        bearer_token,
+        auth,
     })
 }
 
-/// The bearer token of an `http_config`: `authorization` (type Bearer, the default) or the
-/// older `bearer_token(_file)`.
-fn bearer_token(cx: &mut Cx, node: &Node) -> Option<String> {
+/// How an `http_config` authenticates: `authorization` (type Bearer by default), the older
+/// `bearer_token(_file)`, or `basic_auth`; one of them.
+fn http_auth(cx: &mut Cx, node: &Node) -> Option<HttpAuth> {
     let h = fields(cx, node, "http_config", HTTP_CONFIG)?;
     let old = secret(cx, &h, "bearer_token");
-    let Some(a) = h.val("authorization") else {
-        return old.map(|t| t.v);
-    };
-    if let Some(t) = &old {
-        cx.err(t.pos, "give authorization or bearer_token, not both");
+    let mut given: Vec<(&str, Pos)> = ["authorization", "basic_auth"]
+        .into_iter()
+        .filter_map(|k| Some((k, h.val(k)?.pos)))
+        .collect();
+    given.extend(old.as_ref().map(|t| ("bearer_token", t.pos)));
+    if let [.., (_, at)] = given[..]
+        && given.len() > 1
+    {
+        let names: Vec<&str> = given.iter().map(|(k, _)| *k).collect();
+        let msg = match names[..] {
+            [a, b] => format!("give {a} or {b}, not both"),
+            _ => format!("give one of {}", names.join(", ")),
+        };
+        cx.err(at, msg);
         return None;
     }
-    let a = fields(cx, a, "authorization", AUTHORIZATION)?;
-    if let Some(t) = a.str(cx, "type")
-        && !t.v.eq_ignore_ascii_case("bearer")
-    {
+    if let Some(t) = old {
+        return Some(HttpAuth::Credentials {
+            scheme: "Bearer".into(),
+            credentials: t.v,
+        });
+    }
+    if let Some(b) = h.val("basic_auth") {
+        let b = fields(cx, b, "basic_auth", BASIC_AUTH)?;
+        let username = b.req_str(cx, "username");
+        let mark = cx.mark();
+        let password = secret(cx, &b, "password");
+        if password.is_none() && cx.clean_since(mark) {
+            cx.err(b.pos, "basic_auth needs password or password_file");
+        }
+        return Some(HttpAuth::Basic {
+            username: username?.v,
+            password: password?.v,
+        });
+    }
+    let a = fields(cx, h.val("authorization")?, "authorization", AUTHORIZATION)?;
+    let scheme = a.str(cx, "type").map_or("Bearer".to_string(), |t| t.v);
+    let at = a.val("type").map_or(a.pos, |n| n.pos);
+    if scheme.eq_ignore_ascii_case("basic") {
         cx.err(
-            t.pos,
-            format!(
-                "authorization type {:?} is not supported: headroom sends Bearer",
-                t.v
-            ),
+            at,
+            format!("authorization type {scheme:?} cannot be used: give basic_auth instead"),
+        );
+        return None;
+    }
+    if scheme.is_empty() || scheme.contains(char::is_whitespace) {
+        cx.err(
+            at,
+            format!("authorization type {scheme:?} must be one word"),
         );
         return None;
     }
@@ -293,7 +333,10 @@ fn bearer_token(cx: &mut Cx, node: &Node) -> Option<String> {
     if credentials.is_none() && cx.clean_since(mark) {
         cx.err(a.pos, "authorization needs credentials or credentials_file");
     }
-    credentials.map(|c| c.v)
+    Some(HttpAuth::Credentials {
+        scheme,
+        credentials: credentials?.v,
+    })
 }
 
 fn slack(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Slack> {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use headroom_notify::{
-    Email, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost, Webhook,
+    Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost,
+    Webhook,
 };
 use headroom_routing::label_set;
 use headroom_spec::{Config, Problem, load_paths, load_str};
@@ -59,6 +60,8 @@ receivers:
         http_config:
           authorization: {type: Bearer, credentials_file: secrets/hook}
       - {url: "http://localhost:9000/hook", send_resolved: false}
+      - url: https://relay.example.com/in
+        http_config: {basic_auth: {username: relay, password_file: secrets/relay}}
     slack_configs:
       - channel: '#shop'
         username: headroom
@@ -102,6 +105,7 @@ fn receivers_dir() -> (tempfile::TempDir, Config) {
             "https://hooks.slack.com/services/T0/B0/shared\n",
         ),
         ("secrets/hook", "hook-token\n"),
+        ("secrets/relay", "relay-password\n"),
         ("secrets/pd", "pd-routing-key\n"),
         ("config.yaml", RECEIVERS),
     ] {
@@ -122,13 +126,25 @@ fn every_integration_reads_into_its_values() {
                 url: "https://hooks.example.com/alerts".into(),
                 send_resolved: true,
                 max_alerts: 10,
-                bearer_token: Some("hook-token".into()),
+                auth: Some(HttpAuth::Credentials {
+                    scheme: "Bearer".into(),
+                    credentials: "hook-token".into(),
+                }),
             }),
             Integration::Webhook(Webhook {
                 url: "http://localhost:9000/hook".into(),
                 send_resolved: false,
                 max_alerts: 0,
-                bearer_token: None,
+                auth: None,
+            }),
+            Integration::Webhook(Webhook {
+                url: "https://relay.example.com/in".into(),
+                send_resolved: true,
+                max_alerts: 0,
+                auth: Some(HttpAuth::Basic {
+                    username: "relay".into(),
+                    password: "relay-password".into(),
+                }),
             }),
             Integration::Slack(Slack {
                 url: "https://hooks.slack.com/services/T0/B0/shared".into(),
@@ -382,7 +398,13 @@ fn an_alertmanager_config_loads_unchanged() {
     let Integration::Webhook(hook) = &chat[0] else {
         panic!("{chat:?}")
     };
-    assert_eq!(hook.bearer_token.as_deref(), Some("webhook-token"));
+    assert_eq!(
+        hook.auth,
+        Some(HttpAuth::Credentials {
+            scheme: "Bearer".into(),
+            credentials: "webhook-token".into()
+        })
+    );
     assert_eq!(hook.max_alerts, 20);
 
     // The tree routes as Alertmanager would: a critical database alert owned by team X goes
@@ -455,6 +477,10 @@ receivers:
     escalation_policy: nobody
   - name: b
   - name: b
+  - name: c
+    webhook_configs:
+      - {url: "http://h", http_config: {basic_auth: {username: u}}}
+      - {url: "http://h", http_config: {basic_auth: {password: p}, bearer_token: t}}
 "#,
     );
     let want = [
@@ -463,9 +489,11 @@ receivers:
         "n.yaml:5:18: url \"ftp://pd\" must be an http:// or https:// URL with a host",
         "n.yaml:9:15: url \"localhost:9000\" must be an http:// or https:// URL with a host",
         "n.yaml:9:45: max_alerts must be a whole number (0 or more), found \"-1\"",
-        "n.yaml:9:85: authorization type \"Basic\" is not supported: headroom sends Bearer",
+        "n.yaml:9:85: authorization type \"Basic\" cannot be used: give basic_auth instead",
         "n.yaml:10:56: authorization needs credentials or credentials_file",
         "n.yaml:11:55: give authorization or bearer_token, not both",
+        "n.yaml:28:53: basic_auth needs password or password_file",
+        "n.yaml:29:82: give basic_auth or bearer_token, not both",
         "n.yaml:12:10: unknown field \"ur\" in webhook config; did you mean \"url\"?",
         "n.yaml:12:9: missing field \"url\" in webhook config",
         "n.yaml:14:32: title: syntax error: unexpected end of input, expected end of variable block",
