@@ -1095,6 +1095,13 @@ fn same_notifications_as_alertmanager(reload: bool, expected: (usize, usize)) {
         for (addr, token) in &peers {
             post_ok(*addr, "/api/v2/alerts", *token, &body);
         }
+        if offset == 0 {
+            // A second in, A2 is inhibited and D1 silenced: both list the same groups.
+            thread::sleep(
+                (start + Duration::from_secs(1)).saturating_duration_since(Instant::now()),
+            );
+            same_groups(&peers, "while A2 is inhibited and D1 silenced", true);
+        }
     }
 
     // Both reload the config with one route added, from the same files they started with.
@@ -1183,4 +1190,82 @@ fn same_notifications_as_alertmanager(reload: bool, expected: (usize, usize)) {
     );
     // Beyond the alerts: each notification's status, group labels and common labels.
     assert_eq!(from_headroom, from_am);
+    same_groups(&peers, "at the end", false);
+}
+
+/// `GET /api/v2/alerts/groups` of one peer, without what differs by design: silence ids
+/// (each peer makes its own; their count stays) and times.
+fn groups_view(addr: SocketAddr, token: Option<&str>, query: &str) -> Vec<Value> {
+    let names = |v: &Value| -> Vec<Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect()
+    };
+    let groups = get_json(addr, &format!("/api/v2/alerts/groups{query}"), token);
+    let mut view: Vec<Value> = groups
+        .as_array()
+        .unwrap_or_else(|| panic!("groups from {addr}: {groups}"))
+        .iter()
+        .map(|g| {
+            let alerts: Vec<Value> = g["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| {
+                    json!({
+                        "fingerprint": a["fingerprint"],
+                        "state": a["status"]["state"],
+                        "silenced": a["status"]["silencedBy"].as_array().unwrap().len(),
+                        "inhibitedBy": a["status"]["inhibitedBy"],
+                        "receivers": names(&a["receivers"]),
+                    })
+                })
+                .collect();
+            json!({"labels": g["labels"], "receiver": g["receiver"]["name"], "alerts": alerts})
+        })
+        .collect();
+    // Groups with the same labels and receiver (a route and its child) are in the order
+    // Alertmanager's map iteration gives them: compare each such run in one fixed order.
+    for run in
+        view.chunk_by_mut(|a, b| a["labels"] == b["labels"] && a["receiver"] == b["receiver"])
+    {
+        run.sort_by_key(|g| g["alerts"].to_string());
+    }
+    view
+}
+
+/// Both peers list the same groups, unfiltered and filtered; `muted` says the moment has a
+/// silenced and an inhibited alert, which the unfiltered list must show.
+fn same_groups(peers: &[(SocketAddr, Option<&str>)], when: &str, muted: bool) {
+    let [(am, _), (headroom, token)] = peers else {
+        panic!("two peers")
+    };
+    for query in [
+        "",
+        "?silenced=false&inhibited=false",
+        "?receiver=audit&filter=team%3D~%22db%7Cweb%22",
+    ] {
+        let from_am = groups_view(*am, None, query);
+        let from_headroom = groups_view(*headroom, *token, query);
+        assert_eq!(
+            from_headroom, from_am,
+            "groups{query} {when}: headroom (left), Alertmanager (right)"
+        );
+        if query.is_empty() {
+            let states: Vec<&Value> = from_am
+                .iter()
+                .flat_map(|g| g["alerts"].as_array().unwrap())
+                .filter(|a| a["state"] == "suppressed")
+                .collect();
+            assert_eq!(
+                states.iter().any(|a| a["silenced"] == 1)
+                    && states.iter().any(|a| a["inhibitedBy"] != json!([])),
+                muted,
+                "groups {when}: {from_am:#?}"
+            );
+            assert!(from_am.len() >= 3, "several groups {when}: {from_am:#?}");
+        }
+    }
 }

@@ -651,6 +651,15 @@ pub fn sort_alerts(alerts: &mut [Alert]) {
     });
 }
 
+/// Upstream's `AlertGroups` order, as its API lists groups: by group labels
+/// (`LabelSet.Before`), then by receiver.
+pub fn sort_groups(groups: &mut [GroupView]) {
+    groups.sort_by(|a, b| {
+        label_set_order(&a.labels, &b.labels)
+            .then_with(|| a.route.options.receiver.cmp(&b.route.options.receiver))
+    });
+}
+
 /// Prometheus's `LabelSet.Before` as an ordering: fewer labels first, then the first name (in
 /// sorted order over both sets) that one lacks or where the values differ decides.
 fn label_set_order(a: &LabelSet, b: &LabelSet) -> std::cmp::Ordering {

@@ -1,5 +1,5 @@
 //! Alertmanager's API v2, as Prometheus and `amtool` speak it: `POST/GET /api/v2/alerts`,
-//! `GET /api/v2/status`, `GET /api/v2/receivers`, `GET/POST /api/v2/silences`,
+//! `GET /api/v2/alerts/groups`, `GET /api/v2/status`, `GET /api/v2/receivers`, `GET/POST /api/v2/silences`,
 //! `GET/DELETE /api/v2/silence/{id}`; and `POST /api/v1/integrations/alertmanager`, where
 //! another Alertmanager forwards its webhook notifications (payload version 4).
 //!
@@ -106,6 +106,120 @@ pub async fn forwarded(
 /// An inhibit rule's firing sources, by the values of its `equal` labels.
 type SourcesByValues<'a> = HashMap<Vec<String>, Vec<&'a BTreeMap<String, String>>>;
 
+/// What mutes each alert at `now`: the silences, and each inhibit rule's firing sources indexed
+/// by their `equal` label values, so a target looks up its own values instead of scanning every
+/// firing alert (n² for thousands of alerts).
+struct Mutes<'a> {
+    silences: &'a [Silence],
+    rules: &'a [headroom_routing::inhibit::InhibitRule],
+    sources: Vec<SourcesByValues<'a>>,
+    now: DateTime<Utc>,
+}
+
+/// Why an alert is muted: silence ids and inhibiting alerts' fingerprints.
+struct Status<'a> {
+    silenced_by: Vec<&'a str>,
+    inhibited_by: Vec<String>,
+}
+
+fn equal_values(
+    rule: &headroom_routing::inhibit::InhibitRule,
+    labels: &BTreeMap<String, String>,
+) -> Vec<String> {
+    rule.equal
+        .iter()
+        .map(|n| labels.get(n).cloned().unwrap_or_default())
+        .collect()
+}
+
+impl<'a> Mutes<'a> {
+    fn new(desk: &'a crate::alerting::Desk, firing: &[&'a Alert], now: DateTime<Utc>) -> Self {
+        let rules = &desk.dispatcher.config().inhibit_rules;
+        let sources = rules
+            .iter()
+            .map(|rule| {
+                let mut by_values = SourcesByValues::new();
+                for a in firing
+                    .iter()
+                    .filter(|a| all_match(&rule.source_matchers, &a.labels))
+                {
+                    by_values
+                        .entry(equal_values(rule, &a.labels))
+                        .or_default()
+                        .push(&a.labels);
+                }
+                by_values
+            })
+            .collect();
+        Mutes {
+            silences: &desk.silences,
+            rules,
+            sources,
+            now,
+        }
+    }
+
+    fn status(&self, alert: &Alert) -> Status<'a> {
+        let silenced_by = self
+            .silences
+            .iter()
+            .filter(|s| s.mutes(&alert.labels, self.now))
+            .map(|s| s.id.as_str())
+            .collect();
+        let inhibited_by = self
+            .rules
+            .iter()
+            .zip(&self.sources)
+            .filter_map(|(rule, by_values)| {
+                let candidates = by_values.get(&equal_values(rule, &alert.labels))?;
+                rule.inhibiting_source(&alert.labels, candidates.iter().copied())
+            })
+            .map(|source| headroom_routing::group::fingerprint(source).to_string())
+            .collect();
+        Status {
+            silenced_by,
+            inhibited_by,
+        }
+    }
+}
+
+impl Status<'_> {
+    fn suppressed(&self) -> bool {
+        !self.silenced_by.is_empty() || !self.inhibited_by.is_empty()
+    }
+
+    /// Alertmanager's `active`, `silenced` and `inhibited` filters.
+    fn shown(&self, q: &AlertQuery) -> bool {
+        if self.suppressed() {
+            (q.silenced || self.silenced_by.is_empty())
+                && (q.inhibited || self.inhibited_by.is_empty())
+        } else {
+            q.active
+        }
+    }
+}
+
+/// A `gettableAlert`.
+fn gettable(alert: &Alert, receivers: &[String], status: &Status) -> Value {
+    json!({
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "startsAt": api_time(alert.starts_at),
+        // An alert with no known end (headroom's own, a forwarded one) shows Go's zero time,
+        // as Alertmanager's webhook does: the API's schema requires a time here.
+        "endsAt": alert.ends_at.map_or_else(|| "0001-01-01T00:00:00.000Z".to_string(), api_time),
+        "updatedAt": api_time(alert.updated_at),
+        "generatorURL": alert.generator_url,
+        "fingerprint": alert.fingerprint().to_string(),
+        "receivers": receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
+        "status": {
+            "state": if status.suppressed() { "suppressed" } else { "active" },
+            "silencedBy": status.silenced_by,
+            "inhibitedBy": status.inhibited_by,
+        },
+    })
+}
+
 /// `GET /api/v2/alerts` with Alertmanager's filters: `filter` (matchers), `active`,
 /// `silenced`, `inhibited`, `unprocessed` and `receiver` (a regex).
 pub async fn get_alerts(
@@ -118,44 +232,19 @@ pub async fn get_alerts(
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
     let dispatcher = &desk.dispatcher;
-    let config = dispatcher.config();
     let firing: Vec<&Alert> = dispatcher
         .alerts()
         .iter()
         .filter(|a| !a.resolved_at(now))
         .collect();
-    // Per inhibit rule, its firing sources by their `equal` label values: a target then looks
-    // up its own values instead of scanning every firing alert (n² for thousands of alerts).
-    let equal_values = |rule: &headroom_routing::inhibit::InhibitRule,
-                        labels: &BTreeMap<String, String>| {
-        rule.equal
-            .iter()
-            .map(|n| labels.get(n).cloned().unwrap_or_default())
-            .collect::<Vec<String>>()
-    };
-    let sources: Vec<SourcesByValues> = config
-        .inhibit_rules
-        .iter()
-        .map(|rule| {
-            let mut by_values = SourcesByValues::new();
-            for a in firing
-                .iter()
-                .filter(|a| all_match(&rule.source_matchers, &a.labels))
-            {
-                by_values
-                    .entry(equal_values(rule, &a.labels))
-                    .or_default()
-                    .push(&a.labels);
-            }
-            by_values
-        })
-        .collect();
+    let mutes = Mutes::new(&desk, &firing, now);
     let mut out = Vec::new();
     for alert in &firing {
         if !all_match(&q.filter, &alert.labels) {
             continue;
         }
-        let receivers: Vec<String> = config
+        let receivers: Vec<String> = dispatcher
+            .config()
             .route
             .matching(&alert.labels)
             .into_iter()
@@ -166,49 +255,78 @@ pub async fn get_alerts(
         {
             continue;
         }
-        let silenced_by: Vec<&str> = desk
-            .silences
-            .iter()
-            .filter(|s| s.mutes(&alert.labels, now))
-            .map(|s| s.id.as_str())
-            .collect();
-        let inhibited_by: Vec<String> = config
-            .inhibit_rules
-            .iter()
-            .zip(&sources)
-            .filter_map(|(rule, by_values)| {
-                let candidates = by_values.get(&equal_values(rule, &alert.labels))?;
-                rule.inhibiting_source(&alert.labels, candidates.iter().copied())
-            })
-            .map(|source| headroom_routing::group::fingerprint(source).to_string())
-            .collect();
-        let suppressed = !silenced_by.is_empty() || !inhibited_by.is_empty();
-        let shown = if suppressed {
-            (q.silenced || silenced_by.is_empty()) && (q.inhibited || inhibited_by.is_empty())
-        } else {
-            q.active
-        };
-        if !shown {
-            continue;
+        let status = mutes.status(alert);
+        if status.shown(&q) {
+            out.push(gettable(alert, &receivers, &status));
         }
-        out.push(json!({
-            "labels": alert.labels,
-            "annotations": alert.annotations,
-            "startsAt": api_time(alert.starts_at),
-            // An alert with no known end (headroom's own, a forwarded one) shows Go's zero time,
-            // as Alertmanager's webhook does: the API's schema requires a time here.
-            "endsAt": alert.ends_at.map_or_else(|| "0001-01-01T00:00:00.000Z".to_string(), api_time),
-            "updatedAt": api_time(alert.updated_at),
-            "generatorURL": alert.generator_url,
-            "fingerprint": alert.fingerprint().to_string(),
-            "receivers": receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
-            "status": {
-                "state": if suppressed { "suppressed" } else { "active" },
-                "silencedBy": silenced_by,
-                "inhibitedBy": inhibited_by,
-            },
-        }));
     }
+    Ok(Json(Value::Array(out)))
+}
+
+/// `GET /api/v2/alerts/groups`: the aggregation groups as Alertmanager lists them (Grafana and
+/// Karma read this), with the same filters; `receiver` selects groups by their route's
+/// receiver. Groups in `LabelSet.Before` order then by receiver, alerts in upstream's order,
+/// each alert naming the receivers of every listed group holding it.
+pub async fn get_alert_groups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &headers, Scope::Read).await?;
+    let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
+    let now = state.now().to_chrono();
+    let desk = state.alerting.desk.lock().await;
+    let firing: Vec<&Alert> = desk
+        .dispatcher
+        .alerts()
+        .iter()
+        .filter(|a| !a.resolved_at(now))
+        .collect();
+    let mutes = Mutes::new(&desk, &firing, now);
+    let mut groups = desk.dispatcher.groups();
+    groups.retain_mut(|g| {
+        let receiver = g.route.options.receiver.as_deref().unwrap_or_default();
+        if q.receiver.as_ref().is_some_and(|re| !re.is_match(receiver)) {
+            return false;
+        }
+        g.alerts.retain(|a| {
+            !a.resolved_at(now) && all_match(&q.filter, &a.labels) && mutes.status(a).shown(&q)
+        });
+        !g.alerts.is_empty()
+    });
+    headroom_routing::dispatch::sort_groups(&mut groups);
+    let mut receivers: HashMap<String, Vec<String>> = HashMap::new();
+    for g in &groups {
+        for a in &g.alerts {
+            receivers
+                .entry(a.fingerprint().to_string())
+                .or_default()
+                .push(g.route.options.receiver.clone().unwrap_or_default());
+        }
+    }
+    receivers.values_mut().for_each(|r| r.sort());
+    let out: Vec<Value> = groups
+        .iter_mut()
+        .map(|g| {
+            headroom_routing::dispatch::sort_alerts(&mut g.alerts);
+            let alerts: Vec<Value> = g
+                .alerts
+                .iter()
+                .map(|a| {
+                    gettable(
+                        a,
+                        &receivers[&a.fingerprint().to_string()],
+                        &mutes.status(a),
+                    )
+                })
+                .collect();
+            json!({
+                "labels": g.labels,
+                "receiver": {"name": g.route.options.receiver.clone().unwrap_or_default()},
+                "alerts": alerts,
+            })
+        })
+        .collect();
     Ok(Json(Value::Array(out)))
 }
 

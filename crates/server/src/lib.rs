@@ -156,6 +156,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v2/alerts",
             get(alertmanager::get_alerts).post(alertmanager::post_alerts),
         )
+        .route("/api/v2/alerts/groups", get(alertmanager::get_alert_groups))
         .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route(

@@ -156,6 +156,8 @@ fn respond_paths() -> Value {
             "get": with(op("Alerts (Alertmanager API v2)", "read", &[("200", "gettableAlerts"), ("400", "bad filter")]),
                 vec![query("filter", "matcher, repeatable"), query("active", "true|false"), query("silenced", "true|false"), query("inhibited", "true|false"), query("receiver", "regex")]),
             "post": op("Post alerts (Alertmanager API v2); the batch is validated whole", "ingest", &[("200", "accepted"), ("400", "invalid alert, nothing stored")])},
+        "/api/v2/alerts/groups": {"get": with(op("Alert groups (Alertmanager API v2)", "read", &[("200", "alertGroups"), ("400", "bad filter")]),
+            vec![query("filter", "matcher, repeatable"), query("active", "true|false"), query("silenced", "true|false"), query("inhibited", "true|false"), query("receiver", "regex")])},
         "/api/v2/status": {"get": op("Cluster, config and version (Alertmanager API v2)", "read", &[("200", "status")])},
         "/api/v2/receivers": {"get": op("Receiver names", "read", &[("200", "receivers")])},
         "/api/v2/silences": {

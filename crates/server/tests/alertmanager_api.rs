@@ -486,6 +486,111 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
 }
 
 #[tokio::test]
+async fn alert_groups_list_each_route_group_with_its_muted_alerts() {
+    let (addr, _seen) = receiver(Arc::new(Mutex::new(200))).await;
+    let (ctx, _path) = setup_file(&config(addr)).await;
+    let r = post_alerts(
+        &ctx,
+        &ctx.ingest,
+        json!([
+            {"labels": {"alertname": "Down", "severity": "page", "service": "api"}},
+            {"labels": {"alertname": "Slow", "severity": "ticket", "service": "api"}},
+            {"labels": {"alertname": "Slow", "severity": "ticket", "service": "web"}},
+            {"labels": {"alertname": "Gone", "service": "web"}, "endsAt": "2027-01-15T08:00:00Z"},
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let groups = get(&ctx.app, "/api/v2/alerts/groups", Some(&ctx.read))
+        .await
+        .json();
+    // Group labels in LabelSet.Before order, then receiver; the resolved alert is left out.
+    let summary: Vec<(Value, Value, Vec<Value>)> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let alerts = g["alerts"].as_array().unwrap();
+            (
+                g["labels"].clone(),
+                g["receiver"]["name"].clone(),
+                alerts
+                    .iter()
+                    .map(|a| a["labels"]["service"].clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                json!({"alertname": "Down"}),
+                json!("oncall"),
+                vec![json!("api")]
+            ),
+            (
+                json!({"alertname": "Slow"}),
+                json!("team"),
+                vec![json!("api"), json!("web")]
+            ),
+        ]
+    );
+    let slow_api = &groups[1]["alerts"][0];
+    assert_eq!(slow_api["status"]["state"], "suppressed");
+    assert_eq!(
+        slow_api["status"]["inhibitedBy"],
+        json!([groups[0]["alerts"][0]["fingerprint"]])
+    );
+    assert_eq!(slow_api["receivers"], json!([{"name": "team"}]));
+
+    // Alertmanager's filters: muted alerts out, a matcher, a receiver regex.
+    let list = |q: &str| {
+        let ctx = &ctx;
+        let q = q.to_string();
+        async move {
+            let v = get(
+                &ctx.app,
+                &format!("/api/v2/alerts/groups{q}"),
+                Some(&ctx.read),
+            )
+            .await
+            .json();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    (
+                        g["receiver"]["name"].clone(),
+                        g["alerts"].as_array().unwrap().len(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list("?inhibited=false").await,
+        [(json!("oncall"), 1), (json!("team"), 1)]
+    );
+    assert_eq!(
+        list("?filter=service%3D%22web%22").await,
+        [(json!("team"), 1)]
+    );
+    assert_eq!(list("?receiver=on.*").await, [(json!("oncall"), 1)]);
+    assert_eq!(list("?active=false").await, [(json!("team"), 1)]);
+
+    let r = get(
+        &ctx.app,
+        "/api/v2/alerts/groups?filter=%7Bbad",
+        Some(&ctx.read),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = get(&ctx.app, "/api/v2/alerts/groups", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn status_and_receivers_describe_the_running_config() {
     let (addr, _seen) = receiver(Arc::new(Mutex::new(200))).await;
     let (ctx, _path) = setup_file(&config(addr)).await;

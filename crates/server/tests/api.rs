@@ -672,6 +672,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v2/alerts"),
     ("post", "/api/v2/alerts"),
+    ("get", "/api/v2/alerts/groups"),
     ("get", "/api/v2/status"),
     ("get", "/api/v2/receivers"),
     ("get", "/api/v2/silences"),
