@@ -47,4 +47,6 @@ pub use message::{
 };
 #[cfg(feature = "send")]
 pub use send::{Client, ClientError, EXCERPT_BYTES, Outcome, deliver, retry_after};
-pub use template::{RenderErrorKind, TemplateError, Templates, names as template_names};
+pub use template::{
+    RenderErrorKind, TemplateError, Templates, inline_sources, names as template_names,
+};

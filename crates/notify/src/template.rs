@@ -303,23 +303,8 @@ impl Templates {
     /// Compiles every integration-level template of `receiver`, named as rendering names them
     /// (`receiver/slack.title`), so a config loader refuses a bad one before any alert fires.
     pub fn check_receiver(receiver: &Receiver) -> Result<(), TemplateError> {
-        for integration in &receiver.integrations {
-            let sources: Vec<(&str, &Option<String>)> = match integration {
-                Integration::Slack(s) => {
-                    vec![(names::SLACK_TITLE, &s.title), (names::SLACK_TEXT, &s.text)]
-                }
-                Integration::Email(e) => vec![
-                    (names::EMAIL_SUBJECT, &e.subject),
-                    (names::EMAIL_TEXT, &e.text),
-                    (names::EMAIL_HTML, &e.html),
-                ],
-                Integration::Webhook(_) | Integration::PagerDuty(_) => vec![],
-            };
-            for (name, source) in sources {
-                if let Some(source) = source {
-                    Templates::check(&format!("{}/{name}", receiver.name), source)?;
-                }
-            }
+        for (name, source) in inline_sources(receiver) {
+            Templates::check(&format!("{}/{name}", receiver.name), source)?;
         }
         Ok(())
     }
@@ -331,6 +316,26 @@ impl Templates {
         env.add_template(name, source)
             .map_err(|e| compile_error(name, &e))
     }
+}
+
+/// A receiver's integration-level template sources, with the default each replaces.
+pub fn inline_sources(receiver: &Receiver) -> impl Iterator<Item = (&'static str, &str)> {
+    receiver.integrations.iter().flat_map(|integration| {
+        let sources: Vec<(&'static str, &Option<String>)> = match integration {
+            Integration::Slack(s) => {
+                vec![(names::SLACK_TITLE, &s.title), (names::SLACK_TEXT, &s.text)]
+            }
+            Integration::Email(e) => vec![
+                (names::EMAIL_SUBJECT, &e.subject),
+                (names::EMAIL_TEXT, &e.text),
+                (names::EMAIL_HTML, &e.html),
+            ],
+            Integration::Webhook(_) | Integration::PagerDuty(_) => vec![],
+        };
+        sources
+            .into_iter()
+            .filter_map(|(name, source)| Some((name, source.as_deref()?)))
+    })
 }
 
 fn environment() -> Environment<'static> {

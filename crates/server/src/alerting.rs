@@ -66,6 +66,8 @@ pub struct Alerting {
     pub queued: Notify,
     /// The receivers of the config in force.
     pub receivers: RwLock<Vec<headroom_notify::Receiver>>,
+    /// The notification templates of the config in force (defaults with its `templates`).
+    pub templates: RwLock<headroom_notify::Templates>,
     /// The config text in force, for `/api/v2/status`.
     pub original: RwLock<String>,
     pub started_at: Timestamp,
@@ -110,6 +112,7 @@ impl Alerting {
         let at = now.to_chrono();
         let mut dispatcher = Dispatcher::new(dispatch_config(config), at)
             .map_err(|e| crate::ServeError::Config(vec![e.to_string()]))?;
+        let templates = templates(config).map_err(|e| crate::ServeError::Config(vec![e]))?;
         let log = store.load_notification_log(now).await?;
         dispatcher.restore_notification_log(log.iter().filter_map(log_entry_from_record));
         for record in store.load_alerts().await? {
@@ -133,6 +136,7 @@ impl Alerting {
             wake: Notify::new(),
             queued: Notify::new(),
             receivers: RwLock::new(config.receivers.clone()),
+            templates: RwLock::new(templates),
             original: RwLock::new(original),
             started_at: now,
             external_url,
@@ -151,11 +155,13 @@ impl Alerting {
         original: String,
         now: Timestamp,
     ) -> Result<(), String> {
+        let templates = templates(config)?;
         let mut desk = self.desk.lock().await;
         desk.dispatcher
             .reload(dispatch_config(config), now.to_chrono())
             .map_err(|e| e.to_string())?;
         *self.receivers.write().expect("receivers lock") = config.receivers.clone();
+        *self.templates.write().expect("templates lock") = templates;
         *self.original.write().expect("original lock") = original;
         *self.integrations.write().expect("integrations lock") = config.integrations.clone();
         *self.incidents.write().expect("incident config lock") =
@@ -164,6 +170,10 @@ impl Alerting {
         self.wake.notify_one();
         Ok(())
     }
+}
+
+fn templates(config: &Config) -> Result<headroom_notify::Templates, String> {
+    headroom_notify::Templates::with_overrides(config.templates.clone()).map_err(|e| e.to_string())
 }
 
 /// Makes `alerts` durable, then hands them to the dispatcher. `source` names where they came

@@ -73,9 +73,8 @@ pub async fn run_sender(state: AppState) {
             return;
         }
     };
-    let templates = Templates::default();
     loop {
-        if send_round(&state, &client, &templates).await == 0 {
+        if send_round(&state, &client).await == 0 {
             tokio::select! {
                 _ = state.alerting.queued.notified() => {}
                 _ = tokio::time::sleep(IDLE) => {}
@@ -85,8 +84,15 @@ pub async fn run_sender(state: AppState) {
 }
 
 /// Claims the items due now and sends them concurrently; returns how many it claimed.
-pub async fn send_round(state: &AppState, client: &Client, templates: &Templates) -> usize {
+pub async fn send_round(state: &AppState, client: &Client) -> usize {
     let now = state.now();
+    // The templates of the config in force when the round starts.
+    let templates = state
+        .alerting
+        .templates
+        .read()
+        .expect("templates lock")
+        .clone();
     let claimed = match state.store.claim_due(now, BATCH, now + CLAIM).await {
         Ok(items) => items,
         Err(e) => {

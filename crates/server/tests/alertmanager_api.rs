@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use headroom_notify::{Client, Templates};
+use headroom_notify::Client;
 use headroom_server::alerting::dispatch_round;
 use headroom_server::outbox::send_round;
 use headroom_store::{OutboxState, OutboxStore, RoutedAlertStore};
@@ -86,7 +86,7 @@ async fn post_alerts(ctx: &Ctx, token: &str, body: Value) -> Resp {
 async fn deliver(ctx: &Ctx) -> usize {
     dispatch_round(&ctx.state).await;
     let client = Client::new(std::time::Duration::from_secs(5)).unwrap();
-    send_round(&ctx.state, &client, &Templates::default()).await
+    send_round(&ctx.state, &client).await
 }
 
 fn advance(ctx: &Ctx, ms: i64) {
@@ -588,6 +588,48 @@ async fn alert_groups_list_each_route_group_with_its_muted_alerts() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     let r = get(&ctx.app, "/api/v2/alerts/groups", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn config_templates_shape_notifications_and_follow_a_reload() {
+    let (addr, seen) = receiver(Arc::new(Mutex::new(200))).await;
+    let cfg = |subject: &str| {
+        format!(
+            r#"
+route: {{receiver: chat, group_by: [alertname], group_wait: 0s}}
+receivers:
+  - name: chat
+    slack_configs: [{{api_url: "http://{addr}/slack", send_resolved: true}}]
+templates:
+  subject: "{subject}"
+  slack.text: "{{% include 'owner' %}}"
+  owner: "owned by {{{{ commonLabels.team }}}}"
+"#
+        )
+    };
+    let (ctx, path) = setup_file(&cfg("{{ status | upper }} {{ groupLabels.alertname }}")).await;
+    let alert = json!([{"labels": {"alertname": "Down", "team": "shop"}}]);
+    post_alerts(&ctx, &ctx.ingest, alert.clone()).await;
+    deliver(&ctx).await;
+    {
+        let seen = seen.lock().unwrap();
+        let attachment = &seen[0].2["attachments"][0];
+        // slack.title defaults to the subject, which the config replaced.
+        assert_eq!(attachment["title"], "FIRING Down", "{attachment}");
+        assert_eq!(attachment["text"], "owned by shop", "{attachment}");
+    }
+
+    // A reload brings new templates; one that does not compile is refused, keeping these.
+    write(&path, &cfg("{{ status"));
+    assert_eq!(reload(&ctx).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    write(&path, &cfg("now {{ status }}"));
+    assert_eq!(reload(&ctx).await.status, StatusCode::OK);
+    advance(&ctx, 6 * 60_000);
+    post_alerts(&ctx, &ctx.ingest, json!([{"labels": {"alertname": "Down", "team": "shop"}, "endsAt": "2027-01-15T08:06:00Z"}])).await;
+    deliver(&ctx).await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].2["attachments"][0]["title"], "now resolved");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use headroom_core::Timestamp;
-use headroom_notify::{Client, Templates};
+use headroom_notify::Client;
 use headroom_server::alerting::dispatch_round;
 use headroom_server::escalation::{Action, escalation_round, link_token};
 use headroom_server::outbox::send_round;
@@ -485,7 +485,7 @@ async fn tick(state: &AppState) {
     dispatch_round(state).await;
     escalation_round(state).await;
     let client = Client::new(std::time::Duration::from_secs(5)).unwrap();
-    send_round(state, &client, &Templates::default()).await;
+    send_round(state, &client).await;
 }
 
 fn paths(seen: &Seen) -> Vec<String> {

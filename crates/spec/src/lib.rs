@@ -73,6 +73,9 @@ pub struct Config {
     /// Where notifications go (Alertmanager's `receivers`), in the order declared; one named
     /// `default`, with no integrations, when none is declared.
     pub receivers: Vec<Receiver>,
+    /// User templates by name (top-level `templates`): a default's name replaces it, any other
+    /// name is a partial the others include.
+    pub templates: BTreeMap<String, String>,
     /// Receivers that also page an escalation policy (headroom's `escalation_policy` on a
     /// receiver): receiver name → policy id.
     pub receiver_escalations: BTreeMap<String, PolicyId>,
@@ -278,6 +281,11 @@ pub fn load_sources_for(
         });
     }
     let names: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+    let templates = receivers::finish_templates(
+        &mut cx,
+        std::mem::take(&mut settings.routing.templates),
+        &receivers,
+    );
     let smtp = settings.routing.receiver_defaults.smtp();
     let routing = respond::finish(&mut cx, settings.routing, &names);
     let oncall = oncall::finish(&mut cx, settings.oncall);
@@ -325,6 +333,7 @@ pub fn load_sources_for(
         routing,
         receivers,
         receiver_escalations,
+        templates,
         oncall,
         incident_policies: settings
             .incident_policies

@@ -52,6 +52,7 @@ const TOP: &[&str] = &[
     "escalation_policies",
     "incident_policies",
     "integrations",
+    "templates",
 ];
 const SERVICE: &[&str] = &["name", "description", "labels"];
 const SLO: &[&str] = &[

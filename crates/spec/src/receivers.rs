@@ -35,19 +35,28 @@
 //! Defaults are Alertmanager's: `send_resolved` true for webhook and PagerDuty, false for Slack
 //! and email; `require_tls` true; `hello` localhost; PagerDuty `severity` error at
 //! [`PAGERDUTY_EVENTS_URL`]. A `*_file` secret is read at load, relative to the file naming it.
-//! Templates given inline (Slack `title`/`text`, email `Subject`/`text`/`html`) are minijinja,
-//! not Go templates, and are compiled at load so a mistake is located.
+//! Templates given inline (Slack `title`/`text`, email `Subject`/`text`/`html`) or by name in
+//! the top-level `templates` are minijinja, not Go templates, and are compiled at load so a
+//! mistake is located:
+//!
+//! ```yaml
+//! templates:
+//!   subject: "[{{ status | upper }}] {{ groupLabels | label_values }}"   # replaces a default
+//!   footer: "Runbook: {{ alerts[0].slo.runbookURL }}"   # a partial: {% include "footer" %}
+//! ```
+
+use std::collections::BTreeMap;
 
 use headroom_notify::{
     Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost,
-    TemplateError, Templates, Webhook, template_names,
+    TemplateError, Templates, Webhook, inline_sources, template_names,
 };
 
 use crate::native::set_once;
 use crate::oncall::{self, Kind, whole};
-use crate::read::{At, Cx, Fields, did_you_mean, fields, open};
+use crate::read::{At, Cx, Fields, did_you_mean, fields, open, string};
 use crate::signals::{http_url, read_secret};
-use crate::yaml::{Node, Pos};
+use crate::yaml::{Node, Pos, Value};
 
 const RECEIVER: &[&str] = &[
     "name",
@@ -553,11 +562,18 @@ fn template(cx: &mut Cx, f: &Fields, key: &str, name: &str) -> Option<String> {
 }
 
 fn compile(cx: &mut Cx, s: &At<String>, key: &str, name: &str) -> Option<String> {
-    let (line, message) = match Templates::check(name, &s.v) {
+    let (line, mut message) = match Templates::check(name, &s.v) {
         Ok(()) => return Some(s.v.clone()),
         Err(TemplateError::Compile { line, message, .. }) => (line, message),
         Err(TemplateError::Render { message, .. }) => (1, message),
     };
+    if looks_like_go_template(&s.v) {
+        message.push_str(
+            " (this looks like an Alertmanager Go template; headroom's are minijinja: \
+             {{ .CommonLabels.alertname }} is {{ commonLabels.alertname }}, \
+             {{ range .Alerts }} is {% for alert in alerts %})",
+        );
+    }
     if s.v.lines().count() <= 1 {
         cx.err(s.pos, format!("{key}: {message}"));
     } else if let Some(pos) = template_line(cx, s, line) {
@@ -566,6 +582,98 @@ fn compile(cx: &mut Cx, s: &At<String>, key: &str, name: &str) -> Option<String>
         cx.err(s.pos, format!("{key}: template line {line}: {message}"));
     }
     None
+}
+
+/// Go's `{{ .Field }}`, `{{ range … }}`, `{{ template … }}`: actions minijinja has no use for.
+fn looks_like_go_template(source: &str) -> bool {
+    source.split("{{").skip(1).any(|action| {
+        let action = action.trim_start_matches('-').trim_start();
+        action.starts_with('.')
+            || ["template ", "range ", "define ", "end", "with ", "if ."]
+                .iter()
+                .any(|w| action.starts_with(w))
+    })
+}
+
+/// Top-level `templates`: minijinja sources by name. A default's name (`subject`,
+/// `slack.title`, …) replaces that default; any other name is a partial the others
+/// `{% include %}`. Alertmanager's list of Go template files is refused, saying what to do.
+pub(crate) fn read_templates(cx: &mut Cx, node: &Node, out: &mut Vec<(At<String>, At<String>)>) {
+    if matches!(node.value, Value::Seq(_)) {
+        cx.err(
+            node.pos,
+            format!(
+                "templates: Alertmanager's Go template files are not read; headroom's templates \
+                 are minijinja, set here by name ({}: source) or inline in a receiver",
+                template_names::ALL.join(", ")
+            ),
+        );
+        return;
+    }
+    let Some(f) = open(cx, node, "templates") else {
+        return;
+    };
+    for (k, v) in f.entries() {
+        let Some(name) = string(cx, k, "template name") else {
+            continue;
+        };
+        let Some(source) = string(cx, v, &name.v) else {
+            continue;
+        };
+        if compile(cx, &source, &name.v, &name.v).is_some() {
+            out.push((name, source));
+        }
+    }
+}
+
+/// The set's templates by name: each set once; a warning for a partial nothing includes
+/// (likely a misspelt default's name).
+pub(crate) fn finish_templates(
+    cx: &mut Cx,
+    parts: Vec<(At<String>, At<String>)>,
+    receivers: &[Receiver],
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen: Vec<&At<String>> = Vec::new();
+    for (name, source) in &parts {
+        if let Some(first) = seen.iter().find(|s| s.v == name.v) {
+            let at = cx.source(first.pos);
+            cx.err(
+                name.pos,
+                format!("template {:?} is already set at {at}; set it once", name.v),
+            );
+            continue;
+        }
+        seen.push(name);
+        out.insert(name.v.clone(), source.v.clone());
+    }
+    let sources: Vec<&str> = out
+        .values()
+        .map(String::as_str)
+        .chain(
+            receivers
+                .iter()
+                .flat_map(|r| inline_sources(r).map(|(_, s)| s)),
+        )
+        .collect();
+    for name in seen {
+        let quoted = [format!("\"{}\"", name.v), format!("'{}'", name.v)];
+        let included = sources.iter().any(|s| quoted.iter().any(|q| s.contains(q)));
+        if !template_names::ALL.contains(&name.v.as_str()) && !included {
+            let hint = did_you_mean(&name.v, template_names::ALL)
+                .map(|h| format!("; did you mean {h:?}?"))
+                .unwrap_or_default();
+            cx.warn(
+                name.pos,
+                format!(
+                    "template {:?} replaces no default ({}) and no template includes it{hint}",
+                    name.v,
+                    template_names::ALL.join(", ")
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// Where line `line` (1-based) of a multi-line template is in the file: found when the

@@ -126,6 +126,8 @@ pub(crate) struct RoutingParts {
     time_intervals: Vec<At<NamedTimeInterval>>,
     /// What `global` says receivers inherit; they are read once every document's is known.
     pub receiver_defaults: crate::receivers::Defaults,
+    /// Top-level `templates`: (name, source), each compiled.
+    pub templates: Vec<(At<String>, At<String>)>,
 }
 
 /// Reads the routing keys of one native document into `parts`.
@@ -149,6 +151,9 @@ pub(crate) fn read(cx: &mut Cx, f: &Fields, parts: &mut RoutingParts) {
         if let Some(rule) = inhibit_rule(cx, n) {
             parts.inhibit_rules.push(rule);
         }
+    }
+    if let Some(n) = f.val("templates") {
+        crate::receivers::read_templates(cx, n, &mut parts.templates);
     }
     for key in ["time_intervals", "mute_time_intervals"] {
         for n in f.list(cx, key).unwrap_or_default() {

@@ -570,3 +570,105 @@ fn a_global_default_is_set_once_across_files() {
         ["b.yaml:2:14: global.smtp_from is already set at a.yaml:1:21; set it once"]
     );
 }
+
+#[test]
+fn templates_replace_defaults_and_add_partials() {
+    let c = ok(r#"
+route: {receiver: chat}
+receivers:
+  - name: chat
+    slack_configs: [{api_url: "https://h", text: "{% include 'footer' %}"}]
+templates:
+  subject: "[{{ status | upper }}] {{ groupLabels | label_values }}"
+  footer: "Runbook: {{ alerts[0].slo.runbookURL }}"
+  slack.titel: "{{ status }}"
+"#);
+    assert_eq!(
+        c.templates.keys().collect::<Vec<_>>(),
+        ["footer", "slack.titel", "subject"]
+    );
+    assert_eq!(
+        c.templates["subject"],
+        "[{{ status | upper }}] {{ groupLabels | label_values }}"
+    );
+    // `footer` is included by the receiver's text; the misspelt name is only a warning.
+    let warnings: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "n.yaml:9:3: template \"slack.titel\" replaces no default (subject, slack.title, \
+          slack.text, email.subject, email.text, email.html, pagerduty.summary) and no template \
+          includes it; did you mean \"slack.title\"?"
+        ]
+    );
+}
+
+#[test]
+fn template_mistakes_are_located() {
+    let e = errors(
+        r#"
+templates: ['/etc/alertmanager/*.tmpl']
+"#,
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "n.yaml:2:12: templates: Alertmanager's Go template files are not read; \
+             headroom's templates are minijinja, set here by name (subject, slack.title,"
+        ),
+        "{e:?}"
+    );
+
+    let e = errors(
+        r#"
+receivers:
+  - name: chat
+    slack_configs:
+      - {api_url: "https://h", title: '{{ template "slack.default.title" . }}'}
+templates:
+  subject: "{{ .CommonLabels.alertname }}"
+  email.text: "{{ status"
+"#,
+    );
+    assert_eq!(e.len(), 3, "{e:#?}");
+    let go = "(this looks like an Alertmanager Go template; headroom's are minijinja: \
+              {{ .CommonLabels.alertname }} is {{ commonLabels.alertname }}, \
+              {{ range .Alerts }} is {% for alert in alerts %})";
+    // `templates` is read in the first pass, receivers in the second.
+    assert!(
+        e[0].starts_with("n.yaml:7:12: subject: syntax error") && e[0].ends_with(go),
+        "{e:#?}"
+    );
+    assert!(
+        e[1].starts_with("n.yaml:8:15: email.text: syntax error") && !e[1].contains("Go template"),
+        "{e:#?}"
+    );
+    assert!(
+        e[2].starts_with("n.yaml:5:39: title: syntax error") && e[2].ends_with(go),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn templates_are_set_once_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, subject) in [("a.yaml", "a"), ("b.yaml", "b")] {
+        std::fs::write(
+            dir.path().join(name),
+            format!("templates: {{subject: {subject}}}\n"),
+        )
+        .unwrap();
+    }
+    let e: Vec<String> = load_paths(&[dir.path().to_path_buf()])
+        .unwrap_err()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let d = dir.path().display();
+    assert_eq!(
+        e,
+        [format!(
+            "{d}/b.yaml:1:13: template \"subject\" is already set at {d}/a.yaml:1:13; set it once"
+        )]
+    );
+}
