@@ -192,6 +192,16 @@ pub fn pagerduty_body(
         json!(message.resolved().count().to_string()),
     );
     let mut links = Vec::new();
+    let event = &pd.event;
+    let render = |name: &str, source: &str| {
+        templates.render_source(&format!("pagerduty.{name}"), Some(source), message)
+    };
+    for (key, source) in &event.details {
+        details.insert(
+            key.clone(),
+            json!(render(&format!("details.{key}"), source)?),
+        );
+    }
     if let Some(slo) = message.first_slo() {
         details.insert("slo".into(), json!(slo.id));
         details.insert("objective".into(), json!(slo.objective.to_string()));
@@ -228,6 +238,20 @@ pub fn pagerduty_body(
     });
     if !message.external_url.is_empty() {
         body["client_url"] = json!(message.external_url);
+    }
+    for (key, source) in [("client", &event.client), ("client_url", &event.client_url)] {
+        if let Some(source) = source {
+            body[key] = json!(render(key, source)?);
+        }
+    }
+    for (key, source) in [
+        ("class", &event.class),
+        ("component", &event.component),
+        ("group", &event.group),
+    ] {
+        if let Some(source) = source {
+            body["payload"][key] = json!(render(key, source)?);
+        }
     }
     if !links.is_empty() {
         body["links"] = Value::Array(links);

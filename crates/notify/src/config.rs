@@ -1,6 +1,7 @@
 //! Receiver configuration, in Alertmanager's shape (`webhook_configs`, `slack_configs`,
 //! `email_configs`, `pagerduty_configs`) and with its defaults for `send_resolved`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -220,6 +221,49 @@ pub struct PagerDuty {
     pub severity: String,
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// Alertmanager's optional event fields, each a template.
+    #[serde(default)]
+    pub event: PagerDutyEvent,
+}
+
+/// The templated fields of a PagerDuty event beyond its summary (Alertmanager's names):
+/// `client` and `client_url` replace headroom's, `details` are added to (or replace) the
+/// default `custom_details`, and `class`, `component` and `group` are set when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+}
+
+impl PagerDutyEvent {
+    /// Each template with the name it renders under (`client`, `details.KEY`, …).
+    pub fn sources(&self) -> impl Iterator<Item = (String, &str)> {
+        [
+            ("client", &self.client),
+            ("client_url", &self.client_url),
+            ("class", &self.class),
+            ("component", &self.component),
+            ("group", &self.group),
+        ]
+        .into_iter()
+        .filter_map(|(n, s)| Some((n.to_string(), s.as_deref()?)))
+        .chain(
+            self.details
+                .iter()
+                .map(|(k, v)| (format!("details.{k}"), v.as_str())),
+        )
+    }
 }
 
 /// Alertmanager's receiver layout, integrations grouped by kind.
@@ -346,6 +390,7 @@ impl fmt::Debug for PagerDuty {
             .field("url", &self.url)
             .field("severity", &self.severity)
             .field("send_resolved", &self.send_resolved)
+            .field("event", &self.event)
             .finish()
     }
 }

@@ -38,8 +38,8 @@ pub use body::{
     webhook_body,
 };
 pub use config::{
-    BadSmarthost, Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack,
-    Smarthost, Webhook,
+    BadSmarthost, Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, PagerDutyEvent,
+    Receiver, Slack, Smarthost, Webhook,
 };
 pub use message::{
     Actions, Alert, BadFingerprint, Fingerprint, Labels, Message, SloContext, Status,

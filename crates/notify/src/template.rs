@@ -318,23 +318,29 @@ impl Templates {
     }
 }
 
-/// A receiver's integration-level template sources, with the default each replaces.
-pub fn inline_sources(receiver: &Receiver) -> impl Iterator<Item = (&'static str, &str)> {
+/// A receiver's integration-level template sources, each with the name it renders under.
+pub fn inline_sources(receiver: &Receiver) -> impl Iterator<Item = (String, &str)> {
     receiver.integrations.iter().flat_map(|integration| {
-        let sources: Vec<(&'static str, &Option<String>)> = match integration {
-            Integration::Slack(s) => {
-                vec![(names::SLACK_TITLE, &s.title), (names::SLACK_TEXT, &s.text)]
-            }
-            Integration::Email(e) => vec![
-                (names::EMAIL_SUBJECT, &e.subject),
-                (names::EMAIL_TEXT, &e.text),
-                (names::EMAIL_HTML, &e.html),
+        let sources: Vec<(String, Option<&str>)> = match integration {
+            Integration::Slack(s) => vec![
+                (names::SLACK_TITLE.into(), s.title.as_deref()),
+                (names::SLACK_TEXT.into(), s.text.as_deref()),
             ],
-            Integration::Webhook(_) | Integration::PagerDuty(_) => vec![],
+            Integration::Email(e) => vec![
+                (names::EMAIL_SUBJECT.into(), e.subject.as_deref()),
+                (names::EMAIL_TEXT.into(), e.text.as_deref()),
+                (names::EMAIL_HTML.into(), e.html.as_deref()),
+            ],
+            Integration::PagerDuty(p) => p
+                .event
+                .sources()
+                .map(|(n, s)| (format!("pagerduty.{n}"), Some(s)))
+                .collect(),
+            Integration::Webhook(_) => vec![],
         };
         sources
             .into_iter()
-            .filter_map(|(name, source)| Some((name, source.as_deref()?)))
+            .filter_map(|(name, source)| Some((name, source?)))
     })
 }
 

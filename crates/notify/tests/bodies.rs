@@ -240,7 +240,51 @@ fn pagerduty() -> PagerDuty {
         url: PAGERDUTY_EVENTS_URL.into(),
         severity: "critical".into(),
         send_resolved: true,
+        event: Default::default(),
     }
+}
+
+#[test]
+fn pagerduty_event_fields_are_templates_over_the_defaults() {
+    let mut pd = pagerduty();
+    pd.event = PagerDutyEvent {
+        client: Some("shop-{{ receiver }}".into()),
+        client_url: Some("https://grafana.example.com/d/{{ commonLabels.alertname }}".into()),
+        class: Some("{{ commonLabels.alertname }}".into()),
+        component: Some("{{ commonLabels.severity }}".into()),
+        group: Some("prod".into()),
+        details: [
+            (
+                "owner".to_string(),
+                "team {{ commonLabels.severity }}".to_string(),
+            ),
+            (
+                "num_firing".to_string(),
+                "{{ alerts | firing | length }} now".to_string(),
+            ),
+        ]
+        .into(),
+    };
+    let m = message();
+    let body = pagerduty_body(&pd, &m, &Templates::default()).unwrap();
+    assert_eq!(body["client"], "shop-ops");
+    assert_eq!(
+        body["client_url"],
+        "https://grafana.example.com/d/HighErrorRate"
+    );
+    assert_eq!(body["payload"]["class"], "HighErrorRate");
+    assert_eq!(body["payload"]["component"], "page");
+    assert_eq!(body["payload"]["group"], "prod");
+    let details = &body["payload"]["custom_details"];
+    assert_eq!(details["owner"], "team page");
+    // A configured detail replaces the default of the same name; the others stay.
+    assert_eq!(details["num_firing"], "2 now");
+    assert_eq!(details["num_resolved"], "0");
+
+    // A template that fails to render fails the notification, naming the field.
+    pd.event.group = Some("{{ status | no_such_filter }}".into());
+    let err = pagerduty_body(&pd, &m, &Templates::default()).unwrap_err();
+    assert!(err.to_string().contains("pagerduty.group"), "{err}");
 }
 
 #[test]
@@ -406,6 +450,7 @@ fn secrets_stay_out_of_debug_output() {
             url: "https://events.pagerduty.com/v2/enqueue".into(),
             severity: "error".into(),
             send_resolved: true,
+            event: Default::default(),
         }),
     ];
     let shown = format!("{all:?}");

@@ -198,6 +198,7 @@ async fn slack_and_pagerduty_post_their_bodies_with_the_key() {
         url: format!("{base}/status/202"),
         severity: "error".into(),
         send_resolved: true,
+        event: Default::default(),
     });
     let t = Templates::default();
     assert_eq!(

@@ -28,7 +28,9 @@
 //!          auth_password_file: …, require_tls: true, hello: …, headers: {Subject: '…'},
 //!          text: '…', html: '…', send_resolved: false}
 //!     pagerduty_configs:
-//!       - {routing_key_file: pd-key, url: …, severity: critical, send_resolved: true}
+//!       - {routing_key_file: pd-key, url: …, severity: critical, send_resolved: true,
+//!          client: …, client_url: …, class: …, component: …, group: …,
+//!          details: {owner: '{{ commonLabels.team }}'}}   # each a template
 //!     escalation_policy: shop-urgent           # headroom's own: also page this policy
 //! ```
 //!
@@ -48,8 +50,8 @@
 use std::collections::BTreeMap;
 
 use headroom_notify::{
-    Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost,
-    TemplateError, Templates, Webhook, inline_sources, template_names,
+    Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, PagerDutyEvent, Receiver, Slack,
+    Smarthost, TemplateError, Templates, Webhook, inline_sources, template_names,
 };
 
 use crate::native::set_once;
@@ -104,6 +106,12 @@ const PAGERDUTY: &[&str] = &[
     "url",
     "severity",
     "send_resolved",
+    "client",
+    "client_url",
+    "class",
+    "component",
+    "group",
+    "details",
 ];
 const PAGERDUTY_SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"];
 
@@ -224,7 +232,6 @@ fn receiver(
     directory: &mut oncall::Parts,
 ) -> Option<(At<Receiver>, Option<String>)> {
     let f = fields(cx, node, "receiver", RECEIVER)?;
-    let mark = cx.mark();
     let name = f.req_str(cx, "name");
     let mut integrations = Vec::new();
     for n in f.list(cx, "webhook_configs").unwrap_or_default() {
@@ -243,9 +250,10 @@ fn receiver(
     if let Some(p) = &policy {
         directory.refer(Kind::Policy, p.clone());
     }
-    cx.clean_since(mark).then_some(())?;
+    // Declared even when an integration was refused (the load fails on that problem anyway),
+    // so routes naming it report nothing more. Placed at its name, where a second declaration
+    // is reported.
     let name = name?;
-    // Placed at its name, where a second declaration is reported.
     let receiver = Receiver {
         name: name.v,
         integrations,
@@ -496,12 +504,37 @@ fn pagerduty(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<PagerDuty>
         None => Some("error".to_string()),
     };
     let send_resolved = f.bool(cx, "send_resolved").unwrap_or(true);
+    let field = |cx: &mut Cx, key: &str| template(cx, &f, key, &format!("pagerduty.{key}"));
+    let mut event = PagerDutyEvent {
+        client: field(cx, "client"),
+        client_url: field(cx, "client_url"),
+        class: field(cx, "class"),
+        component: field(cx, "component"),
+        group: field(cx, "group"),
+        details: BTreeMap::new(),
+    };
+    if let Some(d) = f.val("details")
+        && let Some(d) = open(cx, d, "details")
+    {
+        for (k, v) in d.entries() {
+            let Some(key) = string(cx, k, "detail name") else {
+                continue;
+            };
+            let Some(source) = string(cx, v, &key.v) else {
+                continue;
+            };
+            if let Some(s) = compile(cx, &source, &key.v, &format!("pagerduty.details.{}", key.v)) {
+                event.details.insert(key.v, s);
+            }
+        }
+    }
     cx.clean_since(mark).then_some(())?;
     Some(PagerDuty {
         routing_key: routing_key?.v,
         url: url?,
         severity: severity?,
         send_resolved,
+        event,
     })
 }
 

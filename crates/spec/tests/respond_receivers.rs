@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use headroom_notify::{
-    Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, Receiver, Slack, Smarthost,
-    Webhook,
+    Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, PagerDutyEvent, Receiver, Slack,
+    Smarthost, Webhook,
 };
 use headroom_routing::label_set;
 use headroom_spec::{Config, Problem, load_paths, load_str};
@@ -207,12 +207,14 @@ fn every_integration_reads_into_its_values() {
                 url: "https://pd.example.com/v2/enqueue".into(),
                 severity: "critical".into(),
                 send_resolved: true,
+                event: Default::default(),
             }),
             Integration::PagerDuty(PagerDuty {
                 routing_key: "inline-key".into(),
                 url: "https://events.eu.pagerduty.com/v2/enqueue".into(),
                 severity: "error".into(),
                 send_resolved: false,
+                event: Default::default(),
             }),
         ],
     };
@@ -670,5 +672,61 @@ fn templates_are_set_once_across_files() {
         [format!(
             "{d}/b.yaml:1:13: template \"subject\" is already set at {d}/a.yaml:1:13; set it once"
         )]
+    );
+}
+
+#[test]
+fn pagerduty_event_fields_load_as_templates() {
+    let c = ok(r#"
+route: {receiver: pd}
+receivers:
+  - name: pd
+    pagerduty_configs:
+      - routing_key: k
+        client: headroom-shop
+        class: "{{ commonLabels.alertname }}"
+        group: prod
+        details: {owner: "{{ commonLabels.team }}", firing: "{{ alerts | firing | length }}"}
+"#);
+    let Integration::PagerDuty(p) = &c.receivers[0].integrations[0] else {
+        panic!("{:?}", c.receivers)
+    };
+    assert_eq!(
+        p.event,
+        PagerDutyEvent {
+            client: Some("headroom-shop".into()),
+            client_url: None,
+            class: Some("{{ commonLabels.alertname }}".into()),
+            component: None,
+            group: Some("prod".into()),
+            details: [
+                (
+                    "firing".to_string(),
+                    "{{ alerts | firing | length }}".to_string()
+                ),
+                ("owner".to_string(), "{{ commonLabels.team }}".to_string()),
+            ]
+            .into(),
+        }
+    );
+
+    let e = errors(
+        r#"
+route: {receiver: pd}
+receivers:
+  - name: pd
+    pagerduty_configs:
+      - {routing_key: k, details: {owner: "{{ .CommonLabels.team }}"}, images: []}
+"#,
+    );
+    // Both problems, and no complaint that the route's receiver is undeclared.
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(
+        e[0].starts_with("n.yaml:6:72: unknown field \"images\" in pagerduty config"),
+        "{e:#?}"
+    );
+    assert!(
+        e[1].starts_with("n.yaml:6:43: owner: syntax error") && e[1].contains("Go template"),
+        "{e:#?}"
     );
 }
