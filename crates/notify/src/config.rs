@@ -62,6 +62,21 @@ pub struct Webhook {
     /// The `Authorization` header sent with each request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<HttpAuth>,
+    /// How the receiver's certificate is checked, when not against the web PKI alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<WebhookTls>,
+}
+
+/// Alertmanager's `http_config.tls_config` for a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTls {
+    /// PEM certificates also trusted (a private CA), read from `ca_file` at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// Accept any certificate: for a test receiver only.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 /// How a webhook request authenticates (Alertmanager's `http_config`).
@@ -330,6 +345,7 @@ impl fmt::Debug for Webhook {
             .field("send_resolved", &self.send_resolved)
             .field("max_alerts", &self.max_alerts)
             .field("auth", &self.auth)
+            .field("tls", &self.tls)
             .finish()
     }
 }

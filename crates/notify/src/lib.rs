@@ -39,7 +39,7 @@ pub use body::{
 };
 pub use config::{
     BadSmarthost, Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, PagerDutyEvent,
-    Receiver, Slack, Smarthost, Webhook,
+    Receiver, Slack, Smarthost, Webhook, WebhookTls,
 };
 pub use message::{
     Actions, Alert, BadFingerprint, Fingerprint, Labels, Message, SloContext, Status,

@@ -1,6 +1,7 @@
 //! Delivery (feature `send`): one attempt of one notification through one integration,
 //! classified for the retry loop.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tokio_rustls::rustls;
 
 use crate::body::{email_content, email_message, pagerduty_body, slack_body, webhook_body};
-use crate::config::{HttpAuth, Integration};
+use crate::config::{HttpAuth, Integration, WebhookTls};
 use crate::message::Message;
 use crate::smtp;
 use crate::template::Templates;
@@ -45,12 +46,14 @@ pub enum ClientError {
     Certificate(String),
 }
 
-/// Connections shared by deliveries: a pooled HTTP client and the TLS setup for SMTP.
+/// Connections shared by deliveries: a pooled HTTP client, one more per webhook TLS setting in
+/// use, and the TLS setup for SMTP.
 #[derive(Debug, Clone)]
 pub struct Client {
     pub(crate) http: reqwest::Client,
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) timeout: Duration,
+    by_tls: Arc<std::sync::Mutex<HashMap<WebhookTls, reqwest::Client>>>,
 }
 
 impl Client {
@@ -65,12 +68,7 @@ impl Client {
         timeout: Duration,
         extra_roots_der: &[Vec<u8>],
     ) -> Result<Client, ClientError> {
-        let mut http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("headroom/", env!("CARGO_PKG_VERSION")))
-            // A redirected POST would silently become a GET: treat 3xx as a config error.
-            .redirect(reqwest::redirect::Policy::none());
+        let mut http = http_builder(timeout);
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -91,8 +89,43 @@ impl Client {
             http: http.build()?,
             tls: Arc::new(tls),
             timeout,
+            by_tls: Arc::default(),
         })
     }
+
+    /// The HTTP client for a webhook's TLS setting, built once per distinct setting.
+    fn http_for(&self, tls: Option<&WebhookTls>) -> Result<reqwest::Client, String> {
+        let Some(tls) = tls else {
+            return Ok(self.http.clone());
+        };
+        let mut clients = self.by_tls.lock().expect("webhook clients lock");
+        if let Some(c) = clients.get(tls) {
+            return Ok(c.clone());
+        }
+        let mut builder = http_builder(self.timeout);
+        if let Some(pem) = &tls.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| format!("tls_config ca: {e}"))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
+            .danger_accept_invalid_certs(tls.insecure_skip_verify)
+            .build()
+            .map_err(|e| format!("tls_config: {}", error_chain(&e)))?;
+        clients.insert(tls.clone(), client.clone());
+        Ok(client)
+    }
+}
+
+fn http_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("headroom/", env!("CARGO_PKG_VERSION")))
+        // A redirected POST would silently become a GET: treat 3xx as a config error.
+        .redirect(reqwest::redirect::Policy::none())
 }
 
 /// Sends `message` through `integration` once. `idempotency_key` identifies the notification
@@ -123,14 +156,12 @@ pub async fn deliver(
     match integration {
         Integration::Webhook(w) => {
             let body = webhook_body(message, w.max_alerts);
-            post(
-                client,
-                &w.url,
-                body.into_bytes(),
-                w.auth.as_ref(),
-                idempotency_key,
-            )
-            .await
+            let request = Request {
+                tls: w.tls.as_ref(),
+                auth: w.auth.as_ref(),
+                key: idempotency_key,
+            };
+            post(client, &w.url, body.into_bytes(), request).await
         }
         Integration::Slack(s) => match slack_body(s, message, templates) {
             Ok(body) => {
@@ -138,8 +169,7 @@ pub async fn deliver(
                     client,
                     &s.url,
                     body.to_string().into_bytes(),
-                    None,
-                    idempotency_key,
+                    Request::plain(idempotency_key),
                 )
                 .await
             }
@@ -151,8 +181,7 @@ pub async fn deliver(
                     client,
                     &p.url,
                     body.to_string().into_bytes(),
-                    None,
-                    idempotency_key,
+                    Request::plain(idempotency_key),
                 )
                 .await
             }
@@ -182,20 +211,35 @@ pub async fn deliver(
     }
 }
 
-async fn post(
-    client: &Client,
-    url: &str,
-    body: Vec<u8>,
-    auth: Option<&HttpAuth>,
-    key: &str,
-) -> Outcome {
-    let mut request = client
-        .http
+/// What a POST carries besides its body: the receiver's TLS setting and credentials, and the
+/// idempotency key.
+struct Request<'a> {
+    tls: Option<&'a WebhookTls>,
+    auth: Option<&'a HttpAuth>,
+    key: &'a str,
+}
+
+impl<'a> Request<'a> {
+    fn plain(key: &'a str) -> Self {
+        Request {
+            tls: None,
+            auth: None,
+            key,
+        }
+    }
+}
+
+async fn post(client: &Client, url: &str, body: Vec<u8>, how: Request<'_>) -> Outcome {
+    let http = match client.http_for(how.tls) {
+        Ok(http) => http,
+        Err(reason) => return Outcome::Failed { reason },
+    };
+    let mut request = http
         .post(url)
         .header(CONTENT_TYPE, "application/json")
-        .header("Idempotency-Key", key)
+        .header("Idempotency-Key", how.key)
         .body(body);
-    match auth {
+    match how.auth {
         Some(HttpAuth::Credentials {
             scheme,
             credentials,

@@ -410,6 +410,7 @@ fn secrets_stay_out_of_debug_output() {
             url: "https://hooks.example.com/a".into(),
             send_resolved: true,
             max_alerts: 0,
+            tls: None,
             auth: Some(HttpAuth::Credentials {
                 scheme: "Bearer".into(),
                 credentials: "tok-SECRET-1".into(),
@@ -419,6 +420,7 @@ fn secrets_stay_out_of_debug_output() {
             url: "https://hooks.example.com/b".into(),
             send_resolved: true,
             max_alerts: 0,
+            tls: None,
             auth: Some(HttpAuth::Basic {
                 username: "hook-user".into(),
                 password: "pw-SECRET-5".into(),

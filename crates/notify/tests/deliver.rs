@@ -60,6 +60,7 @@ fn webhook(url: String) -> Integration {
         url,
         send_resolved: true,
         max_alerts: 0,
+        tls: None,
         auth: Some(HttpAuth::Credentials {
             scheme: "Bearer".into(),
             credentials: "s3cret".into(),
@@ -154,6 +155,7 @@ async fn basic_auth_and_other_schemes_reach_the_receiver() {
             url: format!("{base}/status/200"),
             send_resolved: true,
             max_alerts: 0,
+            tls: None,
             auth: Some(auth),
         })
     };
@@ -319,4 +321,117 @@ async fn a_malformed_url_fails() {
     )
     .await;
     assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+}
+
+/// A CA and an HTTPS receiver on 127.0.0.1 whose certificate it signed: (CA PEM, base URL).
+/// The receiver answers 200 to every request.
+async fn https_receiver() -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A handshake the client refuses ends here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = Vec::new();
+                while let Ok(n) = tls.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length: usize = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse().ok())?
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (ca.pem(), format!("https://{addr}"))
+}
+
+#[tokio::test]
+async fn a_webhook_behind_a_private_ca_is_reached_through_its_tls_config() {
+    let (ca_pem, base) = https_receiver().await;
+    let hook = |tls: Option<WebhookTls>| {
+        Integration::Webhook(Webhook {
+            url: format!("{base}/hook"),
+            send_resolved: true,
+            max_alerts: 0,
+            auth: None,
+            tls,
+        })
+    };
+    let send = |i: Integration| async move {
+        deliver(&i, &message(), &Templates::default(), &client(), "k").await
+    };
+    // The web PKI alone does not know this CA: a connection error, retried.
+    let outcome = send(hook(None)).await;
+    assert!(
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.contains("certificate")),
+        "{outcome:?}"
+    );
+    let trusting = WebhookTls {
+        ca_pem: Some(ca_pem),
+        insecure_skip_verify: false,
+    };
+    assert_eq!(send(hook(Some(trusting))).await, Outcome::Delivered);
+    let skipping = WebhookTls {
+        ca_pem: None,
+        insecure_skip_verify: true,
+    };
+    assert_eq!(send(hook(Some(skipping))).await, Outcome::Delivered);
+    // A CA that is not a certificate fails the delivery, naming the setting.
+    let broken = WebhookTls {
+        ca_pem: Some(
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n".into(),
+        ),
+        insecure_skip_verify: false,
+    };
+    let outcome = send(hook(Some(broken))).await;
+    assert!(
+        matches!(&outcome, Outcome::Failed { reason } if reason.starts_with("tls_config")),
+        "{outcome:?}"
+    );
 }

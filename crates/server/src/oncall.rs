@@ -158,6 +158,7 @@ pub fn contact_integration(state: &AppState, contact: &str) -> Result<Integratio
             url: url.clone(),
             send_resolved: true,
             max_alerts: 0,
+            tls: None,
             auth: None,
         }),
     })

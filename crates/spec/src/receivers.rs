@@ -51,7 +51,7 @@ use std::collections::BTreeMap;
 
 use headroom_notify::{
     Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, PagerDutyEvent, Receiver, Slack,
-    Smarthost, TemplateError, Templates, Webhook, inline_sources, template_names,
+    Smarthost, TemplateError, Templates, Webhook, WebhookTls, inline_sources, template_names,
 };
 
 use crate::native::set_once;
@@ -74,7 +74,9 @@ const HTTP_CONFIG: &[&str] = &[
     "basic_auth",
     "bearer_token",
     "bearer_token_file",
+    "tls_config",
 ];
+const TLS_CONFIG: &[&str] = &["ca_file", "insecure_skip_verify"];
 const BASIC_AUTH: &[&str] = &["username", "password", "password_file"];
 const AUTHORIZATION: &[&str] = &["type", "credentials", "credentials_file"];
 const SLACK: &[&str] = &[
@@ -275,9 +277,9 @@ fn webhook(cx: &mut Cx, node: &Node) -> Option<Webhook> {
     let max_alerts = f.val("max_alerts").map_or(Some(0), |n| {
         whole(cx, n, "max_alerts").map(|m| u64::from(m.v))
     });
-    let auth = match f.val("http_config") {
-        Some(n) => http_auth(cx, n),
-        None => None,
+    let (auth, tls) = match f.val("http_config") {
+        Some(n) => (http_auth(cx, n), webhook_tls(cx, n)),
+        None => (None, None),
     };
     cx.clean_since(mark).then_some(())?;
     Some(Webhook {
@@ -285,6 +287,28 @@ fn webhook(cx: &mut Cx, node: &Node) -> Option<Webhook> {
         send_resolved,
         max_alerts: max_alerts?,
         auth,
+        tls,
+    })
+}
+
+/// An `http_config`'s `tls_config`: a CA file (PEM, read at load) and `insecure_skip_verify`.
+fn webhook_tls(cx: &mut Cx, node: &Node) -> Option<WebhookTls> {
+    let t = open(cx, node, "http_config")?.val("tls_config")?;
+    let t = fields(cx, t, "tls_config", TLS_CONFIG)?;
+    let ca_pem = t.str(cx, "ca_file").and_then(|path| {
+        let pem = read_secret(cx, &path)?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            cx.err(
+                path.pos,
+                format!("ca_file {:?} holds no PEM certificate", path.v),
+            );
+            return None;
+        }
+        Some(pem)
+    });
+    Some(WebhookTls {
+        ca_pem,
+        insecure_skip_verify: t.bool(cx, "insecure_skip_verify").unwrap_or(false),
     })
 }
 

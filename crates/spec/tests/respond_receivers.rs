@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use headroom_notify::{
     Email, HttpAuth, Integration, PAGERDUTY_EVENTS_URL, PagerDuty, PagerDutyEvent, Receiver, Slack,
-    Smarthost, Webhook,
+    Smarthost, Webhook, WebhookTls,
 };
 use headroom_routing::label_set;
 use headroom_spec::{Config, Problem, load_paths, load_str};
@@ -126,6 +126,7 @@ fn every_integration_reads_into_its_values() {
                 url: "https://hooks.example.com/alerts".into(),
                 send_resolved: true,
                 max_alerts: 10,
+                tls: None,
                 auth: Some(HttpAuth::Credentials {
                     scheme: "Bearer".into(),
                     credentials: "hook-token".into(),
@@ -135,12 +136,14 @@ fn every_integration_reads_into_its_values() {
                 url: "http://localhost:9000/hook".into(),
                 send_resolved: false,
                 max_alerts: 0,
+                tls: None,
                 auth: None,
             }),
             Integration::Webhook(Webhook {
                 url: "https://relay.example.com/in".into(),
                 send_resolved: true,
                 max_alerts: 0,
+                tls: None,
                 auth: Some(HttpAuth::Basic {
                     username: "relay".into(),
                     password: "relay-password".into(),
@@ -727,6 +730,74 @@ receivers:
     );
     assert!(
         e[1].starts_with("n.yaml:6:43: owner: syntax error") && e[1].contains("Go template"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn webhook_tls_config_reads_its_ca_beside_the_config() {
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let config = r#"
+route: {receiver: hook}
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: https://hooks.internal/alerts
+        http_config: {tls_config: {ca_file: ca.pem}, bearer_token: t}
+      - url: https://test.internal/alerts
+        http_config: {tls_config: {insecure_skip_verify: true}}
+"#;
+    let (_dir, loaded) = load_dir(&[("ca.pem", pem), ("config.yaml", config)]);
+    let c = loaded.unwrap_or_else(|p| panic!("{}", render(&p)));
+    let tls: Vec<Option<WebhookTls>> = c.receivers[0]
+        .integrations
+        .iter()
+        .map(|i| match i {
+            Integration::Webhook(w) => w.tls.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        tls,
+        [
+            Some(WebhookTls {
+                ca_pem: Some(pem.trim_end().to_string()),
+                insecure_skip_verify: false
+            }),
+            Some(WebhookTls {
+                ca_pem: None,
+                insecure_skip_verify: true
+            }),
+        ]
+    );
+
+    let bad = r#"
+route: {receiver: hook}
+receivers:
+  - name: hook
+    webhook_configs:
+      - {url: "https://h", http_config: {tls_config: {ca_file: missing.pem}}}
+      - {url: "https://h", http_config: {tls_config: {ca_file: notes.txt}}}
+      - {url: "https://h", http_config: {tls_config: {cert_file: c.pem}}}
+"#;
+    let (dir, loaded) = load_dir(&[("notes.txt", "hello\n"), ("config.yaml", bad)]);
+    let e: Vec<String> = loaded.unwrap_err().iter().map(|p| p.to_string()).collect();
+    let d = dir.path().display();
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert!(
+        e[0].starts_with(&format!(
+            "{d}/config.yaml:6:64: cannot read {d}/missing.pem:"
+        )),
+        "{e:#?}"
+    );
+    assert_eq!(
+        e[1],
+        format!("{d}/config.yaml:7:64: ca_file \"notes.txt\" holds no PEM certificate")
+    );
+    assert!(
+        e[2].starts_with(&format!(
+            "{d}/config.yaml:8:55: unknown field \"cert_file\" in tls_config"
+        )),
         "{e:#?}"
     );
 }
