@@ -106,10 +106,11 @@ pub async fn forwarded(
 /// An inhibit rule's firing sources, by the values of its `equal` labels.
 type SourcesByValues<'a> = HashMap<Vec<String>, Vec<&'a BTreeMap<String, String>>>;
 
-/// What mutes each alert at `now`: the silences, and each inhibit rule's firing sources indexed
-/// by their `equal` label values, so a target looks up its own values instead of scanning every
-/// firing alert (n² for thousands of alerts).
+/// The firing alerts at `now` and what mutes each: the silences, and each inhibit rule's firing
+/// sources indexed by their `equal` label values, so a target looks up its own values instead
+/// of scanning every firing alert (n² for thousands of alerts).
 struct Mutes<'a> {
+    firing: Vec<&'a Alert>,
     silences: &'a [Silence],
     rules: &'a [headroom_routing::inhibit::InhibitRule],
     sources: Vec<SourcesByValues<'a>>,
@@ -133,7 +134,13 @@ fn equal_values(
 }
 
 impl<'a> Mutes<'a> {
-    fn new(desk: &'a crate::alerting::Desk, firing: &[&'a Alert], now: DateTime<Utc>) -> Self {
+    fn new(desk: &'a crate::alerting::Desk, now: DateTime<Utc>) -> Self {
+        let firing: Vec<&Alert> = desk
+            .dispatcher
+            .alerts()
+            .iter()
+            .filter(|a| !a.resolved_at(now))
+            .collect();
         let rules = &desk.dispatcher.config().inhibit_rules;
         let sources = rules
             .iter()
@@ -152,6 +159,7 @@ impl<'a> Mutes<'a> {
             })
             .collect();
         Mutes {
+            firing,
             silences: &desk.silences,
             rules,
             sources,
@@ -232,14 +240,9 @@ pub async fn get_alerts(
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
     let dispatcher = &desk.dispatcher;
-    let firing: Vec<&Alert> = dispatcher
-        .alerts()
-        .iter()
-        .filter(|a| !a.resolved_at(now))
-        .collect();
-    let mutes = Mutes::new(&desk, &firing, now);
+    let mutes = Mutes::new(&desk, now);
     let mut out = Vec::new();
-    for alert in &firing {
+    for alert in &mutes.firing {
         if !all_match(&q.filter, &alert.labels) {
             continue;
         }
@@ -276,13 +279,7 @@ pub async fn get_alert_groups(
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
-    let firing: Vec<&Alert> = desk
-        .dispatcher
-        .alerts()
-        .iter()
-        .filter(|a| !a.resolved_at(now))
-        .collect();
-    let mutes = Mutes::new(&desk, &firing, now);
+    let mutes = Mutes::new(&desk, now);
     let mut groups = desk.dispatcher.groups();
     groups.retain_mut(|g| {
         let receiver = g.route.options.receiver.as_deref().unwrap_or_default();

@@ -537,20 +537,11 @@ fn pagerduty(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<PagerDuty>
         group: field(cx, "group"),
         details: BTreeMap::new(),
     };
-    if let Some(d) = f.val("details")
-        && let Some(d) = open(cx, d, "details")
-    {
-        for (k, v) in d.entries() {
-            let Some(key) = string(cx, k, "detail name") else {
-                continue;
-            };
-            let Some(source) = string(cx, v, &key.v) else {
-                continue;
-            };
-            if let Some(s) = compile(cx, &source, &key.v, &format!("pagerduty.details.{}", key.v)) {
-                event.details.insert(key.v, s);
-            }
-        }
+    if let Some(d) = f.val("details") {
+        let details = template_map(cx, d, "details", "detail name", |k| {
+            format!("pagerduty.details.{k}")
+        });
+        event.details = details.into_iter().map(|(k, s)| (k.v, s.v)).collect();
     }
     cx.clean_since(mark).then_some(())?;
     Some(PagerDuty {
@@ -667,20 +658,40 @@ pub(crate) fn read_templates(cx: &mut Cx, node: &Node, out: &mut Vec<(At<String>
         );
         return;
     }
-    let Some(f) = open(cx, node, "templates") else {
-        return;
+    out.extend(template_map(
+        cx,
+        node,
+        "templates",
+        "template name",
+        str::to_string,
+    ));
+}
+
+/// A mapping of names to template sources, each compiled (as `registered(name)`); the entries
+/// that compile, with their locations.
+fn template_map(
+    cx: &mut Cx,
+    node: &Node,
+    what: &str,
+    key_what: &str,
+    registered: impl Fn(&str) -> String,
+) -> Vec<(At<String>, At<String>)> {
+    let Some(f) = open(cx, node, what) else {
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for (k, v) in f.entries() {
-        let Some(name) = string(cx, k, "template name") else {
+        let Some(name) = string(cx, k, key_what) else {
             continue;
         };
         let Some(source) = string(cx, v, &name.v) else {
             continue;
         };
-        if compile(cx, &source, &name.v, &name.v).is_some() {
+        if compile(cx, &source, &name.v, &registered(&name.v)).is_some() {
             out.push((name, source));
         }
     }
+    out
 }
 
 /// The set's templates by name: each set once; a warning for a partial nothing includes
