@@ -273,14 +273,15 @@ proptest! {
         let l0 = model.oldest(0);
         let levels = model.levels.len();
         for &(back, len, s1, s2) in &queries {
-            // Minute-aligned inside level 0, hour-aligned inside level 1: exact.
+            // Minute-aligned inside level 0, hour-aligned inside level 1: exact. A range ending
+            // exactly where level 0 starts is level 1's alone, its end prorated: not exact.
             let end = now + 2 * MIN;
             let from = (end - back * MIN).div_euclid(MIN) * MIN;
             let to = from + len * MIN;
             let exact_from = if from >= l0 {
                 Some(from)
             } else if levels > 1
-                && to >= l0
+                && to > l0
                 && from.div_euclid(3_600_000) * 3_600_000 >= model.oldest(1)
             {
                 Some(from.div_euclid(3_600_000) * 3_600_000)
