@@ -340,7 +340,9 @@ async fn http(probe: &HttpProbe, clients: &Clients, started: Instant) -> Observe
                     connected: Some(false),
                     ..Observation::default()
                 },
-                ..Observed::failed(chain(&e))
+                // The URL is left out: its query may hold a credential, and the probe's name
+                // says which URL it was.
+                ..Observed::failed(chain(&e.without_url()))
             };
         }
     };
@@ -366,7 +368,10 @@ async fn http(probe: &HttpProbe, clients: &Clients, started: Instant) -> Observe
             }
             Ok(None) => break,
             Err(e) => {
-                error = Some(format!("reading the response body: {}", chain(&e)));
+                error = Some(format!(
+                    "reading the response body: {}",
+                    chain(&e.without_url())
+                ));
                 break;
             }
         }

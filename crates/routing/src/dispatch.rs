@@ -341,6 +341,39 @@ impl Dispatcher {
         self.route(&stored, now);
     }
 
+    /// What receiving `alerts` would add: alerts not in the book yet, and aggregation groups
+    /// that do not exist yet. Changes nothing; callers bound the book and the groups (and so
+    /// the notifications one flush can make) by refusing a batch before receiving any of it.
+    pub fn growth(&self, alerts: &[Alert]) -> Growth {
+        let mut fingerprints = BTreeSet::new();
+        let mut groups = BTreeSet::new();
+        for alert in alerts {
+            let fp = alert.fingerprint();
+            if self.book.get(fp).is_none() {
+                fingerprints.insert(fp.0);
+            }
+            for matched in self.config.route.matching(&alert.labels) {
+                let labels = group_labels(&alert.labels, &matched.options.group_by);
+                let id = (matched.path.clone(), labels);
+                if !self.groups.contains_key(&id) {
+                    groups.insert(id);
+                }
+            }
+        }
+        Growth {
+            alerts: fingerprints.len(),
+            groups: groups.len(),
+        }
+    }
+
+    /// How many alerts the book holds and how many aggregation groups exist.
+    pub fn size(&self) -> Growth {
+        Growth {
+            alerts: self.book.len(),
+            groups: self.groups.len(),
+        }
+    }
+
     /// When the next group with alerts is due to flush.
     pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
         self.groups
@@ -636,6 +669,67 @@ fn is_subset(subset: &[Fingerprint], set: &[Fingerprint]) -> bool {
 
 /// Upstream's `AlertSlice` order: by `job`, then `instance` (an alert with the label before one
 /// without), then by label set (`LabelSet.Before`).
+/// Bounds what one flush sends each receiver: past `max` notifications for a receiver, the
+/// last of its `max` carries the alerts of every group beyond (group key `<receiver>/overflow`,
+/// no group labels), so a burst of distinct groups reaches a person as `max` messages, not as
+/// one message per group. Order is kept; `max` of 0 is taken as 1.
+pub fn bound_per_receiver(notifications: Vec<Notification>, max: usize) -> Vec<Notification> {
+    let max = max.max(1);
+    let mut per_receiver: BTreeMap<String, usize> = BTreeMap::new();
+    for n in &notifications {
+        *per_receiver.entry(n.receiver.clone()).or_default() += 1;
+    }
+    if per_receiver.values().all(|&count| count <= max) {
+        return notifications;
+    }
+    let mut kept: BTreeMap<String, usize> = BTreeMap::new();
+    let mut overflow: BTreeMap<String, Notification> = BTreeMap::new();
+    let mut out = Vec::new();
+    for n in notifications {
+        if per_receiver[&n.receiver] <= max {
+            out.push(n);
+            continue;
+        }
+        let seen = kept.entry(n.receiver.clone()).or_default();
+        if *seen + 1 < max {
+            *seen += 1;
+            out.push(n);
+            continue;
+        }
+        match overflow.get_mut(&n.receiver) {
+            Some(merged) => {
+                merged.alerts.extend(n.alerts);
+                merged.previous = merged.previous.max(n.previous);
+            }
+            None => {
+                let receiver = n.receiver.clone();
+                overflow.insert(
+                    receiver.clone(),
+                    Notification {
+                        group_key: format!("{receiver}/overflow"),
+                        route_key: format!("{receiver}/overflow"),
+                        group_labels: LabelSet::new(),
+                        ..n
+                    },
+                );
+            }
+        }
+    }
+    for (_, mut merged) in overflow {
+        sort_alerts(&mut merged.alerts);
+        merged.alerts.dedup_by_key(|a| a.fingerprint());
+        out.push(merged);
+    }
+    out
+}
+
+/// Counts of alerts and aggregation groups (see [`Dispatcher::growth`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Growth {
+    pub alerts: usize,
+    pub groups: usize,
+}
+
 pub fn sort_alerts(alerts: &mut [Alert]) {
     alerts.sort_by(|a, b| {
         for name in ["job", "instance"] {

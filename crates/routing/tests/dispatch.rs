@@ -678,3 +678,65 @@ fn an_alert_that_times_out_is_sent_resolved() {
     assert_eq!(seen(&ns), vec![s("team", 330, &[("db1", "resolved")])]);
     assert_eq!(ns[0].alerts[0].ends_at, Some(t(300)));
 }
+
+#[test]
+fn growth_counts_new_alerts_and_groups_without_changing_anything() {
+    let mut d = dispatcher(root("team", vec![child("instance=\"a\"", "pager")]));
+    d.receive(fire("Disk", "a", t(0)), t(0));
+    // Disk/a is in two groups already (root's continue is off, so only the child's); root
+    // groups by alertname.
+    let before = d.size();
+    let batch = [
+        fire("Disk", "a", t(1)), // known alert, known group
+        fire("Disk", "b", t(1)), // new alert, new group under root (Disk)
+        fire("Cpu", "b", t(1)),  // new alert, new group (Cpu)
+        fire("Cpu", "c", t(1)),  // new alert, same new group as the one before
+    ];
+    assert_eq!(
+        d.growth(&batch),
+        headroom_routing::dispatch::Growth {
+            alerts: 3,
+            groups: 2
+        }
+    );
+    assert_eq!(d.size(), before, "growth changes nothing");
+    for a in batch {
+        d.receive(a, t(1));
+    }
+    assert_eq!(d.size().alerts, before.alerts + 3);
+    assert_eq!(d.size().groups, before.groups + 2);
+}
+
+#[test]
+fn one_flush_sends_a_receiver_at_most_max_notifications() {
+    use headroom_routing::dispatch::bound_per_receiver;
+    // Grouped by instance: 50 alerts make 50 groups for `team`, one for `pager`.
+    let mut route = root("team", vec![child("instance=\"pg\"", "pager")]);
+    route.group_by = by(&["instance"]);
+    let mut d = dispatcher(route);
+    for i in 0..50 {
+        d.receive(fire("Disk", &format!("db{i}"), t(0)), t(0));
+    }
+    d.receive(fire("Disk", "pg", t(0)), t(0));
+    let flushed = run(&mut d, t(GROUP_WAIT), &[]);
+    assert_eq!(flushed.len(), 51);
+
+    let bounded = bound_per_receiver(flushed.clone(), 10);
+    let team: Vec<&Notification> = bounded.iter().filter(|n| n.receiver == "team").collect();
+    assert_eq!(team.len(), 10);
+    let overflow = team.last().unwrap();
+    assert_eq!(overflow.group_key, "team/overflow");
+    assert_eq!(
+        overflow.alerts.len(),
+        41,
+        "the 41 groups past the first 9 in one message"
+    );
+    let delivered: usize = team.iter().map(|n| n.alerts.len()).sum();
+    assert_eq!(delivered, 50, "no alert is dropped");
+    assert_eq!(
+        bounded.iter().filter(|n| n.receiver == "pager").count(),
+        1,
+        "a receiver under the bound is untouched"
+    );
+    assert_eq!(bound_per_receiver(flushed.clone(), 51), flushed);
+}

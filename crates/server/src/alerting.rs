@@ -22,6 +22,7 @@ use headroom_core::Timestamp;
 use headroom_routing::alert::Alert;
 use headroom_routing::dispatch::{
     DispatchConfig, Dispatcher, LogEntry, MAINTENANCE_INTERVAL, Notification, Receiver,
+    bound_per_receiver,
 };
 use headroom_routing::group::Fingerprint;
 use headroom_routing::matcher::{MatchOp, Matcher};
@@ -182,8 +183,26 @@ pub async fn accept(state: &AppState, alerts: Vec<Alert>, source: &str) -> Resul
     if alerts.is_empty() {
         return Ok(());
     }
+    crate::limits::check_alerts(&alerts)?;
     let now = state.now().to_chrono();
     let mut desk = state.alerting.desk.lock().await;
+    // headroom's own alerts are bounded by its SLOs and probes; only outside ones are refused.
+    if source != "headroom" {
+        let size = desk.dispatcher.size();
+        let growth = desk.dispatcher.growth(&alerts);
+        if size.alerts + growth.alerts > crate::limits::MAX_ALERTS {
+            return Err(crate::limits::full(
+                "alerts held",
+                crate::limits::MAX_ALERTS,
+            ));
+        }
+        if growth.groups > 0 && size.groups + growth.groups > crate::limits::MAX_GROUPS {
+            return Err(crate::limits::full(
+                "aggregation groups",
+                crate::limits::MAX_GROUPS,
+            ));
+        }
+    }
     let records: Vec<RoutedAlert> = alerts
         .iter()
         .map(|a| alert_record(&desk.dispatcher.alerts().merged(a.clone(), now), source))
@@ -246,7 +265,10 @@ async fn flush(state: &AppState, desk: &mut Desk, now: Timestamp) {
         }
     }
     let silences = std::mem::take(&mut desk.silences);
-    let fresh = desk.dispatcher.flush_due(at, &silences);
+    let fresh = bound_per_receiver(
+        desk.dispatcher.flush_due(at, &silences),
+        crate::limits::MAX_NOTIFICATIONS_PER_RECEIVER,
+    );
     desk.silences = silences;
     desk.unqueued.extend(fresh);
     if desk.unqueued.is_empty() {

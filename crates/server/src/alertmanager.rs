@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use headroom_core::Timestamp;
 use headroom_ingest::alertmanager::{parse_posted_alerts, parse_posted_silence, parse_webhook};
@@ -25,17 +25,17 @@ use serde_json::{Value, json};
 use crate::alerting::{
     accept, api_time, matcher_from_api, matchers_json, refresh_silences, silence_record,
 };
-use crate::auth::require;
+use crate::auth::{Auth, scope};
 use crate::error::ApiError;
+use crate::limits;
 use crate::state::AppState;
 
 /// `POST /api/v2/alerts`: the whole batch is validated before any of it is stored.
 pub async fn post_alerts(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Ingest>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     let posted = parse_posted_alerts(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = state.now().to_chrono();
     let timeout = state
@@ -70,10 +70,9 @@ pub async fn post_alerts(
 /// the sender re-notifies only every `repeat_interval`.
 pub async fn forwarded(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Ingest>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     let payload = parse_webhook(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = state.now().to_chrono();
     let mut alerts = Vec::with_capacity(payload.alerts.len());
@@ -232,10 +231,9 @@ fn gettable(alert: &Alert, receivers: &[String], status: &Status) -> Value {
 /// `silenced`, `inhibited`, `unprocessed` and `receiver` (a regex).
 pub async fn get_alerts(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
@@ -272,10 +270,9 @@ pub async fn get_alerts(
 /// each alert naming the receivers of every listed group holding it.
 pub async fn get_alert_groups(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
@@ -327,18 +324,21 @@ pub async fn get_alert_groups(
     Ok(Json(Value::Array(out)))
 }
 
-/// `GET /api/v2/status`: the shape `amtool config` and Grafana read.
+/// `GET /api/v2/status`: the shape `amtool config` and Grafana read. The config comes with
+/// every secret replaced by `<secret>` (as Alertmanager shows it); `admin` tokens see it as
+/// written.
 pub async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
-    let original = state
-        .alerting
-        .original
-        .read()
-        .expect("original lock")
-        .clone();
+    let original = {
+        let text = state.alerting.original.read().expect("original lock");
+        if auth.scope == Some(Scope::Admin) {
+            text.clone()
+        } else {
+            headroom_spec::redacted_config(&text)
+        }
+    };
     Ok(Json(json!({
         "cluster": {"name": "", "peers": [], "status": "disabled"},
         "config": {"original": original},
@@ -353,9 +353,8 @@ pub async fn status(
 /// `GET /api/v2/receivers`.
 pub async fn receivers(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let desk = state.alerting.desk.lock().await;
     let names: Vec<Value> = desk
         .dispatcher
@@ -371,10 +370,9 @@ pub async fn receivers(
 /// when every filter matcher matches its equality matchers, as Alertmanager filters.
 pub async fn list_silences(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let mut silences: Vec<Silence> = state
@@ -409,10 +407,9 @@ fn silence_matches_filter(s: &Silence, filter: &[Matcher]) -> bool {
 /// `GET /api/v2/silence/{id}`.
 pub async fn get_silence(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let record = state
         .store
         .get_silence(&id)
@@ -428,10 +425,9 @@ pub async fn get_silence(
 /// creating a new one.
 pub async fn post_silence(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Respond>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     let posted = parse_posted_silence(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = state.now().to_chrono();
     let matchers = posted
@@ -461,6 +457,27 @@ pub async fn post_silence(
         created_by: posted.created_by,
         comment: posted.comment,
     };
+    let size = silence.comment.len()
+        + silence.created_by.len()
+        + silence
+            .matchers
+            .iter()
+            .map(|m| m.name().len() + m.value().len())
+            .sum::<usize>();
+    if size > limits::MAX_SILENCE_BYTES {
+        return Err(limits::too_long("silence", size, limits::MAX_SILENCE_BYTES));
+    }
+    if posted.id.is_none() {
+        let desk = state.alerting.desk.lock().await;
+        let live = desk
+            .silences
+            .iter()
+            .filter(|s| s.state(now) != SilenceState::Expired)
+            .count();
+        if live >= limits::MAX_SILENCES {
+            return Err(limits::full("silences", limits::MAX_SILENCES));
+        }
+    }
     let stamp = Timestamp::from_chrono(&now);
     if let Some(id) = &posted.id {
         let previous = state
@@ -513,10 +530,9 @@ fn can_update(previous: &Silence, next: &Silence, now: DateTime<Utc>) -> bool {
 /// `DELETE /api/v2/silence/{id}`: expires it now.
 pub async fn expire_silence(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Respond>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     match state.store.expire_silence(&id, state.now()).await? {
         ExpireOutcome::Expired => {
             refresh_silences(&state).await?;

@@ -8,12 +8,12 @@ use headroom_core::evaluator;
 use headroom_core::{BudgetingMethod, Sli, Slo, SloStatus, Span, Timestamp};
 use headroom_engine::{GroupView, IngestError, SloView};
 use headroom_ingest::events::parse_timestamp_str;
-use headroom_store::{AlertStore, Scope};
+use headroom_store::AlertStore;
 use headroom_tsdb::{AppendOutcome, TsdbError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::require;
+use crate::auth::{Auth, scope};
 use crate::error::ApiError;
 use crate::state::{AppState, Health};
 
@@ -178,19 +178,17 @@ pub fn slo_json(view: &SloView) -> Value {
 
 pub async fn list_slos(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let slos: Vec<Value> = state.engine.views().iter().map(slo_json).collect();
     Ok(Json(json!({"slos": slos})))
 }
 
 pub async fn get_slo(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let view = state
         .engine
         .view(&id)
@@ -239,11 +237,10 @@ fn time_param(
 
 pub async fn slo_series(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<SeriesQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let slo = state
         .engine
         .slo(&id)
@@ -283,11 +280,11 @@ pub async fn slo_series(
 
 pub async fn push_events(
     State(state): State<AppState>,
+    _auth: Auth<scope::Ingest>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     let ndjson = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -366,10 +363,9 @@ pub struct TransitionsQuery {
 
 pub async fn transitions(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Query(q): Query<TransitionsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let to = time_param("to", &q.to, state.now() + Span::MINUTE)?;
     let from = time_param("from", &q.from, Timestamp(0))?;
     let limit = q.limit.unwrap_or(100).min(1000);
@@ -390,9 +386,8 @@ pub async fn transitions(
 /// `POST /-/reload`: re-reads the config; an invalid one is refused and the running one stays.
 pub async fn reload(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Admin>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Admin).await?;
     match crate::reload(&state).await {
         Ok(n) => Ok(Json(json!({"status": "reloaded", "slos": n}))),
         Err(problems) => Err(ApiError::unprocessable(problems.join("\n"))),

@@ -10,6 +10,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub error: &'static str,
     pub detail: String,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -18,6 +20,7 @@ impl ApiError {
             status,
             error,
             detail: detail.into(),
+            retry_after: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -35,13 +38,20 @@ impl ApiError {
     pub fn unprocessable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", detail)
     }
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(%detail, "internal error");
+    /// A failure that is not the client's: the cause goes to the log under a random id, the
+    /// client gets only the id, never the database's or a library's own text (which can name
+    /// tables, paths or hosts).
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        tracing::error!(error_id = %id, cause = %cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            detail.to_string(),
+            format!("internal error {id}; the server log has the cause under this id"),
         )
+    }
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
     }
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
@@ -60,6 +70,10 @@ impl IntoResponse for ApiError {
                 "www-authenticate",
                 axum::http::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         resp
     }
@@ -87,6 +101,9 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
     let text = axum::body::to_bytes(body, 64 * 1024)
         .await
         .unwrap_or_default();
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        return ApiError::internal(String::from_utf8_lossy(&text)).into_response();
+    }
     let detail = match String::from_utf8_lossy(&text).trim() {
         "" => status.canonical_reason().unwrap_or("error").to_string(),
         t => t.to_string(),
@@ -95,8 +112,9 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
         s if s.is_client_error() => "bad_request",
-        _ => "internal",
+        _ => "unavailable",
     };
     let mut out = ApiError::new(status, error, detail).into_response();
     for (name, value) in parts

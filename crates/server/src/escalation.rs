@@ -22,15 +22,14 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::Response;
 use headroom_core::{Span, Timestamp};
 use headroom_notify::{Actions, Message};
 use headroom_oncall::{Directory, Escalation, EscalationState, Page};
 use headroom_routing::dispatch::Notification;
 use headroom_store::{
-    ActionLinkStore, EscalationRecord, EscalationStore, NewOutboxItem, OutboxStore, Scope,
-    StoreError,
+    ActionLinkStore, EscalationRecord, EscalationStore, NewOutboxItem, OutboxStore, StoreError,
 };
 use hmac::{Hmac, Mac};
 use rand::Rng;
@@ -39,8 +38,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::auth::require;
+use crate::auth::{Auth, scope};
 use crate::error::ApiError;
+use crate::html::{escape, page};
 use crate::oncall::time;
 use crate::state::AppState;
 
@@ -407,6 +407,7 @@ pub async fn act(
     id: &str,
     action: Action,
     by: Option<String>,
+    link: Option<&str>,
 ) -> Result<Value, ApiError> {
     let _changing = state.oncall.escalations.lock().await;
     let record = state
@@ -436,10 +437,21 @@ pub async fn act(
             t.escalation.resolve(at);
         }
     }
-    state
-        .store
-        .put_escalation(&t.record(id, state.now()))
-        .await?;
+    let record = t.record(id, state.now());
+    match link {
+        None => state.store.put_escalation(&record).await?,
+        // The link is spent in the same transaction as the change, so an action refused above
+        // leaves it usable and a used one changes nothing.
+        Some(link) => {
+            if !state
+                .store
+                .put_escalation_using_link(&record, link, state.now())
+                .await?
+            {
+                return Err(used_link());
+            }
+        }
+    }
     tracing::info!(escalation = %id, action = action.past(), "escalation changed");
     if action == Action::Acknowledge {
         let by = t
@@ -481,25 +493,23 @@ fn parse_by(body: &Bytes) -> Result<Option<String>, ApiError> {
 /// `POST /api/v1/escalations/{id}/ack` (body optional: `{"by": "…"}`).
 pub async fn acknowledge(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
-    let by = parse_by(&body)?;
-    Ok(Json(act(&state, &id, Action::Acknowledge, by).await?))
+    let by = parse_by(&body)?.or(auth.actor);
+    Ok(Json(act(&state, &id, Action::Acknowledge, by, None).await?))
 }
 
 /// `POST /api/v1/escalations/{id}/resolve` (body optional: `{"by": "…"}`).
 pub async fn resolve(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
-    let by = parse_by(&body)?;
-    Ok(Json(act(&state, &id, Action::Resolve, by).await?))
+    let by = parse_by(&body)?.or(auth.actor);
+    Ok(Json(act(&state, &id, Action::Resolve, by, None).await?))
 }
 
 #[derive(Deserialize)]
@@ -510,10 +520,9 @@ pub struct ListQuery {
 /// `GET /api/v1/escalations?open=true`: the escalations in progress (acknowledged ones too).
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     match q.open.as_deref() {
         None | Some("true") => {}
         Some(other) => {
@@ -530,10 +539,9 @@ pub async fn list(
 /// `GET /api/v1/escalations/{id}`.
 pub async fn get_one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let record = state
         .store
         .get_escalation(&id)
@@ -617,19 +625,9 @@ fn used_link() -> ApiError {
     )
 }
 
-fn page(body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>headroom</title>{body}"
-    ))
-}
-
 /// `GET /ack/{token}`, `GET /resolve/{token}`: a page asking to confirm, which changes nothing,
 /// so a mail scanner or chat preview that fetches the link does not act on the page.
-async fn confirm_link(
-    state: &AppState,
-    token: &str,
-    action: Action,
-) -> Result<Html<String>, ApiError> {
+async fn confirm_link(state: &AppState, token: &str, action: Action) -> Result<Response, ApiError> {
     let (id, payload) = check_link(state, token, action)?;
     if state.store.action_link_used(payload).await? {
         return Err(used_link());
@@ -639,21 +637,20 @@ async fn confirm_link(
         Action::Resolve => "Resolve",
     };
     Ok(page(&format!(
-        "<form method=post><p>{verb} escalation {id}?</p>\
-         <button type=submit>{verb}</button></form>"
+        "<form method=post><p>{verb} escalation {}?</p>\
+         <button type=submit>{verb}</button></form>",
+        escape(id)
     )))
 }
 
 /// `POST` to a link: checks it, uses it once, then acts.
-async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Html<String>, ApiError> {
+async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Response, ApiError> {
     let (id, payload) = check_link(state, token, action)?;
-    if !state.store.use_action_link(payload, state.now()).await? {
-        return Err(used_link());
-    }
-    let v = act(state, id, action, Some("link".to_string())).await?;
+    let v = act(state, id, action, Some("link".to_string()), Some(payload)).await?;
     Ok(page(&format!(
-        "<p>Escalation {id} is {}.</p>",
-        v["state"].as_str().unwrap_or("changed")
+        "<p>Escalation {} is {}.</p>",
+        escape(id),
+        escape(v["state"].as_str().unwrap_or("changed"))
     )))
 }
 
@@ -661,7 +658,7 @@ async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Html<
 pub async fn ack_link_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Response, ApiError> {
     confirm_link(&state, &token, Action::Acknowledge).await
 }
 
@@ -669,7 +666,7 @@ pub async fn ack_link_page(
 pub async fn resolve_link_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Response, ApiError> {
     confirm_link(&state, &token, Action::Resolve).await
 }
 
@@ -677,7 +674,7 @@ pub async fn resolve_link_page(
 pub async fn ack_link(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Response, ApiError> {
     use_link(&state, &token, Action::Acknowledge).await
 }
 
@@ -685,7 +682,7 @@ pub async fn ack_link(
 pub async fn resolve_link(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Response, ApiError> {
     use_link(&state, &token, Action::Resolve).await
 }
 
@@ -714,7 +711,7 @@ pub async fn acknowledge_alerts(
         if subjects.contains(&format!("{} {}", t.receiver, t.group_key))
             && matches!(t.escalation.state(), EscalationState::Triggered)
         {
-            act(state, &id, Action::Acknowledge, Some(by.to_string())).await?;
+            act(state, &id, Action::Acknowledge, Some(by.to_string()), None).await?;
             acknowledged += 1;
         }
     }

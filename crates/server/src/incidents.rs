@@ -31,7 +31,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use headroom_core::{BudgetingMethod, SliData, Slo, Span, Timestamp};
 use headroom_engine::Engine;
@@ -42,13 +42,14 @@ use headroom_incident::{
 };
 use headroom_routing::alert::Alert;
 use headroom_spec::Config;
-use headroom_store::{IncidentStore, IncidentUpdate, NewIncident, Scope, UpdateOutcome};
+use headroom_store::{IncidentStore, IncidentUpdate, NewIncident, UpdateOutcome};
 use headroom_tsdb::SeriesKey;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use crate::auth::require_named;
+use crate::auth::{Auth, scope};
 use crate::error::ApiError;
+use crate::limits;
 use crate::state::AppState;
 
 /// The id a document is declared with before the database numbers it. The row's id is the
@@ -238,6 +239,12 @@ async fn modify<T>(
             version,
         } = load(state, id).await?;
         let out = change(&mut incident, state.now()).map_err(refused)?;
+        if incident.timeline().len() > limits::MAX_TIMELINE_ENTRIES {
+            return Err(limits::full(
+                &format!("timeline entries of incident {id}"),
+                limits::MAX_TIMELINE_ENTRIES,
+            ));
+        }
         match state
             .store
             .update_incident(id, version, &update_row(&incident)?)
@@ -374,12 +381,6 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Who makes a change: writes need scope `ingest`.
-async fn actor(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let name = require_named(state, headers, Scope::Ingest).await?;
-    Ok(name.unwrap_or_else(|| "anonymous".to_string()))
-}
-
 // ---- handlers ----
 
 #[derive(Deserialize)]
@@ -398,11 +399,12 @@ struct DeclareBody {
 /// `POST /api/v1/incidents`: declares an incident; 201 with it.
 pub async fn declare(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: DeclareBody = parse_body(&body)?;
+    limits::check_text("title", &b.title)?;
     let severity = parse_severity(&b.severity)?;
     let started_at = opt_time_param("started_at", &b.started_at)?;
     if let Some(unknown) = b.slos.iter().find(|s| state.engine.slo(s).is_none()) {
@@ -442,10 +444,9 @@ pub struct ListQuery {
 /// `GET /api/v1/incidents`: newest first, without timelines; open ones unless `status=all`.
 pub async fn list_incidents(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require_named(&state, &headers, Scope::Read).await?;
     let open_only = match q.status.as_deref().unwrap_or("open") {
         "open" => true,
         "all" => false,
@@ -472,10 +473,9 @@ pub async fn list_incidents(
 /// `GET /api/v1/incidents/{id}`: the incident with its timeline.
 pub async fn get_incident(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require_named(&state, &headers, Scope::Read).await?;
     let stored = load(&state, parse_id(&id)?).await?;
     Ok(Json(incident_json(&stored, true)))
 }
@@ -495,10 +495,10 @@ async fn operate(
 
 pub async fn acknowledge(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     operate(&state, &actor, &id, |i, actor, now| {
         i.acknowledge(actor, now)
     })
@@ -507,10 +507,10 @@ pub async fn acknowledge(
 
 pub async fn resolve(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_status(actor, now, IncidentStatus::Resolved)
     })
@@ -525,11 +525,11 @@ struct StatusBody {
 
 pub async fn set_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: StatusBody = parse_body(&body)?;
     let to = parse_status(&b.status)?;
     operate(&state, &actor, &id, |i, actor, now| {
@@ -546,11 +546,11 @@ struct SeverityBody {
 
 pub async fn set_severity(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: SeverityBody = parse_body(&body)?;
     let to = parse_severity(&b.severity)?;
     operate(&state, &actor, &id, |i, actor, now| {
@@ -568,11 +568,11 @@ struct RoleBody {
 
 pub async fn assign_role(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: RoleBody = parse_body(&body)?;
     let role = parse_role(&b.role)?;
     operate(&state, &actor, &id, |i, actor, now| {
@@ -589,12 +589,13 @@ struct NoteBody {
 
 pub async fn add_note(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: NoteBody = parse_body(&body)?;
+    limits::check_text("text", &b.text)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.note(actor, now, &b.text)
     })
@@ -611,11 +612,11 @@ struct ImpactStartBody {
 /// learns it (the postmortem's duration, detection delay and budget window follow).
 pub async fn set_impact_start(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: ImpactStartBody = parse_body(&body)?;
     let started_at = parse_time("started_at", &b.started_at)?;
     operate(&state, &actor, &id, |i, actor, now| {
@@ -635,12 +636,13 @@ struct ActionItemBody {
 /// `POST …/action-items`: 201 with the incident; the new item is the last of `action_items`.
 pub async fn add_action_item(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: ActionItemBody = parse_body(&body)?;
+    limits::check_text("text", &b.text)?;
     let due = opt_time_param("due", &b.due)?;
     let id = parse_id(&id)?;
     let (stored, _) = modify(&state, id, |i, now| {
@@ -664,12 +666,13 @@ struct ActionItemPatch {
 /// `PATCH …/action-items/{n}`: changes the fields given; `null` clears an owner or due date.
 pub async fn update_action_item(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth: Auth<scope::Respond>,
     Path((id, n)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &headers).await?;
+    let actor = auth.actor();
     let b: ActionItemPatch = parse_body(&body)?;
+    limits::check_text("text", b.text.as_deref().unwrap_or_default())?;
     let n: u32 = n
         .parse()
         .map_err(|_| ApiError::bad_request(format!("action item {n:?} is not a number")))?;
@@ -703,10 +706,9 @@ pub async fn update_action_item(
 /// `GET …/{id}/postmortem`: the Markdown draft.
 pub async fn postmortem(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    require_named(&state, &headers, Scope::Read).await?;
     let stored = load(&state, parse_id(&id)?).await?;
     let impact = Impact::measure(&stored.incident, state.now(), |slo, from, to| {
         budget_consumed(&state.engine, slo, from, to)
@@ -776,10 +778,9 @@ fn mean_json(m: MeanTime) -> Value {
 /// (default: the 30 days before now), optionally only a service's or a team's.
 pub async fn metrics(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Query(q): Query<MetricsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require_named(&state, &headers, Scope::Read).await?;
     let to = opt_time_param("to", &q.to)?.unwrap_or_else(|| state.now());
     let from = opt_time_param("from", &q.from)?.unwrap_or(to - METRICS_DEFAULT_RANGE);
     if from >= to {

@@ -9,7 +9,9 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod escalation;
+pub mod html;
 pub mod incidents;
+pub mod limits;
 pub mod metrics;
 pub mod oncall;
 pub mod openapi;
@@ -224,6 +226,15 @@ pub fn app(state: AppState) -> Router {
             get(oncall::schedule_calendar),
         )
         .route(
+            "/api/v1/schedules/{id}/calendar-key",
+            post(oncall::rotate_schedule_feed),
+        )
+        .route(
+            "/api/v1/users/{id}/calendar-key",
+            post(oncall::rotate_user_feed),
+        )
+        .route("/calendars/{key}/feed.ics", get(oncall::keyed_feed))
+        .route(
             "/api/v1/overrides/{id}",
             axum::routing::delete(oncall::delete_override),
         )
@@ -324,6 +335,7 @@ async fn build_state_from(
         clock,
         config: RwLock::new(RunningConfig {
             anonymous_read: config.anonymous_read,
+            metrics_token: config.metrics_token.clone(),
             version,
             loaded_at: now,
         }),
@@ -333,6 +345,7 @@ async fn build_state_from(
         ready: Default::default(),
         health: Health::default(),
         requests: Default::default(),
+        failed_auth: Default::default(),
         signals,
         sources: Default::default(),
         deliveries: Default::default(),
@@ -365,6 +378,7 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
             }
             *state.config.write().expect("config lock") = RunningConfig {
                 anonymous_read: config.anonymous_read,
+                metrics_token: config.metrics_token.clone(),
                 version: version.clone(),
                 loaded_at: now,
             };

@@ -4,10 +4,14 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use headroom_core::AlertState;
+use headroom_store::Scope;
+use subtle::ConstantTimeEq;
 
+use crate::auth::{ClientAddr, authenticate};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 fn escape(v: &str) -> String {
@@ -352,12 +356,35 @@ fn probe_metrics(f: &mut Family, state: &AppState) {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
+/// `GET /metrics`: as readable as the API (anonymously only with `anonymous_read`), or with
+/// the config's `metrics_token`.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let metrics_token = state
+        .config
+        .read()
+        .expect("config lock")
+        .metrics_token
+        .clone();
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let by_metrics_token = matches!((&metrics_token, presented),
+        (Some(want), Some(got)) if bool::from(want.as_bytes().ct_eq(got.as_bytes())));
+    if !by_metrics_token {
+        authenticate(&state, &headers, client, Scope::Read).await?;
+    }
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         render(&state),
     )
+        .into_response())
 }

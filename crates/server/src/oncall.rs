@@ -6,7 +6,9 @@
 //!   most recently added one wins where they overlap (`Schedule`'s later-override-wins rule).
 //! - Every answer about a time (who, shifts, feeds, pages) reads the directory with the stored
 //!   overrides that overlap it, so the API, the feeds and the pager agree.
-//! - Calendar feeds accept the read token as `?token=`, since calendar apps cannot send headers.
+//! - Calendar apps cannot send headers, so a feed's subscription URL holds a key of its own
+//!   (`/calendars/{key}/feed.ics`): it reads that one feed, and rotating it ends the old URL.
+//!   No API token is ever taken from a query string.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;
@@ -14,7 +16,7 @@ use std::sync::RwLock;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use headroom_core::Timestamp;
@@ -24,13 +26,13 @@ use headroom_oncall::{
     UserId,
 };
 use headroom_spec::Config;
-use headroom_store::{OverrideStore, ScheduleOverride, Scope, SecretStore, StoreError};
+use headroom_store::{FeedKeyStore, OverrideStore, ScheduleOverride, SecretStore, StoreError};
 use rand::Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::auth::require;
+use crate::auth::{Auth, ClientAddr, scope};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -272,9 +274,8 @@ fn shift_json(schedule: &Schedule, directory: &Directory, s: &Shift) -> Value {
 /// URLs, which are secrets.
 pub async fn list_users(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let d = state.oncall.config_directory();
     let users: Vec<Value> = d
         .users
@@ -307,9 +308,8 @@ pub async fn list_users(
 /// `GET /api/v1/teams`.
 pub async fn list_teams(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let d = state.oncall.config_directory();
     let teams: Vec<Value> = d
         .teams
@@ -326,9 +326,8 @@ pub async fn list_teams(
 /// `GET /api/v1/schedules`: each schedule with who is on call now.
 pub async fn list_schedules(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let now = state.now().to_chrono();
     let d = directory_between(&state, now, now + TimeDelta::milliseconds(1)).await?;
     let schedules: Vec<Value> = d
@@ -356,11 +355,10 @@ pub struct AtQuery {
 /// layer or override, since and until when.
 pub async fn oncall_at(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let at = parse_time("at", q.at.as_deref())?.unwrap_or_else(|| state.now().to_chrono());
     let (schedule, directory) =
         schedule_between(&state, &id, at - SHIFT_SEARCH, at + SHIFT_SEARCH).await?;
@@ -392,11 +390,10 @@ pub struct RangeQuery {
 /// `GET /api/v1/schedules/{id}/shifts?from=&to=`: the final schedule (default: the next 7 days).
 pub async fn shifts(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let from = parse_time("from", q.from.as_deref())?.unwrap_or_else(|| state.now().to_chrono());
     let to = parse_time("to", q.to.as_deref())?.unwrap_or(from + TimeDelta::days(7));
     if to <= from {
@@ -421,11 +418,10 @@ pub async fn shifts(
 /// `POST /api/v1/schedules/{id}/overrides` `{user, start, end}` → 201 with the new id.
 pub async fn add_override(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     let directory = state.oncall.config_directory();
     if directory.schedule(&ScheduleId::from(id.as_str())).is_none() {
         return Err(ApiError::not_found(format!("no schedule {id:?}")));
@@ -449,6 +445,19 @@ pub async fn add_override(
         return Err(ApiError::bad_request("end: must be after start"));
     }
     let created_by = v.get("by").and_then(Value::as_str).unwrap_or("api");
+    crate::limits::check_text("by", created_by)?;
+    let now = state.now();
+    let live = state
+        .store
+        .list_overrides(&id, now, Timestamp(i64::MAX))
+        .await?
+        .len();
+    if live >= crate::limits::MAX_OVERRIDES_PER_SCHEDULE {
+        return Err(crate::limits::full(
+            &format!("overrides of schedule {id:?} not yet ended"),
+            crate::limits::MAX_OVERRIDES_PER_SCHEDULE,
+        ));
+    }
     let override_id = format!("o-{}", hex::encode(rand::rng().random::<[u8; 8]>()));
     state
         .store
@@ -459,7 +468,7 @@ pub async fn add_override(
             starts_at: Timestamp::from_chrono(&start),
             ends_at: Timestamp::from_chrono(&end),
             created_by: created_by.to_string(),
-            created_at: state.now(),
+            created_at: now,
         })
         .await?;
     Ok((
@@ -473,10 +482,9 @@ pub async fn add_override(
 /// changed in the config.
 pub async fn delete_override(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Respond>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     if state.store.delete_override(&id).await? {
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -496,29 +504,6 @@ pub async fn delete_override(
     Err(ApiError::not_found(format!("no override {id:?}")))
 }
 
-#[derive(Deserialize)]
-pub struct FeedQuery {
-    token: Option<String>,
-}
-
-/// Read access for a feed: the `Authorization` header, else `?token=`.
-async fn require_feed_reader(
-    state: &AppState,
-    headers: &HeaderMap,
-    token: Option<&str>,
-) -> Result<(), ApiError> {
-    match token {
-        Some(t) if !headers.contains_key(header::AUTHORIZATION) => {
-            let mut h = HeaderMap::new();
-            let value = HeaderValue::from_str(&format!("Bearer {t}"))
-                .map_err(|_| ApiError::unauthorized("token: not a valid token"))?;
-            h.insert(header::AUTHORIZATION, value);
-            require(state, &h, Scope::Read).await
-        }
-        _ => require(state, headers, Scope::Read).await,
-    }
-}
-
 fn calendar(feed: String) -> Response {
     (
         [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
@@ -527,38 +512,119 @@ fn calendar(feed: String) -> Response {
         .into_response()
 }
 
-/// `GET /api/v1/schedules/{id}/calendar.ics`.
-pub async fn schedule_calendar(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<FeedQuery>,
-) -> Result<Response, ApiError> {
-    require_feed_reader(&state, &headers, q.token.as_deref()).await?;
+async fn schedule_feed(state: &AppState, id: &str) -> Result<Response, ApiError> {
     let now = state.now().to_chrono();
     let (from, to) = (now - FEED_PAST, now + FEED_AHEAD);
-    let (schedule, directory) = schedule_between(&state, &id, from, to).await?;
+    let (schedule, directory) = schedule_between(state, id, from, to).await?;
     Ok(calendar(headroom_oncall::ical::schedule_feed(
         &schedule, &directory, from, to, now,
     )))
 }
 
-/// `GET /api/v1/users/{id}/calendar.ics`: the user's shifts in every schedule.
-pub async fn user_calendar(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<FeedQuery>,
-) -> Result<Response, ApiError> {
-    require_feed_reader(&state, &headers, q.token.as_deref()).await?;
-    let user = UserId::from(id.as_str());
+async fn user_feed(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    let user = UserId::from(id);
     if state.oncall.config_directory().user(&user).is_none() {
         return Err(ApiError::not_found(format!("no user {id:?}")));
     }
     let now = state.now().to_chrono();
     let (from, to) = (now - FEED_PAST, now + FEED_AHEAD);
-    let directory = directory_between(&state, from, to).await?;
+    let directory = directory_between(state, from, to).await?;
     Ok(calendar(headroom_oncall::ical::user_feed(
         &user, &directory, from, to, now,
     )))
+}
+
+/// `GET /api/v1/schedules/{id}/calendar.ics`, for API clients (token in the header).
+pub async fn schedule_calendar(
+    State(state): State<AppState>,
+    _auth: Auth<scope::Read>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    schedule_feed(&state, &id).await
+}
+
+/// `GET /api/v1/users/{id}/calendar.ics`: the user's shifts in every schedule.
+pub async fn user_calendar(
+    State(state): State<AppState>,
+    _auth: Auth<scope::Read>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    user_feed(&state, &id).await
+}
+
+/// What a calendar app subscribes to: the feed's URL, holding the feed's own key.
+#[derive(Debug, Serialize)]
+pub struct FeedSubscription {
+    pub feed: String,
+    pub url: String,
+}
+
+async fn rotate(state: &AppState, feed: String) -> Result<Json<FeedSubscription>, ApiError> {
+    let key = state.store.rotate_feed_key(&feed, state.now()).await?;
+    let base = state.alerting.external_url.trim_end_matches('/');
+    tracing::info!(%feed, "calendar feed key rotated");
+    Ok(Json(FeedSubscription {
+        url: format!("{base}/calendars/{key}/feed.ics"),
+        feed,
+    }))
+}
+
+/// `POST /api/v1/users/{id}/calendar-key`: a new subscription URL for the user's feed; the
+/// previous one stops working. Calendar apps cannot send headers, so the URL carries a key that
+/// reads this one feed and nothing else.
+pub async fn rotate_user_feed(
+    State(state): State<AppState>,
+    _auth: Auth<scope::Respond>,
+    Path(id): Path<String>,
+) -> Result<Json<FeedSubscription>, ApiError> {
+    if state
+        .oncall
+        .config_directory()
+        .user(&UserId::from(id.as_str()))
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no user {id:?}")));
+    }
+    rotate(&state, format!("user:{id}")).await
+}
+
+/// `POST /api/v1/schedules/{id}/calendar-key`: as [`rotate_user_feed`], for a schedule.
+pub async fn rotate_schedule_feed(
+    State(state): State<AppState>,
+    _auth: Auth<scope::Respond>,
+    Path(id): Path<String>,
+) -> Result<Json<FeedSubscription>, ApiError> {
+    if state
+        .oncall
+        .config_directory()
+        .schedule(&ScheduleId::from(id.as_str()))
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no schedule {id:?}")));
+    }
+    rotate(&state, format!("schedule:{id}")).await
+}
+
+/// `GET /calendars/{key}/feed.ics`: the feed this key was made for. Wrong keys count as failed
+/// authentication for the client's address.
+pub async fn keyed_feed(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    state.failed_auth.check(client, state.now())?;
+    let feed = state.store.feed_for_key(&key).await?;
+    let Some(feed) = feed else {
+        state.failed_auth.record(client, state.now());
+        return Err(ApiError::not_found(
+            "no feed has this key (it may have been rotated)",
+        ));
+    };
+    match feed.split_once(':') {
+        Some(("user", id)) => user_feed(&state, id).await,
+        Some(("schedule", id)) => schedule_feed(&state, id).await,
+        _ => Err(ApiError::internal(format!(
+            "feed key for an unknown feed {feed:?}"
+        ))),
+    }
 }

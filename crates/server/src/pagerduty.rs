@@ -174,7 +174,16 @@ async fn trigger(
     }
     let mut annotations = BTreeMap::from([("summary".to_string(), p.summary.clone())]);
     if let Some(d) = &p.custom_details {
-        annotations.insert("custom_details".to_string(), d.to_string());
+        let d = d.to_string();
+        if d.len() > crate::limits::MAX_CUSTOM_DETAILS_BYTES {
+            return Err(crate::error::ApiError::too_large(format!(
+                "payload.custom_details is {} bytes of JSON, more than the limit of {}; \
+                 nothing was stored",
+                d.len(),
+                crate::limits::MAX_CUSTOM_DETAILS_BYTES
+            )));
+        }
+        annotations.insert("custom_details".to_string(), d);
     }
     for (i, (href, text)) in event.links.iter().enumerate() {
         annotations.insert(format!("link_{i}"), format!("{text} <{href}>"));

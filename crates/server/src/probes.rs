@@ -3,13 +3,12 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use headroom_probe::spec::{ProbeKind, ProbeResult};
-use headroom_store::Scope;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::require;
+use crate::auth::{Auth, scope};
 use crate::error::ApiError;
 use crate::signals::ProbeRecord;
 use crate::state::AppState;
@@ -32,7 +31,7 @@ fn result_json(r: &ProbeResult) -> Value {
 
 fn probe_json(r: &ProbeRecord) -> Value {
     let target = match &r.spec.kind {
-        ProbeKind::Http(h) => h.url.clone(),
+        ProbeKind::Http(h) => headroom_spec::redacted_url(&h.url),
         ProbeKind::Tcp(t) => t.address.clone(),
         ProbeKind::Dns(d) => format!("{} {}", d.record_type, d.name),
         ProbeKind::Tls(t) => t.address.clone(),
@@ -53,9 +52,8 @@ fn probe_json(r: &ProbeRecord) -> Value {
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let book = state.signals.probes.lock().expect("probe lock");
     let probes: Vec<Value> = book.values().map(probe_json).collect();
     Ok(Json(json!({ "probes": probes })))
@@ -69,11 +67,10 @@ pub struct ResultsQuery {
 
 pub async fn results(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
     Path(name): Path<String>,
     Query(q): Query<ResultsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let book = state.signals.probes.lock().expect("probe lock");
     let r = book
         .get(&name)
@@ -92,10 +89,9 @@ pub async fn results(
 
 pub async fn ping(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Ingest>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     let known = state
         .signals
         .probes
@@ -119,9 +115,8 @@ pub async fn ping(
 /// `GET /api/v1/targets`: every scrape target with its health, as Prometheus reports them.
 pub async fn targets(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Read>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &headers, Scope::Read).await?;
     let sources = state.sources.lock().await;
     let targets: Vec<Value> = sources
         .as_ref()

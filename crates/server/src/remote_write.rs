@@ -4,30 +4,40 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use headroom_ingest::remote_write::{Limits, decode};
-use headroom_store::Scope;
 use std::sync::atomic::Ordering;
 
-use crate::auth::require;
+use crate::auth::{Auth, scope};
 use crate::error::ApiError;
 use crate::signals::deliver;
 use crate::state::AppState;
 
-/// Largest decompressed request: Prometheus sends at most a few MiB (2,000 samples per request by
-/// default); the limit is checked against the snappy header before any allocation.
-pub const MAX_DECOMPRESSED: usize = 64 << 20;
+/// Largest decompressed request: Prometheus sends well under 1 MiB (2,000 samples per request
+/// by default); the limit is checked against the snappy header before any allocation.
+pub const MAX_DECOMPRESSED: usize = 32 << 20;
+/// Bodies decoded at once. Decoding is CPU-bound, so more would not finish sooner; the rest wait
+/// holding only their compressed bytes, which bounds memory to about
+/// `DECODE_SLOTS × (MAX_DECOMPRESSED + its parsed form)` plus the bodies in flight.
+pub const DECODE_SLOTS: usize = 2;
 
 pub async fn write(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _auth: Auth<scope::Ingest>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &headers, Scope::Ingest).await?;
     let health = &state.signals.health;
     health.remote_write_requests.fetch_add(1, Ordering::Relaxed);
+    let slot = state
+        .signals
+        .decode_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let st = state.clone();
     let outcome = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let limits = Limits {
             max_compressed: crate::MAX_BODY_BYTES,
             max_decompressed: MAX_DECOMPRESSED,

@@ -67,6 +67,8 @@ pub struct Signals {
     pub probes: Mutex<BTreeMap<String, ProbeRecord>>,
     pub heartbeats: Arc<HeartbeatBoard>,
     pub health: SignalHealth,
+    /// remote_write bodies being decoded (see `remote_write::DECODE_SLOTS`).
+    pub decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The SLOs whose PromQL queries run natively on samples (no backend answers them).
@@ -92,6 +94,9 @@ impl Signals {
             probes: Mutex::new(BTreeMap::new()),
             heartbeats: Arc::new(HeartbeatBoard::new()),
             health: SignalHealth::default(),
+            decode_slots: Arc::new(tokio::sync::Semaphore::new(
+                crate::remote_write::DECODE_SLOTS,
+            )),
         };
         signals.set_probes(&config.probes);
         signals

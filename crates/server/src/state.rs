@@ -36,6 +36,8 @@ impl ConfigSource {
 #[derive(Debug, Clone)]
 pub struct RunningConfig {
     pub anonymous_read: bool,
+    /// The config's `metrics_token`: reads `/metrics` only.
+    pub metrics_token: Option<String>,
     /// SHA-256 of the config text, to tell reloads apart.
     pub version: String,
     pub loaded_at: Timestamp,
@@ -83,6 +85,8 @@ pub struct Inner {
     pub ready: AtomicBool,
     pub health: Health,
     pub requests: RequestTally,
+    /// Wrong credentials per client address (see `auth`).
+    pub failed_auth: crate::auth::FailedAuth,
     pub signals: crate::signals::Signals,
     /// The running probes, scrape jobs and backend followers; replaced on reload.
     pub sources: tokio::sync::Mutex<Option<crate::sources::Sources>>,

@@ -365,7 +365,7 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
         &ctx.app,
         Method::POST,
         "/api/v2/silences",
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         &[],
         silence(json!({})),
     )
@@ -400,7 +400,7 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
         &ctx.app,
         Method::POST,
         "/api/v2/silences",
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         &[],
         silence(json!({"id": id, "startsAt": one["startsAt"], "endsAt": "2027-01-15T11:00:00Z"})),
     )
@@ -410,7 +410,7 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
         &ctx.app,
         Method::POST,
         "/api/v2/silences",
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         &[],
         silence(
             json!({"id": id, "matchers": [{"name": "service", "value": "ap.*", "isRegex": true}]}),
@@ -439,7 +439,7 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
             &ctx.app,
             Method::POST,
             "/api/v2/silences",
-            Some(&ctx.ingest),
+            Some(&ctx.respond),
             &[],
             body,
         )
@@ -453,7 +453,7 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
         &ctx.app,
         Method::DELETE,
         &format!("/api/v2/silence/{new_id}"),
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         &[],
         Body::empty(),
     )
@@ -463,7 +463,7 @@ async fn silences_mute_and_follow_alertmanagers_rules() {
         &ctx.app,
         Method::DELETE,
         &format!("/api/v2/silence/{new_id}"),
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         &[],
         Body::empty(),
     )

@@ -440,7 +440,7 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
             .to_string();
         line.split('"').nth(1).unwrap().to_string()
     };
-    let first = config_info(&get(&ctx.app, "/metrics", None).await.text());
+    let first = config_info(&get(&ctx.app, "/metrics", Some(&ctx.read)).await.text());
     assert_eq!(first.len(), 64, "{first}");
 
     write(&path, TWO_SLOS);
@@ -479,7 +479,7 @@ async fn reload_applies_a_valid_config_and_refuses_an_invalid_one() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(totals(&slo(&ctx, "beta").await), (3.0, 4.0));
 
-    let m = get(&ctx.app, "/metrics", None).await.text();
+    let m = get(&ctx.app, "/metrics", Some(&ctx.read)).await.text();
     assert!(m.contains("\nheadroom_config_reloads_total 1\n"), "{m}");
     // The config in force is the reloaded one, not the refused one after it.
     let second = config_info(&m);
@@ -683,6 +683,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v2/enqueue"),
     ("get", "/api/v1/users"),
     ("get", "/api/v1/users/{id}/calendar.ics"),
+    ("post", "/api/v1/users/{id}/calendar-key"),
+    ("post", "/api/v1/schedules/{id}/calendar-key"),
+    ("get", "/calendars/{key}/feed.ics"),
     ("get", "/api/v1/teams"),
     ("get", "/api/v1/schedules"),
     ("get", "/api/v1/schedules/{id}/oncall"),
@@ -749,6 +752,7 @@ async fn openapi_documents_every_route() {
             .replace("{name}", "headroom-ready")
             .replace("{id}", "1")
             .replace("{token}", "x")
+            .replace("{key}", "x")
             .replace("{n}", "1");
         let m = match *method {
             "get" => Method::GET,

@@ -61,7 +61,7 @@ async fn post(ctx: &Ctx, token: &str, uri: &str, body: Value) -> Resp {
 }
 
 async fn declare(ctx: &Ctx, body: Value) -> Value {
-    let r = post(ctx, &ctx.ingest, "/api/v1/incidents", body).await;
+    let r = post(ctx, &ctx.respond, "/api/v1/incidents", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     r.json()
 }
@@ -70,7 +70,7 @@ async fn declare(ctx: &Ctx, body: Value) -> Value {
 async fn op(ctx: &Ctx, id: i64, op: &str, body: Value) -> Value {
     let r = post(
         ctx,
-        &ctx.ingest,
+        &ctx.respond,
         &format!("/api/v1/incidents/{id}/{op}"),
         body,
     )
@@ -132,7 +132,7 @@ async fn declare_acknowledge_move_and_resolve_with_a_timeline_in_order() {
     assert_eq!(v["roles"]["commander"], "alice");
     assert_eq!(types(&v), ["declared", "role_assigned"]);
     assert_eq!(
-        v["timeline"][0]["actor"], "ingest",
+        v["timeline"][0]["actor"], "respond",
         "the actor is the token's name"
     );
 
@@ -151,7 +151,7 @@ async fn declare_acknowledge_move_and_resolve_with_a_timeline_in_order() {
     // Refused moves change nothing, not even the version.
     let r = post(
         &ctx,
-        &ctx.ingest,
+        &ctx.respond,
         &format!("/api/v1/incidents/{id}/status"),
         json!({"status": "triggered"}),
     )
@@ -168,7 +168,7 @@ async fn declare_acknowledge_move_and_resolve_with_a_timeline_in_order() {
     );
     let r = post(
         &ctx,
-        &ctx.ingest,
+        &ctx.respond,
         &format!("/api/v1/incidents/{id}/acknowledge"),
         json!({}),
     )
@@ -180,7 +180,7 @@ async fn declare_acknowledge_move_and_resolve_with_a_timeline_in_order() {
     );
     let r = post(
         &ctx,
-        &ctx.ingest,
+        &ctx.respond,
         &format!("/api/v1/incidents/{id}/roles"),
         json!({"role": "commander", "user": "alice"}),
     )
@@ -252,7 +252,7 @@ async fn declare_acknowledge_move_and_resolve_with_a_timeline_in_order() {
     // Action items: added, changed, refused when they change nothing or do not exist.
     let r = post(
         &ctx,
-        &ctx.ingest,
+        &ctx.respond,
         &format!("/api/v1/incidents/{id}/action-items"),
         json!({"text": "Alert on the deploy error rate", "owner": "carol", "due": "2027-02-01"}),
     )
@@ -264,7 +264,7 @@ async fn declare_acknowledge_move_and_resolve_with_a_timeline_in_order() {
     assert_eq!(item["due"], "2027-02-01T00:00:00Z");
     let patch = |n: u32, body: Value| {
         let app = ctx.app.clone();
-        let token = ctx.ingest.clone();
+        let token = ctx.respond.clone();
         async move {
             send(
                 &app,
@@ -306,7 +306,7 @@ async fn a_read_token_cannot_write() {
         r.json()["detail"]
             .as_str()
             .unwrap()
-            .contains("needs ingest"),
+            .contains("needs respond"),
         "{}",
         r.text()
     );
@@ -365,7 +365,7 @@ async fn missing_incidents_and_malformed_requests() {
     );
     let r = post(
         &ctx,
-        &ctx.ingest,
+        &ctx.respond,
         "/api/v1/incidents/99/acknowledge",
         json!({}),
     )
@@ -412,7 +412,7 @@ async fn missing_incidents_and_malformed_requests() {
             "started_at: ",
         ),
     ] {
-        let r = post(&ctx, &ctx.ingest, "/api/v1/incidents", body.clone()).await;
+        let r = post(&ctx, &ctx.respond, "/api/v1/incidents", body.clone()).await;
         assert_eq!(r.status, status, "{body}: {}", r.text());
         assert!(
             r.json()["detail"].as_str().unwrap().starts_with(want),
@@ -424,7 +424,7 @@ async fn missing_incidents_and_malformed_requests() {
         &ctx.app,
         Method::POST,
         "/api/v1/incidents",
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         &[],
         Body::from("{"),
     )
@@ -459,7 +459,7 @@ async fn missing_incidents_and_malformed_requests() {
     ] {
         let r = post(
             &ctx,
-            &ctx.ingest,
+            &ctx.respond,
             &format!("/api/v1/incidents/{id}/{path}"),
             body,
         )
@@ -787,10 +787,10 @@ async fn postmortem_shows_impact_budget_detection_and_timeline() {
     let rows = [
         "| 2027-01-15 08:05:00 | policy:pages | Alert CheckoutErrors fired (service=checkout, severity=page, slo=checkout-availability) |",
         "| 2027-01-15 08:06:00 | policy:pages | Declared SEV2: CheckoutErrors on checkout |",
-        "| 2027-01-15 08:07:00 | ingest | Impact start 2027-01-15T08:05:00Z → 2027-01-15T08:04:00Z |",
-        "| 2027-01-15 08:08:00 | ingest | Acknowledged |",
-        "| 2027-01-15 08:08:00 | ingest | error rate \\| 5% after deploy |",
-        "| 2027-01-15 08:10:00 | ingest | Status acknowledged → resolved |",
+        "| 2027-01-15 08:07:00 | respond | Impact start 2027-01-15T08:05:00Z → 2027-01-15T08:04:00Z |",
+        "| 2027-01-15 08:08:00 | respond | Acknowledged |",
+        "| 2027-01-15 08:08:00 | respond | error rate \\| 5% after deploy |",
+        "| 2027-01-15 08:10:00 | respond | Status acknowledged → resolved |",
     ];
     let mut at = 0;
     for row in rows {

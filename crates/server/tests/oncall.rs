@@ -19,7 +19,7 @@ use headroom_server::escalation::{Action, escalation_round, link_token};
 use headroom_server::outbox::send_round;
 use headroom_server::state::{AppState, ConfigSource};
 use headroom_server::{app, build_state};
-use headroom_store::{OutboxStore, Store};
+use headroom_store::{ActionLinkStore, OutboxStore, Store};
 use headroom_tsdb::Tsdb;
 use serde_json::{Value, json};
 
@@ -175,7 +175,7 @@ async fn who_is_on_call_across_a_handoff_and_an_override() {
     let r = post(
         &ctx.app,
         "/api/v1/schedules/primary/overrides",
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         json!({"user": "carol", "start": "2027-01-15T12:00:00Z", "end": "2027-01-15T14:00:00+00:00"}),
     )
     .await;
@@ -247,7 +247,7 @@ async fn who_is_on_call_across_a_handoff_and_an_override() {
 
     let del = |id: String| {
         let app = ctx.app.clone();
-        let token = ctx.ingest.clone();
+        let token = ctx.respond.clone();
         async move {
             send(
                 &app,
@@ -333,17 +333,17 @@ async fn oncall_api_refuses_bad_input() {
             "end: required",
         ),
     ] {
-        let r = post(&ctx.app, o, Some(&ctx.ingest), body).await;
+        let r = post(&ctx.app, o, Some(&ctx.respond), body).await;
         assert_eq!(r.status.as_u16(), status, "{}", r.text());
         let d = r.json()["detail"].as_str().unwrap().to_string();
         assert!(d.starts_with(detail), "{d}");
     }
-    let r = send(&ctx.app, Method::POST, o, Some(&ctx.ingest), &[], "{").await;
+    let r = send(&ctx.app, Method::POST, o, Some(&ctx.respond), &[], "{").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = post(
         &ctx.app,
         "/api/v1/schedules/nope/overrides",
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         ok.clone(),
     )
     .await;
@@ -394,19 +394,19 @@ fn parse_ical(feed: &str) -> Value {
 }
 
 #[tokio::test]
-async fn calendar_feeds_take_the_token_in_the_query() {
+async fn calendar_feeds_read_through_their_keys() {
     let (addr, _seen) = receiver().await;
     let (ctx, _path) = setup_file(&config(addr)).await;
     let r = post(
         &ctx.app,
         "/api/v1/schedules/primary/overrides",
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         json!({"user": "carol", "start": "2027-01-15T12:00:00Z", "end": "2027-01-15T14:00:00Z"}),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED);
 
-    let uri = format!("/api/v1/schedules/primary/calendar.ics?token={}", ctx.read);
+    let uri = feed_path(&ctx, "/api/v1/schedules/primary/calendar-key").await;
     let r = get(&ctx.app, &uri, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.headers["content-type"], "text/calendar; charset=utf-8");
@@ -446,7 +446,7 @@ async fn calendar_feeds_take_the_token_in_the_query() {
         ]
     );
 
-    let uri = format!("/api/v1/users/carol/calendar.ics?token={}", ctx.read);
+    let uri = feed_path(&ctx, "/api/v1/users/carol/calendar-key").await;
     let r = get(&ctx.app, &uri, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let carol = parse_ical(&r.text());
@@ -458,14 +458,24 @@ async fn calendar_feeds_take_the_token_in_the_query() {
 
     let r = get(&ctx.app, "/api/v1/schedules/primary/calendar.ics", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = get(
+    let r = get(&ctx.app, "/calendars/hrf_nope/feed.ics", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// The path of a new subscription URL made at `rotate`.
+async fn feed_path(ctx: &Ctx, rotate: &str) -> String {
+    let r = send(
         &ctx.app,
-        "/api/v1/schedules/primary/calendar.ics?token=hr_nope",
-        None,
+        Method::POST,
+        rotate,
+        Some(&ctx.respond),
+        &[],
+        Body::empty(),
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.json()["error"], "unauthorized");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    url[url.find("/calendars/").unwrap()..].to_string()
 }
 
 async fn fire(app: &Router, token: &str, ends_at: Option<&str>) {
@@ -569,7 +579,7 @@ async fn escalation_pages_level_after_level_until_acknowledged() {
     let r = post(
         &ctx.app,
         &format!("/api/v1/escalations/{id}/ack"),
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         json!({"by": "carol"}),
     )
     .await;
@@ -601,7 +611,7 @@ async fn escalation_pages_level_after_level_until_acknowledged() {
         &ctx.app,
         Method::POST,
         &format!("/api/v1/escalations/{id}/resolve"),
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         &[],
         Body::empty(),
     )
@@ -611,7 +621,7 @@ async fn escalation_pages_level_after_level_until_acknowledged() {
     let r = post(
         &ctx.app,
         &format!("/api/v1/escalations/{id}/ack"),
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         json!({}),
     )
     .await;
@@ -629,7 +639,7 @@ async fn an_acknowledgement_that_times_out_pages_again_from_the_first_level() {
     let r = post(
         &ctx.app,
         &format!("/api/v1/escalations/{id}/ack"),
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         json!({"by": "bob"}),
     )
     .await;
@@ -804,6 +814,12 @@ async fn signed_links_work_once_and_refuse_forgeries_and_expiry() {
             "{text}"
         );
         assert_eq!(escalation(&ctx, &id).await["state"], "triggered");
+        // The page runs no script, cannot be framed, and does not hand its URL (a signed
+        // link) to another site.
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+        assert_eq!(r.headers["referrer-policy"], "no-referrer");
     }
     // A forged link is refused on POST as on GET, and changes nothing.
     let r = post_link(&ctx.app, &other).await;
@@ -853,6 +869,44 @@ async fn signed_links_work_once_and_refuse_forgeries_and_expiry() {
 }
 
 #[tokio::test]
+async fn a_link_whose_action_fails_is_not_used_up() {
+    let (addr, _seen) = receiver().await;
+    let (ctx, _path) = setup_file(&config(addr)).await;
+    fire(&ctx.app, &ctx.ingest, None).await;
+    tick(&ctx.state).await;
+    let (ack, _) = page_links(&ctx.state, "user:bob:0").await;
+    let id = open_id(&ctx).await;
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        &format!("/api/v1/escalations/{id}/resolve"),
+        Some(&ctx.respond),
+        &[],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.json()["resolved_by"],
+        "respond",
+        "the token's name when no `by` is given"
+    );
+
+    // Acknowledging a resolved escalation is refused, and the link stays unused.
+    let r = post_link(&ctx.app, &ack).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(
+        !r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("used link")
+    );
+    let payload = ack["/ack/".len()..].rsplit_once('.').unwrap().0;
+    assert!(!ctx.state.store.action_link_used(payload).await.unwrap());
+    assert_eq!(get(&ctx.app, &ack, None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn pages_and_their_acknowledgement_reach_the_incident_of_the_alert() {
     let (addr, _seen) = receiver().await;
     let policy = "incident_policies:\n  - {name: api, matchers: ['service=\"api\"'], severity: SEV2, title: \"{{alertname}}\"}\n";
@@ -877,7 +931,7 @@ async fn pages_and_their_acknowledgement_reach_the_incident_of_the_alert() {
     let r = post(
         &ctx.app,
         &format!("/api/v1/escalations/{id}/ack"),
-        Some(&ctx.ingest),
+        Some(&ctx.respond),
         json!({"by": "bob"}),
     )
     .await;

@@ -36,6 +36,7 @@ mod oncall;
 mod openslo;
 mod read;
 mod receivers;
+mod redact;
 mod respond;
 mod rules;
 mod signals;
@@ -44,6 +45,7 @@ mod yaml;
 
 pub use headroom_probe::spec::ProbeSpec;
 pub use integrations::InboundIntegration;
+pub use redact::{SECRET, redacted_config, redacted_url};
 pub use respond::{DEFAULT_RESOLVE_TIMEOUT, Routing};
 pub use signals::{BackendAuth, BackendConfig, ScrapeConfig};
 
@@ -56,6 +58,9 @@ pub struct Config {
     pub slos: Vec<Slo>,
     /// Whether clients without a token may read SLOs, budgets and the status page.
     pub anonymous_read: bool,
+    /// A bearer token that reads `/metrics` (for a scraper given nothing else), besides tokens
+    /// with the read scope.
+    pub metrics_token: Option<String>,
     /// Declared services (native `services`, OpenSLO `Service` objects), then one entry for each
     /// service an SLO names that was not declared.
     pub services: Vec<Service>,
@@ -315,6 +320,7 @@ pub fn load_sources_for(
     Ok(Config {
         slos,
         anonymous_read: settings.anonymous_read.is_some_and(|a| a.v),
+        metrics_token: settings.metrics_token.map(|t| t.v),
         services,
         alert_windows: defaults.windows,
         probes: settings

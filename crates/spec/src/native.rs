@@ -2,6 +2,7 @@
 //!
 //! ```yaml
 //! anonymous_read: true          # may unauthenticated clients read SLOs and budgets?
+//! metrics_token: <secret>       # optional: a bearer token that reads /metrics (besides read tokens)
 //! services: [{name, description, labels}]
 //! alert_windows: {slo_period, page: {quick, slow}, ticket: {quick, slow}}   # optional
 //! slos:
@@ -34,6 +35,7 @@ use crate::yaml::{Node, Value};
 
 const TOP: &[&str] = &[
     "anonymous_read",
+    "metrics_token",
     "services",
     "alert_windows",
     "slos",
@@ -84,6 +86,7 @@ const ALERTING: &[&str] = &[
 #[derive(Default)]
 pub(crate) struct Settings {
     pub anonymous_read: Option<At<bool>>,
+    pub metrics_token: Option<At<String>>,
     pub alert_windows: Option<At<AlertWindows>>,
     pub services: Vec<(Service, At<()>)>,
     pub signals: crate::signals::Signals,
@@ -108,6 +111,18 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
             At { v: b, pos: n.pos },
             "anonymous_read",
         );
+    }
+    if let Some(n) = f.val("metrics_token")
+        && let Some(t) = crate::read::string(cx, n, "metrics_token")
+    {
+        if t.v.trim().len() < 16 {
+            cx.err(
+                n.pos,
+                "metrics_token must be at least 16 characters: it is a password",
+            );
+        } else {
+            set_once(cx, &mut settings.metrics_token, t, "metrics_token");
+        }
     }
     if let Some(n) = f.val("alert_windows")
         && let Some(w) = read_windows(cx, n, "alert_windows", &SNAKE, None)

@@ -14,11 +14,12 @@ use tokio::sync::Barrier;
 
 use crate::{
     ActionLinkStore, AlertStateRecord, AlertStore, AlertTransition, ConfigLoad, ConfigStore,
-    Enqueued, EscalationRecord, EscalationStore, ExpireOutcome, Incident, IncidentFilter,
-    IncidentStore, IncidentUpdate, LeaseStore, MIGRATIONS, NewIncident, NewOutboxItem,
-    NotificationLogEntry, NotificationLogStore, OutboxCounts, OutboxItem, OutboxState, OutboxStore,
-    OverrideStore, RoutedAlert, RoutedAlertStore, ScheduleOverride, Scope, SecretStore,
-    SilenceRecord, SilenceStore, Store, StoreError, TokenInfo, TokenStore, UpdateOutcome,
+    Enqueued, EscalationRecord, EscalationStore, ExpireOutcome, FEED_KEY_PREFIX, FeedKeyStore,
+    Incident, IncidentFilter, IncidentStore, IncidentUpdate, LeaseStore, MIGRATIONS, NewIncident,
+    NewOutboxItem, NotificationLogEntry, NotificationLogStore, OutboxCounts, OutboxItem,
+    OutboxState, OutboxStore, OverrideStore, RoutedAlert, RoutedAlertStore, ScheduleOverride,
+    Scope, SecretStore, SilenceRecord, SilenceStore, Store, StoreError, TokenInfo, TokenStore,
+    UpdateOutcome,
 };
 
 /// Every test taking `&Store`; the harness checks it instantiates exactly these.
@@ -58,6 +59,8 @@ pub const STORE_TESTS: &[&str] = &[
     "overrides_reject_empty_ranges",
     "action_links_work_once",
     "server_secrets_first_value_wins",
+    "escalation_link_use_is_atomic",
+    "feed_keys_read_one_feed_until_rotated",
 ];
 
 /// Every test taking a database address.
@@ -66,6 +69,7 @@ pub const URL_TESTS: &[&str] = &[
     "concurrent_opens_migrate_once",
     "newer_schema_is_refused",
     "outbox_survives_reopening",
+    "tokens_survive_the_respond_scope_migration",
 ];
 
 // ---- tokens ----
@@ -315,7 +319,7 @@ pub async fn tokens_names_unique_among_live(store: &Store) {
 }
 
 pub async fn tokens_keep_their_scope(store: &Store) {
-    for scope in [Scope::Read, Scope::Ingest, Scope::Admin] {
+    for scope in Scope::ALL {
         let (_, plain) = store
             .create_token(&format!("{scope}-token"), scope, T0)
             .await
@@ -323,10 +327,51 @@ pub async fn tokens_keep_their_scope(store: &Store) {
         let got = store.verify_token(&plain, T0).await.unwrap().unwrap();
         assert_eq!(got.scope, scope);
         assert_eq!(got.name, format!("{scope}-token"));
-        assert!(got.scope.allows(Scope::Read));
-        assert_eq!(got.scope.allows(Scope::Ingest), scope != Scope::Read);
-        assert_eq!(got.scope.allows(Scope::Admin), scope == Scope::Admin);
     }
+}
+
+/// Tokens made before the `respond` scope existed keep their id, hash and scope through the
+/// migration that adds it (SQLite rebuilds the table), and `respond` tokens work after it.
+pub async fn tokens_survive_the_respond_scope_migration(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    assert_eq!(store.migrate_to(3).await.unwrap(), [1, 2, 3]);
+    let mut before = Vec::new();
+    for scope in [Scope::Read, Scope::Ingest, Scope::Admin] {
+        before.push(
+            store
+                .create_token(&format!("{scope}"), scope, T0)
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        store
+            .create_token("early", Scope::Respond, T0)
+            .await
+            .is_err(),
+        "version 3 does not know respond"
+    );
+    assert_eq!(store.migrate().await.unwrap(), [4]);
+    for (info, plain) in &before {
+        let kept = TokenInfo {
+            last_used_at: Some(T0),
+            ..info.clone()
+        };
+        assert_eq!(store.verify_token(plain, T0).await.unwrap(), Some(kept));
+    }
+    let (_, plain) = store
+        .create_token("responder", Scope::Respond, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .verify_token(&plain, T0)
+            .await
+            .unwrap()
+            .map(|t| t.scope),
+        Some(Scope::Respond)
+    );
+    store.close().await;
 }
 
 // ---- alerts ----
@@ -2192,6 +2237,129 @@ pub async fn action_links_work_once(store: &Store) {
         wins += usize::from(t.await.unwrap());
     }
     assert_eq!(wins, 1);
+}
+
+/// A link's first use and the escalation change it performs commit together: a second use
+/// changes nothing, and concurrent uses change the escalation once.
+pub async fn escalation_link_use_is_atomic(store: &Store) {
+    let mut e = escalation("esc-1", Some(5_000), true);
+    store.put_escalation(&e).await.unwrap();
+    e.state_json = r#"{"acked":true}"#.into();
+    assert!(
+        store
+            .put_escalation_using_link(&e, "ack-esc-1", secs(10))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_escalation("esc-1").await.unwrap().as_ref(),
+        Some(&e)
+    );
+    assert!(store.action_link_used("ack-esc-1").await.unwrap());
+
+    let mut again = e.clone();
+    again.state_json = r#"{"acked":"twice"}"#.into();
+    assert!(
+        !store
+            .put_escalation_using_link(&again, "ack-esc-1", secs(11))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_escalation("esc-1").await.unwrap().as_ref(),
+        Some(&e)
+    );
+
+    // Refused input burns nothing.
+    let mut bad = e.clone();
+    bad.state_json = "not json".into();
+    assert!(
+        store
+            .put_escalation_using_link(&bad, "ack-esc-2", secs(12))
+            .await
+            .is_err()
+    );
+    assert!(!store.action_link_used("ack-esc-2").await.unwrap());
+
+    const CLICKS: usize = 8;
+    let start = Arc::new(Barrier::new(CLICKS));
+    let tasks: Vec<_> = (0..CLICKS)
+        .map(|i| {
+            let (store, start) = (store.clone(), start.clone());
+            let mut e = e.clone();
+            e.state_json = format!(r#"{{"click":{i}}}"#);
+            tokio::spawn(async move {
+                start.wait().await;
+                let won = store
+                    .put_escalation_using_link(&e, "resolve-esc-1", secs(20))
+                    .await
+                    .unwrap();
+                won.then_some(e)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        winners.extend(t.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(
+        store.get_escalation("esc-1").await.unwrap().as_ref(),
+        winners.first()
+    );
+}
+
+// ---- calendar feed keys ----
+
+pub async fn feed_keys_read_one_feed_until_rotated(store: &Store) {
+    let alice = store.rotate_feed_key("user:alice", secs(1)).await.unwrap();
+    let primary = store
+        .rotate_feed_key("schedule:primary", secs(1))
+        .await
+        .unwrap();
+    assert!(alice.starts_with(FEED_KEY_PREFIX) && alice != primary);
+    assert_eq!(
+        store.feed_for_key(&alice).await.unwrap().as_deref(),
+        Some("user:alice")
+    );
+    assert_eq!(
+        store.feed_for_key(&primary).await.unwrap().as_deref(),
+        Some("schedule:primary")
+    );
+    // Only the hash is kept.
+    let stored: Vec<String> = with_pool!(store, pool => {
+        sqlx::query_scalar("SELECT key_hash FROM feed_keys").fetch_all(pool).await
+    })
+    .unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|h| h != &alice && h != &primary && h.len() == 64)
+    );
+
+    let rotated = store.rotate_feed_key("user:alice", secs(2)).await.unwrap();
+    assert_ne!(rotated, alice);
+    assert_eq!(
+        store.feed_for_key(&alice).await.unwrap(),
+        None,
+        "the old key stops working"
+    );
+    assert_eq!(
+        store.feed_for_key(&rotated).await.unwrap().as_deref(),
+        Some("user:alice")
+    );
+    for wrong in [
+        "",
+        "hrf_",
+        &alice[..alice.len() - 1],
+        &alice.replace("hrf_", "hr_x"),
+    ] {
+        assert_eq!(store.feed_for_key(wrong).await.unwrap(), None, "{wrong:?}");
+    }
+    assert!(matches!(
+        store.rotate_feed_key(" ", secs(3)).await,
+        Err(StoreError::Invalid { .. })
+    ));
 }
 
 // ---- server secrets ----

@@ -75,6 +75,36 @@ pub trait EscalationStore {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<EscalationRecord>, StoreError>> + Send;
+
+    /// As [`put_escalation`](Self::put_escalation), in one transaction with the first use of
+    /// action link `link_id` (see `ActionLinkStore::use_action_link`): returns `false` and
+    /// changes nothing when the link was used before, so a link works once and an action that
+    /// fails before this call leaves the link unused.
+    fn put_escalation_using_link(
+        &self,
+        escalation: &EscalationRecord,
+        link_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// The upsert of one escalation row, bound for whichever backend's pool or transaction runs it.
+macro_rules! upsert {
+    ($e:expr) => {
+        sqlx::query(&format!(
+            "INSERT INTO escalations ({ESCALATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, \
+             policy = excluded.policy, state_json = excluded.state_json, \
+             next_at = excluded.next_at, open = excluded.open, updated_at = excluded.updated_at"
+        ))
+        .bind(&$e.id)
+        .bind(&$e.subject)
+        .bind(&$e.policy)
+        .bind(&$e.state_json)
+        .bind($e.next_at.map(Timestamp::millis))
+        .bind($e.open)
+        .bind($e.updated_at.millis())
+    };
 }
 
 impl EscalationStore for Store {
@@ -83,24 +113,43 @@ impl EscalationStore for Store {
         require_json(OP, &e.state_json, || {
             format!("state of escalation {}", e.id)
         })?;
-        with_pool!(self, pool => {
-            sqlx::query(&format!(
-                "INSERT INTO escalations ({ESCALATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, \
-                 policy = excluded.policy, state_json = excluded.state_json, \
-                 next_at = excluded.next_at, open = excluded.open, updated_at = excluded.updated_at"
-            ))
-            .bind(&e.id)
-            .bind(&e.subject)
-            .bind(&e.policy)
-            .bind(&e.state_json)
-            .bind(e.next_at.map(Timestamp::millis))
-            .bind(e.open)
-            .bind(e.updated_at.millis())
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
+        with_pool!(self, pool => upsert!(e).execute(pool).await.map(|_| ())).map_err(db_err(OP))
+    }
+
+    async fn put_escalation_using_link(
+        &self,
+        e: &EscalationRecord,
+        link_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "acting on an escalation through a link";
+        require_json(OP, &e.state_json, || {
+            format!("state of escalation {}", e.id)
+        })?;
+        if link_id.is_empty() {
+            return Err(StoreError::Invalid {
+                op: OP,
+                detail: "an action link needs an id".into(),
+            });
+        }
+        with_pool!(self, (pool, backend) => async {
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            let first = sqlx::query(
+                "INSERT INTO action_links (link_id, used_at) VALUES ($1, $2) \
+                 ON CONFLICT (link_id) DO NOTHING",
+            )
+            .bind(link_id)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if first {
+                upsert!(e).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(first)
+        }.await)
         .map_err(db_err(OP))
     }
 

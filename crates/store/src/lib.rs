@@ -121,6 +121,7 @@ mod config;
 pub mod conformance;
 mod error;
 mod escalations;
+mod feed_keys;
 mod incidents;
 mod leases;
 mod migrations;
@@ -137,6 +138,7 @@ pub use alerts::{AlertStateRecord, AlertStore, AlertTransition};
 pub use config::{ConfigLoad, ConfigStore};
 pub use error::StoreError;
 pub use escalations::{EscalationRecord, EscalationStore};
+pub use feed_keys::{FEED_KEY_PREFIX, FeedKeyStore};
 pub use incidents::{
     Incident, IncidentFilter, IncidentStore, IncidentUpdate, NewIncident, UpdateOutcome,
 };

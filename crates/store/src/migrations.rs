@@ -358,6 +358,41 @@ CREATE INDEX action_links_used_at ON action_links (used_at);
         sqlite: SERVER_SECRETS,
         postgres: SERVER_SECRETS,
     },
+    Migration {
+        version: 4,
+        name: "respond scope, calendar feed keys",
+        // SQLite cannot alter a CHECK constraint: the table is rebuilt with the same rows.
+        sqlite: "
+CREATE TABLE tokens_v4 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL CHECK (scope IN ('read', 'ingest', 'respond', 'admin')),
+    token_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+INSERT INTO tokens_v4 SELECT id, name, scope, token_hash, prefix, created_at, last_used_at, revoked_at FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_v4 RENAME TO tokens;
+CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
+CREATE TABLE feed_keys (
+    feed TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+",
+        postgres: "
+ALTER TABLE tokens DROP CONSTRAINT tokens_scope_check;
+ALTER TABLE tokens ADD CONSTRAINT tokens_scope_check CHECK (scope IN ('read', 'ingest', 'respond', 'admin'));
+CREATE TABLE feed_keys (
+    feed TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+",
+    },
 ];
 
 /// Portable DDL: the same for both backends.
@@ -385,6 +420,12 @@ impl Store {
     /// Applies every migration not yet recorded, oldest first, each in its own transaction with
     /// its `schema_migrations` row. Returns the versions applied now: empty when up to date.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        self.migrate_to(latest_version()).await
+    }
+
+    /// As [`migrate`](Self::migrate), stopping after version `upto`: how the suite builds a
+    /// database as an older release left it.
+    pub(crate) async fn migrate_to(&self, upto: i64) -> Result<Vec<i64>, StoreError> {
         let known = latest_version();
         let found = with_pool!(self, (pool, backend) => async {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
@@ -404,7 +445,7 @@ impl Store {
         }
 
         let mut applied = Vec::new();
-        for m in MIGRATIONS {
+        for m in MIGRATIONS.iter().take_while(|m| m.version <= upto) {
             if found.is_some_and(|v| v >= m.version) {
                 continue;
             }

@@ -11,28 +11,35 @@ use subtle::ConstantTimeEq;
 use crate::error::db_err;
 use crate::{Store, StoreError};
 
-/// What a token may do. Ordered: each scope includes the ones below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// What a token may do. `ingest` and `respond` both include `read` and neither includes the
+/// other: a leaked metrics-pushing credential cannot mute pages, and a responder's cannot forge
+/// data. `admin` includes everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Read SLOs, budgets, alerts.
     Read,
-    /// Read, and push events and metrics.
+    /// Read, and push data in: events, remote_write, heartbeats, alerts, webhooks.
     Ingest,
-    /// Everything, including managing tokens.
+    /// Read, and act on what fires: silences, incidents, escalation ack/resolve, overrides.
+    Respond,
+    /// Everything, including managing tokens and seeing the raw config.
     Admin,
 }
 
 impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Ingest, Scope::Respond, Scope::Admin];
+
     /// Whether a token with this scope may do something that needs `required`.
     pub fn allows(self, required: Scope) -> bool {
-        self >= required
+        self == required || self == Scope::Admin || required == Scope::Read
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
             Scope::Ingest => "ingest",
+            Scope::Respond => "respond",
             Scope::Admin => "admin",
         }
     }
@@ -45,7 +52,7 @@ impl fmt::Display for Scope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown token scope {0:?}: expected read, ingest or admin")]
+#[error("unknown token scope {0:?}: expected read, ingest, respond or admin")]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {
@@ -54,6 +61,7 @@ impl FromStr for Scope {
         match s {
             "read" => Ok(Scope::Read),
             "ingest" => Ok(Scope::Ingest),
+            "respond" => Ok(Scope::Respond),
             "admin" => Ok(Scope::Admin),
             _ => Err(UnknownScope(s.to_string())),
         }
@@ -315,17 +323,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scopes_are_ordered_and_nested() {
+    fn ingest_and_respond_are_disjoint_and_admin_holds_all() {
         use Scope::*;
-        assert!(Read < Ingest && Ingest < Admin);
-        assert!(Admin.allows(Admin) && Admin.allows(Ingest) && Admin.allows(Read));
-        assert!(Ingest.allows(Ingest) && Ingest.allows(Read) && !Ingest.allows(Admin));
-        assert!(Read.allows(Read) && !Read.allows(Ingest) && !Read.allows(Admin));
+        let allowed = |s: Scope| {
+            Scope::ALL
+                .into_iter()
+                .filter(move |r| s.allows(*r))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(allowed(Read), [Read]);
+        assert_eq!(allowed(Ingest), [Read, Ingest]);
+        assert_eq!(allowed(Respond), [Read, Respond]);
+        assert_eq!(allowed(Admin), Scope::ALL);
     }
 
     #[test]
     fn scopes_round_trip_through_text() {
-        for s in [Scope::Read, Scope::Ingest, Scope::Admin] {
+        for s in Scope::ALL {
             assert_eq!(s.as_str().parse::<Scope>(), Ok(s));
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
         }

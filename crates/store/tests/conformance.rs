@@ -187,11 +187,14 @@ conformance_suite! {
         overrides_reject_empty_ranges,
         action_links_work_once,
         server_secrets_first_value_wins,
+        escalation_link_use_is_atomic,
+        feed_keys_read_one_feed_until_rotated,
     ],
     url: [
         migrations_apply_once,
         concurrent_opens_migrate_once,
         newer_schema_is_refused,
         outbox_survives_reopening,
+        tokens_survive_the_respond_scope_migration,
     ],
 }

@@ -31,6 +31,7 @@ pub struct Ctx {
     pub app: Router,
     pub admin: String,
     pub ingest: String,
+    pub respond: String,
     pub read: String,
     pub clock: Arc<AtomicI64>,
     pub _dir: TempDir,
@@ -60,6 +61,10 @@ pub async fn setup_in(source: ConfigSource, dir: TempDir) -> Ctx {
         .create_token("ingest", Scope::Ingest, now)
         .await
         .unwrap();
+    let (_, respond) = store
+        .create_token("respond", Scope::Respond, now)
+        .await
+        .unwrap();
     let (_, read) = store.create_token("read", Scope::Read, now).await.unwrap();
     let state = build_state(source, Tsdb::in_memory(), store, clock)
         .await
@@ -70,6 +75,7 @@ pub async fn setup_in(source: ConfigSource, dir: TempDir) -> Ctx {
         state,
         admin,
         ingest,
+        respond,
         read,
         clock: cell,
         _dir: dir,
@@ -107,11 +113,12 @@ pub async fn send(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = app
-        .clone()
-        .oneshot(req.body(body.into()).unwrap())
-        .await
-        .unwrap();
+    oneshot(app, req.body(body.into()).unwrap()).await
+}
+
+/// Sends a request as built, through the router without a socket.
+pub async fn oneshot(app: &Router, req: Request<Body>) -> Resp {
+    let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = to_bytes(resp.into_body(), usize::MAX)
