@@ -391,3 +391,50 @@ schedules:
         StatusCode::NOT_FOUND
     );
 }
+
+/// Log lines, for the test to read.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_500_names_an_id_the_log_has_and_nothing_of_the_cause() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let ctx = setup(ConfigSource::embedded()).await;
+    // The database goes away under the server.
+    ctx.state.store.close().await;
+    let r = get(&ctx.app, "/api/v1/incidents", Some(&ctx.read)).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let v = r.json();
+    assert_eq!(v["error"], "internal");
+    let detail = v["detail"].as_str().unwrap();
+    let id = detail
+        .strip_prefix("internal error ")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("{detail}"));
+    assert_eq!(id.len(), 16, "{detail}");
+    for word in ["pool", "closed", "sqlite", "incidents"] {
+        assert!(!detail.to_lowercase().contains(word), "{detail}");
+    }
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains(id))
+        .unwrap_or_else(|| panic!("no log line with {id}:\n{log}"));
+    assert!(line.contains("closed"), "the log has the cause: {line}");
+}
