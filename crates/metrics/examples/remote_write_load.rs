@@ -5,6 +5,10 @@
 //! cargo run --release -p headroom-metrics --example remote_write_load -- \
 //!     --url http://127.0.0.1:9090/api/v1/write --requests 200 --warmup 10 --pid 1234 \
 //!     [--token hr_…]
+//!
+//! With `--flood N --decompressed-mib M`, it instead sends rounds of N concurrent requests, each
+//! decompressing to just under M MiB (the receiver's limit), and reports the receiver's resident
+//! memory before and at its peak (VmHWM): what a burst of maximal requests costs.
 
 // The example sends the workload's series only; its SLOs are for the bench.
 #[allow(dead_code)]
@@ -25,6 +29,10 @@ struct Args {
     pid: Option<u32>,
     /// Sent as `Authorization: Bearer`, as Prometheus's `authorization.credentials` does.
     token: Option<String>,
+    /// Concurrent maximal requests per round, instead of the Prometheus-like workload.
+    flood: Option<usize>,
+    decompressed_mib: usize,
+    rounds: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -34,6 +42,9 @@ fn args() -> Result<Args, String> {
         warmup: 10,
         pid: None,
         token: None,
+        flood: None,
+        decompressed_mib: 16,
+        rounds: 3,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,9 +57,17 @@ fn args() -> Result<Args, String> {
             "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--pid" => a.pid = Some(value()?.parse().map_err(|e| format!("--pid: {e}"))?),
             "--token" => a.token = Some(value()?),
+            "--flood" => a.flood = Some(value()?.parse().map_err(|e| format!("--flood: {e}"))?),
+            "--decompressed-mib" => {
+                a.decompressed_mib = value()?
+                    .parse()
+                    .map_err(|e| format!("--decompressed-mib: {e}"))?
+            }
+            "--rounds" => a.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --url, --requests, --warmup, --pid, --token"
+                    "unknown argument {other}; use --url, --requests, --warmup, --pid, --token, \
+                     --flood, --decompressed-mib, --rounds"
                 ));
             }
         }
@@ -72,6 +91,114 @@ fn cpu_ticks(pid: u32) -> Result<u64, String> {
     Ok(field(14)? + field(15)?)
 }
 
+/// A field of /proc/P/status in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, field: &str) -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or(format!("no {field} in /proc/{pid}/status"))
+}
+
+/// One request of series that no SLO selects, decompressing to just under `limit` bytes.
+fn maximal_body(limit: usize, now_ms: i64) -> Vec<u8> {
+    use headroom_ingest::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
+    use prost::Message;
+    let one = |i: usize| TimeSeries {
+        labels: vec![
+            Label {
+                name: b"__name__".to_vec(),
+                value: b"flood_requests_total".to_vec(),
+            },
+            Label {
+                name: b"instance".to_vec(),
+                value: format!("host-{i:08}").into_bytes(),
+            },
+            Label {
+                name: b"pad".to_vec(),
+                value: vec![b'x'; 100],
+            },
+        ],
+        samples: vec![Sample {
+            value: i as f64,
+            timestamp: now_ms,
+        }],
+    };
+    let per_series = one(0).encoded_len() + 3;
+    let count = limit.saturating_sub(1024) / per_series;
+    let req = WriteRequest {
+        timeseries: (0..count).map(one).collect(),
+        metadata: Vec::new(),
+    };
+    encode(&req)
+}
+
+fn flood(a: &Args, n: usize) -> Result<(), String> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis() as i64;
+    let body = maximal_body(a.decompressed_mib << 20, now_ms);
+    println!(
+        "{n} concurrent requests a round, {} rounds: {:.1} MiB compressed, just under {} MiB decompressed each",
+        a.rounds,
+        body.len() as f64 / (1 << 20) as f64,
+        a.decompressed_mib
+    );
+    let before = a.pid.map(|p| status_kib(p, "VmRSS")).transpose()?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..a.rounds {
+        let answers: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut req = client.post(&a.url);
+                        if let Some(t) = &a.token {
+                            req = req.bearer_auth(t);
+                        }
+                        match req
+                            .header("Content-Encoding", "snappy")
+                            .header("Content-Type", "application/x-protobuf")
+                            .body(body.clone())
+                            .send()
+                        {
+                            Ok(r) => r.status().to_string(),
+                            Err(e) => format!("error: {e}"),
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| "panicked".into()))
+                .collect()
+        });
+        for s in answers {
+            *statuses.entry(s).or_default() += 1;
+        }
+    }
+    println!(
+        "answers in {:.1} s: {statuses:?}",
+        started.elapsed().as_secs_f64()
+    );
+    if let (Some(pid), Some(before)) = (a.pid, before) {
+        let peak = status_kib(pid, "VmHWM")?;
+        println!(
+            "pid {pid}: RSS {:.0} MiB before, peak {:.0} MiB",
+            before as f64 / 1024.0,
+            peak as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
 fn clock_ticks_per_second() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -84,6 +211,9 @@ fn clock_ticks_per_second() -> f64 {
 
 fn main() -> Result<(), String> {
     let a = args()?;
+    if let Some(n) = a.flood {
+        return flood(&a, n);
+    }
     let labels = workload::label_sets();
     let per_request = (workload::SERIES * workload::SAMPLES_PER_SERIES) as u64;
     // Start in the past so the last request's samples are not in the future: a receiver may

@@ -14,8 +14,9 @@ use crate::signals::deliver;
 use crate::state::AppState;
 
 /// Largest decompressed request: Prometheus sends well under 1 MiB (2,000 samples per request
-/// by default); the limit is checked against the snappy header before any allocation.
-pub const MAX_DECOMPRESSED: usize = 32 << 20;
+/// by default), vmagent at most 8 MiB; the limit is checked against the snappy header before
+/// any allocation.
+pub const MAX_DECOMPRESSED: usize = 16 << 20;
 /// Bodies decoded at once. Decoding is CPU-bound, so more would not finish sooner; the rest wait
 /// holding only their compressed bytes, which bounds memory to about
 /// `DECODE_SLOTS × (MAX_DECOMPRESSED + its parsed form)` plus the bodies in flight.

@@ -346,3 +346,40 @@ async fn silences_overrides_timelines_and_details_are_bounded() {
     );
     assert_eq!(stored_alerts(&ctx).await, 0);
 }
+
+#[tokio::test]
+async fn remote_write_refuses_a_body_that_would_decompress_past_the_limit() {
+    let (ctx, _path) = setup_file(CONFIG).await;
+    let limit = headroom_server::remote_write::MAX_DECOMPRESSED;
+    // A snappy block starts with its decompressed length as a varint: claim one byte too many.
+    let mut body = Vec::new();
+    let mut n = limit as u64 + 1;
+    while n >= 0x80 {
+        body.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    body.push(n as u8);
+    body.extend_from_slice(&[0; 16]);
+    let r = send(
+        &ctx.app,
+        Method::POST,
+        "/api/v1/write",
+        Some(&ctx.ingest),
+        &[
+            ("content-encoding", "snappy"),
+            ("content-type", "application/x-protobuf"),
+        ],
+        body,
+    )
+    .await;
+    // 400: Prometheus drops such a request instead of retrying it.
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&limit.to_string()),
+        "{}",
+        r.text()
+    );
+}
