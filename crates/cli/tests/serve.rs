@@ -308,3 +308,52 @@ fn state_in_postgresql_when_given_a_database_url() {
     child.wait().unwrap();
     psql(&admin_url, &format!("drop schema {schema} cascade"));
 }
+
+/// A connection to `addr` from a chosen loopback address (all of 127.0.0.0/8 reaches this
+/// host), so one test can be several clients.
+fn connect_from(local: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((local, 0))).unwrap();
+        socket.connect(addr).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// The status line of `GET path` with `token`, sent from `local`.
+fn status_from(local: [u8; 4], addr: SocketAddr, path: &str, token: &str) -> String {
+    let mut s = connect_from(local, addr);
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn wrong_tokens_are_throttled_per_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("slos.yaml");
+    std::fs::write(&config_path, config(&["a"])).unwrap();
+    let addr = free_port();
+    let (mut child, admin) = start_with_token(&dir.path().join("data"), &config_path, addr);
+    let wrong = format!("hr_{}", "0".repeat(64));
+    let first: Vec<String> = (0..21)
+        .map(|_| status_from([127, 0, 0, 1], addr, "/api/v1/slos", &wrong))
+        .collect();
+    assert!(first[..20].iter().all(|s| s.contains(" 401 ")), "{first:?}");
+    assert!(first[20].contains(" 429 "), "{first:?}");
+    // The throttled address waits even with a good token; another address is served.
+    assert!(status_from([127, 0, 0, 1], addr, "/api/v1/slos", &admin).contains(" 429 "));
+    assert!(status_from([127, 0, 0, 2], addr, "/api/v1/slos", &admin).contains(" 200 "));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

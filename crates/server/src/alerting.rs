@@ -211,7 +211,7 @@ pub async fn accept(state: &AppState, alerts: Vec<Alert>, source: &str) -> Resul
         .store
         .save_alerts(&records)
         .await
-        .map_err(|e| ApiError::unavailable(format!("alerts not stored, nothing changed: {e}")))?;
+        .map_err(|e| ApiError::unavailable_logged("alerts not stored, nothing changed", e))?;
     crate::incidents::route_alerts(state, &alerts).await;
     for alert in alerts {
         desk.dispatcher.receive(alert, now);

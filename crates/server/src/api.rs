@@ -347,7 +347,7 @@ fn ingest_error(e: IngestError) -> ApiError {
         IngestError::TooManyGroups { .. } => ApiError::unprocessable(e.to_string()),
         IngestError::Store(TsdbError::Sample { .. }) => ApiError::unprocessable(e.to_string()),
         IngestError::Store(TsdbError::Io { .. } | TsdbError::Failed { .. }) => {
-            ApiError::unavailable(e.to_string())
+            ApiError::unavailable_logged("events not stored, nothing changed", e)
         }
         IngestError::Store(e) => ApiError::internal(e),
     }

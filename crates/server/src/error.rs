@@ -56,6 +56,15 @@ impl ApiError {
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
+    /// A 503 whose cause (storage, a file) stays in the log, as for [`ApiError::internal`]:
+    /// `summary` says what did not happen, the client may retry.
+    pub fn unavailable_logged(summary: &str, cause: impl std::fmt::Display) -> Self {
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        tracing::error!(error_id = %id, cause = %cause, "{summary}");
+        Self::unavailable(format!(
+            "{summary}; retry (error {id} in the server log)"
+        ))
+    }
 }
 
 impl IntoResponse for ApiError {

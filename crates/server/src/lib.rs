@@ -588,13 +588,17 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         Some(acceptor) => {
             axum::serve(
                 tls::TlsListener::new(listener, acceptor)?,
-                app(state.clone()),
+                app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(shutdown_signal())
             .await?
         }
         None => {
-            axum::serve(listener, app(state.clone()))
+            // The peer address: failed authentication is counted per client.
+            axum::serve(
+                listener,
+                app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+            )
                 .with_graceful_shutdown(shutdown_signal())
                 .await?
         }

@@ -51,7 +51,8 @@ pub async fn write(
                 .map(|s| (s.labels.as_slice(), s.samples.as_slice())),
             now,
         );
-        deliver(&st, batches).map_err(|e| ApiError::unavailable(e.to_string()))
+        deliver(&st, batches)
+            .map_err(|e| ApiError::unavailable_logged("samples not stored", e))
     })
     .await
     .map_err(ApiError::internal)?;
