@@ -34,7 +34,7 @@ pub mod template;
 
 pub use backoff::Backoff;
 pub use body::{
-    EmailContent, base64, dedup_key, email_content, email_message, pagerduty_body, slack_body,
+    BadAddress, EmailContent, dedup_key, email_content, email_message, pagerduty_body, slack_body,
     webhook_body,
 };
 pub use config::{
