@@ -12,7 +12,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use crate::config::{Email, PagerDuty, Slack};
 use crate::message::{Alert, Labels, Message, Status, go_time_string};
-use crate::template::{TemplateError, Templates, names};
+use crate::template::{TemplateError, Templates, escape_chars, is_web_url, names, slack_escape};
 
 /// Alertmanager's webhook payload, version 4, in Go's field order: the embedded
 /// `template.Data` first, then `version`, `groupKey`, `truncatedAlerts`.
@@ -83,23 +83,21 @@ pub fn webhook_body(message: &Message, max_alerts: u64) -> String {
 
 /// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029; these only occur inside strings.
 fn go_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_chars(json, |c| match c {
+        '<' => Some("\\u003c"),
+        '>' => Some("\\u003e"),
+        '&' => Some("\\u0026"),
+        '\u{2028}' => Some("\\u2028"),
+        '\u{2029}' => Some("\\u2029"),
+        _ => None,
+    })
 }
 
 /// Slack's (and Mattermost's) incoming-webhook body: one attachment coloured by status
 /// (`danger` firing, `good` resolved, as Alertmanager's defaults), title linking to the
-/// external URL, and Acknowledge/Resolve buttons when the message has action links.
+/// external URL, and Acknowledge/Resolve buttons when the message has action links. Title and
+/// text are rendered as mrkdwn ([`Markup::Slack`](crate::Markup)): values have `&`, `<` and
+/// `>` escaped, and are kept whole.
 pub fn slack_body(
     slack: &Slack,
     message: &Message,
@@ -116,7 +114,7 @@ pub fn slack_body(
     let mut attachment = json!({
         "title": title,
         "text": text,
-        "fallback": if message.external_url.is_empty() { title.clone() } else { format!("{title} | {}", message.external_url) },
+        "fallback": if message.external_url.is_empty() { title.clone() } else { format!("{title} | {}", slack_escape(&message.external_url)) },
         "color": color,
         "mrkdwn_in": ["fallback", "pretext", "text"],
     });
@@ -155,7 +153,9 @@ pub fn dedup_key(group_key: &str) -> String {
     hex::encode(Sha256::digest(group_key.as_bytes()))
 }
 
-/// PagerDuty Events API v2 body: `trigger` while any alert fires, `resolve` after.
+/// PagerDuty Events API v2 body: `trigger` while any alert fires, `resolve` after. The summary
+/// is cut at 1024 characters (the API's limit, marked `…`); other fields keep values whole;
+/// runbook and dashboard become links only when they are `http(s)` URLs.
 pub fn pagerduty_body(
     pd: &PagerDuty,
     message: &Message,
@@ -222,11 +222,13 @@ pub fn pagerduty_body(
                 json!(t.round().to_string()),
             );
         }
-        if let Some(url) = &slo.runbook_url {
-            links.push(json!({"href": url, "text": "Runbook"}));
-        }
-        if let Some(url) = &slo.dashboard_url {
-            links.push(json!({"href": url, "text": "Dashboard"}));
+        for (url, text) in [
+            (&slo.runbook_url, "Runbook"),
+            (&slo.dashboard_url, "Dashboard"),
+        ] {
+            if let Some(url) = url.as_deref().filter(|u| is_web_url(u)) {
+                links.push(json!({"href": url, "text": text}));
+            }
         }
     }
     let mut body = json!({

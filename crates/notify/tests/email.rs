@@ -174,9 +174,13 @@ impl SmtpServer {
 
 /// Delivers the test message through `email`.
 async fn send(email: Email, client: &Client, key: &str) -> Outcome {
+    send_message(email, &message(), client, key).await
+}
+
+async fn send_message(email: Email, message: &Message, client: &Client, key: &str) -> Outcome {
     deliver(
         &Integration::Email(email),
-        &message(),
+        message,
         &Templates::default(),
         client,
         key,
@@ -490,4 +494,50 @@ fn a_client_that_sent_email_can_be_dropped_outside_the_runtime() {
     // The pool's open connection is closed without a runtime to close it on.
     drop(client);
     assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn hostile_values_arrive_escaped_in_html_and_add_no_header_or_recipient() {
+    let server = SmtpServer::start(None);
+    let outcome = send_message(server.email(), &hostile_message(), &server.client(), "k").await;
+    assert_eq!(outcome, Outcome::Delivered);
+    let m = &server.messages()[0];
+    assert_eq!(
+        m["rcpt_tos"],
+        serde_json::json!(["oncall@example.com", "lead@example.com"])
+    );
+    let names: Vec<&String> = m["headers"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        names,
+        [
+            "Content-Type",
+            "Date",
+            "From",
+            "MIME-Version",
+            "Message-ID",
+            "Subject",
+            "To"
+        ]
+    );
+    // The line break became a space; the 100 KB value is there whole, in lines of at most 78.
+    let want = hostile_subject().replace("\r\n", " ");
+    assert!(m["headers"]["Subject"] == want.as_str(), "subject changed");
+    assert!(m["longest_line"].as_u64().unwrap() <= 78);
+    let html = m["html"].as_str().unwrap();
+    for escaped in [SCRIPT_HTML, IMG_HTML, MENTION_HTML, EXPRESSION, RAW_TAG] {
+        assert!(
+            html.contains(escaped),
+            "{escaped:?} missing from the HTML part"
+        );
+    }
+    for raw in ["<script", "<img", "<!channel>", "<b>", "href=\"javascript"] {
+        assert!(!html.contains(raw), "{raw:?} unescaped in the HTML part");
+    }
+    assert!(!html.contains("49") && html.contains(&long_value()));
+    // The text part keeps every value as it is (lines end in `\n` once parsed).
+    let text = m["text"].as_str().unwrap();
+    for value in [SCRIPT, IMG, EXPRESSION, RAW_TAG, MENTION, "a\nBcc: evil@x"] {
+        assert!(text.contains(value), "{value:?} missing from the text part");
+    }
+    assert!(!text.contains("49") && text.contains(&long_value()));
 }
