@@ -5,9 +5,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use email_encoding::headers::{rfc2047, writer::EmailWriter};
+use lettre::address::AddressError;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+
 use crate::config::{Email, PagerDuty, Slack};
 use crate::message::{Alert, Labels, Message, Status, go_time_string};
-use crate::template::{TemplateError, Templates, names};
+use crate::template::{TemplateError, Templates, escape_chars, is_web_url, names, slack_escape};
 
 /// Alertmanager's webhook payload, version 4, in Go's field order: the embedded
 /// `template.Data` first, then `version`, `groupKey`, `truncatedAlerts`.
@@ -78,23 +83,21 @@ pub fn webhook_body(message: &Message, max_alerts: u64) -> String {
 
 /// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029; these only occur inside strings.
 fn go_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_chars(json, |c| match c {
+        '<' => Some("\\u003c"),
+        '>' => Some("\\u003e"),
+        '&' => Some("\\u0026"),
+        '\u{2028}' => Some("\\u2028"),
+        '\u{2029}' => Some("\\u2029"),
+        _ => None,
+    })
 }
 
 /// Slack's (and Mattermost's) incoming-webhook body: one attachment coloured by status
 /// (`danger` firing, `good` resolved, as Alertmanager's defaults), title linking to the
-/// external URL, and Acknowledge/Resolve buttons when the message has action links.
+/// external URL, and Acknowledge/Resolve buttons when the message has action links. Title and
+/// text are rendered as mrkdwn ([`Markup::Slack`](crate::Markup)): values have `&`, `<` and
+/// `>` escaped, and are kept whole.
 pub fn slack_body(
     slack: &Slack,
     message: &Message,
@@ -111,7 +114,7 @@ pub fn slack_body(
     let mut attachment = json!({
         "title": title,
         "text": text,
-        "fallback": if message.external_url.is_empty() { title.clone() } else { format!("{title} | {}", message.external_url) },
+        "fallback": if message.external_url.is_empty() { title.clone() } else { format!("{title} | {}", slack_escape(&message.external_url)) },
         "color": color,
         "mrkdwn_in": ["fallback", "pretext", "text"],
     });
@@ -150,7 +153,9 @@ pub fn dedup_key(group_key: &str) -> String {
     hex::encode(Sha256::digest(group_key.as_bytes()))
 }
 
-/// PagerDuty Events API v2 body: `trigger` while any alert fires, `resolve` after.
+/// PagerDuty Events API v2 body: `trigger` while any alert fires, `resolve` after. The summary
+/// is cut at 1024 characters (the API's limit, marked `…`); other fields keep values whole;
+/// runbook and dashboard become links only when they are `http(s)` URLs.
 pub fn pagerduty_body(
     pd: &PagerDuty,
     message: &Message,
@@ -217,11 +222,13 @@ pub fn pagerduty_body(
                 json!(t.round().to_string()),
             );
         }
-        if let Some(url) = &slo.runbook_url {
-            links.push(json!({"href": url, "text": "Runbook"}));
-        }
-        if let Some(url) = &slo.dashboard_url {
-            links.push(json!({"href": url, "text": "Dashboard"}));
+        for (url, text) in [
+            (&slo.runbook_url, "Runbook"),
+            (&slo.dashboard_url, "Dashboard"),
+        ] {
+            if let Some(url) = url.as_deref().filter(|u| is_web_url(u)) {
+                links.push(json!({"href": url, "text": text}));
+            }
         }
     }
     let mut body = json!({
@@ -295,49 +302,100 @@ pub fn email_content(
     })
 }
 
-/// The RFC 5322 message: `multipart/alternative` with text and HTML parts (base64, so any
-/// UTF-8 and any line length pass), CRLF line ends, subject RFC 2047-encoded when not ASCII.
+/// An address in `from` or `to` that is not an email address (`Name <local@domain>` or
+/// `local@domain`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("email {field} {value:?} is not an address: {reason}")]
+pub struct BadAddress {
+    /// `from` or `to`.
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, BadAddress> {
+    value.parse().map_err(|e: AddressError| BadAddress {
+        field,
+        value: value.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+impl Email {
+    /// The sender and recipients as mailboxes, or the first that is not an address.
+    pub fn mailboxes(&self) -> Result<(Mailbox, Vec<Mailbox>), BadAddress> {
+        let from = mailbox("from", &self.from)?;
+        let to = self
+            .recipients()
+            .into_iter()
+            .map(|to| mailbox("to", to))
+            .collect::<Result<Vec<_>, _>>()?;
+        if to.is_empty() {
+            return Err(BadAddress {
+                field: "to",
+                value: self.to.clone(),
+                reason: "no recipient".into(),
+            });
+        }
+        Ok((from, to))
+    }
+}
+
+/// Longest word a header may carry as is: folding breaks only between words, and a line may
+/// not pass 998 octets (RFC 5322 §2.1.1), `Subject: ` included.
+const LONGEST_PLAIN_WORD: usize = 900;
+
+/// The `Subject` header: one line (a rendered newline would start a new header), folded by
+/// lettre, and as RFC 2047 encoded words when a word is too long to fold, since encoded words
+/// may be split anywhere.
+fn subject_header(subject: &str) -> HeaderValue {
+    let subject = one_line(subject);
+    let name = HeaderName::new_from_ascii_str("Subject");
+    if subject.split(' ').all(|w| w.len() <= LONGEST_PLAIN_WORD) {
+        return HeaderValue::new(name, subject);
+    }
+    let mut encoded = String::with_capacity(subject.len() * 2);
+    {
+        let mut writer = EmailWriter::new(&mut encoded, "Subject: ".len(), 0, false);
+        rfc2047::encode(&subject, &mut writer).expect("writing to a String");
+    }
+    HeaderValue::dangerous_new_pre_encoded(name, subject, encoded)
+}
+
+/// The RFC 5322 message: `multipart/alternative` with text and HTML parts (each in 7bit,
+/// quoted-printable or base64, whichever fits, so any UTF-8 and any line length pass), display
+/// names and subject RFC 2047-encoded when not ASCII, long headers folded, CRLF line ends.
 /// `message_id` is the part inside the angle brackets.
 pub fn email_message(
     email: &Email,
     content: &EmailContent,
     date: DateTime<Utc>,
     message_id: &str,
-) -> String {
-    let boundary = format!(
-        "headroom-{}",
-        &hex::encode(Sha256::digest(message_id.as_bytes()))[..16]
-    );
-    let mut out = String::new();
-    let mut header = |name: &str, value: &str| {
-        out.push_str(name);
-        out.push_str(": ");
-        out.push_str(&one_line(value));
-        out.push_str("\r\n");
-    };
-    header("From", &email.from);
-    header("To", &email.recipients().join(", "));
-    header("Subject", &encode_header(&one_line(&content.subject)));
-    header("Date", &date.to_rfc2822());
-    header("Message-Id", &format!("<{message_id}>"));
-    header("MIME-Version", "1.0");
-    header(
-        "Content-Type",
-        &format!("multipart/alternative; boundary=\"{boundary}\""),
-    );
-    out.push_str("\r\n");
-    for (kind, body) in [("plain", &content.text), ("html", &content.html)] {
-        out.push_str(&format!("--{boundary}\r\n"));
-        out.push_str(&format!("Content-Type: text/{kind}; charset=UTF-8\r\n"));
-        out.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
-        let encoded = base64(body.as_bytes());
-        for line in encoded.as_bytes().chunks(76) {
-            out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            out.push_str("\r\n");
-        }
+) -> Result<lettre::Message, BadAddress> {
+    let (from, to) = email.mailboxes()?;
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .raw_header(subject_header(&content.subject))
+        .date(date.into())
+        .message_id(Some(format!("<{message_id}>")));
+    for to in to {
+        builder = builder.to(to);
     }
-    out.push_str(&format!("--{boundary}--\r\n"));
-    out
+    // Deterministic, and not to be guessed by whoever writes a label: a hash over the content
+    // itself, which no part can contain.
+    let mut hash = Sha256::new();
+    for part in [message_id, &content.text, &content.html] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let boundary = format!("headroom-{}", &hex::encode(hash.finalize())[..32]);
+    let body = MultiPart::alternative()
+        .boundary(boundary)
+        .singlepart(SinglePart::plain(content.text.clone()))
+        .singlepart(SinglePart::html(content.html.clone()));
+    Ok(builder
+        .multipart(body)
+        .expect("a From header and recipients are set"))
 }
 
 /// Header values must not break lines: a rendered subject with newlines would inject headers.
@@ -349,77 +407,29 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-fn encode_header(s: &str) -> String {
-    if s.is_ascii() {
-        return s.to_string();
-    }
-    // Encoded words are at most 75 characters: 45 bytes of UTF-8 become 60 of base64.
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in s.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
-            words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-            chunk.clear();
-        }
-        chunk.push(c);
-    }
-    if !chunk.is_empty() {
-        words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-    }
-    words.join(" ")
-}
-
-/// Standard base64 with padding (RFC 4648), for MIME parts and SMTP AUTH.
-pub fn base64(data: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_rfc4648_vectors() {
-        let cases = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (plain, encoded) in cases {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
+    fn headers_are_single_lines() {
+        assert_eq!(one_line("a\r\nBcc: x@y\n"), "a Bcc: x@y");
     }
 
     #[test]
-    fn headers_are_single_lines_and_encoded_when_not_ascii() {
-        assert_eq!(one_line("a\r\nBcc: x@y\n"), "a Bcc: x@y");
-        assert_eq!(encode_header("plain"), "plain");
-        assert_eq!(encode_header("é"), "=?UTF-8?B?w6k=?=");
-        let long = "é".repeat(40);
-        let encoded = encode_header(&long);
-        assert!(encoded.split(' ').all(|w| w.len() <= 75), "{encoded}");
-        assert_eq!(encoded.split(' ').count(), 2);
+    fn a_subject_word_too_long_to_fold_is_encoded_in_short_lines() {
+        let long = format!("[FIRING] {}", "x".repeat(5000));
+        let mut headers = lettre::message::header::Headers::new();
+        headers.insert_raw(subject_header(&long));
+        let shown = headers.to_string();
+        assert!(shown.starts_with("Subject: =?utf-8?b?"), "{shown}");
+        assert!(shown.lines().all(|l| l.len() <= 78), "{shown}");
+        // A subject that folds keeps its words readable.
+        let mut headers = lettre::message::header::Headers::new();
+        headers.insert_raw(subject_header(&"word ".repeat(300)));
+        let shown = headers.to_string();
+        assert!(shown.starts_with("Subject: word word"), "{shown}");
+        assert!(shown.lines().count() > 1 && shown.lines().all(|l| l.len() <= 78));
     }
 
     #[test]

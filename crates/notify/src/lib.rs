@@ -19,8 +19,16 @@
 //!   the same names.
 //! - A delivery is retried only when retrying can help: timeouts, connection loss, HTTP 5xx and
 //!   429, SMTP 4xx. Other failures (HTTP 4xx, SMTP 5xx, templates, TLS) are final.
+//! - Values from outside (labels, annotations, SLO names, URLs) are data, never markup or
+//!   template source: the HTML email escapes them everywhere, also through includes and user
+//!   templates; Slack's mrkdwn escapes `&`, `<`, `>`; text parts and JSON keep them exactly;
+//!   no header gets a line break; only `http(s)` URLs become links. Long values are kept whole
+//!   (long header words as encoded words) except the PagerDuty summary, cut at the 1024
+//!   characters its API takes.
+//! - Email leaves through one pooled SMTP connection per smarthost and login (lettre),
+//!   reused across deliveries.
 //! - One idempotency key per notification: sent as `Idempotency-Key` on HTTP, used as the
-//!   email's Message-Id, so a retried delivery can be recognised downstream.
+//!   email's Message-ID, so a retried delivery can be recognised downstream.
 
 mod backoff;
 mod body;
@@ -34,7 +42,7 @@ pub mod template;
 
 pub use backoff::Backoff;
 pub use body::{
-    EmailContent, base64, dedup_key, email_content, email_message, pagerduty_body, slack_body,
+    BadAddress, EmailContent, dedup_key, email_content, email_message, pagerduty_body, slack_body,
     webhook_body,
 };
 pub use config::{
@@ -48,5 +56,5 @@ pub use message::{
 #[cfg(feature = "send")]
 pub use send::{Client, ClientError, EXCERPT_BYTES, Outcome, deliver, retry_after};
 pub use template::{
-    RenderErrorKind, TemplateError, Templates, inline_sources, names as template_names,
+    Markup, RenderErrorKind, TemplateError, Templates, inline_sources, names as template_names,
 };

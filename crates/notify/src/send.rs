@@ -8,7 +8,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use tokio_rustls::rustls;
 
 use crate::body::{email_content, email_message, pagerduty_body, slack_body, webhook_body};
 use crate::config::{HttpAuth, Integration, WebhookTls};
@@ -47,11 +46,14 @@ pub enum ClientError {
 }
 
 /// Connections shared by deliveries: a pooled HTTP client, one more per webhook TLS setting in
-/// use, and the TLS setup for SMTP.
+/// use, and one pooled SMTP transport per smarthost and login.
+///
+/// Once it has sent email, its last clone is best dropped inside the tokio runtime, where the
+/// SMTP pools close their idle connections politely (elsewhere they are just dropped).
 #[derive(Debug, Clone)]
 pub struct Client {
     pub(crate) http: reqwest::Client,
-    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) smtp: Arc<smtp::Transports>,
     pub(crate) timeout: Duration,
     by_tls: Arc<std::sync::Mutex<HashMap<WebhookTls, reqwest::Client>>>,
 }
@@ -69,25 +71,14 @@ impl Client {
         extra_roots_der: &[Vec<u8>],
     ) -> Result<Client, ClientError> {
         let mut http = http_builder(timeout);
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
         for der in extra_roots_der {
             http = http.add_root_certificate(reqwest::Certificate::from_der(der)?);
-            roots
-                .add(rustls::pki_types::CertificateDer::from(der.clone()))
-                .map_err(|e| ClientError::Certificate(e.to_string()))?;
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Certificate(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let smtp =
+            smtp::Transports::new(extra_roots_der.to_vec()).map_err(ClientError::Certificate)?;
         Ok(Client {
             http: http.build()?,
-            tls: Arc::new(tls),
+            smtp: Arc::new(smtp),
             timeout,
             by_tls: Arc::default(),
         })
@@ -203,8 +194,12 @@ pub async fn deliver(
                         }
                     })
                     .collect();
-                let data = email_message(e, &content, Utc::now(), &format!("{id}@{domain}"));
-                smtp::send(e, &data, client).await
+                match email_message(e, &content, Utc::now(), &format!("{id}@{domain}")) {
+                    Ok(email) => smtp::send(e, &email, client).await,
+                    Err(bad) => Outcome::Failed {
+                        reason: bad.to_string(),
+                    },
+                }
             }
             Err(err) => templated(err),
         },

@@ -1,296 +1,245 @@
-//! A small SMTP client: EHLO, STARTTLS (or implicit TLS on port 465), AUTH PLAIN/LOGIN,
-//! one message. Reply codes decide the outcome: 4xx is transient, 5xx permanent.
+//! SMTP through lettre: one pooled transport per smarthost and login, kept across deliveries.
+//! STARTTLS when `require_tls` (implicit TLS on port 465), AUTH PLAIN or LOGIN, EHLO with the
+//! configured `hello`. Reply codes decide the outcome: 4xx is transient, 5xx permanent.
 
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::fmt;
 use std::net::IpAddr;
+use std::sync::Mutex;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::{AsyncSmtpTransport, Error as SmtpError};
+use lettre::{AsyncTransport, Tokio1Executor};
 
-use crate::body::base64;
 use crate::config::Email;
 use crate::send::{Client, Outcome};
 
-/// Longest reply line read; RFC 5321 allows 512 octets, servers exceed it a little.
-const MAX_LINE: u64 = 4096;
+/// The port of SMTP over implicit TLS (RFC 8314).
+const SUBMISSIONS_PORT: u16 = 465;
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-#[derive(Debug, thiserror::Error)]
-enum SmtpError {
-    /// Connection refused, reset or closed: the server may be back soon.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("server replied {code} {text}")]
-    Reply { code: u16, text: String },
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error("malformed reply {0:?}")]
-    Malformed(String),
+/// What a connection is opened with: deliveries that agree on all of it share one pool.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Route {
+    host: String,
+    port: u16,
+    require_tls: bool,
+    hello: String,
+    login: Option<(String, String)>,
 }
 
-impl SmtpError {
-    fn outcome(self, step: &str) -> Outcome {
-        let reason = format!("SMTP {step}: {self}");
-        match self {
-            SmtpError::Io(_) | SmtpError::Malformed(_) => Outcome::Retry {
-                reason,
-                after: None,
-            },
-            SmtpError::Reply { code, .. } if (400..500).contains(&code) => Outcome::Retry {
-                reason,
-                after: None,
-            },
-            SmtpError::Reply { .. } | SmtpError::Tls(_) | SmtpError::Refused(_) => {
-                Outcome::Failed { reason }
-            }
-        }
-    }
-}
-
-struct Reply {
-    code: u16,
-    lines: Vec<String>,
-}
-
-struct Session {
-    stream: BufReader<Box<dyn Stream>>,
-    tls: bool,
-}
-
-impl Session {
-    async fn read_reply(&mut self) -> Result<Reply, SmtpError> {
-        let mut lines = Vec::new();
-        loop {
-            let mut raw = Vec::new();
-            (&mut self.stream)
-                .take(MAX_LINE)
-                .read_until(b'\n', &mut raw)
-                .await?;
-            if raw.is_empty() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "connection closed",
+impl Route {
+    fn of(email: &Email) -> Route {
+        Route {
+            host: email.smarthost.host.clone(),
+            port: email.smarthost.port,
+            require_tls: email.require_tls,
+            hello: email.hello.clone(),
+            login: email.auth_username.as_ref().map(|user| {
+                (
+                    user.clone(),
+                    email.auth_password.clone().unwrap_or_default(),
                 )
-                .into());
-            }
-            let line = String::from_utf8_lossy(&raw).trim_end().to_string();
-            let code = line
-                .get(..3)
-                .and_then(|c| c.parse::<u16>().ok())
-                .ok_or_else(|| SmtpError::Malformed(line.clone()))?;
-            let more = line.as_bytes().get(3) == Some(&b'-');
-            lines.push(line.get(4..).unwrap_or("").to_string());
-            if !more {
-                return Ok(Reply { code, lines });
-            }
+            }),
         }
     }
 
-    async fn command(&mut self, line: &str, expect: &[u16]) -> Result<Reply, SmtpError> {
-        self.stream
-            .get_mut()
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await?;
-        self.stream.get_mut().flush().await?;
-        self.expect(expect).await
+    fn tls(&self) -> bool {
+        self.require_tls || self.port == SUBMISSIONS_PORT
+    }
+}
+
+/// The SMTP transports of one [`Client`], each with its pool of open connections.
+pub(crate) struct Transports {
+    /// Trusted besides the web PKI roots (DER).
+    extra_roots: Vec<Vec<u8>>,
+    by_route: Mutex<HashMap<Route, AsyncSmtpTransport<Tokio1Executor>>>,
+}
+
+impl fmt::Debug for Transports {
+    /// Routes carry passwords: only their number is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes = self.by_route.lock().map_or(0, |r| r.len());
+        f.debug_struct("Transports")
+            .field("extra_roots", &self.extra_roots.len())
+            .field("routes", &routes)
+            .finish()
+    }
+}
+
+impl Drop for Transports {
+    fn drop(&mut self) {
+        // lettre's pool hands its open connections to the tokio runtime to close when dropped,
+        // and there may be none here (the last client dropped outside one): a short-lived one
+        // takes them, and closes them by dropping them.
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build()
+        {
+            let _inside = runtime.enter();
+            if let Ok(routes) = self.by_route.get_mut() {
+                routes.clear();
+            }
+        }
+    }
+}
+
+impl Transports {
+    /// Checks the extra roots once, so a bad one fails building the client rather than a send.
+    pub(crate) fn new(extra_roots: Vec<Vec<u8>>) -> Result<Transports, String> {
+        let transports = Transports {
+            extra_roots,
+            by_route: Mutex::default(),
+        };
+        transports.tls_parameters("localhost")?;
+        Ok(transports)
     }
 
-    async fn expect(&mut self, expect: &[u16]) -> Result<Reply, SmtpError> {
-        let reply = self.read_reply().await?;
-        if expect.contains(&reply.code) {
-            Ok(reply)
+    fn tls_parameters(&self, host: &str) -> Result<TlsParameters, String> {
+        let mut builder = TlsParameters::builder(host.to_string())
+            .certificate_store(CertificateStore::WebpkiRoots);
+        for der in &self.extra_roots {
+            let root = Certificate::from_der(der.clone()).map_err(|e| describe(&e))?;
+            builder = builder.add_root_certificate(root);
+        }
+        builder.build_rustls().map_err(|e| describe(&e))
+    }
+
+    /// The route's transport, built on first use. Must run inside the tokio runtime: the pool
+    /// spawns its idle-connection reaper there.
+    fn transport(
+        &self,
+        route: &Route,
+        client: &Client,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        let mut routes = self.by_route.lock().expect("SMTP transports lock");
+        if let Some(t) = routes.get(route) {
+            return Ok(t.clone());
+        }
+        let tls = if route.port == SUBMISSIONS_PORT {
+            Tls::Wrapper(self.tls_parameters(&route.host)?)
+        } else if route.require_tls {
+            Tls::Required(self.tls_parameters(&route.host)?)
         } else {
-            Err(SmtpError::Reply {
-                code: reply.code,
-                text: reply.lines.join(" "),
-            })
+            Tls::None
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&route.host)
+            .port(route.port)
+            .tls(tls)
+            .hello_name(ClientId::Domain(route.hello.clone()))
+            .timeout(Some(client.timeout));
+        if let Some((user, password)) = &route.login {
+            builder = builder
+                .credentials(Credentials::new(user.clone(), password.clone()))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
         }
+        let transport = builder.build();
+        routes.insert(route.clone(), transport.clone());
+        Ok(transport)
     }
 
-    async fn ehlo(&mut self, hello: &str) -> Result<Vec<String>, SmtpError> {
-        let reply = self.command(&format!("EHLO {hello}"), &[250]).await?;
-        Ok(reply
-            .lines
-            .into_iter()
-            .skip(1)
-            .map(|l| l.to_ascii_uppercase())
-            .collect())
+    /// Forgets the route's pool, so a connection left mid-conversation is not reused.
+    fn evict(&self, route: &Route) {
+        self.by_route
+            .lock()
+            .expect("SMTP transports lock")
+            .remove(route);
     }
+}
 
-    async fn start_tls(self, client: &Client, host: &str) -> Result<Session, SmtpError> {
-        // Bytes already buffered past the 220 would be read as if they came over TLS.
-        if !self.stream.buffer().is_empty() {
-            return Err(SmtpError::Refused("data after STARTTLS reply".into()));
+/// Sends `message` to its envelope's recipients through `email`'s smarthost, within the
+/// client's timeout.
+pub(crate) async fn send(email: &Email, message: &lettre::Message, client: &Client) -> Outcome {
+    let route = Route::of(email);
+    if route.login.is_some() && !route.tls() && !is_loopback(&route.host) {
+        return Outcome::Failed {
+            reason: "SMTP: refusing to send credentials without TLS (require_tls is false)".into(),
+        };
+    }
+    let transport = match client.smtp.transport(&route, client) {
+        Ok(t) => t,
+        Err(reason) => {
+            return Outcome::Failed {
+                reason: format!("SMTP: {reason}"),
+            };
         }
-        let inner = self.stream.into_inner();
-        let stream = tls_wrap(inner, client, host).await?;
-        Ok(Session {
-            stream: BufReader::new(stream),
-            tls: true,
-        })
-    }
-}
-
-async fn tls_wrap(
-    inner: Box<dyn Stream>,
-    client: &Client,
-    host: &str,
-) -> Result<Box<dyn Stream>, SmtpError> {
-    let name = ServerName::try_from(host.to_string()).map_err(|e| SmtpError::Tls(e.to_string()))?;
-    let stream = TlsConnector::from(client.tls.clone())
-        .connect(name, inner)
-        .await
-        .map_err(|e| SmtpError::Tls(e.to_string()))?;
-    Ok(Box::new(stream))
-}
-
-fn extension<'a>(extensions: &'a [String], name: &str) -> Option<&'a str> {
-    extensions.iter().find_map(|e| {
-        let (keyword, rest) = e.split_once(' ').unwrap_or((e.as_str(), ""));
-        (keyword == name).then_some(rest)
-    })
-}
-
-/// The address inside `Name <addr>`, or the whole string.
-fn address(s: &str) -> &str {
-    match (s.rfind('<'), s.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &s[open + 1..close],
-        _ => s.trim(),
-    }
-}
-
-/// Dot-stuffing (RFC 5321 §4.5.2) with CRLF line ends, terminated by `.`.
-fn dot_stuffed(data: &str) -> String {
-    let mut out = String::with_capacity(data.len() + 8);
-    for line in data.split_inclusive('\n') {
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.starts_with('.') {
-            out.push('.');
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
-    out.push_str(".\r\n");
-    out
-}
-
-/// Sends the RFC 5322 `data` to every recipient of `email`, within the client's timeout.
-pub(crate) async fn send(email: &Email, data: &str, client: &Client) -> Outcome {
-    match tokio::time::timeout(client.timeout, session(email, data, client)).await {
-        Ok(Ok(())) => Outcome::Delivered,
-        Ok(Err((step, e))) => e.outcome(step),
-        Err(_) => Outcome::Retry {
-            reason: format!("SMTP timed out after {:?}", client.timeout),
-            after: None,
-        },
-    }
-}
-
-async fn session(
-    email: &Email,
-    data: &str,
-    client: &Client,
-) -> Result<(), (&'static str, SmtpError)> {
-    let host = email.smarthost.host.as_str();
-    let tcp = TcpStream::connect((host, email.smarthost.port))
-        .await
-        .map_err(|e| ("connect", e.into()))?;
-    let mut stream: Box<dyn Stream> = Box::new(tcp);
-    let implicit_tls = email.smarthost.port == 465;
-    if implicit_tls {
-        stream = tls_wrap(stream, client, host)
-            .await
-            .map_err(|e| ("connect", e))?;
-    }
-    let mut s = Session {
-        stream: BufReader::new(stream),
-        tls: implicit_tls,
     };
-    s.expect(&[220]).await.map_err(|e| ("greeting", e))?;
-    let mut extensions = s.ehlo(&email.hello).await.map_err(|e| ("EHLO", e))?;
-    if email.require_tls && !s.tls {
-        if extension(&extensions, "STARTTLS").is_none() {
-            return Err((
-                "STARTTLS",
-                SmtpError::Refused("server does not offer STARTTLS".into()),
-            ));
+    let data = message.formatted();
+    let sent = tokio::time::timeout(
+        client.timeout,
+        transport.send_raw(message.envelope(), &data),
+    )
+    .await;
+    match sent {
+        Ok(Ok(_)) => {
+            // lettre parks the connection from a task of its own: let it run, so the next
+            // delivery finds the connection in the pool.
+            tokio::task::yield_now().await;
+            Outcome::Delivered
         }
-        s.command("STARTTLS", &[220])
-            .await
-            .map_err(|e| ("STARTTLS", e))?;
-        s = s
-            .start_tls(client, host)
-            .await
-            .map_err(|e| ("STARTTLS", e))?;
-        extensions = s.ehlo(&email.hello).await.map_err(|e| ("EHLO", e))?;
+        Ok(Err(e)) => outcome(&e, client),
+        Err(_) => {
+            client.smtp.evict(&route);
+            timed_out(client)
+        }
     }
-    if let Some(user) = &email.auth_username {
-        let password = email.auth_password.as_deref().unwrap_or("");
-        authenticate(&mut s, &extensions, host, user, password)
-            .await
-            .map_err(|e| ("AUTH", e))?;
-    }
-    s.command(&format!("MAIL FROM:<{}>", address(&email.from)), &[250])
-        .await
-        .map_err(|e| ("MAIL FROM", e))?;
-    for to in email.recipients() {
-        s.command(&format!("RCPT TO:<{}>", address(to)), &[250, 251])
-            .await
-            .map_err(|e| ("RCPT TO", e))?;
-    }
-    s.command("DATA", &[354]).await.map_err(|e| ("DATA", e))?;
-    let stuffed = dot_stuffed(data);
-    s.stream
-        .get_mut()
-        .write_all(stuffed.as_bytes())
-        .await
-        .map_err(|e| ("DATA", e.into()))?;
-    s.stream
-        .get_mut()
-        .flush()
-        .await
-        .map_err(|e| ("DATA", e.into()))?;
-    s.expect(&[250]).await.map_err(|e| ("DATA", e))?;
-    // The message is accepted; a failed QUIT changes nothing.
-    let _ = s.command("QUIT", &[221]).await;
-    Ok(())
 }
 
-async fn authenticate(
-    s: &mut Session,
-    extensions: &[String],
-    host: &str,
-    user: &str,
-    password: &str,
-) -> Result<(), SmtpError> {
-    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !s.tls && !loopback {
-        return Err(SmtpError::Refused(
-            "refusing to send credentials without TLS".into(),
-        ));
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn timed_out(client: &Client) -> Outcome {
+    Outcome::Retry {
+        reason: format!("SMTP timed out after {:?}", client.timeout),
+        after: None,
     }
-    let mechanisms: Vec<&str> = extension(extensions, "AUTH")
-        .ok_or_else(|| SmtpError::Refused("server does not offer AUTH".into()))?
-        .split_whitespace()
-        .collect();
-    if mechanisms.contains(&"PLAIN") {
-        let token = base64(format!("\0{user}\0{password}").as_bytes());
-        s.command(&format!("AUTH PLAIN {token}"), &[235]).await?;
-    } else if mechanisms.contains(&"LOGIN") {
-        s.command("AUTH LOGIN", &[334]).await?;
-        s.command(&base64(user.as_bytes()), &[334]).await?;
-        s.command(&base64(password.as_bytes()), &[235]).await?;
+}
+
+/// Transient replies and lost or refused connections are retried; permanent replies, TLS
+/// failures and what the server cannot do (no STARTTLS, no usable AUTH) are final.
+fn outcome(e: &SmtpError, client: &Client) -> Outcome {
+    if e.is_timeout() {
+        return timed_out(client);
+    }
+    let reason = format!("SMTP: {}", describe(e));
+    if e.is_permanent() || is_tls(e) || e.is_client() {
+        Outcome::Failed { reason }
     } else {
-        return Err(SmtpError::Refused(format!(
-            "no supported AUTH mechanism in {mechanisms:?}"
-        )));
+        Outcome::Retry {
+            reason,
+            after: None,
+        }
     }
-    Ok(())
+}
+
+/// lettre reports a failed STARTTLS handshake as a connection error; rustls's verdict (a
+/// certificate not trusted, a name not matching) travels as an `InvalidData` IO error.
+fn is_tls(e: &SmtpError) -> bool {
+    e.is_tls()
+        || causes(e).any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+        })
+}
+
+fn causes(e: &SmtpError) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(e.source(), |&c| c.source())
+}
+
+/// The error in the server's words where it gave some, else its root cause.
+fn describe(e: &SmtpError) -> String {
+    let root = causes(e)
+        .last()
+        .map_or_else(|| e.to_string(), |c| c.to_string());
+    match e.status() {
+        Some(code) => format!("server replied {code} {root}"),
+        None if is_tls(e) => format!("TLS: {root}"),
+        None if e.is_client() => root,
+        None if e.is_response() => format!("malformed reply: {root}"),
+        None => format!("connection: {root}"),
+    }
 }
 
 #[cfg(test)]
@@ -298,45 +247,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dot_stuffing_escapes_leading_dots_and_terminates() {
-        assert_eq!(dot_stuffed("a\r\n.b\n..c"), "a\r\n..b\r\n...c\r\n.\r\n");
+    fn loopback_hosts_are_recognised() {
+        for host in ["localhost", "127.0.0.1", "::1"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["mail.example.com", "10.0.0.1"] {
+            assert!(!is_loopback(host), "{host}");
+        }
     }
 
     #[test]
-    fn address_takes_the_angle_brackets() {
-        assert_eq!(
-            address("Headroom <alerts@example.com>"),
-            "alerts@example.com"
-        );
-        assert_eq!(address(" ops@example.com "), "ops@example.com");
-    }
-
-    #[test]
-    fn extensions_are_matched_by_keyword() {
-        let ext = vec![
-            "SIZE 100".to_string(),
-            "AUTH LOGIN PLAIN".to_string(),
-            "STARTTLS".to_string(),
-        ];
-        assert_eq!(extension(&ext, "AUTH"), Some("LOGIN PLAIN"));
-        assert_eq!(extension(&ext, "STARTTLS"), Some(""));
-        assert_eq!(extension(&ext, "SMTPUTF8"), None);
-    }
-
-    #[test]
-    fn reply_codes_classify() {
-        let r = |code| {
-            SmtpError::Reply {
-                code,
-                text: String::new(),
-            }
-            .outcome("RCPT TO")
-        };
-        assert!(matches!(r(451), Outcome::Retry { .. }));
-        assert!(matches!(r(550), Outcome::Failed { .. }));
-        assert!(matches!(
-            SmtpError::Io(std::io::ErrorKind::ConnectionReset.into()).outcome("DATA"),
-            Outcome::Retry { .. }
-        ));
+    fn routes_differ_by_everything_a_connection_is_opened_with() {
+        let email: Email = serde_json::from_value(serde_json::json!({
+            "to": "a@example.com", "from": "b@example.com", "smarthost": "mail:587",
+            "auth_username": "u", "auth_password": "p"
+        }))
+        .unwrap();
+        let base = Route::of(&email);
+        assert!(base.tls());
+        let mut other = email.clone();
+        other.auth_password = Some("q".into());
+        assert!(Route::of(&other) != base);
+        let mut other = email.clone();
+        other.hello = "h".into();
+        assert!(Route::of(&other) != base);
+        let mut other = email.clone();
+        other.require_tls = false;
+        assert!(!Route::of(&other).tls());
+        other.smarthost.port = SUBMISSIONS_PORT;
+        assert!(Route::of(&other).tls(), "port 465 is TLS from the start");
+        let mut same = email.clone();
+        same.to = "c@example.com".into();
+        assert!(Route::of(&same) == base, "recipients share a connection");
     }
 }

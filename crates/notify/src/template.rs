@@ -11,12 +11,19 @@
 //! Filters besides minijinja's built-ins: `firing` and `resolved` (alerts of that status),
 //! `label_values` (a label map's values in name order, space separated), `without(other)`
 //! (a label map less the names in `other`), `percent` (0.123 → `12.3%`), `duration`
-//! (seconds → `2h 5m`).
+//! (seconds → `2h 5m`). Test: `web_url` (an `http:` or `https:` URL, so a `javascript:` one
+//! never becomes a link).
+//!
+//! Escaping follows where the output goes ([`Markup`]), not a template's name: the HTML email
+//! escapes every value as HTML, also inside templates it includes (a shared `subject`, a user's
+//! partial) and inside user overrides; Slack's mrkdwn escapes `&`, `<` and `>`; text (email text
+//! and subject, PagerDuty fields) escapes nothing. Values are data, never template source: label
+//! text such as `{{ 7*7 }}` is printed as is.
 
 use std::collections::BTreeMap;
 
 use minijinja::value::Value;
-use minijinja::{Environment, ErrorKind};
+use minijinja::{AutoEscape, Environment, ErrorKind, Output, State, escape_formatter};
 
 use crate::config::{Integration, Receiver};
 use crate::message::Message;
@@ -29,7 +36,7 @@ pub mod names {
     pub const SLACK_TEXT: &str = "slack.text";
     pub const EMAIL_SUBJECT: &str = "email.subject";
     pub const EMAIL_TEXT: &str = "email.text";
-    /// HTML-escaped on output, as its name ends in `.html`.
+    /// Rendered as HTML: every value escaped, also in the templates it includes.
     pub const EMAIL_HTML: &str = "email.html";
     pub const PAGERDUTY_SUMMARY: &str = "pagerduty.summary";
     pub const ALL: [&str; 7] = [
@@ -53,7 +60,7 @@ const DEFAULT_SLACK_TEXT: &str = r#"{% for alert in alerts %}
 {% if alert.slo %}
 SLO `{{ alert.slo.id }}` ({{ alert.slo.objective | percent }}){% if alert.slo.budgetRemaining is not none %}: budget remaining {{ alert.slo.budgetRemaining | percent }}{% endif %}{% if alert.slo.burnRate is not none %}, burn rate {{ alert.slo.burnRate | round(1) }}x{% endif %}{% if alert.slo.timeToExhaustion is not none %}, exhausted in {{ alert.slo.timeToExhaustion | duration }}{% endif %}
 
-{% if alert.slo.runbookURL %}<{{ alert.slo.runbookURL }}|Runbook> {% endif %}{% if alert.slo.dashboardURL %}<{{ alert.slo.dashboardURL }}|Dashboard>{% endif %}
+{% if alert.slo.runbookURL is web_url %}<{{ alert.slo.runbookURL }}|Runbook> {% endif %}{% if alert.slo.dashboardURL is web_url %}<{{ alert.slo.dashboardURL }}|Dashboard>{% endif %}
 
 {% endif %}
 {% endfor %}
@@ -61,7 +68,7 @@ SLO `{{ alert.slo.id }}` ({{ alert.slo.objective | percent }}){% if alert.slo.bu
 …and {{ truncatedAlerts }} more
 {% endif %}
 {% if actions %}
-{% if actions.acknowledgeURL %}<{{ actions.acknowledgeURL }}|Acknowledge> {% endif %}{% if actions.resolveURL %}<{{ actions.resolveURL }}|Resolve>{% endif %}
+{% if actions.acknowledgeURL is web_url %}<{{ actions.acknowledgeURL }}|Acknowledge> {% endif %}{% if actions.resolveURL is web_url %}<{{ actions.resolveURL }}|Resolve>{% endif %}
 
 {% endif %}"#;
 
@@ -119,7 +126,7 @@ const DEFAULT_EMAIL_HTML: &str = r#"<!DOCTYPE html>
 <body style="font-family: sans-serif">
 <h2 style="color: {% if status == "firing" %}#c0392b{% else %}#27ae60{% endif %}">{% include "subject" %}</h2>
 {% if actions %}
-<p>{% if actions.acknowledgeURL %}<a href="{{ actions.acknowledgeURL }}">Acknowledge</a> {% endif %}{% if actions.resolveURL %}<a href="{{ actions.resolveURL }}">Resolve</a>{% endif %}</p>
+<p>{% if actions.acknowledgeURL is web_url %}<a href="{{ actions.acknowledgeURL }}">Acknowledge</a> {% endif %}{% if actions.resolveURL is web_url %}<a href="{{ actions.resolveURL }}">Resolve</a>{% endif %}</p>
 {% endif %}
 {% for alert in alerts %}
 <h3>[{{ alert.status | upper }}] {{ alert.annotations.summary or alert.labels.alertname }}</h3>
@@ -138,12 +145,9 @@ const DEFAULT_EMAIL_HTML: &str = r#"<!DOCTYPE html>
 {% if alert.slo.timeToExhaustion is not none %}
 <tr><td>Budget exhausted in</td><td>{{ alert.slo.timeToExhaustion | duration }}</td></tr>
 {% endif %}
-{% if alert.slo.runbookURL %}
-<tr><td>Runbook</td><td><a href="{{ alert.slo.runbookURL }}">{{ alert.slo.runbookURL }}</a></td></tr>
-{% endif %}
-{% if alert.slo.dashboardURL %}
-<tr><td>Dashboard</td><td><a href="{{ alert.slo.dashboardURL }}">{{ alert.slo.dashboardURL }}</a></td></tr>
-{% endif %}
+{% for name, url in [("Runbook", alert.slo.runbookURL), ("Dashboard", alert.slo.dashboardURL)] if url %}
+<tr><td>{{ name }}</td><td>{% if url is web_url %}<a href="{{ url }}">{{ url }}</a>{% else %}{{ url }}{% endif %}</td></tr>
+{% endfor %}
 {% endif %}
 {% for name, value in alert.labels | items %}
 <tr><td>{{ name }}</td><td>{{ value }}</td></tr>
@@ -226,10 +230,51 @@ fn render_error(name: &str, e: &minijinja::Error) -> TemplateError {
     }
 }
 
+/// What a rendered template becomes, and so how the values printed into it are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    /// Plain text (email text and subject, PagerDuty fields): nothing escaped.
+    Text,
+    /// HTML: `<`, `>`, `&`, quotes and `/` in values escaped.
+    Html,
+    /// Slack and Mattermost mrkdwn: `&`, `<` and `>` in values escaped as Slack asks, so a
+    /// value can neither add a link nor mention `<!channel>`.
+    Slack,
+}
+
+impl Markup {
+    /// The markup of one of headroom's templates ([`names`]), named bare or as
+    /// `receiver/name`: `email.html` is HTML, `slack.*` mrkdwn, the rest text.
+    pub fn of(name: &str) -> Markup {
+        match name.rsplit('/').next().unwrap_or(name) {
+            names::EMAIL_HTML => Markup::Html,
+            n if n.starts_with("slack.") => Markup::Slack,
+            _ => Markup::Text,
+        }
+    }
+
+    fn auto_escape(self) -> AutoEscape {
+        match self {
+            Markup::Text => AutoEscape::None,
+            Markup::Html => AutoEscape::Html,
+            Markup::Slack => AutoEscape::Custom(SLACK),
+        }
+    }
+}
+
+/// minijinja's name for the mrkdwn escaping, which its own formatter does not know.
+const SLACK: &str = "slack";
+
 /// The compiled templates: headroom's defaults with any overrides applied.
+///
+/// The same sources are compiled once per [`Markup`], each environment escaping every template
+/// alike: minijinja otherwise picks escaping by the name of each template, and an included
+/// `subject` would print label values raw into the HTML email.
 #[derive(Debug, Clone)]
 pub struct Templates {
-    env: Environment<'static>,
+    text: Environment<'static>,
+    html: Environment<'static>,
+    slack: Environment<'static>,
 }
 
 impl Default for Templates {
@@ -249,7 +294,6 @@ impl Templates {
         N: Into<String>,
         S: Into<String>,
     {
-        let mut env = environment();
         let mut sources: BTreeMap<String, String> = [
             (names::SUBJECT, DEFAULT_SUBJECT),
             (names::SLACK_TITLE, r#"{% include "subject" %}"#),
@@ -265,17 +309,33 @@ impl Templates {
         for (name, source) in overrides {
             sources.insert(name.into(), source.into());
         }
-        for (name, source) in sources {
-            env.add_template_owned(name.clone(), source)
-                .map_err(|e| compile_error(&name, &e))?;
-        }
-        Ok(Templates { env })
+        let compiled = |markup: Markup| {
+            let mut env = environment(markup);
+            for (name, source) in &sources {
+                env.add_template_owned(name.clone(), source.clone())
+                    .map_err(|e| compile_error(name, &e))?;
+            }
+            Ok(env)
+        };
+        Ok(Templates {
+            text: compiled(Markup::Text)?,
+            html: compiled(Markup::Html)?,
+            slack: compiled(Markup::Slack)?,
+        })
     }
 
-    /// Renders the named template.
+    fn env(&self, markup: Markup) -> &Environment<'static> {
+        match markup {
+            Markup::Text => &self.text,
+            Markup::Html => &self.html,
+            Markup::Slack => &self.slack,
+        }
+    }
+
+    /// Renders the named template, escaped for its [`Markup::of`].
     pub fn render(&self, name: &str, message: &Message) -> Result<String, TemplateError> {
         let template = self
-            .env
+            .env(Markup::of(name))
             .get_template(name)
             .map_err(|e| render_error(name, &e))?;
         template
@@ -284,7 +344,8 @@ impl Templates {
     }
 
     /// Renders `source` when given (an integration's own template, reported as `name`), else
-    /// the template registered under the last segment of `name` (after a `/`).
+    /// the template registered under the last segment of `name` (after a `/`); escaped for the
+    /// [`Markup::of`] `name` either way.
     pub fn render_source(
         &self,
         name: &str,
@@ -293,7 +354,7 @@ impl Templates {
     ) -> Result<String, TemplateError> {
         match source {
             Some(source) => self
-                .env
+                .env(Markup::of(name))
                 .render_named_str(name, source, Value::from_serialize(message))
                 .map_err(|e| render_error(name, &e)),
             None => self.render(name.rsplit('/').next().unwrap_or(name), message),
@@ -312,7 +373,7 @@ impl Templates {
     /// Compiles a template source without rendering it, so a config loader can refuse a bad
     /// one up front.
     pub fn check(name: &str, source: &str) -> Result<(), TemplateError> {
-        let mut env = environment();
+        let mut env = environment(Markup::Text);
         env.add_template(name, source)
             .map_err(|e| compile_error(name, &e))
     }
@@ -344,10 +405,16 @@ pub fn inline_sources(receiver: &Receiver) -> impl Iterator<Item = (String, &str
     })
 }
 
-fn environment() -> Environment<'static> {
+fn environment(markup: Markup) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
+    // Every template of this environment alike, whatever its name (see `Templates`).
+    let escape = markup.auto_escape();
+    env.set_auto_escape_callback(move |_| escape);
+    if markup == Markup::Slack {
+        env.set_formatter(slack_formatter);
+    }
     env.add_filter("firing", |alerts: Vec<Value>| by_status(alerts, "firing"));
     env.add_filter("resolved", |alerts: Vec<Value>| {
         by_status(alerts, "resolved")
@@ -356,7 +423,46 @@ fn environment() -> Environment<'static> {
     env.add_filter("without", without);
     env.add_filter("percent", percent);
     env.add_filter("duration", duration);
+    env.add_test("web_url", |url: Value| url.as_str().is_some_and(is_web_url));
     env
+}
+
+/// Prints values escaped for mrkdwn while the Slack escaping is on; template text and values
+/// marked safe pass as they are.
+fn slack_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), minijinja::Error> {
+    if state.auto_escape() != AutoEscape::Custom(SLACK) || value.is_safe() {
+        return escape_formatter(out, state, value);
+    }
+    out.write_str(&slack_escape(&value.to_string()))
+        .map_err(minijinja::Error::from)
+}
+
+/// Slack's three control characters as the entities it reads back.
+pub(crate) fn slack_escape(text: &str) -> String {
+    escape_chars(text, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        _ => None,
+    })
+}
+
+/// `text` with each character `escape` names replaced by its escape.
+pub(crate) fn escape_chars(text: &str, escape: impl Fn(char) -> Option<&'static str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match escape(c) {
+            Some(e) => out.push_str(e),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// An `http:` or `https:` URL: the only kind offered as a link.
+pub(crate) fn is_web_url(url: &str) -> bool {
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
 }
 
 fn by_status(alerts: Vec<Value>, status: &str) -> Vec<Value> {

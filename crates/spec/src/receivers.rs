@@ -453,9 +453,10 @@ fn email(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Email> {
     let html = template(cx, &f, "html", template_names::EMAIL_HTML);
     let send_resolved = f.bool(cx, "send_resolved").unwrap_or(false);
     cx.clean_since(mark).then_some(())?;
-    Some(Email {
-        to: to?.v,
-        from: from?.v,
+    let (to, from) = (to?, from?);
+    let email = Email {
+        to: to.v,
+        from: from.v,
         smarthost: smarthost?.v,
         auth_username: auth_username.map(|u| u.v),
         auth_password: auth_password.map(|p| p.v),
@@ -465,7 +466,20 @@ fn email(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Email> {
         text,
         html,
         send_resolved,
-    })
+    };
+    // Refused now rather than at the first alert: every delivery would fail the same way.
+    if let Err(bad) = email.mailboxes() {
+        cx.err(
+            if bad.field == "from" {
+                from.pos
+            } else {
+                to.pos
+            },
+            bad.to_string(),
+        );
+        return None;
+    }
+    Some(email)
 }
 
 /// The `Subject` of an email's `headers` (any case, as Alertmanager canonicalises header

@@ -801,3 +801,31 @@ receivers:
         "{e:#?}"
     );
 }
+
+#[test]
+fn email_addresses_are_checked_at_load() {
+    let e = errors(
+        r#"
+global:
+  smtp_from: "Headroom <alerts>"
+receivers:
+  - name: a
+    email_configs:
+      - {to: "ops@example.com, not an address", from: ok@example.com, smarthost: "mail:25"}
+  - name: b
+    email_configs:
+      - {to: ops@example.com, smarthost: "mail:25"}
+"#,
+    );
+    assert_eq!(e.len(), 2, "{}", e.join("\n"));
+    assert!(
+        e[0].starts_with("n.yaml:7:14: email to \"not an address\" is not an address: "),
+        "{}",
+        e[0]
+    );
+    assert!(
+        e[1].starts_with("n.yaml:3:14: email from \"Headroom <alerts>\" is not an address: "),
+        "{}",
+        e[1]
+    );
+}

@@ -66,3 +66,78 @@ pub fn message() -> Message {
     });
     m
 }
+
+/// Values from outside that must reach every body as data: markup, template syntax, a line
+/// break that would start a header, a Slack mention and 100 KB.
+pub const SCRIPT: &str = "<script>alert(1)</script>";
+pub const IMG: &str = r#""><img src=x onerror=alert(1)>"#;
+pub const EXPRESSION: &str = "{{ 7*7 }}";
+pub const RAW_TAG: &str = "{% raw %}";
+pub const HEADER_SPLIT: &str = "a\r\nBcc: evil@x";
+pub const MENTION: &str = "<!channel> & <@U024BE7LH>";
+
+/// The HTML forms minijinja writes (`/` escaped too).
+pub const SCRIPT_HTML: &str = "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;";
+pub const IMG_HTML: &str = "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;";
+pub const MENTION_HTML: &str = "&lt;!channel&gt; &amp; &lt;@U024BE7LH&gt;";
+
+pub fn long_value() -> String {
+    format!("long-{}-end", "x".repeat(100_000))
+}
+
+/// Every hostile value as a label (and in annotations) of two firing alerts, so the default
+/// templates print each of them: as group labels, common labels, summaries and descriptions.
+pub fn hostile_message() -> Message {
+    let hostile = |replica: &str| {
+        let mut a = alert("api-1", Status::Firing, 0x1ab2c3d4e5f60718);
+        a.labels = labels(&[
+            ("alertname", SCRIPT),
+            ("instance", IMG),
+            ("expr", EXPRESSION),
+            ("raw", RAW_TAG),
+            ("crlf", HEADER_SPLIT),
+            ("mention", MENTION),
+            ("long", &long_value()),
+            ("replica", replica),
+        ]);
+        a.annotations = labels(&[
+            ("summary", IMG),
+            (
+                "description",
+                &format!("{SCRIPT} {EXPRESSION} {RAW_TAG} {HEADER_SPLIT} {MENTION}"),
+            ),
+        ]);
+        a.generator_url = "javascript:alert(2)".into();
+        a
+    };
+    let mut first = hostile("1");
+    first.slo = Some(SloContext {
+        id: "checkout<b>bold</b>".into(),
+        runbook_url: Some("javascript:alert(3)".into()),
+        dashboard_url: Some(r#"https://grafana.example.com/d/x?a=1&b="><script>"#.into()),
+        ..slo()
+    });
+    let mut second = hostile("2");
+    second.fingerprint = Fingerprint(2);
+    let mut m = Message::new(
+        "ops",
+        GROUP_KEY,
+        labels(&[("alertname", SCRIPT), ("crlf", HEADER_SPLIT)]),
+        vec![first, second],
+        "http://headroom.example.com",
+    );
+    m.actions = Some(Actions {
+        acknowledge_url: Some("http://headroom.example.com/ack/abc".into()),
+        resolve_url: Some("javascript:alert(4)".into()),
+    });
+    m
+}
+
+/// What the default subject makes of the hostile group: group label values, then the other
+/// common ones, each in name order.
+pub fn hostile_subject() -> String {
+    format!(
+        "[FIRING:2] {SCRIPT} {HEADER_SPLIT} ({EXPRESSION} {IMG} {} {MENTION} {RAW_TAG})",
+        long_value()
+    )
+}
