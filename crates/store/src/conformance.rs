@@ -73,6 +73,7 @@ pub const URL_TESTS: &[&str] = &[
     "outbox_survives_reopening",
     "tokens_survive_the_respond_scope_migration",
     "edited_migration_is_refused",
+    "failed_migration_changes_nothing",
     "the_old_runners_database_is_adopted",
     "an_adopted_database_migrates_on",
     "the_old_runners_newer_schema_is_refused",
@@ -893,6 +894,42 @@ async fn assert_open_refused_as_newer(url: &str, found: i64, known: i64) {
         Err(StoreError::NewerSchema { found: f, known: k }) => assert_eq!((f, k), (found, known)),
         other => panic!("expected NewerSchema, got {other:?}"),
     }
+}
+
+/// A migration that fails is named in the error, and the run leaves the schema as it was: the
+/// earlier migration of the same run is not kept either.
+pub async fn failed_migration_changes_nothing(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    assert_eq!(store.migrate_to(2).await.unwrap(), [1, 2]);
+    // Version 4 creates `feed_keys`; one already there makes it fail after version 3 ran.
+    with_pool!(store, pool => {
+        sqlx::query("CREATE TABLE feed_keys (feed TEXT PRIMARY KEY)")
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
+    .unwrap();
+    let before = store.applied_migrations().await.unwrap();
+    match store.migrate().await {
+        Err(StoreError::Migration { version, name, .. }) => assert_eq!(
+            (version, name.as_str()),
+            (4, &*known_versions(store.backend())[3].1)
+        ),
+        other => panic!("expected migration 4 to fail, got {other:?}"),
+    }
+    assert_eq!(store.applied_migrations().await.unwrap(), before);
+    assert!(
+        !table_exists(&store, "server_secrets").await,
+        "version 3 kept"
+    );
+    assert!(
+        store
+            .create_token("early", Scope::Respond, T0)
+            .await
+            .is_err(),
+        "version 4's scope check kept"
+    );
+    store.close().await;
 }
 
 /// An applied migration whose recorded checksum is not its file's is refused, naming it.
