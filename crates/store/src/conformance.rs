@@ -961,6 +961,13 @@ const LEGACY_MIGRATIONS: [(i64, &str); 4] = [
     (4, "respond scope, calendar feed keys"),
 ];
 
+/// `schema_migrations` as earlier releases created it.
+const LEGACY_SCHEMA_MIGRATIONS: &str = "CREATE TABLE schema_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)";
+
 /// When the legacy runner applied `version`: whole seconds, which SQLite's
 /// `_sqlx_migrations.installed_on` keeps exactly.
 fn legacy_applied_at(version: i64) -> Timestamp {
@@ -982,15 +989,7 @@ async fn migrated_the_old_way(url: &str, upto: i64) -> Store {
         .collect();
     with_pool!(store, pool => async {
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "CREATE TABLE schema_migrations (
-                version BIGINT PRIMARY KEY,
-                name TEXT NOT NULL,
-                applied_at BIGINT NOT NULL
-            )",
-        )
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(LEGACY_SCHEMA_MIGRATIONS).execute(&mut *tx).await?;
         for &(version, name, sql) in &steps {
             // A plain string runs every statement in it, as the old runner ran them.
             tx.execute(sql).await?;
@@ -1028,6 +1027,17 @@ pub async fn the_old_runners_database_is_adopted(url: &str) {
     };
     assert_eq!(store.verify_token(&plain, T0).await.unwrap(), Some(kept));
     assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
+    assert_eq!(store.applied_migrations().await.unwrap(), adopted);
+
+    // An earlier release opening it now fails on the existing tables but leaves an empty
+    // `schema_migrations`; the next open drops it and records nothing new.
+    with_pool!(store, pool => {
+        sqlx::query(LEGACY_SCHEMA_MIGRATIONS).execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    store.close().await;
+    let store = Store::open(url).await.unwrap();
+    assert!(!table_exists(&store, "schema_migrations").await);
     assert_eq!(store.applied_migrations().await.unwrap(), adopted);
     store.close().await;
 }

@@ -212,7 +212,8 @@ impl Store {
                 }
                 // `_sqlx_migrations` is the record from now on. Without the old table a release
                 // before it cannot take this schema for one it should migrate from scratch: its
-                // first migration fails on the existing tables and changes nothing.
+                // first migration fails on the existing tables. It leaves an empty
+                // `schema_migrations` behind, which the next open here drops again.
                 sqlx::query("DROP TABLE schema_migrations")
                     .execute(&mut *tx)
                     .await
