@@ -11,7 +11,6 @@
 //! build, and the adoption of databases whose migrations an earlier release recorded in
 //! `schema_migrations`.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -262,7 +261,7 @@ fn refuse_newer(recorded: impl Iterator<Item = i64>, known: i64) -> Result<(), S
 
 /// The description of each migration of `backend`, by version.
 #[cfg(any(test, feature = "conformance"))]
-pub(crate) fn known_versions(backend: Backend) -> Vec<(i64, Cow<'static, str>)> {
+pub(crate) fn known_versions(backend: Backend) -> Vec<(i64, std::borrow::Cow<'static, str>)> {
     backend
         .migrator()
         .iter()
