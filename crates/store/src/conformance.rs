@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use headroom_core::{Span, Timestamp};
 use sha2::{Digest, Sha256};
+use sqlx::Executor;
 use tokio::sync::Barrier;
 
+use crate::migrations::known_versions;
 use crate::{
-    ActionLinkStore, AlertStateRecord, AlertStore, AlertTransition, ConfigLoad, ConfigStore,
-    Enqueued, EscalationRecord, EscalationStore, ExpireOutcome, FEED_KEY_PREFIX, FeedKeyStore,
-    Incident, IncidentFilter, IncidentStore, IncidentUpdate, LeaseStore, MIGRATIONS, NewIncident,
+    ActionLinkStore, AlertStateRecord, AlertStore, AlertTransition, AppliedMigration, ConfigLoad,
+    ConfigStore, Enqueued, EscalationRecord, EscalationStore, ExpireOutcome, FEED_KEY_PREFIX,
+    FeedKeyStore, Incident, IncidentFilter, IncidentStore, IncidentUpdate, LeaseStore, NewIncident,
     NewOutboxItem, NotificationLogEntry, NotificationLogStore, OutboxCounts, OutboxItem,
     OutboxState, OutboxStore, OverrideStore, RoutedAlert, RoutedAlertStore, ScheduleOverride,
     Scope, SecretStore, SilenceRecord, SilenceStore, Store, StoreError, TokenInfo, TokenStore,
@@ -70,6 +72,11 @@ pub const URL_TESTS: &[&str] = &[
     "newer_schema_is_refused",
     "outbox_survives_reopening",
     "tokens_survive_the_respond_scope_migration",
+    "edited_migration_is_refused",
+    "failed_migration_changes_nothing",
+    "the_old_runners_database_is_adopted",
+    "an_adopted_database_migrates_on",
+    "the_old_runners_newer_schema_is_refused",
 ];
 
 // ---- tokens ----
@@ -335,9 +342,17 @@ pub async fn tokens_keep_their_scope(store: &Store) {
 pub async fn tokens_survive_the_respond_scope_migration(url: &str) {
     let store = Store::connect(url).await.unwrap();
     assert_eq!(store.migrate_to(3).await.unwrap(), [1, 2, 3]);
-    let mut before = Vec::new();
+    let before = tokens_of_version_3(&store).await;
+    assert_eq!(store.migrate().await.unwrap(), [4]);
+    assert_tokens_survived(&store, &before).await;
+    store.close().await;
+}
+
+/// One token of each scope version 3 knows, and proof it knows no `respond`.
+async fn tokens_of_version_3(store: &Store) -> Vec<(TokenInfo, String)> {
+    let mut made = Vec::new();
     for scope in [Scope::Read, Scope::Ingest, Scope::Admin] {
-        before.push(
+        made.push(
             store
                 .create_token(&format!("{scope}"), scope, T0)
                 .await
@@ -351,8 +366,12 @@ pub async fn tokens_survive_the_respond_scope_migration(url: &str) {
             .is_err(),
         "version 3 does not know respond"
     );
-    assert_eq!(store.migrate().await.unwrap(), [4]);
-    for (info, plain) in &before {
+    made
+}
+
+/// `before` still verify, unchanged, and a `respond` token can be made.
+async fn assert_tokens_survived(store: &Store, before: &[(TokenInfo, String)]) {
+    for (info, plain) in before {
         let kept = TokenInfo {
             last_used_at: Some(T0),
             ..info.clone()
@@ -371,7 +390,6 @@ pub async fn tokens_survive_the_respond_scope_migration(url: &str) {
             .map(|t| t.scope),
         Some(Scope::Respond)
     );
-    store.close().await;
 }
 
 // ---- alerts ----
@@ -767,8 +785,33 @@ pub async fn lease_race_has_one_winner(store: &Store) {
 
 // ---- opening and migrations ----
 
-fn versions() -> Vec<i64> {
-    MIGRATIONS.iter().map(|m| m.version).collect()
+fn versions(store: &Store) -> Vec<i64> {
+    known_versions(store.backend())
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect()
+}
+
+/// Every migration of `store`'s dialect as recorded when applied at `applied_at(version)`.
+fn recorded_as(store: &Store, applied_at: impl Fn(i64) -> Timestamp) -> Vec<AppliedMigration> {
+    known_versions(store.backend())
+        .into_iter()
+        .map(|(version, name)| AppliedMigration {
+            version,
+            name: name.into_owned(),
+            applied_at: applied_at(version),
+        })
+        .collect()
+}
+
+async fn table_exists(store: &Store, table: &str) -> bool {
+    with_pool!(store, (pool, backend) => {
+        sqlx::query_scalar(backend.table_exists_sql())
+            .bind(table)
+            .fetch_one(pool)
+            .await
+    })
+    .unwrap()
 }
 
 pub async fn migrations_apply_once(url: &str) {
@@ -776,9 +819,9 @@ pub async fn migrations_apply_once(url: &str) {
     let applied = store.applied_migrations().await.unwrap();
     assert_eq!(
         applied.iter().map(|m| m.version).collect::<Vec<_>>(),
-        versions()
+        versions(&store)
     );
-    assert_eq!(applied[0].name, MIGRATIONS[0].name);
+    assert_eq!(applied[0].name, known_versions(store.backend())[0].1);
     assert_eq!(
         store.migrate().await.unwrap(),
         Vec::<i64>::new(),
@@ -813,16 +856,218 @@ pub async fn concurrent_opens_migrate_once(url: &str) {
     let applied = a.applied_migrations().await.unwrap();
     assert_eq!(
         applied.iter().map(|m| m.version).collect::<Vec<_>>(),
-        versions()
+        versions(&a)
     );
     assert_eq!(b.applied_migrations().await.unwrap(), applied);
     a.close().await;
     b.close().await;
 }
 
+/// A version past the newest this build knows is refused before anything runs: the migration
+/// still pending below it stays unapplied.
 pub async fn newer_schema_is_refused(url: &str) {
-    let known = *versions().last().unwrap();
+    let store = Store::connect(url).await.unwrap();
+    let known = *versions(&store).last().unwrap();
+    store.migrate_to(known - 1).await.unwrap();
+    with_pool!(store, pool => {
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES ($1, 'from the future', TRUE, $2, 0)",
+        )
+        .bind(known + 1)
+        .bind(vec![0u8; 48])
+        .execute(pool)
+        .await
+        .map(|_| ())
+    })
+    .unwrap();
+    let recorded = store.applied_migrations().await.unwrap();
+    store.close().await;
+    assert_open_refused_as_newer(url, known + 1, known).await;
+    let store = Store::connect(url).await.unwrap();
+    assert_eq!(store.applied_migrations().await.unwrap(), recorded);
+    store.close().await;
+}
+
+async fn assert_open_refused_as_newer(url: &str, found: i64, known: i64) {
+    match Store::open(url).await {
+        Err(StoreError::NewerSchema { found: f, known: k }) => assert_eq!((f, k), (found, known)),
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+}
+
+/// A migration that fails is named in the error, and the run leaves the schema as it was: the
+/// earlier migration of the same run is not kept either.
+pub async fn failed_migration_changes_nothing(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    assert_eq!(store.migrate_to(2).await.unwrap(), [1, 2]);
+    // Version 4 creates `feed_keys`; one already there makes it fail after version 3 ran.
+    with_pool!(store, pool => {
+        sqlx::query("CREATE TABLE feed_keys (feed TEXT PRIMARY KEY)")
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
+    .unwrap();
+    let before = store.applied_migrations().await.unwrap();
+    match store.migrate().await {
+        Err(StoreError::Migration { version, name, .. }) => assert_eq!(
+            (version, name.as_str()),
+            (4, &*known_versions(store.backend())[3].1)
+        ),
+        other => panic!("expected migration 4 to fail, got {other:?}"),
+    }
+    assert_eq!(store.applied_migrations().await.unwrap(), before);
+    assert!(
+        !table_exists(&store, "server_secrets").await,
+        "version 3 kept"
+    );
+    assert!(
+        store
+            .create_token("early", Scope::Respond, T0)
+            .await
+            .is_err(),
+        "version 4's scope check kept"
+    );
+    store.close().await;
+}
+
+/// An applied migration whose recorded checksum is not its file's is refused, naming it.
+pub async fn edited_migration_is_refused(url: &str) {
     let store = Store::open(url).await.unwrap();
+    with_pool!(store, pool => {
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 2")
+            .bind(vec![0u8; 48])
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
+    .unwrap();
+    let name = known_versions(store.backend())[1].1.to_string();
+    store.close().await;
+    match Store::open(url).await {
+        Err(StoreError::MigrationChanged { version, name: n }) => {
+            assert_eq!((version, n), (2, name))
+        }
+        other => panic!("expected MigrationChanged, got {other:?}"),
+    }
+}
+
+/// The versions and names earlier releases recorded in `schema_migrations`.
+const LEGACY_MIGRATIONS: [(i64, &str); 4] = [
+    (1, "tokens, alerts, config loads, leases"),
+    (2, "routing, notifications, on-call, incidents"),
+    (3, "server secrets"),
+    (4, "respond scope, calendar feed keys"),
+];
+
+/// `schema_migrations` as earlier releases created it.
+const LEGACY_SCHEMA_MIGRATIONS: &str = "CREATE TABLE schema_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)";
+
+/// When the legacy runner applied `version`: whole seconds, which SQLite's
+/// `_sqlx_migrations.installed_on` keeps exactly.
+fn legacy_applied_at(version: i64) -> Timestamp {
+    secs(version * 60)
+}
+
+/// The database an earlier release left at version `upto`, as its runner built it: each
+/// migration's SQL with its `schema_migrations` row, and no `_sqlx_migrations`.
+async fn migrated_the_old_way(url: &str, upto: i64) -> Store {
+    let store = Store::connect(url).await.unwrap();
+    let migrator = store.backend().migrator();
+    let steps: Vec<(i64, &str, &'static str)> = LEGACY_MIGRATIONS
+        .into_iter()
+        .filter(|&(v, _)| v <= upto)
+        .map(|(v, name)| {
+            let m = migrator.iter().find(|m| m.version == v).unwrap();
+            (v, name, &*m.sql)
+        })
+        .collect();
+    with_pool!(store, pool => async {
+        let mut tx = pool.begin().await?;
+        sqlx::query(LEGACY_SCHEMA_MIGRATIONS).execute(&mut *tx).await?;
+        for &(version, name, sql) in &steps {
+            // A plain string runs every statement in it, as the old runner ran them.
+            tx.execute(sql).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(version)
+                .bind(name)
+                .bind(legacy_applied_at(version).millis())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }.await)
+    .unwrap();
+    assert!(!table_exists(&store, "_sqlx_migrations").await);
+    store
+}
+
+/// A database the earlier runner migrated fully is taken over without running anything: its
+/// versions are recorded with the times it applied them, its old table goes, its data stays.
+pub async fn the_old_runners_database_is_adopted(url: &str) {
+    let store = migrated_the_old_way(url, 4).await;
+    let (info, plain) = store
+        .create_token("kept", Scope::Respond, T0)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let store = Store::open(url).await.unwrap();
+    let adopted = recorded_as(&store, legacy_applied_at);
+    assert_eq!(store.applied_migrations().await.unwrap(), adopted);
+    assert!(!table_exists(&store, "schema_migrations").await);
+    let kept = TokenInfo {
+        last_used_at: Some(T0),
+        ..info
+    };
+    assert_eq!(store.verify_token(&plain, T0).await.unwrap(), Some(kept));
+    assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
+    assert_eq!(store.applied_migrations().await.unwrap(), adopted);
+
+    // An earlier release opening it now fails on the existing tables but leaves an empty
+    // `schema_migrations`; the next open drops it and records nothing new.
+    with_pool!(store, pool => {
+        sqlx::query(LEGACY_SCHEMA_MIGRATIONS).execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    store.close().await;
+    let store = Store::open(url).await.unwrap();
+    assert!(!table_exists(&store, "schema_migrations").await);
+    assert_eq!(store.applied_migrations().await.unwrap(), adopted);
+    store.close().await;
+}
+
+/// A database the earlier runner left at version 3 is adopted at 3, then migrated to 4 like any
+/// other: its tokens survive the respond scope migration.
+pub async fn an_adopted_database_migrates_on(url: &str) {
+    let store = migrated_the_old_way(url, 3).await;
+    let before = tokens_of_version_3(&store).await;
+    assert_eq!(store.migrate().await.unwrap(), [4]);
+    assert_tokens_survived(&store, &before).await;
+    let applied = store.applied_migrations().await.unwrap();
+    assert_eq!(
+        applied[..3],
+        recorded_as(&store, legacy_applied_at)[..3],
+        "adopted as the old runner applied them"
+    );
+    assert_eq!(applied[3].version, 4);
+    assert!(
+        applied[3].applied_at > legacy_applied_at(3),
+        "version 4 applied now: {applied:?}"
+    );
+    store.close().await;
+}
+
+/// The earlier runner's record of a version this build does not know is refused before the
+/// adoption, which leaves the old record as it was.
+pub async fn the_old_runners_newer_schema_is_refused(url: &str) {
+    let store = migrated_the_old_way(url, 4).await;
+    let known = *versions(&store).last().unwrap();
     with_pool!(store, pool => {
         sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'from the future', 0)")
             .bind(known + 1)
@@ -832,12 +1077,17 @@ pub async fn newer_schema_is_refused(url: &str) {
     })
     .unwrap();
     store.close().await;
-    match Store::open(url).await {
-        Err(StoreError::NewerSchema { found, known: k }) => {
-            assert_eq!((found, k), (known + 1, known))
-        }
-        other => panic!("expected NewerSchema, got {other:?}"),
-    }
+    assert_open_refused_as_newer(url, known + 1, known).await;
+    let store = Store::connect(url).await.unwrap();
+    assert!(!table_exists(&store, "_sqlx_migrations").await);
+    let legacy: Vec<i64> = with_pool!(store, pool => {
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(legacy, [1, 2, 3, 4, known + 1]);
+    store.close().await;
 }
 
 // ---- silences ----

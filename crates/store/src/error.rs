@@ -12,12 +12,25 @@ pub enum StoreError {
     #[error("cannot open database {target}: {cause}")]
     Open { target: String, cause: sqlx::Error },
 
-    #[error("migration {version} ({name}) failed, nothing of it was applied: {cause}")]
+    /// Migrations run in one transaction: when one fails, none of the run is kept.
+    #[error("migration {version} ({name}) failed, the schema was left as it was: {cause}")]
     Migration {
         version: i64,
-        name: &'static str,
+        name: String,
         cause: sqlx::Error,
     },
+
+    /// The checksum recorded for an applied migration differs from this build's file.
+    #[error(
+        "migration {version} ({name}) was applied from a different text than this headroom \
+         carries: a released migration must never be edited"
+    )]
+    MigrationChanged { version: i64, name: String },
+
+    /// The migrator's other refusals and failures (its bookkeeping table, a recorded version
+    /// missing from the build).
+    #[error("migrating the schema failed, the schema was left as it was: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
 
     #[error(
         "the database schema is at version {found} but this headroom only knows up to {known}: \

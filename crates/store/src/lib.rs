@@ -18,7 +18,7 @@
 //!
 //! | table | key | columns |
 //! | --- | --- | --- |
-//! | `schema_migrations` | `version` | `name`, `applied_at` |
+//! | `_sqlx_migrations` (sqlx's) | `version` | `description`, `installed_on`, `success`, `checksum`, `execution_time` |
 //! | `tokens` | `id` | `name`, `scope`, `token_hash` (unique), `prefix`, `created_at`, `last_used_at`, `revoked_at` |
 //! | `alert_transitions` | `id` (sequence) | `at`, `slo`, `alert_group`, `severity`, `from_state`, `to_state`, `values_json` |
 //! | `alert_states` | (`slo`, `alert_group`, `severity`) | `state`, `since` |
@@ -36,16 +36,21 @@
 //!
 //! # Invariants
 //!
-//! - Migrations are ordered by version; each runs in its own transaction together with the row
-//!   that records it, so it is applied exactly once, even when several replicas start at the same
-//!   time (PostgreSQL: a transaction-scoped advisory lock; SQLite: `BEGIN IMMEDIATE`). A database
-//!   whose schema is newer than this build is refused rather than misread.
+//! - Migrations (`migrations/<dialect>/NNNN_*.sql`, embedded by `sqlx::migrate!`) are ordered by
+//!   version; each is recorded with its checksum in `_sqlx_migrations` in the same transaction, so
+//!   it is applied exactly once, even when several replicas start at the same time: one run is one
+//!   transaction holding a lock (PostgreSQL: a transaction-scoped advisory lock; SQLite:
+//!   `BEGIN IMMEDIATE`), and a failed run changes nothing. A database whose schema is newer than
+//!   this build, or whose applied migration differs from this build's file, is refused rather
+//!   than misread. A database an earlier release migrated (its versions in `schema_migrations`)
+//!   is adopted in that transaction: its versions are recorded in `_sqlx_migrations`, nothing is
+//!   re-run, and `schema_migrations` is dropped.
 //! - A token's plaintext (`hr_` + 64 hex digits) is returned once by `create_token` and never
 //!   stored: the table holds its SHA-256 (hex) and an 11-character display prefix. Lookup is by
 //!   hash, then the hash is compared in constant time. At most one live (unrevoked) token has a
 //!   given name; a revoked token's name can be reused. Revocation is permanent.
-//! - Time is an argument (`now`), as in the core; the store reads the clock only to stamp
-//!   `schema_migrations.applied_at`.
+//! - Time is an argument (`now`), as in the core; the store never reads the clock (the database
+//!   stamps `_sqlx_migrations.installed_on`).
 //! - `record_transitions` writes a batch in one transaction: either every transition is in the
 //!   history and `alert_states` reflects it, or nothing changed. `alert_states` holds the latest
 //!   state per (slo, group, severity); a transition older than the stored state never overwrites it.
@@ -86,9 +91,8 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use headroom_core::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -143,7 +147,7 @@ pub use incidents::{
     Incident, IncidentFilter, IncidentStore, IncidentUpdate, NewIncident, UpdateOutcome,
 };
 pub use leases::LeaseStore;
-pub use migrations::{AppliedMigration, MIGRATIONS, Migration};
+pub use migrations::AppliedMigration;
 pub use notification_log::{NotificationLogEntry, NotificationLogStore};
 pub use outbox::{
     Enqueued, NewOutboxItem, OutboxCounts, OutboxItem, OutboxState, OutboxStore, UnknownOutboxState,
@@ -260,16 +264,6 @@ impl Store {
     }
 }
 
-/// The wall clock as a [`Timestamp`], for the one record the store stamps itself: when a
-/// migration was applied. Everything else takes `now` from the caller.
-pub(crate) fn wall_clock() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Timestamp::from_millis(ms)
-}
-
 /// `target` without a password, fit for error messages and logs.
 fn redact(target: &str) -> String {
     let Some((scheme, rest)) = target.split_once("://") else {
@@ -288,6 +282,7 @@ fn redact(target: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use headroom_core::Timestamp;
 
     /// The server spawns these; a future that is not `Send` would only show up there.
     #[allow(dead_code)]
@@ -353,7 +348,7 @@ mod tests {
         assert_eq!(sqlite_settings(&store).await.0, "wal");
         assert_eq!(
             store.applied_migrations().await.unwrap().len(),
-            MIGRATIONS.len()
+            Backend::Sqlite.migrator().iter().count()
         );
         store.close().await;
     }

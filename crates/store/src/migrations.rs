@@ -1,509 +1,272 @@
 //! Versioned schema migrations, applied in order at open, each exactly once.
+//!
+//! The SQL lives in `migrations/sqlite` and `migrations/postgres`, one file per version and
+//! dialect (`NNNN_description.sql`), embedded by `sqlx::migrate!`. sqlx records each applied
+//! version in `_sqlx_migrations` with a checksum of its file, so an edited migration is caught.
+//! Versions only ever grow; a released migration is never edited, a new one is added.
+//!
+//! Around sqlx's migrator this module adds what it does not do on its own: one transaction
+//! holding a lock for the whole run (sqlx takes no lock on SQLite, and on PostgreSQL takes a
+//! session lock it leaves held when a migration fails), the refusal of a schema newer than the
+//! build, and the adoption of databases whose migrations an earlier release recorded in
+//! `schema_migrations`.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 
 use headroom_core::Timestamp;
 use serde::Serialize;
-use sqlx::Executor;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationSource, Migrator};
 
 use crate::error::db_err;
-use crate::{Backend, Store, StoreError, wall_clock};
+use crate::{Backend, Store, StoreError};
 
-/// One schema change, written for each dialect. Versions only ever grow; a released migration
-/// is never edited, a new one is appended.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A migration recorded in `_sqlx_migrations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedMigration {
     pub version: i64,
-    pub name: &'static str,
-    pub sqlite: &'static str,
-    pub postgres: &'static str,
+    /// The description from the migration's file name.
+    pub name: String,
+    /// When it was applied (to the second on SQLite). For a migration an earlier release
+    /// applied, the time that release recorded.
+    pub applied_at: Timestamp,
 }
 
-impl Migration {
-    fn sql(&self, backend: Backend) -> &'static str {
-        match backend {
-            Backend::Sqlite => self.sqlite,
-            Backend::Postgres => self.postgres,
+/// Serialises migrators across replicas until the transaction ends, so a failed run releases it
+/// too. The key is the one earlier releases took, so an old and a new replica starting together
+/// wait for each other. SQLite needs none: `BEGIN IMMEDIATE` already holds its single write lock.
+const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7245011563094835001)";
+
+/// Where releases before `_sqlx_migrations` recorded applied versions.
+const LEGACY_TABLE: &str = "schema_migrations";
+
+impl Backend {
+    /// Every migration of this dialect, oldest first.
+    pub(crate) fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+
+    pub(crate) fn table_exists_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => {
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)"
+            }
+            // Resolved through `search_path`, as the unqualified name in later queries is.
+            Backend::Postgres => "SELECT to_regclass($1) IS NOT NULL",
+        }
+    }
+
+    /// Records a migration an earlier release applied, keeping its time (`$3`, milliseconds).
+    fn adopt_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => {
+                "INSERT INTO _sqlx_migrations
+                    (version, description, installed_on, success, checksum, execution_time)
+                 VALUES ($1, $2, datetime($3 / 1000, 'unixepoch'), TRUE, $4, -1)"
+            }
+            Backend::Postgres => {
+                "INSERT INTO _sqlx_migrations
+                    (version, description, installed_on, success, checksum, execution_time)
+                 VALUES ($1, $2, to_timestamp($3::float8 / 1000), TRUE, $4, -1)"
+            }
+        }
+    }
+
+    fn applied_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => {
+                "SELECT version, description,
+                        CAST(strftime('%s', installed_on) AS INTEGER) * 1000 AS applied_at
+                 FROM _sqlx_migrations ORDER BY version"
+            }
+            Backend::Postgres => {
+                "SELECT version, description,
+                        CAST(EXTRACT(EPOCH FROM installed_on) * 1000 AS BIGINT) AS applied_at
+                 FROM _sqlx_migrations ORDER BY version"
+            }
         }
     }
 }
 
-/// A migration recorded in `schema_migrations`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AppliedMigration {
-    pub version: i64,
-    pub name: String,
-    pub applied_at: Timestamp,
+/// The newest version `migrator` knows.
+fn latest_version(migrator: &Migrator) -> i64 {
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version BIGINT PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at BIGINT NOT NULL
-)";
+/// A fixed list of migrations, so a [`Migrator`] can run a prefix of the embedded ones.
+#[derive(Debug)]
+struct Listed(Vec<Migration>);
 
-/// Serialises migrators across replicas for the rest of the transaction (an arbitrary fixed key).
-/// SQLite needs none: `BEGIN IMMEDIATE` already holds its single write lock.
-const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7245011563094835001)";
+impl MigrationSource<'static> for Listed {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        Box::pin(async move { Ok(self.0) })
+    }
+}
 
-/// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "tokens, alerts, config loads, leases",
-        sqlite: "
-CREATE TABLE tokens (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    scope TEXT NOT NULL CHECK (scope IN ('read', 'ingest', 'admin')),
-    token_hash TEXT NOT NULL UNIQUE,
-    prefix TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    last_used_at BIGINT,
-    revoked_at BIGINT
-);
-CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
+/// The embedded migrations up to `upto`, without sqlx's own lock: the caller holds one.
+async fn migrator_upto(known: &Migrator, upto: i64) -> Result<Migrator, StoreError> {
+    let listed = known.iter().filter(|m| m.version <= upto).cloned();
+    let mut migrator = Migrator::new(Listed(listed.collect()))
+        .await
+        .map_err(StoreError::Migrate)?;
+    migrator.set_locking(false);
+    Ok(migrator)
+}
 
-CREATE TABLE alert_transitions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at BIGINT NOT NULL,
-    slo TEXT NOT NULL,
-    alert_group TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    from_state TEXT NOT NULL CHECK (from_state IN ('inactive', 'pending', 'firing', 'resolved')),
-    to_state TEXT NOT NULL CHECK (to_state IN ('inactive', 'pending', 'firing', 'resolved')),
-    values_json TEXT NOT NULL
-);
-CREATE INDEX alert_transitions_at ON alert_transitions (at);
-CREATE INDEX alert_transitions_slo_at ON alert_transitions (slo, at);
-
-CREATE TABLE alert_states (
-    slo TEXT NOT NULL,
-    alert_group TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('inactive', 'pending', 'firing', 'resolved')),
-    since BIGINT NOT NULL,
-    PRIMARY KEY (slo, alert_group, severity)
-);
-
-CREATE TABLE config_loads (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    version_hash TEXT NOT NULL,
-    loaded_at BIGINT NOT NULL,
-    ok BOOLEAN NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX config_loads_loaded_at ON config_loads (loaded_at);
-
-CREATE TABLE leases (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
-);
-",
-        postgres: "
-CREATE TABLE tokens (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    scope TEXT NOT NULL CHECK (scope IN ('read', 'ingest', 'admin')),
-    token_hash TEXT NOT NULL UNIQUE,
-    prefix TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    last_used_at BIGINT,
-    revoked_at BIGINT
-);
-CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
-
-CREATE TABLE alert_transitions (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    at BIGINT NOT NULL,
-    slo TEXT NOT NULL,
-    alert_group TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    from_state TEXT NOT NULL CHECK (from_state IN ('inactive', 'pending', 'firing', 'resolved')),
-    to_state TEXT NOT NULL CHECK (to_state IN ('inactive', 'pending', 'firing', 'resolved')),
-    values_json TEXT NOT NULL
-);
-CREATE INDEX alert_transitions_at ON alert_transitions (at);
-CREATE INDEX alert_transitions_slo_at ON alert_transitions (slo, at);
-
-CREATE TABLE alert_states (
-    slo TEXT NOT NULL,
-    alert_group TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('inactive', 'pending', 'firing', 'resolved')),
-    since BIGINT NOT NULL,
-    PRIMARY KEY (slo, alert_group, severity)
-);
-
-CREATE TABLE config_loads (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    version_hash TEXT NOT NULL,
-    loaded_at BIGINT NOT NULL,
-    ok BOOLEAN NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX config_loads_loaded_at ON config_loads (loaded_at);
-
-CREATE TABLE leases (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
-);
-",
-    },
-    Migration {
-        version: 2,
-        name: "routing, notifications, on-call, incidents",
-        sqlite: "
-CREATE TABLE silences (
-    id TEXT PRIMARY KEY CHECK (id <> ''),
-    matchers_json TEXT NOT NULL,
-    starts_at BIGINT NOT NULL,
-    ends_at BIGINT NOT NULL,
-    created_by TEXT NOT NULL,
-    comment TEXT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    CHECK (ends_at >= starts_at)
-);
-CREATE INDEX silences_ends_at ON silences (ends_at);
-
-CREATE TABLE routed_alerts (
-    fingerprint TEXT PRIMARY KEY CHECK (fingerprint <> ''),
-    labels_json TEXT NOT NULL,
-    annotations_json TEXT NOT NULL,
-    starts_at BIGINT NOT NULL,
-    ends_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    generator_url TEXT NOT NULL,
-    timeout BOOLEAN NOT NULL,
-    source TEXT NOT NULL,
-    CHECK (ends_at >= starts_at)
-);
-CREATE INDEX routed_alerts_ends_at ON routed_alerts (ends_at);
-
-CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    idempotency_key TEXT NOT NULL UNIQUE CHECK (idempotency_key <> ''),
-    receiver TEXT NOT NULL,
-    integration TEXT NOT NULL,
-    payload_json TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-    attempts BIGINT NOT NULL CHECK (attempts >= 0),
-    created_at BIGINT NOT NULL,
-    next_attempt_at BIGINT NOT NULL,
-    claimed_until BIGINT,
-    last_error TEXT,
-    finished_at BIGINT,
-    CHECK ((state = 'pending') = (finished_at IS NULL))
-);
-CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
-CREATE INDEX outbox_state_created ON outbox (state, created_at);
-
-CREATE TABLE notification_log (
-    receiver TEXT NOT NULL,
-    group_key TEXT NOT NULL,
-    payload_json TEXT NOT NULL,
-    sent_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    PRIMARY KEY (receiver, group_key),
-    CHECK (expires_at > sent_at)
-);
-CREATE INDEX notification_log_expires_at ON notification_log (expires_at);
-
-CREATE TABLE escalations (
-    id TEXT PRIMARY KEY CHECK (id <> ''),
-    subject TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    state_json TEXT NOT NULL,
-    next_at BIGINT,
-    open BOOLEAN NOT NULL,
-    updated_at BIGINT NOT NULL
-);
-CREATE INDEX escalations_due ON escalations (next_at) WHERE open;
-
-CREATE TABLE incidents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    title TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    status TEXT NOT NULL,
-    opened_at BIGINT NOT NULL,
-    resolved_at BIGINT,
-    services_json TEXT NOT NULL,
-    doc_json TEXT NOT NULL,
-    version BIGINT NOT NULL CHECK (version >= 1)
-);
-CREATE INDEX incidents_opened_at ON incidents (opened_at);
-CREATE INDEX incidents_open ON incidents (opened_at) WHERE resolved_at IS NULL;
-
-CREATE TABLE schedule_overrides (
-    id TEXT PRIMARY KEY CHECK (id <> ''),
-    schedule TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    starts_at BIGINT NOT NULL,
-    ends_at BIGINT NOT NULL,
-    created_by TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    CHECK (ends_at > starts_at)
-);
-CREATE INDEX schedule_overrides_schedule_starts ON schedule_overrides (schedule, starts_at);
-
-CREATE TABLE action_links (
-    link_id TEXT PRIMARY KEY CHECK (link_id <> ''),
-    used_at BIGINT NOT NULL
-);
-CREATE INDEX action_links_used_at ON action_links (used_at);
-",
-        postgres: "
-CREATE TABLE silences (
-    id TEXT PRIMARY KEY CHECK (id <> ''),
-    matchers_json TEXT NOT NULL,
-    starts_at BIGINT NOT NULL,
-    ends_at BIGINT NOT NULL,
-    created_by TEXT NOT NULL,
-    comment TEXT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    CHECK (ends_at >= starts_at)
-);
-CREATE INDEX silences_ends_at ON silences (ends_at);
-
-CREATE TABLE routed_alerts (
-    fingerprint TEXT PRIMARY KEY CHECK (fingerprint <> ''),
-    labels_json TEXT NOT NULL,
-    annotations_json TEXT NOT NULL,
-    starts_at BIGINT NOT NULL,
-    ends_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    generator_url TEXT NOT NULL,
-    timeout BOOLEAN NOT NULL,
-    source TEXT NOT NULL,
-    CHECK (ends_at >= starts_at)
-);
-CREATE INDEX routed_alerts_ends_at ON routed_alerts (ends_at);
-
-CREATE TABLE outbox (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE CHECK (idempotency_key <> ''),
-    receiver TEXT NOT NULL,
-    integration TEXT NOT NULL,
-    payload_json TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-    attempts BIGINT NOT NULL CHECK (attempts >= 0),
-    created_at BIGINT NOT NULL,
-    next_attempt_at BIGINT NOT NULL,
-    claimed_until BIGINT,
-    last_error TEXT,
-    finished_at BIGINT,
-    CHECK ((state = 'pending') = (finished_at IS NULL))
-);
-CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
-CREATE INDEX outbox_state_created ON outbox (state, created_at);
-
-CREATE TABLE notification_log (
-    receiver TEXT NOT NULL,
-    group_key TEXT NOT NULL,
-    payload_json TEXT NOT NULL,
-    sent_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    PRIMARY KEY (receiver, group_key),
-    CHECK (expires_at > sent_at)
-);
-CREATE INDEX notification_log_expires_at ON notification_log (expires_at);
-
-CREATE TABLE escalations (
-    id TEXT PRIMARY KEY CHECK (id <> ''),
-    subject TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    state_json TEXT NOT NULL,
-    next_at BIGINT,
-    open BOOLEAN NOT NULL,
-    updated_at BIGINT NOT NULL
-);
-CREATE INDEX escalations_due ON escalations (next_at) WHERE open;
-
-CREATE TABLE incidents (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    title TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    status TEXT NOT NULL,
-    opened_at BIGINT NOT NULL,
-    resolved_at BIGINT,
-    services_json TEXT NOT NULL,
-    doc_json TEXT NOT NULL,
-    version BIGINT NOT NULL CHECK (version >= 1)
-);
-CREATE INDEX incidents_opened_at ON incidents (opened_at);
-CREATE INDEX incidents_open ON incidents (opened_at) WHERE resolved_at IS NULL;
-
-CREATE TABLE schedule_overrides (
-    id TEXT PRIMARY KEY CHECK (id <> ''),
-    schedule TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    starts_at BIGINT NOT NULL,
-    ends_at BIGINT NOT NULL,
-    created_by TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    CHECK (ends_at > starts_at)
-);
-CREATE INDEX schedule_overrides_schedule_starts ON schedule_overrides (schedule, starts_at);
-
-CREATE TABLE action_links (
-    link_id TEXT PRIMARY KEY CHECK (link_id <> ''),
-    used_at BIGINT NOT NULL
-);
-CREATE INDEX action_links_used_at ON action_links (used_at);
-",
-    },
-    Migration {
-        version: 3,
-        name: "server secrets",
-        sqlite: SERVER_SECRETS,
-        postgres: SERVER_SECRETS,
-    },
-    Migration {
-        version: 4,
-        name: "respond scope, calendar feed keys",
-        // SQLite cannot alter a CHECK constraint: the table is rebuilt with the same rows.
-        sqlite: "
-CREATE TABLE tokens_v4 (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    scope TEXT NOT NULL CHECK (scope IN ('read', 'ingest', 'respond', 'admin')),
-    token_hash TEXT NOT NULL UNIQUE,
-    prefix TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    last_used_at BIGINT,
-    revoked_at BIGINT
-);
-INSERT INTO tokens_v4 SELECT id, name, scope, token_hash, prefix, created_at, last_used_at, revoked_at FROM tokens;
-DROP TABLE tokens;
-ALTER TABLE tokens_v4 RENAME TO tokens;
-CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
-CREATE TABLE feed_keys (
-    feed TEXT PRIMARY KEY,
-    key_hash TEXT NOT NULL UNIQUE,
-    created_at BIGINT NOT NULL
-);
-",
-        postgres: "
-ALTER TABLE tokens DROP CONSTRAINT tokens_scope_check;
-ALTER TABLE tokens ADD CONSTRAINT tokens_scope_check CHECK (scope IN ('read', 'ingest', 'respond', 'admin'));
-CREATE TABLE feed_keys (
-    feed TEXT PRIMARY KEY,
-    key_hash TEXT NOT NULL UNIQUE,
-    created_at BIGINT NOT NULL
-);
-",
-    },
-];
-
-/// Portable DDL: the same for both backends.
-const SERVER_SECRETS: &str = "
-CREATE TABLE server_secrets (
-    name TEXT PRIMARY KEY CHECK (name <> ''),
-    value TEXT NOT NULL CHECK (value <> ''),
-    created_at BIGINT NOT NULL
-);
-";
-
-/// The newest schema version this build knows.
-fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+/// Turns sqlx's migration errors into ours, naming the migration where there is one.
+fn migrate_err(known: &'static Migrator) -> impl Fn(MigrateError) -> StoreError {
+    let name = |version: i64| {
+        known
+            .iter()
+            .find(|m| m.version == version)
+            .map_or_else(String::new, |m| m.description.to_string())
+    };
+    move |e| match e {
+        MigrateError::ExecuteMigration(cause, version) => StoreError::Migration {
+            version,
+            name: name(version),
+            cause,
+        },
+        MigrateError::VersionMismatch(version) => StoreError::MigrationChanged {
+            version,
+            name: name(version),
+        },
+        other => StoreError::Migrate(other),
+    }
 }
 
 #[derive(sqlx::FromRow)]
 struct AppliedRow {
     version: i64,
-    name: String,
+    description: String,
     applied_at: i64,
 }
 
 impl Store {
-    /// Applies every migration not yet recorded, oldest first, each in its own transaction with
-    /// its `schema_migrations` row. Returns the versions applied now: empty when up to date.
+    /// Applies every migration not yet recorded, oldest first. Returns the versions applied now:
+    /// empty when up to date.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
-        self.migrate_to(latest_version()).await
+        self.migrate_to(i64::MAX).await
     }
 
     /// As [`migrate`](Self::migrate), stopping after version `upto`: how the suite builds a
     /// database as an older release left it.
+    ///
+    /// One transaction holds the lock from the first check to the last migration, so replicas
+    /// opening at once apply each migration once, and a failure or refusal changes nothing.
+    /// Each migration runs in a savepoint with its `_sqlx_migrations` row.
     pub(crate) async fn migrate_to(&self, upto: i64) -> Result<Vec<i64>, StoreError> {
-        let known = latest_version();
-        let found = with_pool!(self, (pool, backend) => async {
-            let mut tx = pool.begin_with(backend.begin_write()).await?;
+        let known = self.backend().migrator();
+        let latest = latest_version(known);
+        let target = migrator_upto(known, upto).await?;
+        let sql_err = db_err("migrating the schema");
+        let migrate_err = migrate_err(known);
+        with_pool!(self, (pool, backend) => async {
+            let mut tx = pool.begin_with(backend.begin_write()).await.map_err(&sql_err)?;
             if backend == Backend::Postgres {
-                sqlx::query(PG_MIGRATION_LOCK).execute(&mut *tx).await?;
+                sqlx::query(PG_MIGRATION_LOCK).execute(&mut *tx).await.map_err(&sql_err)?;
             }
-            sqlx::query(CREATE_SCHEMA_MIGRATIONS).execute(&mut *tx).await?;
-            let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            let legacy: bool = sqlx::query_scalar(backend.table_exists_sql())
+                .bind(LEGACY_TABLE)
                 .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(found)
-        }.await)
-        .map_err(db_err("preparing schema_migrations"))?;
-        if let Some(found) = found.filter(|&v| v > known) {
-            return Err(StoreError::NewerSchema { found, known });
-        }
-
-        let mut applied = Vec::new();
-        for m in MIGRATIONS.iter().take_while(|m| m.version <= upto) {
-            if found.is_some_and(|v| v >= m.version) {
-                continue;
-            }
-            let migration_err = |cause| StoreError::Migration {
-                version: m.version,
-                name: m.name,
-                cause,
+                .await
+                .map_err(&sql_err)?;
+            let legacy_rows: Vec<(i64, i64)> = if legacy {
+                sqlx::query_as("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(&sql_err)?
+            } else {
+                Vec::new()
             };
-            let ran: bool = with_pool!(self, (pool, backend) => async {
-                let mut tx = pool.begin_with(backend.begin_write()).await?;
-                if backend == Backend::Postgres {
-                    sqlx::query(PG_MIGRATION_LOCK).execute(&mut *tx).await?;
+            refuse_newer(legacy_rows.iter().map(|&(v, _)| v), latest)?;
+
+            tx.ensure_migrations_table().await.map_err(&migrate_err)?;
+            if legacy {
+                for &(version, applied_at) in &legacy_rows {
+                    let m = known.iter().find(|m| m.version == version).ok_or_else(|| {
+                        StoreError::Corrupt {
+                            op: "adopting schema_migrations",
+                            detail: format!("version {version} is not a migration of this build"),
+                        }
+                    })?;
+                    sqlx::query(backend.adopt_sql())
+                        .bind(m.version)
+                        .bind(&*m.description)
+                        .bind(applied_at)
+                        .bind(&*m.checksum)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&sql_err)?;
                 }
-                // Under the lock, check again: another replica may have just applied it.
-                let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
-                    .bind(m.version)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if done > 0 {
-                    return Ok::<bool, sqlx::Error>(false);
-                }
-                // A plain string with no arguments runs every statement in it (PostgreSQL: simple
-                // query protocol).
-                tx.execute(m.sql(backend)).await?;
-                sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                    .bind(m.version)
-                    .bind(m.name)
-                    .bind(wall_clock().millis())
+                // `_sqlx_migrations` is the record from now on. Without the old table a release
+                // before it cannot take this schema for one it should migrate from scratch: its
+                // first migration fails on the existing tables. It leaves an empty
+                // `schema_migrations` behind, which the next open here drops again.
+                sqlx::query("DROP TABLE schema_migrations")
                     .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(true)
-            }.await)
-            .map_err(migration_err)?;
-            if ran {
-                applied.push(m.version);
+                    .await
+                    .map_err(&sql_err)?;
             }
-        }
-        Ok(applied)
+
+            let recorded = tx.list_applied_migrations().await.map_err(&migrate_err)?;
+            refuse_newer(recorded.iter().map(|m| m.version), latest)?;
+            let recorded: HashSet<i64> = recorded.iter().map(|m| m.version).collect();
+            let pending: Vec<i64> = target
+                .iter()
+                .map(|m| m.version)
+                .filter(|v| !recorded.contains(v))
+                .collect();
+            target.run_direct(&mut *tx).await.map_err(&migrate_err)?;
+            tx.commit().await.map_err(&sql_err)?;
+            Ok(pending)
+        }.await)
     }
 
-    /// What `schema_migrations` records, oldest first.
+    /// What `_sqlx_migrations` records, oldest first.
     pub async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>, StoreError> {
-        let rows: Vec<AppliedRow> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
-                .fetch_all(pool)
-                .await
+        let rows: Vec<AppliedRow> = with_pool!(self, (pool, backend) => {
+            sqlx::query_as(backend.applied_sql()).fetch_all(pool).await
         })
-        .map_err(db_err("reading schema_migrations"))?;
+        .map_err(db_err("reading _sqlx_migrations"))?;
         Ok(rows
             .into_iter()
             .map(|r| AppliedMigration {
                 version: r.version,
-                name: r.name,
+                name: r.description,
                 applied_at: Timestamp::from_millis(r.applied_at),
             })
             .collect())
     }
+}
+
+/// `NewerSchema` when a recorded version is past what this build knows: reading or migrating
+/// such a schema could misread it.
+fn refuse_newer(recorded: impl Iterator<Item = i64>, known: i64) -> Result<(), StoreError> {
+    match recorded.max() {
+        Some(found) if found > known => Err(StoreError::NewerSchema { found, known }),
+        _ => Ok(()),
+    }
+}
+
+/// The description of each migration of `backend`, by version.
+#[cfg(any(test, feature = "conformance"))]
+pub(crate) fn known_versions(backend: Backend) -> Vec<(i64, std::borrow::Cow<'static, str>)> {
+    backend
+        .migrator()
+        .iter()
+        .map(|m| (m.version, m.description.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -511,9 +274,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_strictly_increase() {
-        let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
-        assert_eq!(versions.first(), Some(&1));
+    fn both_dialects_have_the_same_versions() {
+        let sqlite = known_versions(Backend::Sqlite);
+        assert_eq!(sqlite, known_versions(Backend::Postgres));
+        let versions: Vec<i64> = sqlite.iter().map(|(v, _)| *v).collect();
+        assert_eq!(versions, (1..=versions.len() as i64).collect::<Vec<_>>());
+    }
+
+    /// `migrate_to` runs every migration inside its one transaction: a migration that must run
+    /// outside one, or a down migration, would not fit.
+    #[test]
+    fn every_migration_runs_forward_in_a_transaction() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for m in backend.migrator().iter() {
+                assert!(
+                    !m.no_tx,
+                    "{backend:?} migration {} is no-transaction",
+                    m.version
+                );
+                assert!(
+                    !m.migration_type.is_down_migration(),
+                    "{backend:?} migration {} is a down migration",
+                    m.version
+                );
+            }
+        }
     }
 }

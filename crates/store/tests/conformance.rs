@@ -196,5 +196,10 @@ conformance_suite! {
         newer_schema_is_refused,
         outbox_survives_reopening,
         tokens_survive_the_respond_scope_migration,
+        edited_migration_is_refused,
+        failed_migration_changes_nothing,
+        the_old_runners_database_is_adopted,
+        an_adopted_database_migrates_on,
+        the_old_runners_newer_schema_is_refused,
     ],
 }
