@@ -76,30 +76,6 @@ pub enum IncidentStatus {
     Resolved,
 }
 
-impl IncidentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IncidentStatus::Triggered => "triggered",
-            IncidentStatus::Acknowledged => "acknowledged",
-            IncidentStatus::Investigating => "investigating",
-            IncidentStatus::Identified => "identified",
-            IncidentStatus::Monitoring => "monitoring",
-            IncidentStatus::Resolved => "resolved",
-        }
-    }
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Sev1 => "SEV1",
-            Severity::Sev2 => "SEV2",
-            Severity::Sev3 => "SEV3",
-            Severity::Sev4 => "SEV4",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
