@@ -7,10 +7,13 @@
 //! from them.
 //!
 //! Conventions of the wire, kept here:
-//! - Times are RFC 3339 text ([`Time`]); durations are seconds as numbers (`…_seconds`) or
-//!   Prometheus durations as text (`5m`, `1h`).
+//! - Times are RFC 3339 text ([`Time`]), except an incident timeline's `impact_start_changed`,
+//!   whose `from` and `to` are unix milliseconds. Durations are seconds as numbers
+//!   (`…_seconds`) or Prometheus durations as text (`5m`, `1h`).
 //! - Label and annotation maps are `BTreeMap<String, String>`.
 //! - A figure that may be unknown (no data, not finite) is `Option<f64>`: `null` on the wire.
+//!   An `Option` the server always writes (perhaps `null`) is `#[schema(required = true)]`; one
+//!   it leaves out when empty is `skip_serializing_if`, so the schema tells the two apart.
 //! - Request fields the server parses leniently (severities and roles in any case, times as
 //!   RFC 3339, unix seconds or a date) are text, which the server validates and refuses with a
 //!   reason; responses carry the same vocabulary as enums.
