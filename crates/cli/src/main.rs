@@ -9,8 +9,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use headroom_api::ErrorBody;
+use headroom_api::incident::{
+    ActionItemPatch, ActionItemStatus, Declaration, Incident, IncidentList, NewActionItem, Note,
+    RoleAssignment, SeverityChange, StatusChange,
+};
+use headroom_api::slo::{AlertState, Event, EventBatch, EventTime, EventsAccepted, Slo, SloList};
 use headroom_core::Timestamp;
 use headroom_store::{Scope, Store, TokenStore};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 mod oncall;
@@ -476,14 +484,25 @@ async fn token(command: TokenCommand, storage: StorageArgs) -> Result<(), Failur
     Ok(())
 }
 
-/// Calls the API; 4xx maps to exit 1, unreachable or 5xx to exit 3.
-async fn call(
+/// A request body: JSON built from an API type.
+type Body = Option<(String, &'static str)>;
+
+fn json_body<T: Serialize>(value: &T) -> Body {
+    Some((
+        serde_json::to_string(value).expect("API types serialize"),
+        "application/json",
+    ))
+}
+
+/// Sends a request and returns the answer's body; 4xx maps to exit 1, unreachable or 5xx to
+/// exit 3, with the server's `detail`.
+async fn send(
     client: &ClientArgs,
     method: reqwest::Method,
     path: &str,
-    body: Option<(String, &str)>,
+    body: Body,
     key: Option<&str>,
-) -> Result<Value, Failure> {
+) -> Result<Vec<u8>, Failure> {
     let url = format!("{}{}", client.server.trim_end_matches('/'), path);
     let mut req = reqwest::Client::new().request(method, &url);
     if let Some(t) = &client.token {
@@ -500,64 +519,99 @@ async fn call(
         .await
         .map_err(|e| Failure(3, anyhow::anyhow!("cannot reach {url}: {e}")))?;
     let status = resp.status();
-    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    let bytes = resp.bytes().await.unwrap_or_default().to_vec();
     if status.is_success() {
-        return Ok(v);
+        return Ok(bytes);
     }
-    let detail = v
-        .get("detail")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    Err(refused(status, &bytes))
+}
+
+/// An error answer as a failure: exit 1 for 4xx, 3 otherwise, with the server's `detail`.
+fn refused(status: reqwest::StatusCode, body: &[u8]) -> Failure {
+    let detail = serde_json::from_slice::<ErrorBody>(body)
+        .map(|e| e.detail)
+        .unwrap_or_default();
     let code = if status.is_client_error() { 1 } else { 3 };
-    Err(Failure(code, anyhow::anyhow!("{status}: {detail}")))
+    Failure(code, anyhow::anyhow!("{status}: {detail}"))
+}
+
+/// Calls the API and reads the answer as its type (see [`send`] for the exit codes); an answer
+/// that is not what the API says is a server failure (exit 3).
+async fn call<T: DeserializeOwned>(
+    client: &ClientArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Body,
+    key: Option<&str>,
+) -> Result<T, Failure> {
+    let bytes = send(client, method, path, body, key).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Failure(
+            3,
+            anyhow::anyhow!("unexpected answer from {}{path}: {e}", client.server),
+        )
+    })
+}
+
+/// Prints an answer as the server sent it: the typed value written back is the server's JSON
+/// (`cli/tests/api_types.rs`), pretty-printed with its keys in order.
+fn print_json<T: Serialize>(value: &T) {
+    let v = serde_json::to_value(value).unwrap_or_default();
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+/// An enum of the API as the server spells it (`firing`, `SEV1`).
+fn word<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 /// An event count: whole numbers without a fraction.
-fn count(v: &Value) -> String {
-    match v.as_f64() {
+fn count(v: Option<f64>) -> String {
+    match v {
         Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
         Some(x) => format!("{x:.3}"),
         None => "-".into(),
     }
 }
 
-fn pct(v: &Value) -> String {
-    v.as_f64()
-        .map_or("-".into(), |x| format!("{:.1}%", x * 100.0))
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{:.1}%", x * 100.0))
 }
 
 async fn slo(command: SloCommand, client: ClientArgs) -> Result<(), Failure> {
     match command {
         SloCommand::List => {
-            let v = call(&client, reqwest::Method::GET, "/api/v1/slos", None, None).await?;
+            let list: SloList =
+                call(&client, reqwest::Method::GET, "/api/v1/slos", None, None).await?;
             if client.output == Output::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&v["slos"]).unwrap_or_default()
-                );
+                print_json(&list.slos);
                 return Ok(());
             }
             println!(
                 "{:<40} {:>9} {:>10} {:>10} {:>10} ALERTS",
                 "SLO", "OBJECTIVE", "SLI", "REMAINING", "BURN 1h"
             );
-            for s in v["slos"].as_array().into_iter().flatten() {
-                let firing: Vec<&str> = s["alerts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|a| a["state"] == "firing")
-                    .filter_map(|a| a["name"].as_str())
+            for s in &list.slos {
+                let f = s.standing.figures();
+                let firing: Vec<&str> = f
+                    .alerts
+                    .iter()
+                    .filter(|a| a.state == AlertState::Firing)
+                    .map(|a| a.name.as_str())
                     .collect();
                 println!(
                     "{:<40} {:>9} {:>10} {:>10} {:>10} {}",
-                    s["id"].as_str().unwrap_or(""),
-                    pct(&s["objective"]),
-                    s["sli"].as_f64().map_or("-".into(), |x| format!("{x:.5}")),
-                    pct(&s["budget_remaining"]),
-                    s["burn_rates"]["1h"]
-                        .as_f64()
+                    s.id,
+                    pct(Some(s.objective)),
+                    f.sli.map_or("-".into(), |x| format!("{x:.5}")),
+                    pct(f.budget_remaining),
+                    f.burn_rates
+                        .get("1h")
+                        .copied()
+                        .flatten()
                         .map_or("-".into(), |x| format!("{x:.2}")),
                     if firing.is_empty() {
                         "-".to_string()
@@ -568,7 +622,7 @@ async fn slo(command: SloCommand, client: ClientArgs) -> Result<(), Failure> {
             }
         }
         SloCommand::Get { id } => {
-            let v = call(
+            let s: Slo = call(
                 &client,
                 reqwest::Method::GET,
                 &format!("/api/v1/slos/{id}"),
@@ -577,46 +631,39 @@ async fn slo(command: SloCommand, client: ClientArgs) -> Result<(), Failure> {
             )
             .await?;
             if client.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                print_json(&s);
                 return Ok(());
             }
-            println!("SLO:               {}", v["id"].as_str().unwrap_or(""));
-            println!("service:           {}", v["service"].as_str().unwrap_or(""));
+            let f = s.standing.figures();
+            println!("SLO:               {}", s.id);
+            println!("service:           {}", s.service);
             println!(
                 "objective:         {} over {}",
-                pct(&v["objective"]),
-                v["window"].as_str().unwrap_or("")
+                pct(Some(s.objective)),
+                s.window
             );
             println!(
                 "events:            {} good of {}",
-                count(&v["good_events"]),
-                count(&v["total_events"])
+                count(f.good_events),
+                count(f.total_events)
             );
             println!(
                 "SLI:               {}",
-                v["sli"]
-                    .as_f64()
-                    .map_or("no data".into(), |x| format!("{x:.6}"))
+                f.sli.map_or("no data".into(), |x| format!("{x:.6}"))
             );
-            println!("budget remaining:  {}", pct(&v["budget_remaining"]));
+            println!("budget remaining:  {}", pct(f.budget_remaining));
             // Shortest window first, as the server lists them.
-            let r: Vec<String> = v["alert_windows"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
+            let r: Vec<String> = s
+                .alert_windows
+                .iter()
                 .map(|w| {
-                    let rate = v["burn_rates"][w].as_f64();
+                    let rate = f.burn_rates.get(w).copied().flatten();
                     format!("{w}={}", rate.map_or("-".into(), |x| format!("{x:.2}")))
                 })
                 .collect();
             println!("burn rates:        {}", r.join(" "));
-            for a in v["alerts"].as_array().into_iter().flatten() {
-                println!(
-                    "alert {:<12} {}",
-                    a["name"].as_str().unwrap_or(""),
-                    a["state"].as_str().unwrap_or("")
-                );
+            for a in &f.alerts {
+                println!("alert {:<12} {}", a.name, word(&a.state));
             }
         }
     }
@@ -624,7 +671,7 @@ async fn slo(command: SloCommand, client: ClientArgs) -> Result<(), Failure> {
 }
 
 async fn ingest(a: IngestArgs) -> Result<(), Failure> {
-    let (body, ct) = match &a.file {
+    let body = match &a.file {
         Some(f) => {
             let text = std::fs::read_to_string(f)
                 .with_context(|| format!("cannot read {}", f.display()))?;
@@ -633,34 +680,40 @@ async fn ingest(a: IngestArgs) -> Result<(), Failure> {
             } else {
                 "application/x-ndjson"
             };
-            (text, ct)
+            Some((text, ct))
         }
         None => {
-            let ts = match &a.timestamp {
-                Some(t) => Value::from(t.clone()),
-                None => Value::from(now().to_rfc3339()),
+            let (Some(good), Some(total)) = (a.good, a.total) else {
+                return Err(Failure(
+                    2,
+                    anyhow::anyhow!("--good and --total are needed without --file"),
+                ));
             };
-            (
-                json!({"events": [{"timestamp": ts, "good": a.good, "total": a.total}]})
-                    .to_string(),
-                "application/json",
-            )
+            let at = a.timestamp.clone().unwrap_or_else(|| now().to_rfc3339());
+            json_body(&EventBatch {
+                events: vec![Event {
+                    timestamp: EventTime::Text(at),
+                    good,
+                    total,
+                    labels: Default::default(),
+                }],
+            })
         }
     };
-    let v = call(
+    let accepted: EventsAccepted = call(
         &a.client,
         reqwest::Method::POST,
         &format!("/api/v1/slos/{}/events", a.slo),
-        Some((body, ct)),
+        body,
         a.idempotency_key.as_deref(),
     )
     .await?;
     if a.client.output == Output::Json {
-        println!("{v}");
-    } else if v["duplicate"] == true {
+        println!("{}", serde_json::to_value(&accepted).unwrap_or_default());
+    } else if accepted.duplicate {
         println!("already counted (same Idempotency-Key)");
     } else {
-        println!("accepted {} event record(s)", v["accepted"]);
+        println!("accepted {} event record(s)", accepted.accepted);
     }
     Ok(())
 }
@@ -729,32 +782,32 @@ enum ActionCommand {
 
 async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Failure> {
     use reqwest::Method;
-    let json_body = |v: Value| Some((v.to_string(), "application/json"));
-    let v = match command {
+    let changed = match command {
         IncidentCommand::List { all } => {
             let path = format!(
                 "/api/v1/incidents?status={}",
                 if all { "all" } else { "open" }
             );
-            let v = call(&client, Method::GET, &path, None, None).await?;
-            if client.output == Output::Table {
-                println!(
-                    "{:>6} {:<8} {:<13} {:<20} TITLE",
-                    "ID", "SEVERITY", "STATUS", "OPENED"
-                );
-                for i in v["incidents"].as_array().into_iter().flatten() {
-                    println!(
-                        "{:>6} {:<8} {:<13} {:<20} {}",
-                        i["id"].to_string(),
-                        i["severity"].as_str().unwrap_or(""),
-                        i["status"].as_str().unwrap_or(""),
-                        i["opened_at"].as_str().unwrap_or(""),
-                        i["title"].as_str().unwrap_or("")
-                    );
-                }
+            let list: IncidentList = call(&client, Method::GET, &path, None, None).await?;
+            if client.output == Output::Json {
+                print_json(&list.incidents);
                 return Ok(());
             }
-            v["incidents"].clone()
+            println!(
+                "{:>6} {:<8} {:<13} {:<20} TITLE",
+                "ID", "SEVERITY", "STATUS", "OPENED"
+            );
+            for i in &list.incidents {
+                println!(
+                    "{:>6} {:<8} {:<13} {:<20} {}",
+                    i.id.to_string(),
+                    word(&i.severity),
+                    word(&i.status),
+                    i.opened_at,
+                    i.title
+                );
+            }
+            return Ok(());
         }
         IncidentCommand::Declare {
             title,
@@ -763,26 +816,32 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
             slos,
             commander,
         } => {
-            let body = json!({"title": title, "severity": severity, "services": services,
-                              "slos": slos, "commander": commander});
-            let v = call(
+            let body = Declaration {
+                title,
+                severity,
+                services,
+                slos,
+                started_at: None,
+                commander,
+            };
+            let i: Incident = call(
                 &client,
                 Method::POST,
                 "/api/v1/incidents",
-                json_body(body),
+                json_body(&body),
                 None,
             )
             .await?;
             if client.output == Output::Table {
                 println!(
                     "declared incident {} ({}): {}",
-                    v["id"],
-                    v["severity"].as_str().unwrap_or(""),
-                    v["title"].as_str().unwrap_or("")
+                    i.id,
+                    word(&i.severity),
+                    i.title
                 );
                 return Ok(());
             }
-            v
+            i
         }
         IncidentCommand::Ack { id } => {
             incident_op(
@@ -790,52 +849,31 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
                 id,
                 Method::POST,
                 "acknowledge",
-                json!({}),
+                None,
                 "acknowledged",
             )
             .await?
         }
         IncidentCommand::Resolve { id } => {
-            incident_op(&client, id, Method::POST, "resolve", json!({}), "resolved").await?
+            incident_op(&client, id, Method::POST, "resolve", None, "resolved").await?
         }
         IncidentCommand::Note { id, text } => {
-            incident_op(
-                &client,
-                id,
-                Method::POST,
-                "notes",
-                json!({"text": text}),
-                "noted",
-            )
-            .await?
+            let body = json_body(&Note { text });
+            incident_op(&client, id, Method::POST, "notes", body, "noted").await?
         }
         IncidentCommand::Status { id, status } => {
             let done = format!("moved to {status}");
-            incident_op(
-                &client,
-                id,
-                Method::POST,
-                "status",
-                json!({"status": status}),
-                &done,
-            )
-            .await?
+            let body = json_body(&StatusChange { status });
+            incident_op(&client, id, Method::POST, "status", body, &done).await?
         }
         IncidentCommand::Severity { id, severity } => {
             let done = format!("is now {severity}");
-            incident_op(
-                &client,
-                id,
-                Method::POST,
-                "severity",
-                json!({"severity": severity}),
-                &done,
-            )
-            .await?
+            let body = json_body(&SeverityChange { severity });
+            incident_op(&client, id, Method::POST, "severity", body, &done).await?
         }
         IncidentCommand::Role { id, role, user } => {
             let done = format!("has {user} as {role}");
-            let body = json!({"role": role, "user": user});
+            let body = json_body(&RoleAssignment { role, user });
             incident_op(&client, id, Method::POST, "roles", body, &done).await?
         }
         IncidentCommand::Action { command } => {
@@ -849,21 +887,27 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
                     id,
                     "action-items".to_string(),
                     Method::POST,
-                    json!({"text": text, "owner": owner, "due": due}),
+                    json_body(&NewActionItem { text, owner, due }),
                     "has a new action item".to_string(),
                 ),
                 ActionCommand::Done { id, n } => (
                     id,
                     format!("action-items/{n}"),
                     Method::PATCH,
-                    json!({"status": "done"}),
+                    json_body(&ActionItemPatch {
+                        status: Some(ActionItemStatus::Done),
+                        ..Default::default()
+                    }),
                     format!("action item {n} done"),
                 ),
                 ActionCommand::Reopen { id, n } => (
                     id,
                     format!("action-items/{n}"),
                     Method::PATCH,
-                    json!({"status": "open"}),
+                    json_body(&ActionItemPatch {
+                        status: Some(ActionItemStatus::Open),
+                        ..Default::default()
+                    }),
                     format!("action item {n} open"),
                 ),
             };
@@ -878,7 +922,7 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
         }
     };
     if client.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        print_json(&changed);
     }
     Ok(())
 }
@@ -889,28 +933,18 @@ async fn incident_op(
     id: u64,
     method: reqwest::Method,
     op: &str,
-    body: Value,
+    body: Body,
     done: &str,
-) -> Result<Value, Failure> {
+) -> Result<Incident, Failure> {
     let path = format!("/api/v1/incidents/{id}/{op}");
-    let v = call(
-        client,
-        method,
-        &path,
-        Some((body.to_string(), "application/json")),
-        None,
-    )
-    .await?;
+    let i: Incident = call(client, method, &path, body, None).await?;
     if client.output == Output::Table {
-        println!(
-            "incident {id} {done} (status {})",
-            v["status"].as_str().unwrap_or("")
-        );
+        println!("incident {id} {done} (status {})", word(&i.status));
     }
-    Ok(v)
+    Ok(i)
 }
 
-/// A GET answered with text rather than JSON (a postmortem's Markdown); errors as [`call`].
+/// A GET answered with text rather than JSON (a postmortem's Markdown); errors as [`send`].
 async fn call_text(client: &ClientArgs, path: &str) -> Result<String, Failure> {
     let url = format!("{}{}", client.server.trim_end_matches('/'), path);
     let mut req = reqwest::Client::new().get(&url);
@@ -929,9 +963,8 @@ async fn call_text(client: &ClientArgs, path: &str) -> Result<String, Failure> {
     if status.is_success() {
         return Ok(text);
     }
-    let detail = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v["detail"].as_str().map(str::to_string))
+    let detail = serde_json::from_str::<ErrorBody>(&text)
+        .map(|e| e.detail)
         .unwrap_or(text);
     let code = if status.is_client_error() { 1 } else { 3 };
     Err(Failure(code, anyhow::anyhow!("{status}: {detail}")))

@@ -2,9 +2,10 @@
 //! server.
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use headroom_api::escalation::{Escalation, Responder};
+use headroom_api::oncall::{OnCallAt, ScheduleList, ShiftSource};
 
-use crate::{ClientArgs, Failure, Output, call};
+use crate::{ClientArgs, Failure, Output, call, json_body, print_json, word};
 
 #[derive(Subcommand)]
 pub enum OncallCommand {
@@ -58,7 +59,7 @@ async fn who(
     let schedules = match schedule {
         Some(s) => vec![s],
         None => {
-            let v = call(
+            let list: ScheduleList = call(
                 client,
                 reqwest::Method::GET,
                 "/api/v1/schedules",
@@ -66,44 +67,35 @@ async fn who(
                 None,
             )
             .await?;
-            v["schedules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["id"].as_str().map(str::to_string))
-                .collect()
+            list.schedules.into_iter().map(|s| s.id).collect()
         }
     };
     let query = at.map_or_else(String::new, |t| format!("?at={}", encode(&t)));
-    let mut answers = Vec::new();
+    let mut answers: Vec<OnCallAt> = Vec::new();
     for s in &schedules {
         let path = format!("/api/v1/schedules/{}/oncall{query}", encode(s));
         answers.push(call(client, reqwest::Method::GET, &path, None, None).await?);
     }
     if client.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answers).unwrap_or_default()
-        );
+        print_json(&answers);
         return Ok(());
     }
     println!("{:<24} {:<24} {:<22} UNTIL", "SCHEDULE", "ON CALL", "FROM");
     for a in &answers {
-        let user = match &a["user"] {
-            Value::Null => "nobody".to_string(),
-            u => u["name"].as_str().unwrap_or("").to_string(),
-        };
-        let from = match a["source"]["type"].as_str() {
-            Some("override") => format!("override {}", a["source"]["id"].as_str().unwrap_or("")),
-            Some("layer") => format!("layer {}", a["source"]["name"].as_str().unwrap_or("")),
-            _ => "-".to_string(),
+        let user = a.user.as_ref().map_or("nobody", |u| u.name.as_str());
+        let from = match &a.source {
+            Some(ShiftSource::Override { id, .. }) => format!("override {id}"),
+            Some(ShiftSource::Layer { name, .. }) => {
+                format!("layer {}", name.as_deref().unwrap_or(""))
+            }
+            None => "-".to_string(),
         };
         println!(
             "{:<24} {:<24} {:<22} {}",
-            a["schedule"].as_str().unwrap_or(""),
+            a.schedule,
             user,
             from,
-            a["until"].as_str().unwrap_or("-")
+            a.until.as_ref().map_or("-", |t| t.as_str())
         );
     }
     Ok(())
@@ -116,23 +108,18 @@ async fn act(
     by: Option<String>,
 ) -> Result<(), Failure> {
     let path = format!("/api/v1/escalations/{}/{action}", encode(id));
-    let body = json!({ "by": by }).to_string();
-    let v = call(
+    let e: Escalation = call(
         client,
         reqwest::Method::POST,
         &path,
-        Some((body, "application/json")),
+        json_body(&Responder { by }),
         None,
     )
     .await?;
     if client.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        print_json(&e);
     } else {
-        println!(
-            "escalation {} is {}",
-            v["id"].as_str().unwrap_or(id),
-            v["state"].as_str().unwrap_or("?")
-        );
+        println!("escalation {} is {}", e.id, word(&e.state));
     }
     Ok(())
 }

@@ -2,10 +2,13 @@
 //! same API `amtool` uses.
 
 use clap::Subcommand;
-use headroom_routing::matcher::parse_matchers;
-use serde_json::{Value, json};
+use headroom_api::Time;
+use headroom_api::alertmanager::{
+    GettableSilence, Matcher, PostableSilence, SilenceCreated, SilenceState,
+};
+use headroom_routing::matcher::{MatchOp, parse_matchers};
 
-use crate::{ClientArgs, Failure, Output, call};
+use crate::{ClientArgs, Failure, Output, call, json_body, print_json, send, word};
 
 #[derive(Subcommand)]
 pub enum SilenceCommand {
@@ -52,7 +55,6 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
                         .map_err(|e| Failure(2, anyhow::anyhow!("matcher {text:?}: {e}")))?,
                 );
             }
-            let api = headroom_server::alerting::matchers_json(&parsed);
             let starts = match start {
                 Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
                     .map_err(|e| Failure(2, anyhow::anyhow!("--start {s:?}: {e}")))?
@@ -60,25 +62,34 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
                 None => chrono::Utc::now(),
             };
             let ends = starts + chrono::Duration::milliseconds(duration.millis());
-            let body = json!({
-                "matchers": api,
-                "startsAt": starts.to_rfc3339(),
-                "endsAt": ends.to_rfc3339(),
-                "createdBy": author,
-                "comment": comment,
-            });
-            let v = call(
+            let body = PostableSilence {
+                id: None,
+                matchers: parsed
+                    .iter()
+                    .map(|m| Matcher {
+                        name: m.name().to_string(),
+                        value: m.value().to_string(),
+                        is_regex: matches!(m.op(), MatchOp::Regex | MatchOp::NotRegex),
+                        is_equal: matches!(m.op(), MatchOp::Equal | MatchOp::Regex),
+                    })
+                    .collect(),
+                starts_at: Time(starts.to_rfc3339()),
+                ends_at: Time(ends.to_rfc3339()),
+                created_by: author,
+                comment,
+            };
+            let created: SilenceCreated = call(
                 &client,
                 reqwest::Method::POST,
                 "/api/v2/silences",
-                Some((body.to_string(), "application/json")),
+                json_body(&body),
                 None,
             )
             .await?;
-            println!("{}", v["silenceID"].as_str().unwrap_or_default());
+            println!("{}", created.silence_id);
         }
         SilenceCommand::List { expired } => {
-            let v = call(
+            let all: Vec<GettableSilence> = call(
                 &client,
                 reqwest::Method::GET,
                 "/api/v2/silences",
@@ -86,17 +97,12 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
                 None,
             )
             .await?;
-            let shown: Vec<&Value> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| expired || s["status"]["state"] != "expired")
+            let shown: Vec<&GettableSilence> = all
+                .iter()
+                .filter(|s| expired || s.status.state != SilenceState::Expired)
                 .collect();
             if client.output == Output::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&shown).unwrap_or_default()
-                );
+                print_json(&shown);
                 return Ok(());
             }
             println!(
@@ -104,39 +110,34 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
                 "ID", "STATE", "STARTS", "ENDS", "BY"
             );
             for s in shown {
-                let matchers: Vec<String> = s["matchers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                let matchers: Vec<String> = s
+                    .matchers
+                    .iter()
                     .map(|m| {
-                        let op = match (m["isRegex"].as_bool(), m["isEqual"].as_bool()) {
-                            (Some(true), Some(false)) => "!~",
-                            (Some(true), _) => "=~",
-                            (_, Some(false)) => "!=",
-                            _ => "=",
+                        let op = match (m.is_regex, m.is_equal) {
+                            (true, false) => "!~",
+                            (true, true) => "=~",
+                            (false, false) => "!=",
+                            (false, true) => "=",
                         };
-                        format!(
-                            "{}{op}{:?}",
-                            m["name"].as_str().unwrap_or(""),
-                            m["value"].as_str().unwrap_or("")
-                        )
+                        format!("{}{op}{:?}", m.name, m.value)
                     })
                     .collect();
                 println!(
                     "{:<36} {:<8} {:<24} {:<24} {:<12} {} / {}",
-                    s["id"].as_str().unwrap_or(""),
-                    s["status"]["state"].as_str().unwrap_or(""),
-                    s["startsAt"].as_str().unwrap_or(""),
-                    s["endsAt"].as_str().unwrap_or(""),
-                    s["createdBy"].as_str().unwrap_or(""),
+                    s.id,
+                    word(&s.status.state),
+                    s.starts_at,
+                    s.ends_at,
+                    s.created_by,
                     matchers.join(","),
-                    s["comment"].as_str().unwrap_or("")
+                    s.comment
                 );
             }
         }
         SilenceCommand::Expire { ids } => {
             for id in ids {
-                call(
+                send(
                     &client,
                     reqwest::Method::DELETE,
                     &format!("/api/v2/silence/{id}"),
