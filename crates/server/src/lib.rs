@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod escalation;
 pub mod incidents;
+pub mod listener;
 pub mod metrics;
 pub mod oncall;
 pub mod openapi;
@@ -65,6 +66,8 @@ pub struct ServeOptions {
     pub external_url: Option<String>,
     /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// How many connections are served at once, and for how long.
+    pub limits: listener::ConnectionLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -570,21 +573,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         "headroom listening on {scheme}://{} with {n} SLOs",
         opts.listen
     );
-    match acceptor {
-        Some(acceptor) => {
-            axum::serve(
-                tls::TlsListener::new(listener, acceptor)?,
-                app(state.clone()),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await?
-        }
-        None => {
-            axum::serve(listener, app(state.clone()))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-        }
-    }
+    listener::serve(
+        listener,
+        acceptor,
+        app(state.clone()),
+        opts.limits,
+        shutdown_signal(),
+    )
+    .await;
     checkpoint(&state).await;
     Ok(())
 }
