@@ -4,6 +4,7 @@
 //! 2 usage error; 3 the server could not be reached or failed (5xx); 4 local storage failed.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,6 +17,7 @@ use headroom_api::incident::{
 };
 use headroom_api::slo::{AlertState, Event, EventBatch, EventTime, EventsAccepted, Slo, SloList};
 use headroom_core::Timestamp;
+use headroom_server::listener::ConnectionLimits;
 use headroom_store::{Scope, Store, TokenStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -152,6 +154,28 @@ struct ServeArgs {
     /// PEM private key for --tls-cert-file.
     #[arg(long, env = "HEADROOM_TLS_KEY_FILE", requires = "tls_cert_file")]
     tls_key_file: Option<PathBuf>,
+    /// Time a client has for the TLS handshake, and for a request's line and headers.
+    #[arg(long, env = "HEADROOM_HEADER_TIMEOUT", default_value_t = span(LIMITS.header_timeout))]
+    header_timeout: headroom_core::Span,
+    /// Time for a request's body to arrive and its response to be produced (then 408).
+    #[arg(long, env = "HEADROOM_REQUEST_TIMEOUT", default_value_t = span(LIMITS.request_timeout))]
+    request_timeout: headroom_core::Span,
+    /// Time a keep-alive connection may wait for its next request.
+    #[arg(long, env = "HEADROOM_IDLE_TIMEOUT", default_value_t = span(LIMITS.idle_timeout))]
+    idle_timeout: headroom_core::Span,
+    /// Connections served at once; more wait in the accept backlog until one closes.
+    #[arg(long, env = "HEADROOM_MAX_CONNECTIONS", default_value_t = LIMITS.max_connections)]
+    max_connections: NonZeroUsize,
+    /// On SIGINT/SIGTERM, time requests in flight get to finish.
+    #[arg(long, env = "HEADROOM_SHUTDOWN_GRACE", default_value_t = span(LIMITS.shutdown_grace))]
+    shutdown_grace: headroom_core::Span,
+}
+
+/// `serve`'s connection limits when no flag or variable sets them.
+const LIMITS: ConnectionLimits = ConnectionLimits::DEFAULT;
+
+fn span(d: std::time::Duration) -> headroom_core::Span {
+    headroom_core::Span(d.as_millis() as i64)
 }
 
 /// Global, so `headroom token create --scope ingest --data-dir DIR` works as well as
@@ -285,6 +309,13 @@ async fn run_async(command: Command) -> Result<(), Failure> {
                 database_url: a.storage.database_url,
                 external_url: a.external_url,
                 tls: a.tls_cert_file.zip(a.tls_key_file),
+                limits: ConnectionLimits {
+                    header_timeout: a.header_timeout.to_std(),
+                    request_timeout: a.request_timeout.to_std(),
+                    idle_timeout: a.idle_timeout.to_std(),
+                    max_connections: a.max_connections,
+                    shutdown_grace: a.shutdown_grace.to_std(),
+                },
             };
             headroom_server::serve(opts).await.map_err(|e| match e {
                 headroom_server::ServeError::Config(_) => Failure(1, e.into()),

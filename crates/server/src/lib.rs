@@ -12,6 +12,7 @@ pub mod escalation;
 pub mod html;
 pub mod incidents;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod oncall;
 pub mod openapi;
@@ -67,6 +68,8 @@ pub struct ServeOptions {
     pub external_url: Option<String>,
     /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// How many connections are served at once, and for how long.
+    pub limits: listener::ConnectionLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -584,25 +587,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         "headroom listening on {scheme}://{} with {n} SLOs",
         opts.listen
     );
-    match acceptor {
-        Some(acceptor) => {
-            axum::serve(
-                tls::TlsListener::new(listener, acceptor)?,
-                app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await?
-        }
-        None => {
-            // The peer address: failed authentication is counted per client.
-            axum::serve(
-                listener,
-                app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-        }
-    }
+    listener::serve(
+        listener,
+        acceptor,
+        app(state.clone()),
+        opts.limits,
+        shutdown_signal(),
+    )
+    .await;
     checkpoint(&state).await;
     Ok(())
 }

@@ -25,9 +25,13 @@ async fn serve(ctx: &Ctx) -> (SocketAddr, String) {
     let acceptor = headroom_server::tls::acceptor(&cert_file, &key_file).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let tls = headroom_server::tls::TlsListener::new(listener, acceptor).unwrap();
-    let app = ctx.app.clone();
-    tokio::spawn(async move { axum::serve(tls, app).await.unwrap() });
+    tokio::spawn(headroom_server::listener::serve(
+        listener,
+        Some(acceptor),
+        ctx.app.clone(),
+        Default::default(),
+        std::future::pending(),
+    ));
     (addr, cert_file.display().to_string())
 }
 
