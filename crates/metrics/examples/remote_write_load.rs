@@ -126,12 +126,24 @@ fn maximal_body(limit: usize, now_ms: i64) -> Vec<u8> {
             timestamp: now_ms,
         }],
     };
-    let per_series = one(0).encoded_len() + 3;
-    let count = limit.saturating_sub(1024) / per_series;
-    let req = WriteRequest {
-        timeseries: (0..count).map(one).collect(),
+    let mut req = WriteRequest {
+        timeseries: Vec::new(),
         metadata: Vec::new(),
     };
+    // Each series costs its own length, a tag and a length prefix inside the request.
+    let room = limit.saturating_sub(1024);
+    let mut size = 0;
+    loop {
+        let next = one(req.timeseries.len());
+        let len = next.encoded_len();
+        let cost = len + 1 + prost::encoding::encoded_len_varint(len as u64);
+        if size + cost > room {
+            break;
+        }
+        size += cost;
+        req.timeseries.push(next);
+    }
+    debug_assert_eq!(req.encoded_len(), size);
     encode(&req)
 }
 
@@ -169,7 +181,8 @@ fn flood(a: &Args, n: usize) -> Result<(), String> {
                             .body(body.clone())
                             .send()
                         {
-                            Ok(r) => r.status().to_string(),
+                            Ok(r) if r.status().is_success() => r.status().to_string(),
+                            Ok(r) => format!("{} {}", r.status(), r.text().unwrap_or_default()),
                             Err(e) => format!("error: {e}"),
                         }
                     })
