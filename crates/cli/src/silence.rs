@@ -52,7 +52,7 @@ pub async fn run(command: SilenceCommand, client: ClientArgs) -> Result<(), Fail
                         .map_err(|e| Failure(2, anyhow::anyhow!("matcher {text:?}: {e}")))?,
                 );
             }
-            let api = headroom_server::alerting::matchers_json(&parsed);
+            let api = headroom_service::records::matchers_json(&parsed);
             let starts = match start {
                 Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
                     .map_err(|e| Failure(2, anyhow::anyhow!("--start {s:?}: {e}")))?

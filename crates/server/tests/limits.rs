@@ -6,8 +6,8 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::*;
-use headroom_server::alerting::{dispatch_round, refresh_silences};
-use headroom_server::limits::*;
+use headroom_service::limits::*;
+use headroom_service::workers::dispatch_round;
 use headroom_store::{
     IncidentStore, IncidentUpdate, OutboxStore, OverrideStore, RoutedAlertStore, ScheduleOverride,
     SilenceRecord, SilenceStore, UpdateOutcome,
@@ -213,7 +213,7 @@ async fn silences_overrides_timelines_and_details_are_bounded() {
             .await
             .unwrap();
     }
-    refresh_silences(&ctx.state).await.unwrap();
+    ctx.state.alerting.refresh_silences().await.unwrap();
     let r = post(
         &ctx,
         &ctx.respond,
