@@ -6,8 +6,8 @@
 //! `serve(options)` opens storage, starts the service's workers and listens.
 //!
 //! Modules depend on those listed before them only (a test checks that no `crate::` reference
-//! makes a circle): `error`, `limits`, `html`, `failed_auth`, `tls`; `state`; `auth`;
-//! `selfmon`, `metrics`; then the handler modules.
+//! makes a circle): `error`, `failed_auth`, `html`, `limits`, `tls`; `state`; `auth`;
+//! `metrics`, `selfmon`; the handler modules; `escalation`, whose JSON shares `oncall`'s times.
 
 pub mod error;
 pub mod failed_auth;
@@ -24,13 +24,14 @@ pub mod selfmon;
 
 pub mod alertmanager;
 pub mod api;
-pub mod escalation;
 pub mod incidents;
 pub mod oncall;
 pub mod openapi;
 pub mod pagerduty;
 pub mod probes;
 pub mod remote_write;
+
+pub mod escalation;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
