@@ -137,20 +137,22 @@ impl Alerting {
     }
 
     /// Applies a reloaded config's routing, with the receivers and templates the outbox sends
-    /// with (swapped under the same lock, so no flush sees one without the other). A routing
-    /// tree the dispatcher refuses keeps the running one.
+    /// with and the incident policies accepted alerts go through (swapped under the same lock,
+    /// so no flush or accepted batch sees one without the others). A routing tree the
+    /// dispatcher refuses keeps the running one.
     pub async fn reload(
         &self,
         config: &Config,
         original: String,
-        outbox: &Outbox,
-        templates: headroom_notify::Templates,
+        (outbox, templates): (&Outbox, headroom_notify::Templates),
+        incidents: &Incidents,
     ) -> Result<(), String> {
         let mut desk = self.desk.lock().await;
         desk.dispatcher
             .reload(dispatch_config(config), self.now().to_chrono())
             .map_err(|e| e.to_string())?;
         outbox.replace(config.receivers.clone(), templates);
+        incidents.reload(config);
         *self.original.write().expect("original lock") = original;
         drop(desk);
         self.wake.notify_one();

@@ -31,7 +31,10 @@ pub async fn reload(h: &Headroom) -> Result<usize, Vec<String>> {
     };
     let n = config.slos.len();
     let routing = match crate::outbox::templates(&config) {
-        Ok(templates) => h.alerting.reload(&config, text, &h.outbox, templates).await,
+        Ok(templates) => {
+            let outbox = (h.outbox.as_ref(), templates);
+            h.alerting.reload(&config, text, outbox, &h.incidents).await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = routing {
@@ -39,7 +42,6 @@ pub async fn reload(h: &Headroom) -> Result<usize, Vec<String>> {
         return Err(vec![format!("routing refused: {e}")]);
     }
     h.pagerduty.reload(&config);
-    h.incidents.reload(&config);
     h.oncall.reload(&config);
     h.signals.replace(&config);
     if let Err(e) = h.engine.replace_slos(config.slos.clone()) {

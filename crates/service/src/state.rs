@@ -250,7 +250,10 @@ pub async fn build_state_from(
     let outbox = Outbox::new(&config, store.clone(), clock.clone())
         .map_err(|e| StartError::Config(vec![e]))?;
     let escalations = Escalations::restore(store.clone(), clock.clone(), external_url).await?;
-    let engine = Engine::new(tsdb, config.slos.clone())?;
+    let incidents = Incidents::new(&config, store.clone(), clock.clone());
+    let oncall = OnCall::new(&config, store.clone(), clock.clone());
+    let pagerduty = PagerDuty::new(&config);
+    let engine = Engine::new(tsdb, config.slos)?;
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
             engine.restore_alert(
@@ -285,10 +288,10 @@ pub async fn build_state_from(
         deliveries: Default::default(),
         alerting,
         escalations,
-        incidents: Incidents::new(&config, store.clone(), clock.clone()),
-        oncall: Arc::new(OnCall::new(&config, store.clone(), clock.clone())),
+        incidents,
+        oncall: Arc::new(oncall),
         outbox: Arc::new(outbox),
-        pagerduty: PagerDuty::new(&config),
+        pagerduty,
         store,
         clock,
     };
