@@ -14,7 +14,7 @@
 //! - A link is `id.action.expiry.signature`, the signature an HMAC-SHA256 of the rest with a
 //!   key kept in the store; it is compared in constant time, works until it expires, and once
 //!   (`ActionLinkStore`). It is spent in the same transaction as the change it makes.
-//! - Lock order: the dispatcher's desk, then [`Escalations::changing`].
+//! - Lock order: the dispatcher's desk, then the escalations' own lock (`changing`).
 
 use std::collections::HashSet;
 use std::time::Duration;
