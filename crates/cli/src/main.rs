@@ -464,7 +464,7 @@ fn generate(target: GenerateTarget) -> Result<(), Failure> {
 }
 
 fn now() -> Timestamp {
-    headroom_server::state::system_clock()()
+    headroom_service::system_clock()()
 }
 
 async fn token(command: TokenCommand, storage: StorageArgs) -> Result<(), Failure> {

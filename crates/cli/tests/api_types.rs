@@ -40,10 +40,11 @@ use headroom_api::slo::{
 };
 use headroom_api::{ErrorBody, Time};
 use headroom_core::Timestamp;
-use headroom_server::alerting::dispatch_round;
-use headroom_server::escalation::escalation_round;
-use headroom_server::state::{AppState, ConfigSource};
-use headroom_server::{app, build_state, evaluate, load_config, sources};
+use headroom_server::app;
+use headroom_service::workers::{
+    dispatch_round, escalation_round, restart_sources, start_delivery,
+};
+use headroom_service::{ConfigSource, Headroom, build_state, evaluate, load_config};
 use headroom_store::{Scope, Store, TokenStore};
 use headroom_tsdb::Tsdb;
 use serde::Serialize;
@@ -215,7 +216,7 @@ fn closed_port() -> SocketAddr {
 
 /// The server in process, with a token of every scope, and the response types seen so far.
 struct Server {
-    state: AppState,
+    state: Headroom,
     app: Router,
     admin: String,
     ingest: String,
@@ -649,13 +650,10 @@ async fn probes_and_targets(s: &Server) {
 
     // Scrape targets come from the running sources: start them (without the probe fleet, whose
     // runs would race the results above).
-    let _ = s
-        .state
-        .deliveries
-        .set(sources::start_delivery(s.state.clone()));
+    let _ = s.state.deliveries.set(start_delivery(s.state.clone()));
     let mut scrape_only = config.clone();
     scrape_only.probes.clear();
-    sources::restart(&s.state, &scrape_only).await;
+    restart_sources(&s.state, &scrape_only).await;
     let targets: TargetList = s.get("/api/v1/targets").await;
     assert_eq!(targets.targets.len(), 1);
     assert_eq!(targets.targets[0].job, "shop");

@@ -13,8 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use headroom_server::state::{ConfigSource, system_clock};
-use headroom_server::{app, build_state, evaluate, run_evaluator};
+use headroom_server::app;
+use headroom_service::{ConfigSource, build_state, evaluate, run_evaluator, system_clock};
 use headroom_store::{Scope, Store, TokenStore};
 use headroom_tsdb::Tsdb;
 use serde_json::json;

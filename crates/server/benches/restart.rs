@@ -18,8 +18,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use headroom_core::Timestamp;
 use headroom_engine::Engine;
-use headroom_server::state::ConfigSource;
-use headroom_server::{build_state, evaluate, load_config};
+use headroom_service::{ConfigSource, build_state, evaluate, load_config};
 use headroom_store::{Scope, Store, TokenStore};
 use headroom_tsdb::{Sample, SeriesKey, Tsdb};
 

@@ -6,29 +6,30 @@
 //! Writes need an `ingest` token (Prometheus and Alertmanager send it as a bearer token through
 //! their `authorization` settings, `amtool` through `--http.config.file`); reads need `read`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use headroom_core::Timestamp;
 use headroom_ingest::alertmanager::{parse_posted_alerts, parse_posted_silence, parse_webhook};
 use headroom_routing::alert::{Alert, PostableAlert};
 use headroom_routing::matcher::{Matcher, all_match, parse_matchers};
-use headroom_routing::silence::{Silence, SilenceState};
-use headroom_store::{ExpireOutcome, Scope, SilenceStore};
-use rand::Rng;
+use headroom_routing::silence::Silence;
+use headroom_service::desk::{MuteStatus, Mutes};
+use headroom_service::records::matchers_json;
+use headroom_store::Scope;
 use serde_json::{Value, json};
 
-use crate::alerting::{
-    accept, api_time, matcher_from_api, matchers_json, refresh_silences, silence_record,
-};
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
-use crate::limits;
 use crate::state::AppState;
+
+/// An instant as the Alertmanager API writes it.
+pub fn api_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// `POST /api/v2/alerts`: the whole batch is validated before any of it is stored.
 pub async fn post_alerts(
@@ -38,14 +39,7 @@ pub async fn post_alerts(
 ) -> Result<StatusCode, ApiError> {
     let posted = parse_posted_alerts(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = state.now().to_chrono();
-    let timeout = state
-        .alerting
-        .desk
-        .lock()
-        .await
-        .dispatcher
-        .config()
-        .resolve_timeout;
+    let timeout = state.alerting.resolve_timeout().await;
     let alerts = posted
         .into_iter()
         .enumerate()
@@ -61,7 +55,7 @@ pub async fn post_alerts(
             .map_err(|e| ApiError::bad_request(format!("[{i}]: {e}")))
         })
         .collect::<Result<Vec<Alert>, ApiError>>()?;
-    accept(&state, alerts, "api").await?;
+    state.accept(alerts, "api").await?;
     Ok(StatusCode::OK)
 }
 
@@ -98,116 +92,22 @@ pub async fn forwarded(
         });
     }
     let n = alerts.len();
-    accept(&state, alerts, "webhook").await?;
+    state.accept(alerts, "webhook").await?;
     Ok(Json(json!({"status": "success", "alerts": n})))
 }
 
-/// An inhibit rule's firing sources, by the values of its `equal` labels.
-type SourcesByValues<'a> = HashMap<Vec<String>, Vec<&'a BTreeMap<String, String>>>;
-
-/// The firing alerts at `now` and what mutes each: the silences, and each inhibit rule's firing
-/// sources indexed by their `equal` label values, so a target looks up its own values instead
-/// of scanning every firing alert (n² for thousands of alerts).
-struct Mutes<'a> {
-    firing: Vec<&'a Alert>,
-    silences: &'a [Silence],
-    rules: &'a [headroom_routing::inhibit::InhibitRule],
-    sources: Vec<SourcesByValues<'a>>,
-    now: DateTime<Utc>,
-}
-
-/// Why an alert is muted: silence ids and inhibiting alerts' fingerprints.
-struct Status<'a> {
-    silenced_by: Vec<&'a str>,
-    inhibited_by: Vec<String>,
-}
-
-fn equal_values(
-    rule: &headroom_routing::inhibit::InhibitRule,
-    labels: &BTreeMap<String, String>,
-) -> Vec<String> {
-    rule.equal
-        .iter()
-        .map(|n| labels.get(n).cloned().unwrap_or_default())
-        .collect()
-}
-
-impl<'a> Mutes<'a> {
-    fn new(desk: &'a crate::alerting::Desk, now: DateTime<Utc>) -> Self {
-        let firing: Vec<&Alert> = desk
-            .dispatcher
-            .alerts()
-            .iter()
-            .filter(|a| !a.resolved_at(now))
-            .collect();
-        let rules = &desk.dispatcher.config().inhibit_rules;
-        let sources = rules
-            .iter()
-            .map(|rule| {
-                let mut by_values = SourcesByValues::new();
-                for a in firing
-                    .iter()
-                    .filter(|a| all_match(&rule.source_matchers, &a.labels))
-                {
-                    by_values
-                        .entry(equal_values(rule, &a.labels))
-                        .or_default()
-                        .push(&a.labels);
-                }
-                by_values
-            })
-            .collect();
-        Mutes {
-            firing,
-            silences: &desk.silences,
-            rules,
-            sources,
-            now,
-        }
-    }
-
-    fn status(&self, alert: &Alert) -> Status<'a> {
-        let silenced_by = self
-            .silences
-            .iter()
-            .filter(|s| s.mutes(&alert.labels, self.now))
-            .map(|s| s.id.as_str())
-            .collect();
-        let inhibited_by = self
-            .rules
-            .iter()
-            .zip(&self.sources)
-            .filter_map(|(rule, by_values)| {
-                let candidates = by_values.get(&equal_values(rule, &alert.labels))?;
-                rule.inhibiting_source(&alert.labels, candidates.iter().copied())
-            })
-            .map(|source| headroom_routing::group::fingerprint(source).to_string())
-            .collect();
-        Status {
-            silenced_by,
-            inhibited_by,
-        }
-    }
-}
-
-impl Status<'_> {
-    fn suppressed(&self) -> bool {
-        !self.silenced_by.is_empty() || !self.inhibited_by.is_empty()
-    }
-
-    /// Alertmanager's `active`, `silenced` and `inhibited` filters.
-    fn shown(&self, q: &AlertQuery) -> bool {
-        if self.suppressed() {
-            (q.silenced || self.silenced_by.is_empty())
-                && (q.inhibited || self.inhibited_by.is_empty())
-        } else {
-            q.active
-        }
+/// Alertmanager's `active`, `silenced` and `inhibited` filters.
+fn shown(status: &MuteStatus, q: &AlertQuery) -> bool {
+    if status.suppressed() {
+        (q.silenced || status.silenced_by.is_empty())
+            && (q.inhibited || status.inhibited_by.is_empty())
+    } else {
+        q.active
     }
 }
 
 /// A `gettableAlert`.
-fn gettable(alert: &Alert, receivers: &[String], status: &Status) -> Value {
+fn gettable(alert: &Alert, receivers: &[String], status: &MuteStatus) -> Value {
     json!({
         "labels": alert.labels,
         "annotations": alert.annotations,
@@ -257,7 +157,7 @@ pub async fn get_alerts(
             continue;
         }
         let status = mutes.status(alert);
-        if status.shown(&q) {
+        if shown(&status, &q) {
             out.push(gettable(alert, &receivers, &status));
         }
     }
@@ -284,7 +184,7 @@ pub async fn get_alert_groups(
             return false;
         }
         g.alerts.retain(|a| {
-            !a.resolved_at(now) && all_match(&q.filter, &a.labels) && mutes.status(a).shown(&q)
+            !a.resolved_at(now) && all_match(&q.filter, &a.labels) && shown(&mutes.status(a), &q)
         });
         !g.alerts.is_empty()
     });
@@ -374,34 +274,11 @@ pub async fn list_silences(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
+    let silences = state.alerting.list_silences(&q.filter).await?;
     let now = state.now().to_chrono();
-    let mut silences: Vec<Silence> = state
-        .store
-        .list_silences()
-        .await?
-        .iter()
-        .filter_map(crate::alerting::silence_from_record)
-        .filter(|s| silence_matches_filter(s, &q.filter))
-        .collect();
-    // Alertmanager's order: active by end, then pending by start, then expired by end, latest first.
-    silences.sort_by_key(|s| match s.state(now) {
-        SilenceState::Active => (0, s.ends_at.timestamp_millis()),
-        SilenceState::Pending => (1, s.starts_at.timestamp_millis()),
-        SilenceState::Expired => (2, -s.ends_at.timestamp_millis()),
-    });
     Ok(Json(Value::Array(
         silences.iter().map(|s| silence_json(s, now)).collect(),
     )))
-}
-
-fn silence_matches_filter(s: &Silence, filter: &[Matcher]) -> bool {
-    let labels: BTreeMap<String, String> = s
-        .matchers
-        .iter()
-        .filter(|m| m.op() == headroom_routing::matcher::MatchOp::Equal)
-        .map(|m| (m.name().to_string(), m.value().to_string()))
-        .collect();
-    all_match(filter, &labels)
 }
 
 /// `GET /api/v2/silence/{id}`.
@@ -410,13 +287,7 @@ pub async fn get_silence(
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = state
-        .store
-        .get_silence(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("silence {id} not found")))?;
-    let silence = crate::alerting::silence_from_record(&record)
-        .ok_or_else(|| ApiError::internal(format!("silence {id} is unreadable")))?;
+    let silence = state.alerting.silence(&id).await?;
     Ok(Json(silence_json(&silence, state.now().to_chrono())))
 }
 
@@ -429,102 +300,8 @@ pub async fn post_silence(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let posted = parse_posted_silence(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let now = state.now().to_chrono();
-    let matchers = posted
-        .matchers
-        .iter()
-        .map(|m| matcher_from_api(&m.name, &m.value, m.is_regex, m.is_equal))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::bad_request)?;
-    if matchers.iter().all(|m| m.matches_value("")) {
-        return Err(ApiError::bad_request(
-            "at least one matcher must not match the empty string",
-        ));
-    }
-    if posted.ends_at < posted.starts_at {
-        return Err(ApiError::bad_request(
-            "end time must not be before start time",
-        ));
-    }
-    if posted.ends_at < now {
-        return Err(ApiError::bad_request("end time can't be in the past"));
-    }
-    let mut silence = Silence {
-        id: String::new(),
-        matchers,
-        starts_at: posted.starts_at,
-        ends_at: posted.ends_at,
-        created_by: posted.created_by,
-        comment: posted.comment,
-    };
-    let size = silence.comment.len()
-        + silence.created_by.len()
-        + silence
-            .matchers
-            .iter()
-            .map(|m| m.name().len() + m.value().len())
-            .sum::<usize>();
-    if size > limits::MAX_SILENCE_BYTES {
-        return Err(limits::too_long("silence", size, limits::MAX_SILENCE_BYTES));
-    }
-    if posted.id.is_none() {
-        let desk = state.alerting.desk.lock().await;
-        let live = desk
-            .silences
-            .iter()
-            .filter(|s| s.state(now) != SilenceState::Expired)
-            .count();
-        if live >= limits::MAX_SILENCES {
-            return Err(limits::full("silences", limits::MAX_SILENCES));
-        }
-    }
-    let stamp = Timestamp::from_chrono(&now);
-    if let Some(id) = &posted.id {
-        let previous = state
-            .store
-            .get_silence(id)
-            .await?
-            .and_then(|r| crate::alerting::silence_from_record(&r))
-            .ok_or_else(|| ApiError::not_found(format!("silence {id} not found")))?;
-        if can_update(&previous, &silence, now) {
-            silence.id = id.clone();
-            state
-                .store
-                .put_silence(&silence_record(&silence, stamp))
-                .await?;
-            refresh_silences(&state).await?;
-            return Ok(Json(json!({"silenceID": silence.id})));
-        }
-        if previous.state(now) != SilenceState::Expired {
-            state.store.expire_silence(id, stamp).await?;
-        }
-    }
-    silence.starts_at = silence.starts_at.max(now);
-    silence.id = new_silence_id();
-    state
-        .store
-        .put_silence(&silence_record(&silence, stamp))
-        .await?;
-    refresh_silences(&state).await?;
-    Ok(Json(json!({"silenceID": silence.id})))
-}
-
-/// Upstream's `canUpdate`: same matchers, and only the timestamps the silence's state allows.
-fn can_update(previous: &Silence, next: &Silence, now: DateTime<Utc>) -> bool {
-    let same = |a: &[Matcher], b: &[Matcher]| {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(x, y)| x.name() == y.name() && x.op() == y.op() && x.value() == y.value())
-    };
-    if !same(&previous.matchers, &next.matchers) {
-        return false;
-    }
-    match previous.state(now) {
-        SilenceState::Active => next.starts_at == previous.starts_at && next.ends_at >= now,
-        SilenceState::Pending => next.starts_at >= now,
-        SilenceState::Expired => false,
-    }
+    let id = state.alerting.post_silence(posted).await?;
+    Ok(Json(json!({"silenceID": id})))
 }
 
 /// `DELETE /api/v2/silence/{id}`: expires it now.
@@ -533,16 +310,8 @@ pub async fn expire_silence(
     _auth: Auth<scope::Respond>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match state.store.expire_silence(&id, state.now()).await? {
-        ExpireOutcome::Expired => {
-            refresh_silences(&state).await?;
-            Ok(StatusCode::OK)
-        }
-        ExpireOutcome::AlreadyExpired => Err(ApiError::bad_request(format!(
-            "silence {id} already expired"
-        ))),
-        ExpireOutcome::NotFound => Err(ApiError::not_found(format!("silence {id} not found"))),
-    }
+    state.alerting.expire_silence(&id).await?;
+    Ok(StatusCode::OK)
 }
 
 fn silence_json(s: &Silence, now: DateTime<Utc>) -> Value {
@@ -556,22 +325,6 @@ fn silence_json(s: &Silence, now: DateTime<Utc>) -> Value {
         "comment": s.comment,
         "status": {"state": s.state(now).as_str()},
     })
-}
-
-/// A random version 4 UUID, the form Alertmanager gives silence ids.
-fn new_silence_id() -> String {
-    let mut b: [u8; 16] = rand::rng().random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 /// The query parameters of the list endpoints.

@@ -1,4 +1,4 @@
-//! JSON API handlers under /api/v1: thin adapters between HTTP and the engine.
+//! JSON API handlers under /api/v1: thin adapters between HTTP and the service's engine.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -6,16 +6,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use headroom_core::evaluator;
 use headroom_core::{BudgetingMethod, Sli, Slo, SloStatus, Span, Timestamp};
-use headroom_engine::{GroupView, IngestError, SloView};
+use headroom_engine::{GroupView, SloView};
 use headroom_ingest::events::parse_timestamp_str;
+use headroom_service::state::Pushed;
 use headroom_store::AlertStore;
-use headroom_tsdb::{AppendOutcome, TsdbError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
-use crate::state::{AppState, Health};
+use crate::state::AppState;
 
 /// At most this many points in one series response.
 const MAX_POINTS: i64 = 11_000;
@@ -303,54 +303,15 @@ pub async fn push_events(
                 .to_string(),
         ),
     };
-    let reject = |e: ApiError| {
-        Health::add(&state.health.batches_rejected, 1);
-        e
+    let pushed = state.push_events(&id, &body, ndjson, key).await?;
+    let (accepted, duplicate) = match pushed {
+        Pushed::Applied { samples } => (samples, false),
+        Pushed::Duplicate => (0, true),
     };
-    let events = headroom_ingest::parse_batch(&body, ndjson)
-        .map_err(|e| reject(ApiError::bad_request(e.to_string())))?;
-    if events.is_empty() {
-        return Err(reject(ApiError::bad_request("the batch holds no events")));
-    }
-    let now = state.now();
-    let st = state.clone();
-    let slo = id.clone();
-    // The append waits for fsync: keep it off the async workers.
-    let outcome =
-        tokio::task::spawn_blocking(move || st.engine.ingest(&slo, &events, key.as_deref(), now))
-            .await
-            .map_err(ApiError::internal)?;
-    match outcome {
-        Ok(AppendOutcome::Applied { samples }) => {
-            Health::add(&state.health.events_ingested, samples as u64);
-            state.touch(&id);
-            Ok((
-                StatusCode::OK,
-                Json(json!({"accepted": samples, "duplicate": false})),
-            ))
-        }
-        Ok(AppendOutcome::Duplicate) => {
-            Health::add(&state.health.batches_duplicate, 1);
-            Ok((
-                StatusCode::OK,
-                Json(json!({"accepted": 0, "duplicate": true})),
-            ))
-        }
-        Err(e) => Err(reject(ingest_error(e))),
-    }
-}
-
-fn ingest_error(e: IngestError) -> ApiError {
-    match e {
-        IngestError::UnknownSlo(_) => ApiError::not_found(e.to_string()),
-        IngestError::BadEvent { .. } => ApiError::bad_request(e.to_string()),
-        IngestError::TooManyGroups { .. } => ApiError::unprocessable(e.to_string()),
-        IngestError::Store(TsdbError::Sample { .. }) => ApiError::unprocessable(e.to_string()),
-        IngestError::Store(TsdbError::Io { .. } | TsdbError::Failed { .. }) => {
-            ApiError::unavailable_logged("events not stored, nothing changed", e)
-        }
-        IngestError::Store(e) => ApiError::internal(e),
-    }
+    Ok((
+        StatusCode::OK,
+        Json(json!({"accepted": accepted, "duplicate": duplicate})),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -388,7 +349,7 @@ pub async fn reload(
     State(state): State<AppState>,
     _auth: Auth<scope::Admin>,
 ) -> Result<Json<Value>, ApiError> {
-    match crate::reload(&state).await {
+    match headroom_service::reload(&state).await {
         Ok(n) => Ok(Json(json!({"status": "reloaded", "slos": n}))),
         Err(problems) => Err(ApiError::unprocessable(problems.join("\n"))),
     }

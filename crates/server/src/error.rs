@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use headroom_service::ServiceError;
 use serde_json::json;
 
 #[derive(Debug)]
@@ -61,9 +62,7 @@ impl ApiError {
     pub fn unavailable_logged(summary: &str, cause: impl std::fmt::Display) -> Self {
         let id = hex::encode(rand::random::<[u8; 8]>());
         tracing::error!(error_id = %id, cause = %cause, "{summary}");
-        Self::unavailable(format!(
-            "{summary}; retry (error {id} in the server log)"
-        ))
+        Self::unavailable(format!("{summary}; retry (error {id} in the server log)"))
     }
 }
 
@@ -91,6 +90,31 @@ impl IntoResponse for ApiError {
 impl From<headroom_store::StoreError> for ApiError {
     fn from(e: headroom_store::StoreError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+/// Each refusal of the service as the status that names it.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        use ServiceError as E;
+        let detail = e.to_string();
+        match e {
+            E::NotFound(_) => ApiError::not_found(detail),
+            E::Invalid(_) => ApiError::bad_request(detail),
+            E::Unacceptable(_) => ApiError::unprocessable(detail),
+            E::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", detail),
+            E::Contended(_) => ApiError::new(StatusCode::CONFLICT, "version_conflict", detail),
+            E::LimitReached { .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "limit_reached", detail)
+            }
+            E::TooLarge(_) => ApiError::too_large(detail),
+            E::Unavailable { summary, cause } => ApiError::unavailable_logged(summary, cause),
+            E::LinkForged => ApiError::forbidden(detail),
+            E::LinkExpired(_) => ApiError::new(StatusCode::GONE, "expired", detail),
+            E::LinkUsed => ApiError::new(StatusCode::CONFLICT, "used", detail),
+            E::Store(e) => ApiError::internal(e),
+            E::Internal(cause) => ApiError::internal(cause),
+        }
     }
 }
 

@@ -1,61 +1,57 @@
-//! The headroom server: HTTP API, /metrics, and the workers that keep SLO state current.
+//! The headroom server: the HTTP edge of the service (`headroom_service`). Routes, the auth
+//! extractors, JSON shapes, /metrics and health; handlers authenticate, parse, call the service
+//! and shape its answer.
 //!
-//! `app(state)` builds the whole `Router` without a socket (tests drive it with `oneshot`);
-//! `serve(options)` opens storage, starts the workers and listens.
+//! `app(service)` builds the whole `Router` without a socket (tests drive it with `oneshot`);
+//! `serve(options)` opens storage, starts the service's workers and listens.
+//!
+//! Modules depend on those listed before them only (a test checks that no `crate::` reference
+//! makes a circle): `error`, `failed_auth`, `html`, `limits`, `listener`, `tls`; `state`; `auth`;
+//! `metrics`, `selfmon`; the handler modules; `escalation`, whose JSON shares `oncall`'s times.
 
-pub mod alerting;
-pub mod alertmanager;
-pub mod api;
-pub mod auth;
 pub mod error;
-pub mod escalation;
+pub mod failed_auth;
 pub mod html;
-pub mod incidents;
 pub mod limits;
 pub mod listener;
+pub mod tls;
+
+pub mod state;
+
+pub mod auth;
+
 pub mod metrics;
+pub mod selfmon;
+
+pub mod alertmanager;
+pub mod api;
+pub mod incidents;
 pub mod oncall;
 pub mod openapi;
-pub mod outbox;
 pub mod pagerduty;
 pub mod probes;
 pub mod remote_write;
-pub mod selfmon;
-pub mod signals;
-pub mod sources;
-pub mod state;
-pub mod tls;
+
+pub mod escalation;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use headroom_core::{Alert, AlertState, AlertTransition, Span};
-use headroom_engine::Engine;
-use headroom_spec::Config;
-use headroom_store::{AlertStore, ConfigStore, Scope, Store, TokenStore};
+use headroom_service::workers::{self, checkpoint};
+use headroom_service::{
+    ConfigSource, Headroom, StartError, build_state_from, evaluate, load_config_text, reload,
+    system_clock,
+};
+use headroom_store::{Scope, Store, TokenStore};
 use headroom_tsdb::Tsdb;
-use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
 
-use crate::state::{AppState, Clock, ConfigSource, Health, Inner, RunningConfig};
-
-/// The bundled quickstart config, used when no `--config` is given.
-pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-/// How often the SLI store writes a snapshot (and trims its write-ahead log).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
-/// Log size that triggers an early snapshot.
-const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
-/// How often headroom's own request tally is pushed into its SLOs.
-const SELF_FLUSH_EVERY: Duration = Duration::from_secs(10);
+pub use crate::limits::MAX_BODY_BYTES;
+use crate::state::AppState;
 
 /// Everything `headroom serve` takes.
 #[derive(Debug, Clone)]
@@ -96,55 +92,19 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
 }
 
-/// Reads the config from its source: problems come back one `FILE:LINE:COL: message` per line.
-pub fn load_config(source: &ConfigSource) -> Result<(Config, String), Vec<String>> {
-    load_config_text(source).map(|l| (l.config, l.version))
-}
-
-/// A loaded config, its version and the text it was loaded from.
-pub struct Loaded {
-    pub config: Config,
-    pub version: String,
-    /// Every file's text, in load order, as YAML documents of one stream.
-    pub text: String,
-}
-
-/// As [`load_config`], keeping the text (`/api/v2/status` shows it).
-pub fn load_config_text(source: &ConfigSource) -> Result<Loaded, Vec<String>> {
-    let lines =
-        |ps: Vec<headroom_spec::Problem>| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
-    let sources = match source {
-        ConfigSource::Embedded { listen } => vec![(
-            "quickstart.yaml".to_string(),
-            QUICKSTART.replace("127.0.0.1:7979", &listen.to_string()),
-        )],
-        ConfigSource::Paths(paths) => headroom_spec::read_paths(paths).map_err(lines)?,
-    };
-    // The version is the hash of exactly what was loaded: names and texts, read once.
-    let mut hash = Sha256::new();
-    for (name, text) in &sources {
-        hash.update(name.as_bytes());
-        hash.update(text.as_bytes());
+impl From<StartError> for ServeError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Config(problems) => ServeError::Config(problems),
+            StartError::Store(e) => ServeError::Store(e),
+            StartError::Tsdb(e) => ServeError::Tsdb(e),
+        }
     }
-    let version = hex::encode(hash.finalize());
-    let config = headroom_spec::load_sources(&sources).map_err(lines)?;
-    for w in &config.warnings {
-        tracing::warn!(warning = %w, "config");
-    }
-    let text = sources
-        .iter()
-        .map(|(name, text)| format!("# {name}\n{text}"))
-        .collect::<Vec<_>>()
-        .join("\n---\n");
-    Ok(Loaded {
-        config,
-        version,
-        text,
-    })
 }
 
-/// Builds the router: API, compatibility paths, metrics and health.
-pub fn app(state: AppState) -> Router {
+/// Builds the router over the service: API, compatibility paths, metrics and health.
+pub fn app(service: Headroom) -> Router {
+    let state = AppState::new(service);
     Router::new()
         .route("/api/v1/slos", get(api::list_slos))
         .route("/api/v1/slos/{slo}", get(api::get_slo))
@@ -283,240 +243,6 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-/// Opens storage and builds the state; restores alert states from the store.
-pub async fn build_state(
-    source: ConfigSource,
-    tsdb: Tsdb,
-    store: Store,
-    clock: Clock,
-) -> Result<AppState, ServeError> {
-    let loaded = load_config_text(&source).map_err(ServeError::Config)?;
-    build_state_from(source, loaded, None, tsdb, store, clock).await
-}
-
-/// As [`build_state`], with the config already loaded from `source`.
-async fn build_state_from(
-    source: ConfigSource,
-    Loaded {
-        config,
-        version,
-        text,
-    }: Loaded,
-    external_url: Option<String>,
-    tsdb: Tsdb,
-    store: Store,
-    clock: Clock,
-) -> Result<AppState, ServeError> {
-    let now = clock();
-    let signals = signals::Signals::new(&config);
-    let external_url = external_url.unwrap_or_else(|| match &source {
-        ConfigSource::Embedded { listen } => format!("http://{listen}"),
-        ConfigSource::Paths(_) => "http://127.0.0.1:7979".to_string(),
-    });
-    let alerting = alerting::Alerting::restore(&config, text, external_url, &store, now).await?;
-    let oncall = oncall::OnCall::restore(&config, &store, now).await?;
-    let engine = Engine::new(tsdb, config.slos)?;
-    for s in store.alert_states().await? {
-        if let Some(state) = AlertState::parse(&s.state) {
-            engine.restore_alert(
-                &s.slo,
-                &s.group,
-                &s.severity,
-                Alert {
-                    state,
-                    since: s.since,
-                },
-            );
-        }
-    }
-    store
-        .record_config(&version, now, true, "loaded at start")
-        .await?;
-    let inner = Inner {
-        engine,
-        store,
-        clock,
-        config: RwLock::new(RunningConfig {
-            anonymous_read: config.anonymous_read,
-            metrics_token: config.metrics_token.clone(),
-            version,
-            loaded_at: now,
-        }),
-        config_source: source,
-        dirty: Mutex::new(Vec::new()),
-        wake: Notify::new(),
-        ready: Default::default(),
-        health: Health::default(),
-        requests: Default::default(),
-        failed_auth: Default::default(),
-        signals,
-        sources: Default::default(),
-        deliveries: Default::default(),
-        alerting,
-        oncall,
-    };
-    Ok(AppState(Arc::new(inner)))
-}
-
-/// Re-reads the config; on success swaps the SLO set, on failure keeps the running one.
-/// Returns the number of SLOs, or the problems.
-pub async fn reload(state: &AppState) -> Result<usize, Vec<String>> {
-    let now = state.now();
-    match load_config_text(&state.config_source) {
-        Ok(Loaded {
-            config,
-            version,
-            text,
-        }) => {
-            let n = config.slos.len();
-            if let Err(e) = state.alerting.reload(&config, text, now).await {
-                Health::add(&state.health.reloads_failed, 1);
-                return Err(vec![format!("routing refused: {e}")]);
-            }
-            state.oncall.reload(&config);
-            state.signals.replace(&config);
-            if let Err(e) = state.engine.replace_slos(config.slos.clone()) {
-                Health::add(&state.health.reloads_failed, 1);
-                return Err(vec![format!("SLI store refused the new SLOs: {e}")]);
-            }
-            *state.config.write().expect("config lock") = RunningConfig {
-                anonymous_read: config.anonymous_read,
-                metrics_token: config.metrics_token.clone(),
-                version: version.clone(),
-                loaded_at: now,
-            };
-            Health::add(&state.health.reloads_ok, 1);
-            if let Err(e) = state
-                .store
-                .record_config(&version, now, true, "reloaded")
-                .await
-            {
-                tracing::warn!(error = %e, "could not record the reload");
-            }
-            sources::restart(state, &config).await;
-            let ids: Vec<String> = config.slos.iter().map(|s| s.id.to_string()).collect();
-            alerting::resolve_removed_slos(state, &ids).await;
-            evaluate(state, None).await;
-            tracing::info!(slos = n, "config reloaded");
-            Ok(n)
-        }
-        Err(problems) => {
-            Health::add(&state.health.reloads_failed, 1);
-            let msg = problems.join("\n");
-            tracing::error!(problems = %msg, "config reload refused; the running config stays");
-            if let Err(e) = state.store.record_config("", now, false, &msg).await {
-                tracing::warn!(error = %e, "could not record the refused reload");
-            }
-            Err(problems)
-        }
-    }
-}
-
-/// Evaluates (one SLO or all) now and stores the transitions.
-pub async fn evaluate(state: &AppState, only: Option<&str>) -> Vec<AlertTransition> {
-    let now = state.now();
-    let transitions = state.engine.evaluate(only, now);
-    Health::add(&state.health.evaluations, 1);
-    if !transitions.is_empty() {
-        let rows: Vec<headroom_store::AlertTransition> = transitions
-            .iter()
-            .map(|t| headroom_store::AlertTransition {
-                at: t.at,
-                slo: t.slo.clone(),
-                group: t.group.clone(),
-                severity: t.severity.clone(),
-                from: t.from.as_str().to_string(),
-                to: t.to.as_str().to_string(),
-                values_json: serde_json::to_string(&t.burn_rates).unwrap_or_default(),
-            })
-            .collect();
-        for t in &transitions {
-            tracing::info!(slo = %t.slo, group = %t.group, alert = %t.severity, from = t.from.as_str(), to = t.to.as_str(), "alert transition");
-        }
-        if let Err(e) = state.store.record_transitions(&rows).await {
-            tracing::error!(error = %e, "could not store alert transitions");
-        }
-        let slos = state.engine.slos();
-        let alerts: Vec<_> = transitions
-            .iter()
-            .filter_map(|t| {
-                let slo = slos.iter().find(|s| s.id.as_str() == t.slo)?;
-                alerting::own_alert(slo, t, &state.alerting.external_url)
-            })
-            .collect();
-        if let Err(e) = alerting::accept(state, alerts, "headroom").await {
-            tracing::error!(error = %e.detail, "could not route headroom's own alerts");
-        }
-    }
-    transitions
-}
-
-/// The evaluator: re-evaluates SLOs whose data changed as soon as it changes, and every SLO when a
-/// minute bucket closes, so no fixed interval delays a page.
-pub async fn run_evaluator(state: AppState) {
-    loop {
-        let now = state.now();
-        // The next minute boundary, or sooner a pending alert's `for` running out.
-        let next_bucket = now.floor(Span::MINUTE) + Span::MINUTE;
-        let wake_at = state
-            .engine
-            .next_deadline()
-            .map_or(next_bucket, |d| d.max(now).min(next_bucket));
-        let wait = Duration::from_millis((wake_at - now).millis().max(1) as u64);
-        tokio::select! {
-            _ = state.wake.notified() => {
-                let dirty = std::mem::take(&mut *state.dirty.lock().expect("dirty lock"));
-                for slo in dirty {
-                    evaluate(&state, Some(&slo)).await;
-                }
-            }
-            _ = tokio::time::sleep(wait) => {
-                evaluate(&state, None).await;
-            }
-        }
-    }
-}
-
-/// Snapshots the SLI store every `CHECKPOINT_EVERY`, or sooner once its log passes
-/// `CHECKPOINT_LOG_BYTES`, so a restart replays little.
-async fn run_checkpoints(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    let mut last = tokio::time::Instant::now();
-    loop {
-        tick.tick().await;
-        if last.elapsed() >= CHECKPOINT_EVERY
-            || state.engine.tsdb().wal_bytes() >= CHECKPOINT_LOG_BYTES
-        {
-            checkpoint(&state).await;
-            last = tokio::time::Instant::now();
-        }
-    }
-}
-
-async fn checkpoint(state: &AppState) {
-    let st = state.clone();
-    match tokio::task::spawn_blocking(move || st.engine.tsdb().checkpoint()).await {
-        Ok(Ok(())) => state
-            .health
-            .last_checkpoint_ms
-            .store(state.now().0 as u64, Ordering::Relaxed),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "SLI checkpoint failed; the write-ahead log still holds everything")
-        }
-        Err(e) => tracing::error!(error = %e, "SLI checkpoint panicked"),
-    }
-}
-
-async fn run_self_measurement(state: AppState) {
-    let mut tick = tokio::time::interval(SELF_FLUSH_EVERY);
-    loop {
-        tick.tick().await;
-        let st = state.clone();
-        let now = state.now();
-        let _ = tokio::task::spawn_blocking(move || st.requests.flush(&st, now)).await;
-    }
-}
-
 /// `headroom serve`: opens storage, prints a first admin token on an empty database, starts the
 /// workers, and serves until SIGINT/SIGTERM (then writes a final snapshot).
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
@@ -543,7 +269,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         None => format!("sqlite://{}", opts.data_dir.join("headroom.db").display()),
     };
     let store = Store::open(&db).await?;
-    let clock = state::system_clock();
+    let clock = system_clock();
     if store.count_tokens().await? == 0 {
         let (_, token) = store
             .create_token("admin (created at first start)", Scope::Admin, clock())
@@ -565,14 +291,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     evaluate(&state, None).await;
     state.ready.store(true, Ordering::Release);
 
-    let _ = state.deliveries.set(sources::start_delivery(state.clone()));
-    sources::restart(&state, &config).await;
-    tokio::spawn(run_evaluator(state.clone()));
-    tokio::spawn(alerting::run_dispatch(state.clone()));
-    tokio::spawn(outbox::run_sender(state.clone()));
-    tokio::spawn(escalation::run_escalations(state.clone()));
-    tokio::spawn(run_checkpoints(state.clone()));
-    tokio::spawn(run_self_measurement(state.clone()));
+    workers::start(&state, &config).await;
     tokio::spawn(reload_on_sighup(state.clone()));
 
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -599,7 +318,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     Ok(())
 }
 
-async fn reload_on_sighup(state: AppState) {
+async fn reload_on_sighup(state: Headroom) {
     #[cfg(unix)]
     {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())

@@ -5,12 +5,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use headroom_probe::spec::{ProbeKind, ProbeResult};
+use headroom_service::signals::{PROBE_HISTORY, ProbeRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
-use crate::signals::ProbeRecord;
 use crate::state::AppState;
 
 fn result_json(r: &ProbeResult) -> Value {
@@ -75,7 +75,7 @@ pub async fn results(
     let r = book
         .get(&name)
         .ok_or_else(|| ApiError::not_found(format!("no probe {name:?} is configured")))?;
-    let limit = q.limit.unwrap_or(crate::signals::PROBE_HISTORY);
+    let limit = q.limit.unwrap_or(PROBE_HISTORY);
     // Newest first: what a status page or a person asks for.
     let results: Vec<Value> = r
         .results

@@ -10,17 +10,8 @@ use std::sync::atomic::Ordering;
 
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
-use crate::signals::deliver;
+use crate::limits::{MAX_BODY_BYTES, MAX_DECOMPRESSED};
 use crate::state::AppState;
-
-/// Largest decompressed request: Prometheus sends well under 1 MiB (2,000 samples per request
-/// by default), vmagent at most 8 MiB; the limit is checked against the snappy header before
-/// any allocation.
-pub const MAX_DECOMPRESSED: usize = 16 << 20;
-/// Bodies decoded at once. Decoding is CPU-bound, so more would not finish sooner; the rest wait
-/// holding only their compressed bytes, which bounds memory to about
-/// `DECODE_SLOTS × (MAX_DECOMPRESSED + its parsed form)` plus the bodies in flight.
-pub const DECODE_SLOTS: usize = 2;
 
 pub async fn write(
     State(state): State<AppState>,
@@ -30,7 +21,6 @@ pub async fn write(
     let health = &state.signals.health;
     health.remote_write_requests.fetch_add(1, Ordering::Relaxed);
     let slot = state
-        .signals
         .decode_slots
         .clone()
         .acquire_owned()
@@ -40,7 +30,7 @@ pub async fn write(
     let outcome = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let limits = Limits {
-            max_compressed: crate::MAX_BODY_BYTES,
+            max_compressed: MAX_BODY_BYTES,
             max_decompressed: MAX_DECOMPRESSED,
         };
         let series = decode(&body, &limits).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -51,7 +41,7 @@ pub async fn write(
                 .map(|s| (s.labels.as_slice(), s.samples.as_slice())),
             now,
         );
-        deliver(&st, batches)
+        st.deliver(batches)
             .map_err(|e| ApiError::unavailable_logged("samples not stored", e))
     })
     .await

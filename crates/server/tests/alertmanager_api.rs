@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use headroom_notify::Client;
-use headroom_server::alerting::dispatch_round;
-use headroom_server::outbox::send_round;
+use headroom_service::workers::{dispatch_round, send_round};
 use headroom_store::{OutboxState, OutboxStore, RoutedAlertStore};
 use serde_json::{Value, json};
 
@@ -659,7 +658,7 @@ async fn slo_burn_alerts_are_routed_and_resolved_when_their_slo_is_removed() {
     let (ctx, path) = setup_file(&format!("{}{slo}", config(addr))).await;
     let r = push_event(&ctx, "checkout", 0.0, 1000.0).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    headroom_server::evaluate(&ctx.state, None).await;
+    headroom_service::evaluate(&ctx.state, None).await;
 
     let alerts = get(&ctx.app, "/api/v2/alerts", Some(&ctx.read))
         .await

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use headroom_core::Timestamp;
-use headroom_server::state::{Clock, ConfigSource};
-use headroom_server::{MAX_BODY_BYTES, app, build_state, evaluate};
+use headroom_server::{MAX_BODY_BYTES, app};
+use headroom_service::{Clock, ConfigSource, build_state, evaluate};
 use headroom_store::Store;
 use headroom_tsdb::Tsdb;
 use serde_json::{Value, json};
@@ -874,7 +874,9 @@ async fn headroom_counts_its_own_api_requests() {
     get(&ctx.app, "/metrics", None).await;
     get(&ctx.app, "/healthz", None).await;
 
-    ctx.state.requests.flush(&ctx.state, ctx.state.now());
+    ctx.state
+        .requests
+        .flush(&ctx.state.engine, &ctx.state.changed, ctx.state.now());
     evaluate(&ctx.state, None).await;
     let v = get(&ctx.app, "/api/v1/slos/headroom-api-availability", None)
         .await

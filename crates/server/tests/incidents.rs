@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use headroom_server::evaluate;
+use headroom_service::evaluate;
 use serde_json::{Value, json};
 
 mod common;

@@ -6,8 +6,8 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::*;
-use headroom_server::alerting::{dispatch_round, refresh_silences};
-use headroom_server::limits::*;
+use headroom_service::limits::*;
+use headroom_service::workers::dispatch_round;
 use headroom_store::{
     IncidentStore, IncidentUpdate, OutboxStore, OverrideStore, RoutedAlertStore, ScheduleOverride,
     SilenceRecord, SilenceStore, UpdateOutcome,
@@ -213,7 +213,7 @@ async fn silences_overrides_timelines_and_details_are_bounded() {
             .await
             .unwrap();
     }
-    refresh_silences(&ctx.state).await.unwrap();
+    ctx.state.alerting.refresh_silences().await.unwrap();
     let r = post(
         &ctx,
         &ctx.respond,
@@ -350,7 +350,7 @@ async fn silences_overrides_timelines_and_details_are_bounded() {
 #[tokio::test]
 async fn remote_write_refuses_a_body_that_would_decompress_past_the_limit() {
     let (ctx, _path) = setup_file(CONFIG).await;
-    let limit = headroom_server::remote_write::MAX_DECOMPRESSED;
+    let limit = headroom_server::limits::MAX_DECOMPRESSED;
     // A snappy block starts with its decompressed length as a varint: claim one byte too many.
     let mut body = Vec::new();
     let mut n = limit as u64 + 1;

@@ -14,11 +14,10 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use headroom_core::Timestamp;
 use headroom_notify::Client;
-use headroom_server::alerting::dispatch_round;
-use headroom_server::escalation::{Action, escalation_round, link_token};
-use headroom_server::outbox::send_round;
-use headroom_server::state::{AppState, ConfigSource};
-use headroom_server::{app, build_state};
+use headroom_server::app;
+use headroom_service::escalation::{Action, link_token};
+use headroom_service::workers::{dispatch_round, escalation_round, send_round};
+use headroom_service::{ConfigSource, Headroom, build_state};
 use headroom_store::{ActionLinkStore, OutboxStore, Store};
 use headroom_tsdb::Tsdb;
 use serde_json::{Value, json};
@@ -491,7 +490,7 @@ async fn fire(app: &Router, token: &str, ends_at: Option<&str>) {
 }
 
 /// One dispatch round, one escalation round, then sends what they queued.
-async fn tick(state: &AppState) {
+async fn tick(state: &Headroom) {
     dispatch_round(state).await;
     escalation_round(state).await;
     let client = Client::new(std::time::Duration::from_secs(5)).unwrap();
@@ -513,7 +512,7 @@ async fn open_escalations(app: &Router, token: &str) -> Vec<Value> {
 }
 
 /// The action links of the newest page queued for `integration`.
-async fn page_links(state: &AppState, integration: &str) -> (String, String) {
+async fn page_links(state: &Headroom, integration: &str) -> (String, String) {
     let items = state.store.list_outbox(None, 100).await.unwrap();
     let item = items
         .iter()
@@ -703,7 +702,7 @@ async fn escalation_resolves_with_its_alerts() {
 }
 
 /// A second server state on the same database, on its own clock at `at`.
-async fn restart(ctx: &Ctx, at: i64) -> (AppState, Router, Arc<AtomicI64>) {
+async fn restart(ctx: &Ctx, at: i64) -> (Headroom, Router, Arc<AtomicI64>) {
     let (clock, cell) = clock_at(at);
     let dir = ctx._dir.path();
     let store = Store::open(&format!("sqlite://{}", dir.join("state.db").display()))

@@ -223,7 +223,7 @@ escalation_policies:
     )
     .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
-    headroom_server::alerting::dispatch_round(&ctx.state).await;
+    headroom_service::workers::dispatch_round(&ctx.state).await;
     let open = get(&ctx.app, "/api/v1/escalations?open=true", Some(&ctx.read))
         .await
         .json();

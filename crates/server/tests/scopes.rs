@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::*;
-use headroom_server::state::ConfigSource;
+use headroom_service::ConfigSource;
 use headroom_store::Scope;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -124,7 +124,7 @@ async fn wrong_tokens_from_one_address_are_throttled() {
     let peer = axum::extract::ConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 7], 4000)));
     let wrong = format!("hr_{}", "0".repeat(64));
     let mut statuses = Vec::new();
-    for _ in 0..headroom_server::auth::FailedAuth::LIMIT + 1 {
+    for _ in 0..headroom_server::failed_auth::FailedAuth::LIMIT + 1 {
         let req = axum::http::Request::builder()
             .uri("/api/v1/slos")
             .header("authorization", format!("Bearer {wrong}"))
@@ -133,7 +133,7 @@ async fn wrong_tokens_from_one_address_are_throttled() {
             .unwrap();
         statuses.push(oneshot(&ctx.app, req).await.status);
     }
-    let limit = headroom_server::auth::FailedAuth::LIMIT as usize;
+    let limit = headroom_server::failed_auth::FailedAuth::LIMIT as usize;
     assert!(
         statuses[..limit]
             .iter()
@@ -155,7 +155,7 @@ async fn wrong_tokens_from_one_address_are_throttled() {
     let other = get(&ctx.app, "/api/v1/slos", Some(&ctx.read)).await;
     assert_eq!(other.status, StatusCode::OK);
     ctx.clock.fetch_add(
-        headroom_server::auth::FailedAuth::WINDOW.millis(),
+        headroom_server::failed_auth::FailedAuth::WINDOW.millis(),
         std::sync::atomic::Ordering::SeqCst,
     );
     let req = axum::http::Request::builder()

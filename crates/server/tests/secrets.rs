@@ -8,7 +8,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::*;
-use headroom_server::state::ConfigSource;
+use headroom_service::ConfigSource;
 use headroom_store::{FeedKeyStore, Scope, TokenStore};
 use tempfile::TempDir;
 

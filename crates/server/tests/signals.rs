@@ -10,7 +10,7 @@ use headroom_core::Timestamp;
 use headroom_ingest::remote_write::{STALE_NAN_BITS, Series, encode, to_proto};
 use headroom_probe::Outcome;
 use headroom_probe::spec::ProbeResult;
-use headroom_server::evaluate;
+use headroom_service::evaluate;
 
 mod common;
 use common::*;
@@ -233,14 +233,16 @@ async fn probe_results_feed_the_slos_that_name_them() {
         .enumerate()
     {
         let events =
-            headroom_server::signals::probe_events(&slos, "web", &result(i as i64, ms, ok));
+            headroom_service::signals::probe_events(&slos, "web", &result(i as i64, ms, ok));
         assert_eq!(events.len(), 1, "one SLO names the probe");
         batch.extend(events);
     }
     let goods: Vec<f64> = batch.iter().map(|(_, e)| e.good).collect();
     assert_eq!(goods, [1.0, 0.0, 0.0, 1.0]);
     let events: Vec<_> = batch.into_iter().map(|(_, e)| e).collect();
-    headroom_server::signals::deliver(&ctx.state, vec![("web-fast".into(), events)]).unwrap();
+    ctx.state
+        .deliver(vec![("web-fast".into(), events)])
+        .unwrap();
     evaluate(&ctx.state, None).await;
     assert_eq!(totals(&slo(&ctx, "web-fast").await), (2.0, 4.0));
 }
@@ -281,7 +283,7 @@ async fn heartbeats_take_pings_with_an_ingest_token() {
 async fn run(ctx: &Ctx, probe: &str, r: ProbeResult) {
     if let Some(change) = ctx.state.signals.record_probe(probe, r) {
         let spec = ctx.state.signals.probes.lock().unwrap()[probe].spec.clone();
-        headroom_server::alerting::probe_alert(&ctx.state, &spec, change).await;
+        headroom_service::workers::probe_alert(&ctx.state, &spec, change).await;
     }
 }
 

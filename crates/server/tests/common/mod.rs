@@ -10,8 +10,8 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use headroom_core::Timestamp;
-use headroom_server::state::{AppState, Clock, ConfigSource};
-use headroom_server::{app, build_state, evaluate};
+use headroom_server::app;
+use headroom_service::{Clock, ConfigSource, Headroom, build_state, evaluate};
 use headroom_store::{Scope, Store, TokenStore};
 use headroom_tsdb::Tsdb;
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ pub const EV_SECS: i64 = T0 / 1000 + 10;
 pub const EXAMPLE: &str = "example-checkout-availability";
 
 pub struct Ctx {
-    pub state: AppState,
+    pub state: Headroom,
     pub app: Router,
     pub admin: String,
     pub ingest: String,

@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use headroom_core::{Sli, Slo, Span, Timestamp};
-use headroom_engine::IngestError;
+use headroom_engine::{Engine, IngestError};
 use headroom_ingest::Event;
 use headroom_metrics::route::{RoutedSlo, Router};
 use headroom_probe::fleet::HeartbeatBoard;
 use headroom_probe::spec::{ProbeKind, ProbeResult, ProbeSpec};
 use headroom_spec::Config;
 
-use crate::state::AppState;
+use crate::changed::ChangedSlos;
 
 /// Results kept per probe for `GET /api/v1/probes/{name}/results`.
 pub const PROBE_HISTORY: usize = 200;
@@ -67,8 +67,6 @@ pub struct Signals {
     pub probes: Mutex<BTreeMap<String, ProbeRecord>>,
     pub heartbeats: Arc<HeartbeatBoard>,
     pub health: SignalHealth,
-    /// remote_write bodies being decoded (see `remote_write::DECODE_SLOTS`).
-    pub decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The SLOs whose PromQL queries run natively on samples (no backend answers them).
@@ -94,9 +92,6 @@ impl Signals {
             probes: Mutex::new(BTreeMap::new()),
             heartbeats: Arc::new(HeartbeatBoard::new()),
             health: SignalHealth::default(),
-            decode_slots: Arc::new(tokio::sync::Semaphore::new(
-                crate::remote_write::DECODE_SLOTS,
-            )),
         };
         signals.set_probes(&config.probes);
         signals
@@ -193,6 +188,60 @@ impl Signals {
         }
         None
     }
+
+    /// Writes routed increments into the engine: first whatever an earlier call could not deliver,
+    /// then these. Events an SLO's series cannot hold are dropped and counted. On a store failure the
+    /// rest is kept for the next call and the error returned. Blocking: call off the async workers.
+    pub fn deliver(
+        &self,
+        engine: &Engine,
+        changed: &ChangedSlos,
+        batches: Vec<(String, Vec<Event>)>,
+        now: Timestamp,
+    ) -> Result<usize, Undeliverable> {
+        let mut queue = std::mem::take(&mut *self.undelivered.lock().expect("undelivered lock"));
+        queue.extend(batches.into_iter().filter(|(_, e)| !e.is_empty()));
+        let mut delivered = 0;
+        let mut pending = queue.into_iter();
+        while let Some((slo_id, events)) = pending.next() {
+            let Some(slo) = engine.slo(&slo_id) else {
+                continue; // removed by a reload: its increments have nowhere to go
+            };
+            let (kept, dropped) = in_range(&slo, events, now);
+            self.health
+                .events_out_of_range
+                .fetch_add(dropped, Ordering::Relaxed);
+            if kept.is_empty() {
+                continue;
+            }
+            match engine.ingest_increments(&slo_id, &kept, now) {
+                Ok(_) => {
+                    delivered += kept.len();
+                    changed.mark(&slo_id);
+                }
+                Err(
+                    e @ IngestError::Store(
+                        headroom_tsdb::TsdbError::Io { .. }
+                        | headroom_tsdb::TsdbError::Failed { .. },
+                    ),
+                ) => {
+                    let mut keep = self.undelivered.lock().expect("undelivered lock");
+                    keep.push((slo_id, kept));
+                    keep.extend(pending);
+                    return Err(Undeliverable(e));
+                }
+                Err(e) => {
+                    // Not a disk problem: the events themselves are unacceptable (a new group over the
+                    // limit, say). Retrying cannot help; count them as dropped.
+                    tracing::warn!(slo = %slo_id, error = %e, "routed events refused");
+                    self.health
+                        .events_out_of_range
+                        .fetch_add(kept.len() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(delivered)
+    }
 }
 
 /// The SLI events one probe result makes: one per SLO that names the probe. Good when the run
@@ -222,60 +271,6 @@ pub fn probe_events(slos: &[Arc<Slo>], probe: &str, r: &ProbeResult) -> Vec<(Str
 #[derive(Debug, thiserror::Error)]
 #[error("SLI store: {0}")]
 pub struct Undeliverable(pub IngestError);
-
-/// Writes routed increments into the engine: first whatever an earlier call could not deliver,
-/// then these. Events an SLO's series cannot hold are dropped and counted. On a store failure the
-/// rest is kept for the next call and the error returned. Blocking: call off the async workers.
-pub fn deliver(
-    state: &AppState,
-    batches: Vec<(String, Vec<Event>)>,
-) -> Result<usize, Undeliverable> {
-    let signals = &state.signals;
-    let mut queue = std::mem::take(&mut *signals.undelivered.lock().expect("undelivered lock"));
-    queue.extend(batches.into_iter().filter(|(_, e)| !e.is_empty()));
-    let now = state.now();
-    let mut delivered = 0;
-    let mut pending = queue.into_iter();
-    while let Some((slo_id, events)) = pending.next() {
-        let Some(slo) = state.engine.slo(&slo_id) else {
-            continue; // removed by a reload: its increments have nowhere to go
-        };
-        let (kept, dropped) = in_range(&slo, events, now);
-        signals
-            .health
-            .events_out_of_range
-            .fetch_add(dropped, Ordering::Relaxed);
-        if kept.is_empty() {
-            continue;
-        }
-        match state.engine.ingest_increments(&slo_id, &kept, now) {
-            Ok(_) => {
-                delivered += kept.len();
-                state.touch(&slo_id);
-            }
-            Err(
-                e @ IngestError::Store(
-                    headroom_tsdb::TsdbError::Io { .. } | headroom_tsdb::TsdbError::Failed { .. },
-                ),
-            ) => {
-                let mut keep = signals.undelivered.lock().expect("undelivered lock");
-                keep.push((slo_id, kept));
-                keep.extend(pending);
-                return Err(Undeliverable(e));
-            }
-            Err(e) => {
-                // Not a disk problem: the events themselves are unacceptable (a new group over the
-                // limit, say). Retrying cannot help; count them as dropped.
-                tracing::warn!(slo = %slo_id, error = %e, "routed events refused");
-                signals
-                    .health
-                    .events_out_of_range
-                    .fetch_add(kept.len() as u64, Ordering::Relaxed);
-            }
-        }
-    }
-    Ok(delivered)
-}
 
 /// Splits events into those an SLO's series accepts and a count of the rest.
 fn in_range(slo: &Slo, events: Vec<Event>, now: Timestamp) -> (Vec<Event>, u64) {

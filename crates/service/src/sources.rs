@@ -1,6 +1,7 @@
 //! The running signal sources of one config: the probe fleet, the scrape jobs and one follower
 //! per SLO answered by an external backend. A reload stops them all and starts the new set; the
-//! increments they produce reach the engine through one delivery task, off the async workers.
+//! increments they produce go to one channel ([`Deliveries`]), whose task writes them into the
+//! engine off the async workers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,23 +12,26 @@ use headroom_collect::backend::{
 };
 use headroom_collect::scrape::{HttpScraper, Scheme, ScrapeJob, ScrapeRunner, TargetHealth};
 use headroom_core::{SliData, Slo, Span, Timestamp};
+use headroom_engine::Engine;
 use headroom_ingest::Event;
 use headroom_probe::fleet::{ProbeFleet, ResultSink};
+use headroom_probe::spec::ProbeSpec;
 use headroom_spec::{BackendAuth, BackendConfig, Config, ScrapeConfig};
 use headroom_tsdb::SeriesKey;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::signals::{deliver, probe_events};
-use crate::state::AppState;
+use crate::clock::Clock;
+use crate::signals::{ProbeAlert, Signals, probe_events};
 
 /// Probes running at once, across the fleet.
 const PROBE_CONCURRENCY: usize = 64;
-/// How often increments that could not be written are tried again without new data arriving.
-const REDELIVER_EVERY: Duration = Duration::from_secs(5);
 
-type Batch = Vec<(String, Vec<Event>)>;
+/// Increments for SLOs, as sources produce them.
+pub type Batch = Vec<(String, Vec<Event>)>;
 pub type Deliveries = mpsc::UnboundedSender<Batch>;
+/// What raises or resolves a probe's failure alert (alerting lives above the sources).
+pub type ProbeAlerts = Arc<dyn Fn(ProbeSpec, ProbeAlert) + Send + Sync>;
 
 /// The sources of the config in force.
 pub struct Sources {
@@ -57,37 +61,22 @@ impl Sources {
     }
 }
 
-/// Starts the delivery task: routed and probed increments are written here, one batch at a time,
-/// and what the store could not take is retried every few seconds.
-pub fn start_delivery(state: AppState) -> Deliveries {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Batch>();
-    tokio::spawn(async move {
-        let mut retry = tokio::time::interval(REDELIVER_EVERY);
-        loop {
-            let batch = tokio::select! {
-                b = rx.recv() => match b { Some(b) => b, None => return },
-                _ = retry.tick() => Vec::new(),
-            };
-            let st = state.clone();
-            let outcome = tokio::task::spawn_blocking(move || deliver(&st, batch)).await;
-            if let Ok(Err(e)) = outcome {
-                tracing::warn!(error = %e, "signal increments kept for a later retry");
-            }
-        }
-    });
-    tx
-}
-
 /// Starts the sources a config declares.
-pub fn start(state: &AppState, config: &Config, tx: &Deliveries) -> Sources {
+pub fn start(
+    config: &Config,
+    engine: &Arc<Engine>,
+    signals: &Arc<Signals>,
+    clock: &Clock,
+    tx: &Deliveries,
+    alerts: ProbeAlerts,
+) -> Sources {
     let fleet = (!config.probes.is_empty()).then(|| {
-        let st = state.clone();
+        let (slos, book) = (engine.clone(), signals.clone());
         let out = tx.clone();
         let sink: ResultSink = Arc::new(move |spec, result| {
-            let events = probe_events(&st.engine.slos(), &spec.name, &result);
-            if let Some(change) = st.signals.record_probe(&spec.name, result) {
-                let (st, spec) = (st.clone(), spec.clone());
-                tokio::spawn(async move { crate::alerting::probe_alert(&st, &spec, change).await });
+            let events = probe_events(&slos.slos(), &spec.name, &result);
+            if let Some(change) = book.record_probe(&spec.name, result) {
+                alerts(spec.clone(), change);
             }
             if !events.is_empty() {
                 let mut by_slo: BTreeMap<String, Vec<Event>> = BTreeMap::new();
@@ -97,11 +86,11 @@ pub fn start(state: &AppState, config: &Config, tx: &Deliveries) -> Sources {
                 let _ = out.send(by_slo.into_iter().collect());
             }
         });
-        let clock = state.clock.clone();
+        let clock = clock.clone();
         ProbeFleet::spawn(
             config.probes.clone(),
             PROBE_CONCURRENCY,
-            state.signals.heartbeats.clone(),
+            signals.heartbeats.clone(),
             sink,
             Arc::new(move || clock().0),
         )
@@ -119,12 +108,12 @@ pub fn start(state: &AppState, config: &Config, tx: &Deliveries) -> Sources {
         let Some(scraper) = scraper.clone() else {
             break;
         };
-        let st = state.clone();
+        let (signals, clock) = (signals.clone(), clock.clone());
         let out = tx.clone();
         let sink = Arc::new(
             move |series: Vec<headroom_collect::scrape::ScrapedSeries>| {
-                let now = st.now();
-                let batch = st.signals.route(
+                let now = clock();
+                let batch = signals.route(
                     series
                         .iter()
                         .map(|s| (s.labels.as_slice(), s.samples.as_slice())),
@@ -142,14 +131,14 @@ pub fn start(state: &AppState, config: &Config, tx: &Deliveries) -> Sources {
     }
 
     let mut followers = Vec::new();
-    for slo in state.engine.slos() {
+    for slo in engine.slos() {
         let Some(name) = &slo.backend else { continue };
         let Some(cfg) = config.backends.iter().find(|b| &b.name == name) else {
             continue;
         };
         match Backend::new(backend_config(cfg)) {
             Ok(b) => followers.push(tokio::spawn(follow(
-                state.clone(),
+                (engine.clone(), signals.clone(), clock.clone()),
                 slo.clone(),
                 Arc::new(b),
                 (cfg.interval, cfg.delay),
@@ -210,18 +199,17 @@ fn backend_config(c: &BackendConfig) -> headroom_collect::backend::BackendConfig
 /// The last step end already stored for an SLO: the end of the newest minute (or, beyond the
 /// minute level, hour) holding events, across its groups. Found in the SLI store itself, so a restart resumes
 /// exactly where the data ends, with no cursor to keep in step with it.
-fn last_stored(state: &AppState, slo: &Slo, now: Timestamp) -> Option<Timestamp> {
+fn last_stored(engine: &Engine, slo: &Slo, now: Timestamp) -> Option<Timestamp> {
     let groups = if slo.grouping.is_empty() {
         vec![String::new()]
     } else {
-        state.engine.tsdb().groups_of(&slo.id)
+        engine.tsdb().groups_of(&slo.id)
     };
     let oldest = now - slo.window.max_length();
     groups
         .iter()
         .filter_map(|g| {
-            state
-                .engine
+            engine
                 .tsdb()
                 .with_series(&SeriesKey::new(slo.id.clone(), g.clone()), |s| {
                     let mut t = now.floor(Span::MINUTE);
@@ -248,7 +236,7 @@ fn last_stored(state: &AppState, slo: &Slo, now: Timestamp) -> Option<Timestamp>
 /// Keeps one SLO's SLI filled from a backend: backfills its window at start, then asks for each
 /// step once it is complete. A failed query is asked again later; nothing is counted twice.
 async fn follow(
-    state: AppState,
+    (engine, signals, clock): (Arc<Engine>, Arc<Signals>, Clock),
     slo: Arc<Slo>,
     backend: Arc<Backend>,
     (step, delay): (Span, Span),
@@ -257,15 +245,15 @@ async fn follow(
     let Some(queries) = step_queries(&slo.sli, step) else {
         return;
     };
-    let now = state.now();
+    let now = clock();
     let mut follower = Follower::new(
         step,
         slo.window.max_length(),
         delay,
-        last_stored(&state, &slo, now),
+        last_stored(&engine, &slo, now),
     );
     loop {
-        let now = state.now();
+        let now = clock();
         let Some(fetch) = follower.due(now) else {
             let wait = (follower.next_wake(now) - now).millis().max(100);
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
@@ -299,8 +287,7 @@ async fn follow(
                 follower.fetched(fetch);
             }
             (Err(e), _) | (_, Err(e)) => {
-                state
-                    .signals
+                signals
                     .health
                     .backend_queries_failed
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -309,16 +296,4 @@ async fn follow(
             }
         }
     }
-}
-
-/// Replaces the running sources with the config's (at start and on every reload).
-pub async fn restart(state: &AppState, config: &Config) {
-    let Some(tx) = state.deliveries.get() else {
-        return; // not serving (tests that drive the router alone)
-    };
-    let mut slot = state.sources.lock().await;
-    if let Some(old) = slot.take() {
-        old.stop().await;
-    }
-    *slot = Some(start(state, config, tx));
 }

@@ -1,0 +1,74 @@
+//! Evaluation: the engine decides alert transitions at the clock's `now`; they are stored, and
+//! those that say something to receivers become headroom's own alerts.
+
+use std::time::Duration;
+
+use headroom_core::{AlertTransition, Span};
+use headroom_store::AlertStore;
+
+use crate::alerting::own_alert;
+use crate::state::{Headroom, Health};
+
+/// Evaluates (one SLO or all) now and stores the transitions.
+pub async fn evaluate(h: &Headroom, only: Option<&str>) -> Vec<AlertTransition> {
+    let now = h.now();
+    let transitions = h.engine.evaluate(only, now);
+    Health::add(&h.health.evaluations, 1);
+    if !transitions.is_empty() {
+        let rows: Vec<headroom_store::AlertTransition> = transitions
+            .iter()
+            .map(|t| headroom_store::AlertTransition {
+                at: t.at,
+                slo: t.slo.clone(),
+                group: t.group.clone(),
+                severity: t.severity.clone(),
+                from: t.from.as_str().to_string(),
+                to: t.to.as_str().to_string(),
+                values_json: serde_json::to_string(&t.burn_rates).unwrap_or_default(),
+            })
+            .collect();
+        for t in &transitions {
+            tracing::info!(slo = %t.slo, group = %t.group, alert = %t.severity, from = t.from.as_str(), to = t.to.as_str(), "alert transition");
+        }
+        if let Err(e) = h.store.record_transitions(&rows).await {
+            tracing::error!(error = %e, "could not store alert transitions");
+        }
+        let slos = h.engine.slos();
+        let alerts: Vec<_> = transitions
+            .iter()
+            .filter_map(|t| {
+                let slo = slos.iter().find(|s| s.id.as_str() == t.slo)?;
+                own_alert(slo, t, &h.alerting.external_url)
+            })
+            .collect();
+        if let Err(e) = h.accept(alerts, "headroom").await {
+            tracing::error!(error = %e, "could not route headroom's own alerts");
+        }
+    }
+    transitions
+}
+
+/// The evaluator: re-evaluates SLOs whose data changed as soon as it changes, and every SLO when
+/// a minute bucket closes, so no fixed interval delays a page.
+pub async fn run_evaluator(h: Headroom) {
+    loop {
+        let now = h.now();
+        // The next minute boundary, or sooner a pending alert's `for` running out.
+        let next_bucket = now.floor(Span::MINUTE) + Span::MINUTE;
+        let wake_at = h
+            .engine
+            .next_deadline()
+            .map_or(next_bucket, |d| d.max(now).min(next_bucket));
+        let wait = Duration::from_millis((wake_at - now).millis().max(1) as u64);
+        tokio::select! {
+            _ = h.changed.notified() => {
+                for slo in h.changed.take() {
+                    evaluate(&h, Some(&slo)).await;
+                }
+            }
+            _ = tokio::time::sleep(wait) => {
+                evaluate(&h, None).await;
+            }
+        }
+    }
+}

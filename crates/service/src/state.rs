@@ -1,0 +1,302 @@
+//! The running service: every part, each built from the config and the storage, behind one
+//! cheap-to-clone handle. Parts take only the handles they need; the few operations that span
+//! parts are here.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use headroom_core::{Alert, AlertState, Timestamp};
+use headroom_engine::{Engine, IngestError};
+use headroom_ingest::Event;
+use headroom_store::{AlertStore, ConfigStore, Store};
+use headroom_tsdb::{AppendOutcome, Tsdb, TsdbError};
+
+use crate::alerting::{Alerting, Handoff};
+use crate::changed::ChangedSlos;
+use crate::clock::Clock;
+use crate::config::{ConfigSource, Loaded, load_config_text};
+use crate::error::{ServiceError, StartError};
+use crate::escalation::Escalations;
+use crate::incidents::Incidents;
+use crate::oncall::OnCall;
+use crate::outbox::Outbox;
+use crate::pagerduty::{PagerDuty, Responders};
+use crate::selfmon::RequestTally;
+use crate::signals::{Signals, Undeliverable};
+use crate::sources::{Deliveries, Sources};
+
+/// The facts of the config in force.
+#[derive(Debug, Clone)]
+pub struct RunningConfig {
+    pub anonymous_read: bool,
+    /// The config's `metrics_token`: reads `/metrics` only.
+    pub metrics_token: Option<String>,
+    /// SHA-256 of the config text, to tell reloads apart.
+    pub version: String,
+    pub loaded_at: Timestamp,
+}
+
+/// Counters for headroom's own health on /metrics.
+#[derive(Debug, Default)]
+pub struct Health {
+    pub events_ingested: AtomicU64,
+    pub batches_rejected: AtomicU64,
+    pub batches_duplicate: AtomicU64,
+    pub evaluations: AtomicU64,
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+    pub last_checkpoint_ms: AtomicU64,
+}
+
+impl Health {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+pub struct Inner {
+    pub engine: Arc<Engine>,
+    pub store: Store,
+    pub clock: Clock,
+    pub config: RwLock<RunningConfig>,
+    pub config_source: ConfigSource,
+    /// SLOs whose data changed: the evaluator's wake-up.
+    pub changed: ChangedSlos,
+    /// Set once the first evaluation is done and the workers run.
+    pub ready: AtomicBool,
+    pub health: Health,
+    pub requests: RequestTally,
+    pub signals: Arc<Signals>,
+    /// The running probes, scrape jobs and backend followers; replaced on reload.
+    pub sources: tokio::sync::Mutex<Option<Sources>>,
+    /// Where sources send their increments (set once the delivery task runs).
+    pub deliveries: OnceLock<Deliveries>,
+    /// Alerts in, notifications out: the dispatcher and its silences.
+    pub alerting: Alerting,
+    pub escalations: Escalations,
+    pub incidents: Incidents,
+    /// The on-call directory and the contact methods pages go to.
+    pub oncall: Arc<OnCall>,
+    pub outbox: Arc<Outbox>,
+    pub pagerduty: PagerDuty,
+}
+
+/// The service: what `headroom serve` runs, and what the HTTP edge calls.
+#[derive(Clone)]
+pub struct Headroom(Arc<Inner>);
+
+impl Deref for Headroom {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// What pushing a batch of events did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Applied {
+        samples: usize,
+    },
+    /// A batch already applied under the same idempotency key: nothing counted again.
+    Duplicate,
+}
+
+impl Headroom {
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub fn anonymous_read(&self) -> bool {
+        self.config.read().expect("config lock").anonymous_read
+    }
+
+    /// Marks an SLO for re-evaluation and wakes the evaluator.
+    pub fn touch(&self, slo: &str) {
+        self.changed.mark(slo);
+    }
+
+    /// The parts a dispatch round hands notifications to.
+    pub fn handoff(&self) -> Handoff<'_> {
+        Handoff {
+            engine: &self.engine,
+            escalations: &self.escalations,
+            oncall: &self.oncall,
+            outbox: &self.outbox,
+        }
+    }
+
+    /// The parts an inbound PagerDuty event acts on.
+    pub fn responders(&self) -> Responders<'_> {
+        Responders {
+            alerting: &self.alerting,
+            escalations: &self.escalations,
+            incidents: &self.incidents,
+        }
+    }
+
+    /// Makes alerts durable and routes them (see [`Alerting::accept`]).
+    pub async fn accept(
+        &self,
+        alerts: Vec<headroom_routing::alert::Alert>,
+        source: &str,
+    ) -> Result<(), ServiceError> {
+        self.alerting.accept(&self.incidents, alerts, source).await
+    }
+
+    /// Writes routed increments into the engine (see [`Signals::deliver`]). Blocking: call off
+    /// the async workers.
+    pub fn deliver(&self, batches: Vec<(String, Vec<Event>)>) -> Result<usize, Undeliverable> {
+        self.signals
+            .deliver(&self.engine, &self.changed, batches, self.now())
+    }
+
+    /// Pushes a batch of events (JSON, or NDJSON) into an SLO, once per idempotency key. A
+    /// refused batch changes nothing.
+    pub async fn push_events(
+        &self,
+        slo: &str,
+        body: &[u8],
+        ndjson: bool,
+        key: Option<String>,
+    ) -> Result<Pushed, ServiceError> {
+        let reject = |e: ServiceError| {
+            Health::add(&self.health.batches_rejected, 1);
+            e
+        };
+        let events = headroom_ingest::parse_batch(body, ndjson)
+            .map_err(|e| reject(ServiceError::Invalid(e.to_string())))?;
+        if events.is_empty() {
+            return Err(reject(ServiceError::Invalid(
+                "the batch holds no events".into(),
+            )));
+        }
+        let now = self.now();
+        let (engine, id) = (self.engine.clone(), slo.to_string());
+        // The append waits for fsync: keep it off the async workers.
+        let outcome =
+            tokio::task::spawn_blocking(move || engine.ingest(&id, &events, key.as_deref(), now))
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        match outcome {
+            Ok(AppendOutcome::Applied { samples }) => {
+                Health::add(&self.health.events_ingested, samples as u64);
+                self.touch(slo);
+                Ok(Pushed::Applied { samples })
+            }
+            Ok(AppendOutcome::Duplicate) => {
+                Health::add(&self.health.batches_duplicate, 1);
+                Ok(Pushed::Duplicate)
+            }
+            Err(e) => Err(reject(ingest_error(e))),
+        }
+    }
+}
+
+fn ingest_error(e: IngestError) -> ServiceError {
+    match e {
+        IngestError::UnknownSlo(_) => ServiceError::NotFound(e.to_string()),
+        IngestError::BadEvent { .. } => ServiceError::Invalid(e.to_string()),
+        IngestError::TooManyGroups { .. } | IngestError::Store(TsdbError::Sample { .. }) => {
+            ServiceError::Unacceptable(e.to_string())
+        }
+        IngestError::Store(TsdbError::Io { .. } | TsdbError::Failed { .. }) => {
+            ServiceError::Unavailable {
+                summary: "events not stored, nothing changed",
+                cause: e.to_string(),
+            }
+        }
+        IngestError::Store(e) => ServiceError::Internal(e.to_string()),
+    }
+}
+
+/// Opens storage and builds the service; restores alert states from the store.
+pub async fn build_state(
+    source: ConfigSource,
+    tsdb: Tsdb,
+    store: Store,
+    clock: Clock,
+) -> Result<Headroom, StartError> {
+    let loaded = load_config_text(&source).map_err(StartError::Config)?;
+    build_state_from(source, loaded, None, tsdb, store, clock).await
+}
+
+/// As [`build_state`], with the config already loaded from `source`. `external_url` is where
+/// notifications link back to (by default the quickstart's address, or headroom's default).
+pub async fn build_state_from(
+    source: ConfigSource,
+    Loaded {
+        config,
+        version,
+        text,
+    }: Loaded,
+    external_url: Option<String>,
+    tsdb: Tsdb,
+    store: Store,
+    clock: Clock,
+) -> Result<Headroom, StartError> {
+    let now = clock();
+    let signals = Signals::new(&config);
+    let external_url = external_url.unwrap_or_else(|| match &source {
+        ConfigSource::Embedded { listen } => format!("http://{listen}"),
+        ConfigSource::Paths(_) => "http://127.0.0.1:7979".to_string(),
+    });
+    let alerting = Alerting::restore(
+        &config,
+        text,
+        external_url.clone(),
+        store.clone(),
+        clock.clone(),
+    )
+    .await?;
+    let outbox = Outbox::new(&config, store.clone(), clock.clone())
+        .map_err(|e| StartError::Config(vec![e]))?;
+    let escalations = Escalations::restore(store.clone(), clock.clone(), external_url).await?;
+    let incidents = Incidents::new(&config, store.clone(), clock.clone());
+    let oncall = OnCall::new(&config, store.clone(), clock.clone());
+    let pagerduty = PagerDuty::new(&config);
+    let engine = Engine::new(tsdb, config.slos)?;
+    for s in store.alert_states().await? {
+        if let Some(state) = AlertState::parse(&s.state) {
+            engine.restore_alert(
+                &s.slo,
+                &s.group,
+                &s.severity,
+                Alert {
+                    state,
+                    since: s.since,
+                },
+            );
+        }
+    }
+    store
+        .record_config(&version, now, true, "loaded at start")
+        .await?;
+    let inner = Inner {
+        engine: Arc::new(engine),
+        config: RwLock::new(RunningConfig {
+            anonymous_read: config.anonymous_read,
+            metrics_token: config.metrics_token.clone(),
+            version,
+            loaded_at: now,
+        }),
+        config_source: source,
+        changed: ChangedSlos::default(),
+        ready: Default::default(),
+        health: Health::default(),
+        requests: Default::default(),
+        signals: Arc::new(signals),
+        sources: Default::default(),
+        deliveries: Default::default(),
+        alerting,
+        escalations,
+        incidents,
+        oncall: Arc::new(oncall),
+        outbox: Arc::new(outbox),
+        pagerduty,
+        store,
+        clock,
+    };
+    Ok(Headroom(Arc::new(inner)))
+}
