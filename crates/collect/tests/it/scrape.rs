@@ -380,7 +380,7 @@ async fn each_target_runs_on_its_own_offset_and_never_overlaps() {
 }
 
 /// 1 MiB of `m 1` lines, gzipped to about 1 KiB.
-const GZIPPED: &[u8] = include_bytes!("data/one_mib_of_samples.txt.gz");
+const GZIPPED: &[u8] = include_bytes!("../data/one_mib_of_samples.txt.gz");
 
 /// The limit counts decompressed bytes: a small gzip body that expands past it is refused.
 #[tokio::test]

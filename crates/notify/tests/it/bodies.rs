@@ -1,8 +1,7 @@
-mod common;
-
-use common::*;
 use headroom_notify::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// What Alertmanager 0.25+ posts for this group: `template.Data` fields first (Go encodes the
 /// embedded struct's fields in place), then version, groupKey, truncatedAlerts; `&` escaped as

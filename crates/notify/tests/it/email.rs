@@ -1,15 +1,14 @@
 //! Email against a real SMTP server: Python's aiosmtpd with STARTTLS and AUTH required.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
 use headroom_notify::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// Accepts `alerts`/`secret`; `busy…` recipients get a transient 451, `nobody…` a permanent
 /// 550. Each accepted message is appended to the output file as one JSON line before the 250,

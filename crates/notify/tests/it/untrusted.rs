@@ -4,11 +4,10 @@
 //! is evaluated as a template, and long values are kept whole except PagerDuty's summary.
 //! (Email through a real SMTP server: `email.rs`.)
 
-mod common;
-
-use common::*;
 use headroom_notify::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// Slack's forms: only `&`, `<` and `>`.
 const SCRIPT_SLACK: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";

@@ -1,16 +1,15 @@
 //! iCalendar feeds, read back by a real parser (Python's `icalendar`).
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use chrono::TimeDelta;
 use chrono_tz::Europe::London;
-use common::*;
 use headroom_oncall::ical::{escape_text, fold, schedule_feed, user_feed};
 use headroom_oncall::{Directory, Schedule, Shift, TurnLength, User};
 use serde_json::Value;
+
+use crate::common::*;
 
 const PARSER: &str = r#"
 import json, sys

@@ -1,15 +1,14 @@
 //! Escalation timing on a simulated clock.
 
-mod common;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Europe::London;
-use common::*;
 use headroom_core::Span;
 use headroom_oncall::{
     Directory, Escalation, EscalationError, EscalationLevel, EscalationPolicy, EscalationState,
     Page, Target, TurnLength,
 };
+
+use crate::common::*;
 
 fn minutes(n: i64) -> TimeDelta {
     TimeDelta::minutes(n)

@@ -1,5 +1,4 @@
 //! Builders shared by the integration tests.
-#![allow(dead_code)]
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;

@@ -1,5 +1,3 @@
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -8,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use common::*;
 use headroom_notify::*;
+
+use crate::common::*;
 
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<(HeaderMap, String)>>>);

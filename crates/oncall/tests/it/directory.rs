@@ -1,14 +1,13 @@
 //! Directory validation: every broken reference is reported, each as its own typed error.
 
-mod common;
-
 use chrono_tz::Europe::London;
-use common::*;
 use headroom_core::Span;
 use headroom_oncall::{
     ContactMethod, Directory, DirectoryError, EscalationLevel, EscalationPolicy, Target, Team,
     TurnLength, User,
 };
+
+use crate::common::*;
 
 fn person(id: &str) -> User {
     User {

@@ -1,5 +1,3 @@
-#![allow(dead_code)]
-
 use chrono::{DateTime, TimeZone, Utc};
 use headroom_notify::{Actions, Alert, Fingerprint, Labels, Message, SloContext, Status};
 

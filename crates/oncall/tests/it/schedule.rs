@@ -1,12 +1,11 @@
 //! Rotations, restrictions, layers and overrides, checked against hand-computed instants.
 
-mod common;
-
 use chrono::{TimeDelta, Weekday};
 use chrono_tz::America::New_York;
 use chrono_tz::Europe::London;
-use common::*;
 use headroom_oncall::{Restriction, Source, TurnLength};
+
+use crate::common::*;
 
 const L0: Source = Source::Layer(0);
 

@@ -1,7 +1,6 @@
-mod common;
-
-use common::*;
 use headroom_notify::*;
+
+use crate::common::*;
 
 fn email() -> Email {
     serde_json::from_value(serde_json::json!({"to": "a@x", "from": "b@x", "smarthost": "h:25"}))

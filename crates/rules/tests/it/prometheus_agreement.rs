@@ -25,7 +25,7 @@ use headroom_ingest::{Event, RecordedEvent};
 use headroom_rules::{Format, Options, generate, prom_duration, to_yaml};
 use headroom_spec::{Purpose, load_sources_for};
 
-mod common;
+use crate::common;
 
 const SPEC: &str = r#"
 version: "prometheus/v1"

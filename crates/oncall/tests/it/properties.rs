@@ -1,13 +1,12 @@
 //! Properties over random schedules around DST changes: `oncall_at` agrees with
 //! `final_shifts`, and the final shifts are well formed however the range is cut.
 
-mod common;
-
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use chrono_tz::Tz;
-use common::user;
 use headroom_oncall::{Layer, Override, Restriction, Schedule, Shift, TurnLength};
 use proptest::prelude::*;
+
+use crate::common::user;
 
 const ZONES: [Tz; 4] = [
     chrono_tz::Europe::London,

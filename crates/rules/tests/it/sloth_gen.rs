@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use headroom_rules::{Format, InfoLabels, Options, Rule, RuleGroup, generate, to_yaml};
 use serde::Deserialize;
 
-mod common;
+use crate::common;
 
 const EXAMPLES: &str = "../../../shared/fixtures/sloth/examples";
 

@@ -1,0 +1,5 @@
+//! One integration-test binary for the crate (it links once).
+
+mod fuzz_regressions;
+mod remote_write;
+mod respond_formats;

@@ -1,0 +1,5 @@
+//! One integration-test binary for the crate (it links once).
+
+mod common;
+mod prometheus_agreement;
+mod sloth_gen;

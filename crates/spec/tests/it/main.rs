@@ -1,0 +1,8 @@
+//! One integration-test binary for the crate (it links once).
+
+mod integrations;
+mod loader;
+mod respond_oncall;
+mod respond_receivers;
+mod routing;
+mod signals;
