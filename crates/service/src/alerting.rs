@@ -13,7 +13,7 @@
 //!   crash that lost its log entry is recognised by the outbox and not queued twice.
 //! - Silences live in the store; the desk holds a copy that every change refreshes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -45,6 +45,9 @@ use crate::records::{
     silence_from_record,
 };
 use crate::signals::ProbeAlert;
+
+/// The `source` of a burn alert of headroom's own, before its SLO's id.
+pub const OWN_SLO: &str = "slo:";
 
 /// How long to wait before retrying to enqueue notifications the store refused.
 const STORE_RETRY: Duration = Duration::from_secs(1);
@@ -110,8 +113,23 @@ impl Alerting {
             .map_err(|e| StartError::Config(vec![e.to_string()]))?;
         let log = store.load_notification_log(now).await?;
         dispatcher.restore_notification_log(log.iter().filter_map(log_entry_from_record));
+        let mut owners = HashMap::new();
+        let legacy = slo_url(&external_url, "");
         for record in store.load_alerts().await? {
             if let Some(alert) = alert_from_record(&record) {
+                // Alerts stored before owners were recorded say only `headroom`; theirs is in
+                // the link headroom itself gave them.
+                let owner = match record.source.strip_prefix(OWN_SLO) {
+                    Some(slo) => Some(slo.to_string()),
+                    None if record.source == "headroom" => alert
+                        .generator_url
+                        .strip_prefix(&legacy)
+                        .map(str::to_string),
+                    None => None,
+                };
+                if let Some(slo) = owner {
+                    owners.insert(alert.fingerprint(), slo);
+                }
                 dispatcher.receive(alert, at);
             }
         }
@@ -121,8 +139,10 @@ impl Alerting {
             .iter()
             .filter_map(silence_from_record)
             .collect();
+        let mut desk = Desk::new(dispatcher, silences, now);
+        desk.owners = owners;
         Ok(Alerting {
-            desk: Mutex::new(Desk::new(dispatcher, silences, now)),
+            desk: Mutex::new(desk),
             wake: Notify::new(),
             original: RwLock::new(original),
             started_at: now,
@@ -165,8 +185,8 @@ impl Alerting {
     }
 
     /// Makes `alerts` durable, runs them through the incident policies, then hands them to the
-    /// dispatcher. `source` names where they came from (`api`, `webhook`, `pagerduty`,
-    /// `headroom`).
+    /// dispatcher. `source` names where they came from: `api`, `webhook`, `pagerduty`, or for
+    /// headroom's own, `slo:<id>` (burn alerts, which this records as that SLO's) and `headroom`.
     pub async fn accept(
         &self,
         incidents: &Incidents,
@@ -180,7 +200,8 @@ impl Alerting {
         let now = self.now().to_chrono();
         let mut desk = self.desk.lock().await;
         // headroom's own alerts are bounded by its SLOs and probes; only outside ones are refused.
-        if source != "headroom" {
+        let owner = source.strip_prefix(OWN_SLO);
+        if owner.is_none() && source != "headroom" {
             let size = desk.dispatcher.size();
             let growth = desk.dispatcher.growth(&alerts);
             if size.alerts + growth.alerts > limits::MAX_ALERTS {
@@ -203,6 +224,9 @@ impl Alerting {
             })?;
         incidents.route_alerts(&alerts).await;
         for alert in alerts {
+            if let Some(slo) = owner {
+                desk.owners.insert(alert.fingerprint(), slo.to_string());
+            }
             desk.dispatcher.receive(alert, now);
         }
         drop(desk);
@@ -247,7 +271,11 @@ impl Alerting {
         let at = now.to_chrono();
         if now - desk.last_gc >= GC_EVERY {
             desk.last_gc = now;
-            if !desk.dispatcher.gc(at).is_empty()
+            let forgotten = desk.dispatcher.gc(at);
+            for a in &forgotten {
+                desk.owners.remove(&a.fingerprint());
+            }
+            if !forgotten.is_empty()
                 && let Err(e) = self.store.delete_alerts_ended_before(now).await
             {
                 tracing::warn!(error = %e, "could not forget resolved alerts");
@@ -313,18 +341,13 @@ impl Alerting {
     /// removed them): nothing else would ever resolve them.
     pub async fn resolve_removed_slos(&self, incidents: &Incidents, remaining: &[String]) {
         let at = self.now().to_chrono();
-        let prefix = slo_url(&self.external_url, "");
         let orphans: Vec<Alert> = {
             let desk = self.desk.lock().await;
-            desk.dispatcher
-                .alerts()
+            desk.owners
                 .iter()
+                .filter(|(_, slo)| !remaining.iter().any(|r| r == *slo))
+                .filter_map(|(fp, _)| desk.dispatcher.alerts().get(*fp))
                 .filter(|a| !a.resolved_at(at))
-                .filter(|a| {
-                    a.generator_url
-                        .strip_prefix(&prefix)
-                        .is_some_and(|slo| !remaining.iter().any(|r| r == slo))
-                })
                 .map(|a| ended(a.clone(), at))
                 .collect()
         };

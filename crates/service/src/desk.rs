@@ -21,6 +21,9 @@ pub struct Desk {
     pub(crate) unqueued: Vec<Notification>,
     /// When resolved alerts were last forgotten.
     pub(crate) last_gc: Timestamp,
+    /// The SLO that raised each of headroom's own burn alerts, recorded when it raised them: a
+    /// posted alert cannot claim an SLO by its labels or `generatorURL`.
+    pub(crate) owners: HashMap<Fingerprint, String>,
 }
 
 impl Desk {
@@ -30,6 +33,7 @@ impl Desk {
             silences,
             unqueued: Vec::new(),
             last_gc: now,
+            owners: HashMap::new(),
         }
     }
 

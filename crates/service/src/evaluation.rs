@@ -1,12 +1,13 @@
 //! Evaluation: the engine decides alert transitions at the clock's `now`; they are stored, and
 //! those that say something to receivers become headroom's own alerts.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use headroom_core::{AlertTransition, Span};
 use headroom_store::AlertStore;
 
-use crate::alerting::own_alert;
+use crate::alerting::{OWN_SLO, own_alert};
 use crate::state::{Headroom, Health};
 
 /// Evaluates (one SLO or all) now and stores the transitions.
@@ -34,15 +35,19 @@ pub async fn evaluate(h: &Headroom, only: Option<&str>) -> Vec<AlertTransition> 
             tracing::error!(error = %e, "could not store alert transitions");
         }
         let slos = h.engine.slos();
-        let alerts: Vec<_> = transitions
-            .iter()
-            .filter_map(|t| {
-                let slo = slos.iter().find(|s| s.id.as_str() == t.slo)?;
-                own_alert(slo, t, &h.alerting.external_url)
-            })
-            .collect();
-        if let Err(e) = h.accept(alerts, "headroom").await {
-            tracing::error!(error = %e, "could not route headroom's own alerts");
+        // Accepted per SLO, so the desk records which SLO owns each alert.
+        let mut by_slo: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for t in &transitions {
+            if let Some(slo) = slos.iter().find(|s| s.id.as_str() == t.slo)
+                && let Some(alert) = own_alert(slo, t, &h.alerting.external_url)
+            {
+                by_slo.entry(t.slo.as_str()).or_default().push(alert);
+            }
+        }
+        for (slo, alerts) in by_slo {
+            if let Err(e) = h.accept(alerts, &format!("{OWN_SLO}{slo}")).await {
+                tracing::error!(error = %e, %slo, "could not route headroom's own alerts");
+            }
         }
     }
     transitions

@@ -25,8 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use headroom_core::Timestamp;
 use serde_json::{Value, json};
 
-mod common;
-use common::free_port;
+use crate::common::free_port;
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
@@ -255,7 +254,7 @@ fn read_hook(mut stream: TcpStream) -> Option<Hook> {
 
 // ---- the processes ----
 
-/// `headroom serve` with `config`, as [`common::start_with_token`] starts it but logging its
+/// `headroom serve` with `config`, as [`crate::common::start_with_token`] starts it but logging its
 /// stderr to `dir/headroom.log`; returns the process, its address and the first admin token.
 fn start_headroom(dir: &Path, config: &str) -> (Running, SocketAddr, String) {
     let file = dir.join("headroom.yaml");

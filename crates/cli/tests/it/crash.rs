@@ -12,8 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-mod common;
-use common::{free_port, random};
+use crate::common::{free_port, random};
 
 const SLO: &str = "example-checkout-availability";
 

@@ -3,8 +3,7 @@
 
 use std::process::{Command, Output};
 
-mod common;
-use common::{free_port, start_with_token};
+use crate::common::{free_port, start_with_token};
 
 const CONFIG: &str = "slos:
   - name: checkout-availability

@@ -2,8 +2,7 @@
 
 use std::process::{Child, Command, Output};
 
-mod common;
-use common::{free_port, start_with_token};
+use crate::common::{free_port, start_with_token};
 
 /// Kills the server when dropped, so a failing test leaves nothing running.
 struct Running(Child);

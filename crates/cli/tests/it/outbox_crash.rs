@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-use common::{free_port, random};
+use crate::common::{free_port, random};
 
 /// Deliveries seen: alert sequence number → idempotency keys, one entry per delivery.
 type Seen = Arc<Mutex<BTreeMap<u64, Vec<String>>>>;

@@ -2,8 +2,7 @@
 
 use std::process::{Command, Output};
 
-mod common;
-use common::{free_port, start_with_token};
+use crate::common::{free_port, start_with_token};
 
 fn headroom(server: &str, token: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_headroom"))

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-use common::{free_port, start_with_token};
+use crate::common::{free_port, start_with_token};
 
 /// Kills a child process when dropped, so a failing test leaves nothing running.
 struct Running(Child);

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-use common::{free_port, start_with_token};
+use crate::common::{free_port, start_with_token};
 
 fn config(slos: &[&str]) -> String {
     let mut y = String::from("anonymous_read: true\nslos:\n");

@@ -1,5 +1,4 @@
 //! What the CLI's process tests share: free ports and a `headroom serve` started as a process.
-#![allow(dead_code)] // each test file uses its own part
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
