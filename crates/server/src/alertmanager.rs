@@ -13,14 +13,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use headroom_api::alertmanager as wire;
 use headroom_ingest::alertmanager::{parse_posted_alerts, parse_posted_silence, parse_webhook};
 use headroom_routing::alert::{Alert, PostableAlert};
-use headroom_routing::matcher::{Matcher, all_match, parse_matchers};
-use headroom_routing::silence::Silence;
+use headroom_routing::matcher::{MatchOp, Matcher, all_match, parse_matchers};
+use headroom_routing::silence::{Silence, SilenceState};
 use headroom_service::desk::{MuteStatus, Mutes};
-use headroom_service::records::matchers_json;
 use headroom_store::Scope;
-use serde_json::{Value, json};
 
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
@@ -66,7 +65,7 @@ pub async fn forwarded(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::WebhookAccepted>, ApiError> {
     let payload = parse_webhook(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = state.now().to_chrono();
     let mut alerts = Vec::with_capacity(payload.alerts.len());
@@ -93,7 +92,10 @@ pub async fn forwarded(
     }
     let n = alerts.len();
     state.accept(alerts, "webhook").await?;
-    Ok(Json(json!({"status": "success", "alerts": n})))
+    Ok(Json(wire::WebhookAccepted {
+        status: wire::WebhookOutcome::Success,
+        alerts: n as u64,
+    }))
 }
 
 /// Alertmanager's `active`, `silenced` and `inhibited` filters.
@@ -107,24 +109,37 @@ fn shown(status: &MuteStatus, q: &AlertQuery) -> bool {
 }
 
 /// A `gettableAlert`.
-fn gettable(alert: &Alert, receivers: &[String], status: &MuteStatus) -> Value {
-    json!({
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "startsAt": api_time(alert.starts_at),
+fn gettable(alert: &Alert, receivers: &[String], status: &MuteStatus) -> wire::GettableAlert {
+    wire::GettableAlert {
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        starts_at: api_time(alert.starts_at).into(),
         // An alert with no known end (headroom's own, a forwarded one) shows Go's zero time,
         // as Alertmanager's webhook does: the API's schema requires a time here.
-        "endsAt": alert.ends_at.map_or_else(|| "0001-01-01T00:00:00.000Z".to_string(), api_time),
-        "updatedAt": api_time(alert.updated_at),
-        "generatorURL": alert.generator_url,
-        "fingerprint": alert.fingerprint().to_string(),
-        "receivers": receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
-        "status": {
-            "state": if status.suppressed() { "suppressed" } else { "active" },
-            "silencedBy": status.silenced_by,
-            "inhibitedBy": status.inhibited_by,
+        ends_at: alert
+            .ends_at
+            .map_or_else(|| "0001-01-01T00:00:00.000Z".to_string(), api_time)
+            .into(),
+        updated_at: api_time(alert.updated_at).into(),
+        generator_url: alert.generator_url.clone(),
+        fingerprint: alert.fingerprint().to_string(),
+        receivers: receivers.iter().map(|r| receiver(r)).collect(),
+        status: wire::AlertStatus {
+            state: if status.suppressed() {
+                wire::AlertState::Suppressed
+            } else {
+                wire::AlertState::Active
+            },
+            silenced_by: status.silenced_by.iter().map(|s| s.to_string()).collect(),
+            inhibited_by: status.inhibited_by.clone(),
         },
-    })
+    }
+}
+
+fn receiver(name: &str) -> wire::Receiver {
+    wire::Receiver {
+        name: name.to_string(),
+    }
 }
 
 /// `GET /api/v2/alerts` with Alertmanager's filters: `filter` (matchers), `active`,
@@ -133,7 +148,7 @@ pub async fn get_alerts(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::GettableAlert>>, ApiError> {
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
@@ -161,7 +176,7 @@ pub async fn get_alerts(
             out.push(gettable(alert, &receivers, &status));
         }
     }
-    Ok(Json(Value::Array(out)))
+    Ok(Json(out))
 }
 
 /// `GET /api/v2/alerts/groups`: the aggregation groups as Alertmanager lists them (Grafana and
@@ -172,7 +187,7 @@ pub async fn get_alert_groups(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::AlertGroup>>, ApiError> {
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
@@ -199,11 +214,11 @@ pub async fn get_alert_groups(
         }
     }
     receivers.values_mut().for_each(|r| r.sort());
-    let out: Vec<Value> = groups
+    let out = groups
         .iter_mut()
         .map(|g| {
             headroom_routing::dispatch::sort_alerts(&mut g.alerts);
-            let alerts: Vec<Value> = g
+            let alerts = g
                 .alerts
                 .iter()
                 .map(|a| {
@@ -214,14 +229,14 @@ pub async fn get_alert_groups(
                     )
                 })
                 .collect();
-            json!({
-                "labels": g.labels,
-                "receiver": {"name": g.route.options.receiver.clone().unwrap_or_default()},
-                "alerts": alerts,
-            })
+            wire::AlertGroup {
+                labels: g.labels.clone(),
+                receiver: receiver(g.route.options.receiver.as_deref().unwrap_or_default()),
+                alerts,
+            }
         })
         .collect();
-    Ok(Json(Value::Array(out)))
+    Ok(Json(out))
 }
 
 /// `GET /api/v2/status`: the shape `amtool config` and Grafana read. The config comes with
@@ -230,7 +245,7 @@ pub async fn get_alert_groups(
 pub async fn status(
     State(state): State<AppState>,
     auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AlertmanagerStatus>, ApiError> {
     let original = {
         let text = state.alerting.original.read().expect("original lock");
         if auth.scope == Some(Scope::Admin) {
@@ -239,31 +254,39 @@ pub async fn status(
             headroom_spec::redacted_config(&text)
         }
     };
-    Ok(Json(json!({
-        "cluster": {"name": "", "peers": [], "status": "disabled"},
-        "config": {"original": original},
-        "uptime": api_time(state.alerting.started_at.to_chrono()),
-        "versionInfo": {
-            "branch": "", "buildDate": "", "buildUser": "", "goVersion": "",
-            "revision": "", "version": env!("CARGO_PKG_VERSION"),
+    Ok(Json(wire::AlertmanagerStatus {
+        cluster: wire::ClusterStatus {
+            name: String::new(),
+            peers: Vec::new(),
+            status: wire::ClusterState::Disabled,
         },
-    })))
+        config: wire::AlertmanagerConfig { original },
+        uptime: api_time(state.alerting.started_at.to_chrono()).into(),
+        version_info: wire::VersionInfo {
+            branch: String::new(),
+            build_date: String::new(),
+            build_user: String::new(),
+            go_version: String::new(),
+            revision: String::new(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    }))
 }
 
 /// `GET /api/v2/receivers`.
 pub async fn receivers(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::Receiver>>, ApiError> {
     let desk = state.alerting.desk.lock().await;
-    let names: Vec<Value> = desk
+    let names = desk
         .dispatcher
         .config()
         .receivers
         .iter()
-        .map(|r| json!({"name": r.name}))
+        .map(|r| receiver(&r.name))
         .collect();
-    Ok(Json(Value::Array(names)))
+    Ok(Json(names))
 }
 
 /// `GET /api/v2/silences`, optionally filtered by matchers (`filter`): a silence is listed
@@ -272,13 +295,13 @@ pub async fn list_silences(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::GettableSilence>>, ApiError> {
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let silences = state.alerting.list_silences(&q.filter).await?;
     let now = state.now().to_chrono();
-    Ok(Json(Value::Array(
-        silences.iter().map(|s| silence_json(s, now)).collect(),
-    )))
+    Ok(Json(
+        silences.iter().map(|s| gettable_silence(s, now)).collect(),
+    ))
 }
 
 /// `GET /api/v2/silence/{id}`.
@@ -286,9 +309,9 @@ pub async fn get_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::GettableSilence>, ApiError> {
     let silence = state.alerting.silence(&id).await?;
-    Ok(Json(silence_json(&silence, state.now().to_chrono())))
+    Ok(Json(gettable_silence(&silence, state.now().to_chrono())))
 }
 
 /// `POST /api/v2/silences`: creates a silence, or updates one (`id`) as Alertmanager does:
@@ -298,10 +321,10 @@ pub async fn post_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::SilenceCreated>, ApiError> {
     let posted = parse_posted_silence(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let id = state.alerting.post_silence(posted).await?;
-    Ok(Json(json!({"silenceID": id})))
+    let silence_id = state.alerting.post_silence(posted).await?;
+    Ok(Json(wire::SilenceCreated { silence_id }))
 }
 
 /// `DELETE /api/v2/silence/{id}`: expires it now.
@@ -314,17 +337,32 @@ pub async fn expire_silence(
     Ok(StatusCode::OK)
 }
 
-fn silence_json(s: &Silence, now: DateTime<Utc>) -> Value {
-    json!({
-        "id": s.id,
-        "matchers": matchers_json(&s.matchers),
-        "startsAt": api_time(s.starts_at),
-        "endsAt": api_time(s.ends_at),
-        "updatedAt": api_time(now.min(s.ends_at.max(s.starts_at))),
-        "createdBy": s.created_by,
-        "comment": s.comment,
-        "status": {"state": s.state(now).as_str()},
-    })
+fn gettable_silence(s: &Silence, now: DateTime<Utc>) -> wire::GettableSilence {
+    wire::GettableSilence {
+        id: s.id.clone(),
+        matchers: s
+            .matchers
+            .iter()
+            .map(|m| wire::Matcher {
+                name: m.name().to_string(),
+                value: m.value().to_string(),
+                is_regex: matches!(m.op(), MatchOp::Regex | MatchOp::NotRegex),
+                is_equal: matches!(m.op(), MatchOp::Equal | MatchOp::Regex),
+            })
+            .collect(),
+        starts_at: api_time(s.starts_at).into(),
+        ends_at: api_time(s.ends_at).into(),
+        updated_at: api_time(now.min(s.ends_at.max(s.starts_at))).into(),
+        created_by: s.created_by.clone(),
+        comment: s.comment.clone(),
+        status: wire::SilenceStatus {
+            state: match s.state(now) {
+                SilenceState::Pending => wire::SilenceState::Pending,
+                SilenceState::Active => wire::SilenceState::Active,
+                SilenceState::Expired => wire::SilenceState::Expired,
+            },
+        },
+    }
 }
 
 /// The query parameters of the list endpoints.
