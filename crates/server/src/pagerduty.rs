@@ -11,21 +11,26 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use headroom_api::pagerduty::EventResponse;
 use headroom_ingest::pagerduty::parse_event;
 use headroom_service::pagerduty::EventRefused;
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+fn answer(status: StatusCode, body: EventResponse) -> Response {
     (status, Json(body)).into_response()
 }
 
 fn invalid(errors: Vec<String>) -> Response {
     answer(
         StatusCode::BAD_REQUEST,
-        json!({"status": "invalid event", "message": "Event object is invalid", "errors": errors}),
+        EventResponse {
+            status: "invalid event".into(),
+            message: "Event object is invalid".into(),
+            dedup_key: None,
+            errors: Some(errors),
+        },
     )
 }
 
@@ -42,12 +47,22 @@ pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
     {
         Ok(dedup_key) => answer(
             StatusCode::ACCEPTED,
-            json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
+            EventResponse {
+                status: "success".into(),
+                message: "Event processed".into(),
+                dedup_key: Some(dedup_key),
+                errors: None,
+            },
         ),
         Err(e @ EventRefused::UnknownRoutingKey) => invalid(vec![e.to_string()]),
         Err(e @ EventRefused::Throttled) => answer(
             StatusCode::TOO_MANY_REQUESTS,
-            json!({"status": "throttle event", "message": e.to_string()}),
+            EventResponse {
+                status: "throttle event".into(),
+                message: e.to_string(),
+                dedup_key: None,
+                errors: None,
+            },
         ),
         Err(EventRefused::Failed(e)) => ApiError::from(e).into_response(),
     }
