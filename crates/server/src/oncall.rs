@@ -12,10 +12,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use headroom_oncall::{ContactMethod, Directory, Schedule, Shift, Source, UserId};
+use headroom_api::calendar::FeedSubscription;
+use headroom_api::oncall as wire;
+use headroom_oncall::{ContactMethod, Directory, Schedule, Shift, Source, TurnLength, UserId};
 use headroom_service::oncall::NewOverride;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::auth::{Auth, ClientAddr, scope};
 use crate::error::ApiError;
@@ -43,35 +45,49 @@ fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, 
         .transpose()
 }
 
-fn user_json(directory: &Directory, id: &UserId) -> Value {
+fn user_ref(directory: &Directory, id: &UserId) -> wire::UserRef {
     let name = directory.user(id).map(|u| u.name.as_str());
-    json!({"id": id, "name": name.unwrap_or(id.as_str())})
+    wire::UserRef {
+        id: id.to_string(),
+        name: name.unwrap_or(id.as_str()).to_string(),
+    }
 }
 
-fn source_json(schedule: &Schedule, config: &Directory, source: &Source) -> Value {
+fn shift_source(schedule: &Schedule, config: &Directory, source: &Source) -> wire::ShiftSource {
     match source {
-        Source::Layer(i) => json!({
-            "type": "layer",
-            "layer": i,
-            "name": schedule.layers.get(*i).map(|l| l.name.as_str()),
-        }),
+        Source::Layer(i) => wire::ShiftSource::Layer {
+            layer: *i as u64,
+            name: schedule.layers.get(*i).map(|l| l.name.clone()),
+        },
         Source::Override(id) => {
             // Stored overrides are the ones the API can delete.
             let from_config = config
                 .schedule(&schedule.id)
                 .is_some_and(|s| s.overrides.iter().any(|o| &o.id == id));
-            json!({"type": "override", "id": id, "from_config": from_config})
+            wire::ShiftSource::Override {
+                id: id.to_string(),
+                from_config,
+            }
         }
     }
 }
 
-fn shift_json(schedule: &Schedule, directory: &Directory, s: &Shift) -> Value {
-    json!({
-        "user": user_json(directory, &s.user),
-        "start": time(s.start),
-        "end": time(s.end),
-        "source": source_json(schedule, directory, &s.source),
-    })
+fn shift(schedule: &Schedule, directory: &Directory, s: &Shift) -> wire::Shift {
+    wire::Shift {
+        user: user_ref(directory, &s.user),
+        start: time(s.start).into(),
+        end: time(s.end).into(),
+        source: shift_source(schedule, directory, &s.source),
+    }
+}
+
+fn turn(t: &TurnLength) -> wire::TurnLength {
+    match t {
+        TurnLength::Daily => wire::TurnLength::Daily,
+        TurnLength::Weekly => wire::TurnLength::Weekly,
+        TurnLength::Days(n) => wire::TurnLength::Days(*n),
+        TurnLength::Hours(n) => wire::TurnLength::Hours(*n),
+    }
 }
 
 /// `GET /api/v1/users`. Contact methods show their kind (and an email address), not webhook
@@ -79,78 +95,87 @@ fn shift_json(schedule: &Schedule, directory: &Directory, s: &Shift) -> Value {
 pub async fn list_users(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::UserList>, ApiError> {
     let d = state.oncall.config_directory();
-    let users: Vec<Value> = d
+    let users = d
         .users
         .iter()
-        .map(|u| {
-            let contacts: Vec<Value> = u
+        .map(|u| wire::User {
+            id: u.id.to_string(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            time_zone: u.time_zone.name().to_string(),
+            contact_methods: u
                 .contact_methods
                 .iter()
                 .map(|c| match c {
-                    ContactMethod::Email { address } => {
-                        json!({"type": "email", "address": address})
-                    }
-                    ContactMethod::Slack { .. } => json!({"type": "slack"}),
-                    ContactMethod::Webhook { .. } => json!({"type": "webhook"}),
+                    ContactMethod::Email { address } => wire::ContactMethod::Email {
+                        address: address.clone(),
+                    },
+                    ContactMethod::Slack { .. } => wire::ContactMethod::Slack,
+                    ContactMethod::Webhook { .. } => wire::ContactMethod::Webhook,
                 })
-                .collect();
-            let teams: Vec<&str> = d
+                .collect(),
+            teams: d
                 .teams
                 .iter()
                 .filter(|t| t.members.contains(&u.id))
-                .map(|t| t.id.as_str())
-                .collect();
-            json!({"id": u.id, "name": u.name, "email": u.email, "time_zone": u.time_zone.name(),
-                "contact_methods": contacts, "teams": teams})
+                .map(|t| t.id.to_string())
+                .collect(),
         })
         .collect();
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(wire::UserList { users }))
 }
 
 /// `GET /api/v1/teams`.
 pub async fn list_teams(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::TeamList>, ApiError> {
     let d = state.oncall.config_directory();
-    let teams: Vec<Value> = d
+    let teams = d
         .teams
         .iter()
-        .map(|t| {
-            let members: Vec<Value> = t.members.iter().map(|m| user_json(&d, m)).collect();
-            json!({"id": t.id, "name": t.name, "members": members,
-                "escalation_policy": t.escalation_policy})
+        .map(|t| wire::Team {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            members: t.members.iter().map(|m| user_ref(&d, m)).collect(),
+            escalation_policy: t.escalation_policy.as_ref().map(|p| p.to_string()),
         })
         .collect();
-    Ok(Json(json!({ "teams": teams })))
+    Ok(Json(wire::TeamList { teams }))
 }
 
 /// `GET /api/v1/schedules`: each schedule with who is on call now.
 pub async fn list_schedules(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::ScheduleList>, ApiError> {
     let now = state.now().to_chrono();
     let d = state
         .oncall
         .directory_between(now, now + TimeDelta::milliseconds(1))
         .await?;
-    let schedules: Vec<Value> = d
+    let schedules = d
         .schedules
         .iter()
-        .map(|s| {
-            let layers: Vec<Value> = s
+        .map(|s| wire::Schedule {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            time_zone: s.time_zone.name().to_string(),
+            layers: s
                 .layers
                 .iter()
-                .map(|l| json!({"name": l.name, "users": l.users, "turn": l.turn}))
-                .collect();
-            json!({"id": s.id, "name": s.name, "time_zone": s.time_zone.name(), "layers": layers,
-                "oncall_now": s.oncall_at(now).map(|u| user_json(&d, &u))})
+                .map(|l| wire::Layer {
+                    name: l.name.clone(),
+                    users: l.users.iter().map(|u| u.to_string()).collect(),
+                    turn: turn(&l.turn),
+                })
+                .collect(),
+            oncall_now: s.oncall_at(now).map(|u| user_ref(&d, &u)),
         })
         .collect();
-    Ok(Json(json!({ "schedules": schedules })))
+    Ok(Json(wire::ScheduleList { schedules }))
 }
 
 #[derive(Deserialize)]
@@ -165,7 +190,7 @@ pub async fn oncall_at(
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<AtQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::OnCallAt>, ApiError> {
     let at = parse_time("at", q.at.as_deref())?.unwrap_or_else(|| state.now().to_chrono());
     let (schedule, directory) = state
         .oncall
@@ -174,18 +199,26 @@ pub async fn oncall_at(
     let shifts = schedule.final_shifts(at - SHIFT_SEARCH, at + SHIFT_SEARCH);
     let holding = shifts.iter().find(|s| s.start <= at && at < s.end);
     let body = match holding {
-        Some(s) => json!({
-            "schedule": schedule.id, "at": time(at),
-            "user": user_json(&directory, &s.user),
-            "source": source_json(&schedule, &directory, &s.source),
+        Some(s) => wire::OnCallAt {
+            schedule: schedule.id.to_string(),
+            at: time(at).into(),
+            user: Some(user_ref(&directory, &s.user)),
+            source: Some(shift_source(&schedule, &directory, &s.source)),
             // A shift reaching the edge of the search has no change in sight.
-            "since": (s.start > at - SHIFT_SEARCH).then(|| time(s.start)),
-            "until": (s.end < at + SHIFT_SEARCH).then(|| time(s.end)),
-        }),
-        None => json!({
-            "schedule": schedule.id, "at": time(at), "user": null, "source": null, "since": null,
-            "until": shifts.iter().find(|s| s.start > at).map(|s| time(s.start)),
-        }),
+            since: (s.start > at - SHIFT_SEARCH).then(|| time(s.start).into()),
+            until: (s.end < at + SHIFT_SEARCH).then(|| time(s.end).into()),
+        },
+        None => wire::OnCallAt {
+            schedule: schedule.id.to_string(),
+            at: time(at).into(),
+            user: None,
+            source: None,
+            since: None,
+            until: shifts
+                .iter()
+                .find(|s| s.start > at)
+                .map(|s| time(s.start).into()),
+        },
     };
     Ok(Json(body))
 }
@@ -202,7 +235,7 @@ pub async fn shifts(
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<RangeQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::ShiftList>, ApiError> {
     let from = parse_time("from", q.from.as_deref())?.unwrap_or_else(|| state.now().to_chrono());
     let to = parse_time("to", q.to.as_deref())?.unwrap_or(from + TimeDelta::days(7));
     if to <= from {
@@ -214,23 +247,30 @@ pub async fn shifts(
         ));
     }
     let (schedule, directory) = state.oncall.schedule_between(&id, from, to).await?;
-    let shifts: Vec<Value> = schedule
+    let shifts = schedule
         .final_shifts(from, to)
         .iter()
-        .map(|s| shift_json(&schedule, &directory, s))
+        .map(|s| shift(&schedule, &directory, s))
         .collect();
-    Ok(Json(
-        json!({"schedule": schedule.id, "from": time(from), "to": time(to), "shifts": shifts}),
-    ))
+    Ok(Json(wire::ShiftList {
+        schedule: schedule.id.to_string(),
+        from: time(from).into(),
+        to: time(to).into(),
+        shifts,
+    }))
 }
 
 /// `POST /api/v1/schedules/{id}/overrides` `{user, start, end}` → 201 with the new id.
+///
+/// The body is read field by field rather than into `headroom_api::oncall::NewOverride`: each
+/// missing field and each bad time gets its own message naming it, and extra fields are
+/// ignored, as they always were.
 pub async fn add_override(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Override>), ApiError> {
     state.oncall.known_schedule(&id)?;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
@@ -255,8 +295,13 @@ pub async fn add_override(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": override_id, "schedule": id, "user": user,
-            "start": time(start), "end": time(end)})),
+        Json(wire::Override {
+            id: override_id,
+            schedule: id,
+            user: user.to_string(),
+            start: time(start).into(),
+            end: time(end).into(),
+        }),
     ))
 }
 
@@ -295,13 +340,6 @@ pub async fn user_calendar(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(calendar(state.oncall.user_feed(&id).await?))
-}
-
-/// What a calendar app subscribes to: the feed's URL, holding the feed's own key.
-#[derive(Debug, Serialize)]
-pub struct FeedSubscription {
-    pub feed: String,
-    pub url: String,
 }
 
 /// The subscription URL of a feed's new key.
