@@ -7,10 +7,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use headroom_api::escalation as wire;
 use headroom_oncall::EscalationState;
 use headroom_service::escalation::{Action, Tracked};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::auth::{Auth, scope};
 use crate::error::ApiError;
@@ -19,44 +19,49 @@ use crate::oncall::time;
 use crate::state::AppState;
 
 /// An escalation as the API shows it.
-fn escalation_json(id: &str, t: &Tracked) -> Value {
+fn escalation(id: &str, t: &Tracked) -> wire::Escalation {
     let (state, acknowledged_at, resolved_at) = match t.escalation.state() {
-        EscalationState::Triggered => ("triggered", None, None),
-        EscalationState::Acknowledged { at } => ("acknowledged", Some(time(at)), None),
-        EscalationState::Resolved { at } => ("resolved", None, Some(time(at))),
+        EscalationState::Triggered => (wire::EscalationState::Triggered, None, None),
+        EscalationState::Acknowledged { at } => (
+            wire::EscalationState::Acknowledged,
+            Some(time(at).into()),
+            None,
+        ),
+        EscalationState::Resolved { at } => {
+            (wire::EscalationState::Resolved, None, Some(time(at).into()))
+        }
     };
-    let pages: Vec<Value> = t
-        .pages
-        .iter()
-        .map(|p| json!({"level": p.level, "pass": p.pass, "users": p.users, "at": time(p.at)}))
-        .collect();
-    json!({
-        "id": id,
-        "receiver": t.receiver,
-        "group_key": t.group_key,
-        "group_labels": t.message.group_labels,
-        "policy": t.escalation.policy().id,
-        "state": state,
-        "started_at": time(t.escalation.started()),
-        "acknowledged_at": acknowledged_at,
-        "acknowledged_by": t.acknowledged_by,
-        "resolved_at": resolved_at,
-        "resolved_by": t.resolved_by,
-        "next_page_at": t.escalation.next_deadline().map(time),
-        "pages": pages,
-    })
-}
-
-#[derive(Deserialize)]
-struct ActBody {
-    by: Option<String>,
+    wire::Escalation {
+        id: id.to_string(),
+        receiver: t.receiver.clone(),
+        group_key: t.group_key.clone(),
+        group_labels: t.message.group_labels.clone(),
+        policy: t.escalation.policy().id.to_string(),
+        state,
+        started_at: time(t.escalation.started()).into(),
+        acknowledged_at,
+        acknowledged_by: t.acknowledged_by.clone(),
+        resolved_at,
+        resolved_by: t.resolved_by.clone(),
+        next_page_at: t.escalation.next_deadline().map(|at| time(at).into()),
+        pages: t
+            .pages
+            .iter()
+            .map(|p| wire::Page {
+                level: p.level as u64,
+                pass: p.pass,
+                users: p.users.iter().map(|u| u.to_string()).collect(),
+                at: time(p.at).into(),
+            })
+            .collect(),
+    }
 }
 
 fn parse_by(body: &Bytes) -> Result<Option<String>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice::<ActBody>(body)
+    serde_json::from_slice::<wire::Responder>(body)
         .map(|b| b.by)
         .map_err(|e| ApiError::bad_request(format!("body: expected {{\"by\": \"…\"}} ({e})")))
 }
@@ -66,12 +71,12 @@ async fn act(
     id: &str,
     action: Action,
     by: Option<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Escalation>, ApiError> {
     let t = state
         .escalations
         .act(&state.incidents, id, action, by, None)
         .await?;
-    Ok(Json(escalation_json(id, &t)))
+    Ok(Json(escalation(id, &t)))
 }
 
 /// `POST /api/v1/escalations/{id}/ack` (body optional: `{"by": "…"}`).
@@ -80,7 +85,7 @@ pub async fn acknowledge(
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Escalation>, ApiError> {
     let by = parse_by(&body)?.or(auth.actor);
     act(&state, &id, Action::Acknowledge, by).await
 }
@@ -91,7 +96,7 @@ pub async fn resolve(
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Escalation>, ApiError> {
     let by = parse_by(&body)?.or(auth.actor);
     act(&state, &id, Action::Resolve, by).await
 }
@@ -106,7 +111,7 @@ pub async fn list(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::EscalationList>, ApiError> {
     match q.open.as_deref() {
         None | Some("true") => {}
         Some(other) => {
@@ -116,8 +121,8 @@ pub async fn list(
         }
     }
     let open = state.escalations.open().await?;
-    let list: Vec<Value> = open.iter().map(|(id, t)| escalation_json(id, t)).collect();
-    Ok(Json(json!({ "escalations": list })))
+    let escalations = open.iter().map(|(id, t)| escalation(id, t)).collect();
+    Ok(Json(wire::EscalationList { escalations }))
 }
 
 /// `GET /api/v1/escalations/{id}`.
@@ -125,9 +130,9 @@ pub async fn get_one(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Escalation>, ApiError> {
     let t = state.escalations.get(&id).await?;
-    Ok(Json(escalation_json(&id, &t)))
+    Ok(Json(escalation(&id, &t)))
 }
 
 /// `GET /ack/{token}`, `GET /resolve/{token}`: a page asking to confirm, which changes nothing,
@@ -151,11 +156,14 @@ async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Respo
         .escalations
         .act_by_link(&state.incidents, token, action)
         .await?;
-    let v = escalation_json(id, &t);
+    let state = match t.escalation.state() {
+        EscalationState::Triggered => "triggered",
+        EscalationState::Acknowledged { .. } => "acknowledged",
+        EscalationState::Resolved { .. } => "resolved",
+    };
     Ok(page(&format!(
-        "<p>Escalation {} is {}.</p>",
-        escape(id),
-        escape(v["state"].as_str().unwrap_or("changed"))
+        "<p>Escalation {} is {state}.</p>",
+        escape(id)
     )))
 }
 
