@@ -21,7 +21,9 @@ use headroom_routing::silence::{Silence, SilenceState};
 use headroom_service::desk::{MuteStatus, Mutes};
 use headroom_store::Scope;
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
+use headroom_api::ErrorBody;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -31,6 +33,15 @@ pub fn api_time(t: DateTime<Utc>) -> String {
 }
 
 /// `POST /api/v2/alerts`: the whole batch is validated before any of it is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v2/alerts",
+    summary = "Post alerts (Alertmanager API v2); the batch is validated whole",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    request_body = Vec<wire::PostableAlert>,
+    responses((status = 200, description = "accepted"), (status = 400, description = "invalid alert, nothing stored", body = ErrorBody))
+)]
 pub async fn post_alerts(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
@@ -61,6 +72,15 @@ pub async fn post_alerts(
 /// `POST /api/v1/integrations/alertmanager`: a forwarded notification. Firing alerts stay
 /// firing until a resolved notification for them arrives (the sender's `send_resolved`), as
 /// the sender re-notifies only every `repeat_interval`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/alertmanager",
+    summary = "An Alertmanager's webhook notification (payload version 4)",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    request_body = wire::WebhookMessage,
+    responses((status = 200, description = "accepted", body = wire::WebhookAccepted), (status = 400, description = "invalid payload", body = ErrorBody))
+)]
 pub async fn forwarded(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
@@ -144,6 +164,15 @@ fn receiver(name: &str) -> wire::Receiver {
 
 /// `GET /api/v2/alerts` with Alertmanager's filters: `filter` (matchers), `active`,
 /// `silenced`, `inhibited`, `unprocessed` and `receiver` (a regex).
+#[utoipa::path(
+    get,
+    path = "/api/v2/alerts",
+    summary = "Alerts (Alertmanager API v2)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("filter" = Option<String>, Query, description = "matcher, repeatable"), ("active" = Option<bool>, Query, description = "true|false"), ("silenced" = Option<bool>, Query, description = "true|false"), ("inhibited" = Option<bool>, Query, description = "true|false"), ("unprocessed" = Option<bool>, Query, description = "true|false (accepted, ignored)"), ("receiver" = Option<String>, Query, description = "regex")),
+    responses((status = 200, description = "gettableAlerts", body = Vec<wire::GettableAlert>), (status = 400, description = "bad filter", body = ErrorBody))
+)]
 pub async fn get_alerts(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -183,6 +212,15 @@ pub async fn get_alerts(
 /// Karma read this), with the same filters; `receiver` selects groups by their route's
 /// receiver. Groups in `LabelSet.Before` order then by receiver, alerts in upstream's order,
 /// each alert naming the receivers of every listed group holding it.
+#[utoipa::path(
+    get,
+    path = "/api/v2/alerts/groups",
+    summary = "Alert groups (Alertmanager API v2)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("filter" = Option<String>, Query, description = "matcher, repeatable"), ("active" = Option<bool>, Query, description = "true|false"), ("silenced" = Option<bool>, Query, description = "true|false"), ("inhibited" = Option<bool>, Query, description = "true|false"), ("unprocessed" = Option<bool>, Query, description = "true|false (accepted, ignored)"), ("receiver" = Option<String>, Query, description = "regex")),
+    responses((status = 200, description = "alertGroups", body = Vec<wire::AlertGroup>), (status = 400, description = "bad filter", body = ErrorBody))
+)]
 pub async fn get_alert_groups(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -242,6 +280,14 @@ pub async fn get_alert_groups(
 /// `GET /api/v2/status`: the shape `amtool config` and Grafana read. The config comes with
 /// every secret replaced by `<secret>` (as Alertmanager shows it); `admin` tokens see it as
 /// written.
+#[utoipa::path(
+    get,
+    path = "/api/v2/status",
+    summary = "Cluster, config and version (Alertmanager API v2)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "status", body = wire::AlertmanagerStatus))
+)]
 pub async fn status(
     State(state): State<AppState>,
     auth: Auth<scope::Read>,
@@ -274,6 +320,14 @@ pub async fn status(
 }
 
 /// `GET /api/v2/receivers`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/receivers",
+    summary = "Receiver names",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "receivers", body = Vec<wire::Receiver>))
+)]
 pub async fn receivers(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -291,6 +345,15 @@ pub async fn receivers(
 
 /// `GET /api/v2/silences`, optionally filtered by matchers (`filter`): a silence is listed
 /// when every filter matcher matches its equality matchers, as Alertmanager filters.
+#[utoipa::path(
+    get,
+    path = "/api/v2/silences",
+    summary = "Silences",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("filter" = Option<String>, Query, description = "matcher, repeatable")),
+    responses((status = 200, description = "gettableSilences", body = Vec<wire::GettableSilence>), (status = 400, description = "bad filter", body = ErrorBody))
+)]
 pub async fn list_silences(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -305,6 +368,15 @@ pub async fn list_silences(
 }
 
 /// `GET /api/v2/silence/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/silence/{id}",
+    summary = "One silence",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "silence id")),
+    responses((status = 200, description = "gettableSilence", body = wire::GettableSilence), (status = 404, description = "no such silence", body = ErrorBody))
+)]
 pub async fn get_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -317,6 +389,15 @@ pub async fn get_silence(
 /// `POST /api/v2/silences`: creates a silence, or updates one (`id`) as Alertmanager does:
 /// in place when only its end moved (or it has not started), otherwise by expiring it and
 /// creating a new one.
+#[utoipa::path(
+    post,
+    path = "/api/v2/silences",
+    summary = "Create or update a silence",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    request_body = wire::PostableSilence,
+    responses((status = 200, description = "the silence id", body = wire::SilenceCreated), (status = 400, description = "invalid silence", body = ErrorBody), (status = 404, description = "no silence with that id", body = ErrorBody))
+)]
 pub async fn post_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -328,6 +409,15 @@ pub async fn post_silence(
 }
 
 /// `DELETE /api/v2/silence/{id}`: expires it now.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/silence/{id}",
+    summary = "Expire a silence now",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "silence id")),
+    responses((status = 200, description = "expired"), (status = 400, description = "already expired", body = ErrorBody), (status = 404, description = "no such silence", body = ErrorBody))
+)]
 pub async fn expire_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,

@@ -18,7 +18,9 @@ use headroom_service::state::Pushed;
 use headroom_store::AlertStore;
 use serde::Deserialize;
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
+use headroom_api::ErrorBody;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -206,6 +208,14 @@ pub fn slo_body(view: &SloView) -> wire::Slo {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/slos",
+    summary = "List SLOs with their budgets, burn rates and alert states",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "SLOs", body = wire::SloList))
+)]
 pub async fn list_slos(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -214,6 +224,15 @@ pub async fn list_slos(
     Ok(Json(wire::SloList { slos }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/slos/{slo}",
+    summary = "One SLO",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("slo" = String, Path, description = "SLO id")),
+    responses((status = 200, description = "the SLO", body = wire::Slo), (status = 404, description = "unknown SLO", body = ErrorBody))
+)]
 pub async fn get_slo(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -265,6 +284,15 @@ fn time_param(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/slos/{slo}/series",
+    summary = "SLI, budget remaining and burn rates over time, for charts",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("slo" = String, Path, description = "SLO id"), ("from" = Option<String>, Query, description = "RFC 3339 or unix seconds (default: to − 1d)"), ("to" = Option<String>, Query, description = "RFC 3339 or unix seconds (default: now)"), ("step" = Option<String>, Query, description = "duration such as 5m, or seconds"), ("group" = Option<String>, Query, description = "group key for grouped SLOs")),
+    responses((status = 200, description = "points", body = wire::SloSeries), (status = 400, description = "bad range or step", body = ErrorBody), (status = 404, description = "unknown SLO or group", body = ErrorBody))
+)]
 pub async fn slo_series(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -315,6 +343,16 @@ pub async fn slo_series(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/slos/{slo}/events",
+    summary = "Push SLI events (all or nothing; Idempotency-Key makes a retry count once)",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    params(("slo" = String, Path, description = "SLO id"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 256 visible ASCII characters; a batch sent again with the same key counts once")),
+    request_body(content((wire::EventBatch = "application/json"), (wire::Event = "application/x-ndjson"))),
+    responses((status = 200, description = "accepted, or recognised as a duplicate", body = wire::EventsAccepted), (status = 400, description = "malformed batch", body = ErrorBody), (status = 404, description = "unknown SLO", body = ErrorBody), (status = 413, description = "body too large", body = ErrorBody), (status = 422, description = "timestamps outside retention or too far in the future", body = ErrorBody))
+)]
 pub async fn push_events(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
@@ -359,6 +397,15 @@ pub struct TransitionsQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/transitions",
+    summary = "Alert state changes, newest first",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("slo" = Option<String>, Query, description = "only this SLO"), ("from" = Option<String>, Query, description = "RFC 3339 or unix seconds"), ("to" = Option<String>, Query, description = "RFC 3339 or unix seconds"), ("limit" = Option<u32>, Query, description = "at most 1000 (default 100)")),
+    responses((status = 200, description = "transitions", body = wire::TransitionList), (status = 400, description = "bad time", body = ErrorBody))
+)]
 pub async fn transitions(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -396,6 +443,14 @@ fn stored_state(name: &str) -> Result<wire::AlertState, ApiError> {
 }
 
 /// `POST /-/reload`: re-reads the config; an invalid one is refused and the running one stays.
+#[utoipa::path(
+    post,
+    path = "/-/reload",
+    summary = "Reload the config; an invalid one is refused and the running one stays",
+    description = needs::ADMIN,
+    security(("bearer" = [])),
+    responses((status = 200, description = "reloaded", body = Reloaded), (status = 422, description = "invalid config, one problem a line", body = ErrorBody))
+)]
 pub async fn reload(
     State(state): State<AppState>,
     _auth: Auth<scope::Admin>,

@@ -12,7 +12,9 @@ use headroom_oncall::EscalationState;
 use headroom_service::escalation::{Action, Tracked};
 use serde::Deserialize;
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
+use headroom_api::ErrorBody;
+
 use crate::error::ApiError;
 use crate::html::{escape, page};
 use crate::oncall::time;
@@ -80,6 +82,16 @@ async fn act(
 }
 
 /// `POST /api/v1/escalations/{id}/ack` (body optional: `{"by": "…"}`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/escalations/{id}/ack",
+    summary = "Acknowledge: stop paging",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "escalation id")),
+    request_body(content = Option<wire::Responder>, description = "optional: who acts (the token's name when absent)"),
+    responses((status = 200, description = "escalation", body = wire::Escalation), (status = 400, description = "bad body", body = ErrorBody), (status = 404, description = "no such escalation", body = ErrorBody), (status = 409, description = "already resolved", body = ErrorBody))
+)]
 pub async fn acknowledge(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -91,6 +103,16 @@ pub async fn acknowledge(
 }
 
 /// `POST /api/v1/escalations/{id}/resolve` (body optional: `{"by": "…"}`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/escalations/{id}/resolve",
+    summary = "Resolve: end the escalation",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "escalation id")),
+    request_body(content = Option<wire::Responder>, description = "optional: who acts (the token's name when absent)"),
+    responses((status = 200, description = "escalation", body = wire::Escalation), (status = 400, description = "bad body", body = ErrorBody), (status = 404, description = "no such escalation", body = ErrorBody))
+)]
 pub async fn resolve(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -107,6 +129,15 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/escalations?open=true`: the escalations in progress (acknowledged ones too).
+#[utoipa::path(
+    get,
+    path = "/api/v1/escalations",
+    summary = "Open escalations",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("open" = Option<String>, Query, description = "true")),
+    responses((status = 200, description = "escalations", body = wire::EscalationList), (status = 400, description = "open is not true", body = ErrorBody))
+)]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -126,6 +157,15 @@ pub async fn list(
 }
 
 /// `GET /api/v1/escalations/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/escalations/{id}",
+    summary = "One escalation with its pages",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "escalation id")),
+    responses((status = 200, description = "escalation", body = wire::Escalation), (status = 404, description = "no such escalation", body = ErrorBody))
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -133,6 +173,33 @@ pub async fn get_one(
 ) -> Result<Json<wire::Escalation>, ApiError> {
     let t = state.escalations.get(&id).await?;
     Ok(Json(escalation(&id, &t)))
+}
+
+const LINK_IS_CREDENTIAL: &str =
+    "No token: the signed link is the credential (expiring, single use).";
+
+/// A signed link's path, for the document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct LinkToken {
+    /// The link's signed token.
+    token: String,
+}
+
+/// The refusals of a signed link, for the document (never built: handlers answer an
+/// `ApiError`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum LinkRefused {
+    #[response(status = 400, description = "malformed")]
+    Malformed(ErrorBody),
+    #[response(status = 403, description = "forged")]
+    Forged(ErrorBody),
+    #[response(status = 409, description = "already used")]
+    Used(ErrorBody),
+    #[response(status = 410, description = "expired")]
+    Expired(ErrorBody),
 }
 
 /// `GET /ack/{token}`, `GET /resolve/{token}`: a page asking to confirm, which changes nothing,
@@ -168,6 +235,14 @@ async fn use_link(state: &AppState, token: &str, action: Action) -> Result<Respo
 }
 
 /// `GET /ack/{token}`: the confirm page of a signed acknowledge link.
+#[utoipa::path(
+    get,
+    path = "/ack/{token}",
+    description = LINK_IS_CREDENTIAL,
+    summary = "Confirm page of a signed acknowledge link",
+    params(LinkToken),
+    responses((status = 200, description = "a page with a button that POSTs to the link; changes nothing", body = String, content_type = "text/html"), LinkRefused)
+)]
 pub async fn ack_link_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -176,6 +251,14 @@ pub async fn ack_link_page(
 }
 
 /// `GET /resolve/{token}`: the confirm page of a signed resolve link.
+#[utoipa::path(
+    get,
+    path = "/resolve/{token}",
+    description = LINK_IS_CREDENTIAL,
+    summary = "Confirm page of a signed resolve link",
+    params(LinkToken),
+    responses((status = 200, description = "a page with a button that POSTs to the link; changes nothing", body = String, content_type = "text/html"), LinkRefused)
+)]
 pub async fn resolve_link_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -184,6 +267,14 @@ pub async fn resolve_link_page(
 }
 
 /// `POST /ack/{token}`: acknowledges through a signed link (no token header).
+#[utoipa::path(
+    post,
+    path = "/ack/{token}",
+    description = LINK_IS_CREDENTIAL,
+    summary = "Acknowledge through a signed link from a page",
+    params(LinkToken),
+    responses((status = 200, description = "acknowledged", body = String, content_type = "text/html"), LinkRefused)
+)]
 pub async fn ack_link(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -192,6 +283,14 @@ pub async fn ack_link(
 }
 
 /// `POST /resolve/{token}`: resolves through a signed link (no token header).
+#[utoipa::path(
+    post,
+    path = "/resolve/{token}",
+    description = LINK_IS_CREDENTIAL,
+    summary = "Resolve through a signed link from a page",
+    params(LinkToken),
+    responses((status = 200, description = "resolved", body = String, content_type = "text/html"), LinkRefused)
+)]
 pub async fn resolve_link(
     State(state): State<AppState>,
     Path(token): Path<String>,

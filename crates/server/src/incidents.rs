@@ -30,7 +30,9 @@ use headroom_service::incidents::{Declare, Stored, parse_id, stored_resolved_at}
 use headroom_service::limits;
 use serde::{Deserialize, Deserializer};
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
+use headroom_api::ErrorBody;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -232,6 +234,15 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 // ---- handlers ----
 
 /// `POST /api/v1/incidents`: declares an incident; 201 with it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents",
+    summary = "Declare an incident",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    request_body = wire::Declaration,
+    responses((status = 201, description = "the incident", body = wire::Incident), (status = 400, description = "bad body", body = ErrorBody))
+)]
 pub async fn declare(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -265,6 +276,15 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/incidents`: newest first, without timelines; open ones unless `status=all`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    summary = "Incidents, newest first",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "open|all"), ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339")),
+    responses((status = 200, description = "incidents", body = wire::IncidentList), (status = 400, description = "bad range", body = ErrorBody))
+)]
 pub async fn list_incidents(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -290,6 +310,15 @@ pub async fn list_incidents(
 }
 
 /// `GET /api/v1/incidents/{id}`: the incident with its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    summary = "One incident with its timeline",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = wire::Incident), (status = 404, description = "no such incident", body = ErrorBody))
+)]
 pub async fn get_incident(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -297,6 +326,22 @@ pub async fn get_incident(
 ) -> Result<Json<wire::Incident>, ApiError> {
     let stored = state.incidents.get(parse_id(&id)?).await?;
     Ok(Json(incident(&stored, true)?))
+}
+
+/// The refusals of an operation on one incident, for the document (never built: handlers
+/// answer an `ApiError`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum OperationRefused {
+    #[response(status = 400, description = "bad body")]
+    BadBody(ErrorBody),
+    #[response(status = 404, description = "no such incident")]
+    NotFound(ErrorBody),
+    #[response(
+        status = 409,
+        description = "a move the incident's status does not allow, or a concurrent change"
+    )]
+    Conflict(ErrorBody),
 }
 
 /// Runs one operation as the request's actor and answers with the changed incident.
@@ -310,6 +355,15 @@ async fn operate(
     Ok(Json(incident(&stored, true)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/acknowledge",
+    summary = "Acknowledge",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn acknowledge(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -322,6 +376,15 @@ pub async fn acknowledge(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/resolve",
+    summary = "Resolve",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn resolve(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -334,6 +397,16 @@ pub async fn resolve(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/status",
+    summary = "Move the status (triggered → … → resolved)",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::StatusChange,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn set_status(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -349,6 +422,16 @@ pub async fn set_status(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/severity",
+    summary = "Change the severity (SEV1–SEV4)",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::SeverityChange,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn set_severity(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -364,6 +447,16 @@ pub async fn set_severity(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/roles",
+    summary = "Assign a role (commander, communications, scribe)",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::RoleAssignment,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn assign_role(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -379,6 +472,16 @@ pub async fn assign_role(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/notes",
+    summary = "Add a note to the timeline",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::Note,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn add_note(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -396,6 +499,16 @@ pub async fn add_note(
 
 /// `POST …/impact-start` `{started_at}`: corrects when the impact began, as the investigation
 /// learns it (the postmortem's duration, detection delay and budget window follow).
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/impact-start",
+    summary = "Set when the impact started",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::ImpactStart,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn set_impact_start(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -412,6 +525,16 @@ pub async fn set_impact_start(
 }
 
 /// `POST …/action-items`: 201 with the incident; the new item is the last of `action_items`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/action-items",
+    summary = "Add an action item",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::NewActionItem,
+    responses((status = 201, description = "the incident, the new item last", body = wire::Incident), OperationRefused)
+)]
 pub async fn add_action_item(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -446,6 +569,16 @@ struct ActionItemPatch {
 }
 
 /// `PATCH …/action-items/{n}`: changes the fields given; `null` clears an owner or due date.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/incidents/{id}/action-items/{n}",
+    summary = "Update an action item",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id"), ("n" = String, Path, description = "action item number")),
+    request_body = wire::ActionItemPatch,
+    responses((status = 200, description = "the incident", body = wire::Incident), (status = 400, description = "bad body", body = ErrorBody), (status = 404, description = "no such incident or item", body = ErrorBody))
+)]
 pub async fn update_action_item(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
@@ -486,6 +619,15 @@ pub async fn update_action_item(
 }
 
 /// `GET …/{id}/postmortem`: the Markdown draft.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/postmortem",
+    summary = "The postmortem draft (text/markdown)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "Markdown", body = String, content_type = "text/markdown"), (status = 404, description = "no such incident", body = ErrorBody))
+)]
 pub async fn postmortem(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -519,6 +661,15 @@ fn mean(m: MeanTime) -> wire::MeanTime {
 
 /// `GET /api/v1/incidents/metrics`: MTTA and MTTR of the incidents opened in `[from, to)`
 /// (default: the 30 days before now), optionally only a service's or a team's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/metrics",
+    summary = "MTTA and MTTR over a range",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("from" = Option<String>, Query, description = "RFC 3339 (default: to − 30d)"), ("to" = Option<String>, Query, description = "RFC 3339 (default: now)"), ("service" = Option<String>, Query, description = "only this service"), ("team" = Option<String>, Query, description = "only this team's services")),
+    responses((status = 200, description = "metrics", body = wire::IncidentMetrics), (status = 400, description = "bad range", body = ErrorBody))
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,

@@ -19,7 +19,9 @@ use headroom_service::oncall::NewOverride;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::auth::{Auth, ClientAddr, scope};
+use crate::auth::{Auth, ClientAddr, needs, scope};
+use headroom_api::ErrorBody;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -92,6 +94,14 @@ fn turn(t: &TurnLength) -> wire::TurnLength {
 
 /// `GET /api/v1/users`. Contact methods show their kind (and an email address), not webhook
 /// URLs, which are secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    summary = "Users (contact methods without their secrets)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "users", body = wire::UserList))
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -128,6 +138,14 @@ pub async fn list_users(
 }
 
 /// `GET /api/v1/teams`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams",
+    summary = "Teams",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "teams", body = wire::TeamList))
+)]
 pub async fn list_teams(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -147,6 +165,14 @@ pub async fn list_teams(
 }
 
 /// `GET /api/v1/schedules`: each schedule with who is on call now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules",
+    summary = "Schedules with who is on call now",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "schedules", body = wire::ScheduleList))
+)]
 pub async fn list_schedules(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -185,6 +211,15 @@ pub struct AtQuery {
 
 /// `GET /api/v1/schedules/{id}/oncall?at=`: who is on call at `at` (default now), from which
 /// layer or override, since and until when.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/oncall",
+    summary = "Who is on call at an instant",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id"), ("at" = Option<String>, Query, description = "RFC 3339 (default now)")),
+    responses((status = 200, description = "who, from which layer or override, since, until", body = wire::OnCallAt), (status = 400, description = "bad at", body = ErrorBody), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn oncall_at(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -230,6 +265,15 @@ pub struct RangeQuery {
 }
 
 /// `GET /api/v1/schedules/{id}/shifts?from=&to=`: the final schedule (default: the next 7 days).
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/shifts",
+    summary = "The final schedule over a range",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id"), ("from" = Option<String>, Query, description = "RFC 3339 (default now)"), ("to" = Option<String>, Query, description = "RFC 3339 (default from + 7d)")),
+    responses((status = 200, description = "shifts", body = wire::ShiftList), (status = 400, description = "bad range", body = ErrorBody), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn shifts(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -265,6 +309,16 @@ pub async fn shifts(
 /// The body is read field by field rather than into `headroom_api::oncall::NewOverride`: each
 /// missing field and each bad time gets its own message naming it, and extra fields are
 /// ignored, as they always were.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/overrides",
+    summary = "Add an override: someone covers a range",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id")),
+    request_body = wire::NewOverride,
+    responses((status = 201, description = "the override", body = wire::Override), (status = 400, description = "bad body", body = ErrorBody), (status = 404, description = "no such schedule or user", body = ErrorBody))
+)]
 pub async fn add_override(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -307,6 +361,15 @@ pub async fn add_override(
 
 /// `DELETE /api/v1/overrides/{id}`: only overrides added through the API; the config's own are
 /// changed in the config.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/overrides/{id}",
+    summary = "Remove an override added through the API",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "override id")),
+    responses((status = 204, description = "removed"), (status = 404, description = "no such override", body = ErrorBody), (status = 409, description = "defined in the config", body = ErrorBody))
+)]
 pub async fn delete_override(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -325,6 +388,15 @@ fn calendar(feed: String) -> Response {
 }
 
 /// `GET /api/v1/schedules/{id}/calendar.ics`, for API clients (token in the header).
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/calendar.ics",
+    summary = "A schedule's shifts as iCalendar",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id")),
+    responses((status = 200, description = "iCalendar", body = String, content_type = "text/calendar"), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn schedule_calendar(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -334,6 +406,15 @@ pub async fn schedule_calendar(
 }
 
 /// `GET /api/v1/users/{id}/calendar.ics`: the user's shifts in every schedule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/calendar.ics",
+    summary = "A user's on-call shifts as iCalendar",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, description = "iCalendar", body = String, content_type = "text/calendar"), (status = 404, description = "no such user", body = ErrorBody))
+)]
 pub async fn user_calendar(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -354,6 +435,15 @@ fn subscription(state: &AppState, (feed, key): (String, String)) -> Json<FeedSub
 /// `POST /api/v1/users/{id}/calendar-key`: a new subscription URL for the user's feed; the
 /// previous one stops working. Calendar apps cannot send headers, so the URL carries a key that
 /// reads this one feed and nothing else.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/calendar-key",
+    summary = "A new subscription URL for the user's calendar feed; the previous one stops working",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, description = "the new subscription", body = FeedSubscription), (status = 404, description = "no such user", body = ErrorBody))
+)]
 pub async fn rotate_user_feed(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -364,6 +454,15 @@ pub async fn rotate_user_feed(
 }
 
 /// `POST /api/v1/schedules/{id}/calendar-key`: as [`rotate_user_feed`], for a schedule.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/calendar-key",
+    summary = "A new subscription URL for the schedule's calendar feed; the previous one stops working",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id")),
+    responses((status = 200, description = "the new subscription", body = FeedSubscription), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn rotate_schedule_feed(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -375,6 +474,14 @@ pub async fn rotate_schedule_feed(
 
 /// `GET /calendars/{key}/feed.ics`: the feed this key was made for. Wrong keys count as failed
 /// authentication for the client's address.
+#[utoipa::path(
+    get,
+    path = "/calendars/{key}/feed.ics",
+    description = "No token: the key in the path reads this one feed only.",
+    summary = "A calendar feed by its subscription key (calendar apps cannot send headers)",
+    params(("key" = String, Path, description = "the feed's key, from POST …/calendar-key")),
+    responses((status = 200, description = "iCalendar", body = String, content_type = "text/calendar"), (status = 404, description = "unknown or rotated key", body = ErrorBody), (status = 429, description = "too many wrong keys from this address", body = ErrorBody))
+)]
 pub async fn keyed_feed(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

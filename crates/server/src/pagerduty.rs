@@ -11,7 +11,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use headroom_api::pagerduty::EventResponse;
+use headroom_api::ErrorBody;
+use headroom_api::pagerduty::{EventResponse, PagerDutyEvent};
 use headroom_ingest::pagerduty::parse_event;
 use headroom_service::pagerduty::EventRefused;
 
@@ -35,6 +36,14 @@ fn invalid(errors: Vec<String>) -> Response {
 }
 
 /// `POST /v2/enqueue`.
+#[utoipa::path(
+    post,
+    path = "/v2/enqueue",
+    description = "The routing key in the body authenticates: it must be one of the config's integrations.",
+    summary = "PagerDuty Events API v2 (trigger, acknowledge, resolve)",
+    request_body = PagerDutyEvent,
+    responses((status = 202, description = "processed", body = EventResponse), (status = 400, description = "invalid event, or an unknown routing key", body = EventResponse), (status = 429, description = "throttled", body = EventResponse), (status = 503, description = "storage failed: retry", body = ErrorBody))
+)]
 pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
     let event = match parse_event(&body) {
         Ok(e) => e,

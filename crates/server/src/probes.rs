@@ -10,7 +10,9 @@ use headroom_probe::spec::{ProbeKind, ProbeResult};
 use headroom_service::signals::{PROBE_HISTORY, ProbeRecord};
 use serde::Deserialize;
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
+use headroom_api::ErrorBody;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -71,6 +73,14 @@ fn probe(r: &ProbeRecord) -> wire::Probe {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/probes",
+    summary = "Probes with their latest result",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "probes", body = wire::ProbeList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -86,6 +96,15 @@ pub struct ResultsQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/probes/{name}/results",
+    summary = "A probe's recent results, newest first",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "probe name"), ("limit" = Option<u32>, Query, description = "at most this many (default: all kept, 200)")),
+    responses((status = 200, description = "results", body = wire::ProbeResults), (status = 400, description = "bad limit", body = ErrorBody), (status = 404, description = "unknown probe", body = ErrorBody))
+)]
 pub async fn results(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -105,6 +124,15 @@ pub async fn results(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/heartbeats/{name}",
+    summary = "A heartbeat's ping: the job ran",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "heartbeat probe name")),
+    responses((status = 200, description = "received", body = wire::HeartbeatReceived), (status = 404, description = "no such heartbeat", body = ErrorBody))
+)]
 pub async fn ping(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
@@ -131,6 +159,14 @@ pub async fn ping(
 }
 
 /// `GET /api/v1/targets`: every scrape target with its health, as Prometheus reports them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/targets",
+    summary = "Scrape targets and their health",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "targets", body = wire::TargetList))
+)]
 pub async fn targets(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
