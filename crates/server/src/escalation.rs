@@ -84,6 +84,7 @@ async fn act(
 /// `POST /api/v1/escalations/{id}/ack` (body optional: `{"by": "…"}`).
 #[utoipa::path(
     post,
+    operation_id = "acknowledge_escalation",
     path = "/api/v1/escalations/{id}/ack",
     summary = "Acknowledge: stop paging",
     description = needs::RESPOND,
@@ -105,6 +106,7 @@ pub async fn acknowledge(
 /// `POST /api/v1/escalations/{id}/resolve` (body optional: `{"by": "…"}`).
 #[utoipa::path(
     post,
+    operation_id = "resolve_escalation",
     path = "/api/v1/escalations/{id}/resolve",
     summary = "Resolve: end the escalation",
     description = needs::RESPOND,
@@ -131,6 +133,7 @@ pub struct ListQuery {
 /// `GET /api/v1/escalations?open=true`: the escalations in progress (acknowledged ones too).
 #[utoipa::path(
     get,
+    operation_id = "list_escalations",
     path = "/api/v1/escalations",
     summary = "Open escalations",
     description = needs::READ,
@@ -159,6 +162,7 @@ pub async fn list(
 /// `GET /api/v1/escalations/{id}`.
 #[utoipa::path(
     get,
+    operation_id = "get_escalation",
     path = "/api/v1/escalations/{id}",
     summary = "One escalation with its pages",
     description = needs::READ,

@@ -357,6 +357,7 @@ async fn operate(
 
 #[utoipa::path(
     post,
+    operation_id = "acknowledge_incident",
     path = "/api/v1/incidents/{id}/acknowledge",
     summary = "Acknowledge",
     description = needs::RESPOND,
@@ -378,6 +379,7 @@ pub async fn acknowledge(
 
 #[utoipa::path(
     post,
+    operation_id = "resolve_incident",
     path = "/api/v1/incidents/{id}/resolve",
     summary = "Resolve",
     description = needs::RESPOND,
@@ -663,6 +665,7 @@ fn mean(m: MeanTime) -> wire::MeanTime {
 /// (default: the 30 days before now), optionally only a service's or a team's.
 #[utoipa::path(
     get,
+    operation_id = "incident_metrics",
     path = "/api/v1/incidents/metrics",
     summary = "MTTA and MTTR over a range",
     description = needs::READ,

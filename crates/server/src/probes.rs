@@ -75,6 +75,7 @@ fn probe(r: &ProbeRecord) -> wire::Probe {
 
 #[utoipa::path(
     get,
+    operation_id = "list_probes",
     path = "/api/v1/probes",
     summary = "Probes with their latest result",
     description = needs::READ,
