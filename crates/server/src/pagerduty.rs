@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use headroom_api::ErrorBody;
-use headroom_api::pagerduty::{EventResponse, PagerDutyEvent};
+use headroom_api::pagerduty::{EventOutcome, EventResponse, PagerDutyEvent};
 use headroom_ingest::pagerduty::parse_event;
 use headroom_service::pagerduty::EventRefused;
 
@@ -27,7 +27,7 @@ fn invalid(errors: Vec<String>) -> Response {
     answer(
         StatusCode::BAD_REQUEST,
         EventResponse {
-            status: "invalid event".into(),
+            status: EventOutcome::Invalid,
             message: "Event object is invalid".into(),
             dedup_key: None,
             errors: Some(errors),
@@ -57,7 +57,7 @@ pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(dedup_key) => answer(
             StatusCode::ACCEPTED,
             EventResponse {
-                status: "success".into(),
+                status: EventOutcome::Success,
                 message: "Event processed".into(),
                 dedup_key: Some(dedup_key),
                 errors: None,
@@ -67,7 +67,7 @@ pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
         Err(e @ EventRefused::Throttled) => answer(
             StatusCode::TOO_MANY_REQUESTS,
             EventResponse {
-                status: "throttle event".into(),
+                status: EventOutcome::Throttled,
                 message: e.to_string(),
                 dedup_key: None,
                 errors: None,
