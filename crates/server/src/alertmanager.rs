@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use headroom_api::ErrorBody;
 use headroom_api::alertmanager as wire;
 use headroom_ingest::alertmanager::{parse_posted_alerts, parse_posted_silence, parse_webhook};
 use headroom_routing::alert::{Alert, PostableAlert};
@@ -22,8 +23,6 @@ use headroom_service::desk::{MuteStatus, Mutes};
 use headroom_store::Scope;
 
 use crate::auth::{Auth, needs, scope};
-use headroom_api::ErrorBody;
-
 use crate::error::ApiError;
 use crate::state::AppState;
 

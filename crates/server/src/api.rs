@@ -1,14 +1,15 @@
 //! JSON API handlers under /api/v1: thin adapters between HTTP and the service's engine.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use headroom_core::evaluator;
-use std::collections::BTreeMap;
-
+use headroom_api::ErrorBody;
 use headroom_api::reload::{ReloadStatus, Reloaded};
 use headroom_api::slo as wire;
+use headroom_core::evaluator;
 use headroom_core::{
     AlertState, BudgetingMethod, RatioQueries, Sli, Slo, SloStatus, Span, Timestamp,
 };
@@ -19,8 +20,6 @@ use headroom_store::AlertStore;
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
-use headroom_api::ErrorBody;
-
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -95,7 +94,7 @@ fn burn_rates(st: &SloStatus) -> BTreeMap<String, Option<f64>> {
 }
 
 /// The wire name of an alert state; the store keeps the same names as text.
-pub fn alert_state(s: AlertState) -> wire::AlertState {
+fn alert_state(s: AlertState) -> wire::AlertState {
     match s {
         AlertState::Inactive => wire::AlertState::Inactive,
         AlertState::Pending => wire::AlertState::Pending,

@@ -7,14 +7,13 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use headroom_api::ErrorBody;
 use headroom_api::escalation as wire;
 use headroom_oncall::EscalationState;
 use headroom_service::escalation::{Action, Tracked};
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
-use headroom_api::ErrorBody;
-
 use crate::error::ApiError;
 use crate::html::{escape, page};
 use crate::oncall::time;

@@ -19,6 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use headroom_api::ErrorBody;
 use headroom_api::Time;
 use headroom_api::incident as wire;
 use headroom_core::{Span, Timestamp};
@@ -31,8 +32,6 @@ use headroom_service::limits;
 use serde::{Deserialize, Deserializer};
 
 use crate::auth::{Auth, needs, scope};
-use headroom_api::ErrorBody;
-
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -12,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use headroom_api::ErrorBody;
 use headroom_api::calendar::FeedSubscription;
 use headroom_api::oncall as wire;
 use headroom_oncall::{ContactMethod, Directory, Schedule, Shift, Source, TurnLength, UserId};
@@ -20,8 +21,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::{Auth, ClientAddr, needs, scope};
-use headroom_api::ErrorBody;
-
 use crate::error::ApiError;
 use crate::state::AppState;
 

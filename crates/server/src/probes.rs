@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use headroom_api::ErrorBody;
 use headroom_api::probe as wire;
 use headroom_collect::scrape::Health;
 use headroom_core::Timestamp;
@@ -11,8 +12,6 @@ use headroom_service::signals::{PROBE_HISTORY, ProbeRecord};
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
-use headroom_api::ErrorBody;
-
 use crate::error::ApiError;
 use crate::state::AppState;
 

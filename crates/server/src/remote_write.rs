@@ -5,12 +5,11 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use headroom_api::ErrorBody;
 use headroom_ingest::remote_write::{Limits, decode};
 use std::sync::atomic::Ordering;
 
 use crate::auth::{Auth, needs, scope};
-use headroom_api::ErrorBody;
-
 use crate::error::ApiError;
 use crate::limits::{MAX_BODY_BYTES, MAX_DECOMPRESSED};
 use crate::state::AppState;
