@@ -221,6 +221,7 @@ pub struct MeanTime {
 
 /// `POST /api/v1/incidents`: declares an incident (201 with it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Declaration {
     pub title: String,
     /// `SEV1` to `SEV4`, in any case.
@@ -240,6 +241,7 @@ pub struct Declaration {
 
 /// `POST …/{id}/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StatusChange {
     /// A later status than the current one: `acknowledged` … `resolved`.
     pub status: String,
@@ -247,6 +249,7 @@ pub struct StatusChange {
 
 /// `POST …/{id}/severity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SeverityChange {
     /// `SEV1` to `SEV4`, in any case.
     pub severity: String,
@@ -254,6 +257,7 @@ pub struct SeverityChange {
 
 /// `POST …/{id}/roles`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RoleAssignment {
     /// `commander`, `communications` or `scribe`, in any case.
     pub role: String,
@@ -262,12 +266,14 @@ pub struct RoleAssignment {
 
 /// `POST …/{id}/notes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Note {
     pub text: String,
 }
 
 /// `POST …/{id}/impact-start`: corrects when the impact began.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ImpactStart {
     /// RFC 3339, unix seconds or a date.
     pub started_at: String,
@@ -275,6 +281,7 @@ pub struct ImpactStart {
 
 /// `POST …/{id}/action-items` (201 with the incident; the new item is the last).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewActionItem {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -71,12 +71,22 @@ pub struct EventLink {
     pub text: Option<String>,
 }
 
+/// What became of an event, in PagerDuty's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum EventOutcome {
+    #[serde(rename = "success")]
+    Success,
+    #[serde(rename = "invalid event")]
+    Invalid,
+    #[serde(rename = "throttle event")]
+    Throttled,
+}
+
 /// Every answer: 202 `success` with the `dedup_key`; 400 `invalid event` with `errors`;
 /// 429 `throttle event`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EventResponse {
-    /// `success`, `invalid event` or `throttle event`.
-    pub status: String,
+    pub status: EventOutcome,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_key: Option<String>,

@@ -4,8 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::Time;
 
@@ -57,11 +61,38 @@ pub struct SloGroup {
 
 /// An SLO's top-level figures: those of its worst group, or, for a grouped SLO with no group
 /// yet, figures that are all `null` with no burn rate and no alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Standing {
     Measured(GroupStatus),
     NoGroupYet(Figures),
+}
+
+/// Written by hand for `anyOf` where the derive writes `oneOf`: a measured group's figures
+/// satisfy [`Figures`] as well, so "exactly one" would refuse every measured SLO.
+impl utoipa::PartialSchema for Standing {
+    fn schema() -> RefOr<Schema> {
+        let any_of = AnyOfBuilder::new()
+            .item(Ref::from_schema_name(GroupStatus::name()))
+            .item(Ref::from_schema_name(Figures::name()))
+            .description(Some(
+                "The figures of the group with the least budget left, or, for a grouped SLO \
+                 with no group yet, figures that are all `null` with no burn rate and no alert.",
+            ));
+        Schema::AnyOf(any_of.build()).into()
+    }
+}
+
+impl ToSchema for Standing {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Standing")
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((GroupStatus::name().into(), GroupStatus::schema()));
+        <GroupStatus as ToSchema>::schemas(schemas);
+        schemas.push((Figures::name().into(), Figures::schema()));
+        <Figures as ToSchema>::schemas(schemas);
+    }
 }
 
 impl Standing {
@@ -206,6 +237,7 @@ pub struct SloAlert {
 /// An SLO alert's state: inactive → pending (with a `for`) → firing → resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = SloAlertState)]
 pub enum AlertState {
     Inactive,
     Pending,

@@ -13,16 +13,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use headroom_api::ErrorBody;
+use headroom_api::alertmanager as wire;
 use headroom_ingest::alertmanager::{parse_posted_alerts, parse_posted_silence, parse_webhook};
 use headroom_routing::alert::{Alert, PostableAlert};
-use headroom_routing::matcher::{Matcher, all_match, parse_matchers};
-use headroom_routing::silence::Silence;
+use headroom_routing::matcher::{MatchOp, Matcher, all_match, parse_matchers};
+use headroom_routing::silence::{Silence, SilenceState};
 use headroom_service::desk::{MuteStatus, Mutes};
-use headroom_service::records::matchers_json;
 use headroom_store::Scope;
-use serde_json::{Value, json};
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,6 +32,15 @@ pub fn api_time(t: DateTime<Utc>) -> String {
 }
 
 /// `POST /api/v2/alerts`: the whole batch is validated before any of it is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v2/alerts",
+    summary = "Post alerts (Alertmanager API v2); the batch is validated whole",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    request_body = Vec<wire::PostableAlert>,
+    responses((status = 200, description = "accepted"), (status = 400, description = "invalid alert, nothing stored", body = ErrorBody))
+)]
 pub async fn post_alerts(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
@@ -62,11 +71,20 @@ pub async fn post_alerts(
 /// `POST /api/v1/integrations/alertmanager`: a forwarded notification. Firing alerts stay
 /// firing until a resolved notification for them arrives (the sender's `send_resolved`), as
 /// the sender re-notifies only every `repeat_interval`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/alertmanager",
+    summary = "An Alertmanager's webhook notification (payload version 4)",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    request_body = wire::WebhookMessage,
+    responses((status = 200, description = "accepted", body = wire::WebhookAccepted), (status = 400, description = "invalid payload", body = ErrorBody))
+)]
 pub async fn forwarded(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::WebhookAccepted>, ApiError> {
     let payload = parse_webhook(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = state.now().to_chrono();
     let mut alerts = Vec::with_capacity(payload.alerts.len());
@@ -93,7 +111,10 @@ pub async fn forwarded(
     }
     let n = alerts.len();
     state.accept(alerts, "webhook").await?;
-    Ok(Json(json!({"status": "success", "alerts": n})))
+    Ok(Json(wire::WebhookAccepted {
+        status: wire::WebhookOutcome::Success,
+        alerts: n as u64,
+    }))
 }
 
 /// Alertmanager's `active`, `silenced` and `inhibited` filters.
@@ -107,33 +128,55 @@ fn shown(status: &MuteStatus, q: &AlertQuery) -> bool {
 }
 
 /// A `gettableAlert`.
-fn gettable(alert: &Alert, receivers: &[String], status: &MuteStatus) -> Value {
-    json!({
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "startsAt": api_time(alert.starts_at),
+fn gettable(alert: &Alert, receivers: &[String], status: &MuteStatus) -> wire::GettableAlert {
+    wire::GettableAlert {
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        starts_at: api_time(alert.starts_at).into(),
         // An alert with no known end (headroom's own, a forwarded one) shows Go's zero time,
         // as Alertmanager's webhook does: the API's schema requires a time here.
-        "endsAt": alert.ends_at.map_or_else(|| "0001-01-01T00:00:00.000Z".to_string(), api_time),
-        "updatedAt": api_time(alert.updated_at),
-        "generatorURL": alert.generator_url,
-        "fingerprint": alert.fingerprint().to_string(),
-        "receivers": receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
-        "status": {
-            "state": if status.suppressed() { "suppressed" } else { "active" },
-            "silencedBy": status.silenced_by,
-            "inhibitedBy": status.inhibited_by,
+        ends_at: alert
+            .ends_at
+            .map_or_else(|| "0001-01-01T00:00:00.000Z".to_string(), api_time)
+            .into(),
+        updated_at: api_time(alert.updated_at).into(),
+        generator_url: alert.generator_url.clone(),
+        fingerprint: alert.fingerprint().to_string(),
+        receivers: receivers.iter().map(|r| receiver(r)).collect(),
+        status: wire::AlertStatus {
+            state: if status.suppressed() {
+                wire::AlertState::Suppressed
+            } else {
+                wire::AlertState::Active
+            },
+            silenced_by: status.silenced_by.iter().map(|s| s.to_string()).collect(),
+            inhibited_by: status.inhibited_by.clone(),
         },
-    })
+    }
+}
+
+fn receiver(name: &str) -> wire::Receiver {
+    wire::Receiver {
+        name: name.to_string(),
+    }
 }
 
 /// `GET /api/v2/alerts` with Alertmanager's filters: `filter` (matchers), `active`,
 /// `silenced`, `inhibited`, `unprocessed` and `receiver` (a regex).
+#[utoipa::path(
+    get,
+    path = "/api/v2/alerts",
+    summary = "Alerts (Alertmanager API v2)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("filter" = Option<String>, Query, description = "matcher, repeatable"), ("active" = Option<bool>, Query, description = "true|false"), ("silenced" = Option<bool>, Query, description = "true|false"), ("inhibited" = Option<bool>, Query, description = "true|false"), ("unprocessed" = Option<bool>, Query, description = "true|false (accepted, ignored)"), ("receiver" = Option<String>, Query, description = "regex")),
+    responses((status = 200, description = "gettableAlerts", body = Vec<wire::GettableAlert>), (status = 400, description = "bad filter", body = ErrorBody))
+)]
 pub async fn get_alerts(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::GettableAlert>>, ApiError> {
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
@@ -161,18 +204,27 @@ pub async fn get_alerts(
             out.push(gettable(alert, &receivers, &status));
         }
     }
-    Ok(Json(Value::Array(out)))
+    Ok(Json(out))
 }
 
 /// `GET /api/v2/alerts/groups`: the aggregation groups as Alertmanager lists them (Grafana and
 /// Karma read this), with the same filters; `receiver` selects groups by their route's
 /// receiver. Groups in `LabelSet.Before` order then by receiver, alerts in upstream's order,
 /// each alert naming the receivers of every listed group holding it.
+#[utoipa::path(
+    get,
+    path = "/api/v2/alerts/groups",
+    summary = "Alert groups (Alertmanager API v2)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("filter" = Option<String>, Query, description = "matcher, repeatable"), ("active" = Option<bool>, Query, description = "true|false"), ("silenced" = Option<bool>, Query, description = "true|false"), ("inhibited" = Option<bool>, Query, description = "true|false"), ("unprocessed" = Option<bool>, Query, description = "true|false (accepted, ignored)"), ("receiver" = Option<String>, Query, description = "regex")),
+    responses((status = 200, description = "alertGroups", body = Vec<wire::AlertGroup>), (status = 400, description = "bad filter", body = ErrorBody))
+)]
 pub async fn get_alert_groups(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::AlertGroup>>, ApiError> {
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let now = state.now().to_chrono();
     let desk = state.alerting.desk.lock().await;
@@ -199,11 +251,11 @@ pub async fn get_alert_groups(
         }
     }
     receivers.values_mut().for_each(|r| r.sort());
-    let out: Vec<Value> = groups
+    let out = groups
         .iter_mut()
         .map(|g| {
             headroom_routing::dispatch::sort_alerts(&mut g.alerts);
-            let alerts: Vec<Value> = g
+            let alerts = g
                 .alerts
                 .iter()
                 .map(|a| {
@@ -214,23 +266,31 @@ pub async fn get_alert_groups(
                     )
                 })
                 .collect();
-            json!({
-                "labels": g.labels,
-                "receiver": {"name": g.route.options.receiver.clone().unwrap_or_default()},
-                "alerts": alerts,
-            })
+            wire::AlertGroup {
+                labels: g.labels.clone(),
+                receiver: receiver(g.route.options.receiver.as_deref().unwrap_or_default()),
+                alerts,
+            }
         })
         .collect();
-    Ok(Json(Value::Array(out)))
+    Ok(Json(out))
 }
 
 /// `GET /api/v2/status`: the shape `amtool config` and Grafana read. The config comes with
 /// every secret replaced by `<secret>` (as Alertmanager shows it); `admin` tokens see it as
 /// written.
+#[utoipa::path(
+    get,
+    path = "/api/v2/status",
+    summary = "Cluster, config and version (Alertmanager API v2)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "status", body = wire::AlertmanagerStatus))
+)]
 pub async fn status(
     State(state): State<AppState>,
     auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AlertmanagerStatus>, ApiError> {
     let original = {
         let text = state.alerting.original.read().expect("original lock");
         if auth.scope == Some(Scope::Admin) {
@@ -239,72 +299,124 @@ pub async fn status(
             headroom_spec::redacted_config(&text)
         }
     };
-    Ok(Json(json!({
-        "cluster": {"name": "", "peers": [], "status": "disabled"},
-        "config": {"original": original},
-        "uptime": api_time(state.alerting.started_at.to_chrono()),
-        "versionInfo": {
-            "branch": "", "buildDate": "", "buildUser": "", "goVersion": "",
-            "revision": "", "version": env!("CARGO_PKG_VERSION"),
+    Ok(Json(wire::AlertmanagerStatus {
+        cluster: wire::ClusterStatus {
+            name: String::new(),
+            peers: Vec::new(),
+            status: wire::ClusterState::Disabled,
         },
-    })))
+        config: wire::AlertmanagerConfig { original },
+        uptime: api_time(state.alerting.started_at.to_chrono()).into(),
+        version_info: wire::VersionInfo {
+            branch: String::new(),
+            build_date: String::new(),
+            build_user: String::new(),
+            go_version: String::new(),
+            revision: String::new(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    }))
 }
 
 /// `GET /api/v2/receivers`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/receivers",
+    summary = "Receiver names",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "receivers", body = Vec<wire::Receiver>))
+)]
 pub async fn receivers(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::Receiver>>, ApiError> {
     let desk = state.alerting.desk.lock().await;
-    let names: Vec<Value> = desk
+    let names = desk
         .dispatcher
         .config()
         .receivers
         .iter()
-        .map(|r| json!({"name": r.name}))
+        .map(|r| receiver(&r.name))
         .collect();
-    Ok(Json(Value::Array(names)))
+    Ok(Json(names))
 }
 
 /// `GET /api/v2/silences`, optionally filtered by matchers (`filter`): a silence is listed
 /// when every filter matcher matches its equality matchers, as Alertmanager filters.
+#[utoipa::path(
+    get,
+    path = "/api/v2/silences",
+    summary = "Silences",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("filter" = Option<String>, Query, description = "matcher, repeatable")),
+    responses((status = 200, description = "gettableSilences", body = Vec<wire::GettableSilence>), (status = 400, description = "bad filter", body = ErrorBody))
+)]
 pub async fn list_silences(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<wire::GettableSilence>>, ApiError> {
     let q = AlertQuery::parse(query.as_deref().unwrap_or(""))?;
     let silences = state.alerting.list_silences(&q.filter).await?;
     let now = state.now().to_chrono();
-    Ok(Json(Value::Array(
-        silences.iter().map(|s| silence_json(s, now)).collect(),
-    )))
+    Ok(Json(
+        silences.iter().map(|s| gettable_silence(s, now)).collect(),
+    ))
 }
 
 /// `GET /api/v2/silence/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/silence/{id}",
+    summary = "One silence",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "silence id")),
+    responses((status = 200, description = "gettableSilence", body = wire::GettableSilence), (status = 404, description = "no such silence", body = ErrorBody))
+)]
 pub async fn get_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::GettableSilence>, ApiError> {
     let silence = state.alerting.silence(&id).await?;
-    Ok(Json(silence_json(&silence, state.now().to_chrono())))
+    Ok(Json(gettable_silence(&silence, state.now().to_chrono())))
 }
 
 /// `POST /api/v2/silences`: creates a silence, or updates one (`id`) as Alertmanager does:
 /// in place when only its end moved (or it has not started), otherwise by expiring it and
 /// creating a new one.
+#[utoipa::path(
+    post,
+    path = "/api/v2/silences",
+    summary = "Create or update a silence",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    request_body = wire::PostableSilence,
+    responses((status = 200, description = "the silence id", body = wire::SilenceCreated), (status = 400, description = "invalid silence", body = ErrorBody), (status = 404, description = "no silence with that id", body = ErrorBody))
+)]
 pub async fn post_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::SilenceCreated>, ApiError> {
     let posted = parse_posted_silence(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let id = state.alerting.post_silence(posted).await?;
-    Ok(Json(json!({"silenceID": id})))
+    let silence_id = state.alerting.post_silence(posted).await?;
+    Ok(Json(wire::SilenceCreated { silence_id }))
 }
 
 /// `DELETE /api/v2/silence/{id}`: expires it now.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/silence/{id}",
+    summary = "Expire a silence now",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "silence id")),
+    responses((status = 200, description = "expired"), (status = 400, description = "already expired", body = ErrorBody), (status = 404, description = "no such silence", body = ErrorBody))
+)]
 pub async fn expire_silence(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -314,17 +426,32 @@ pub async fn expire_silence(
     Ok(StatusCode::OK)
 }
 
-fn silence_json(s: &Silence, now: DateTime<Utc>) -> Value {
-    json!({
-        "id": s.id,
-        "matchers": matchers_json(&s.matchers),
-        "startsAt": api_time(s.starts_at),
-        "endsAt": api_time(s.ends_at),
-        "updatedAt": api_time(now.min(s.ends_at.max(s.starts_at))),
-        "createdBy": s.created_by,
-        "comment": s.comment,
-        "status": {"state": s.state(now).as_str()},
-    })
+fn gettable_silence(s: &Silence, now: DateTime<Utc>) -> wire::GettableSilence {
+    wire::GettableSilence {
+        id: s.id.clone(),
+        matchers: s
+            .matchers
+            .iter()
+            .map(|m| wire::Matcher {
+                name: m.name().to_string(),
+                value: m.value().to_string(),
+                is_regex: matches!(m.op(), MatchOp::Regex | MatchOp::NotRegex),
+                is_equal: matches!(m.op(), MatchOp::Equal | MatchOp::Regex),
+            })
+            .collect(),
+        starts_at: api_time(s.starts_at).into(),
+        ends_at: api_time(s.ends_at).into(),
+        updated_at: api_time(now.min(s.ends_at.max(s.starts_at))).into(),
+        created_by: s.created_by.clone(),
+        comment: s.comment.clone(),
+        status: wire::SilenceStatus {
+            state: match s.state(now) {
+                SilenceState::Pending => wire::SilenceState::Pending,
+                SilenceState::Active => wire::SilenceState::Active,
+                SilenceState::Expired => wire::SilenceState::Expired,
+            },
+        },
+    }
 }
 
 /// The query parameters of the list endpoints.

@@ -1,145 +1,161 @@
 //! JSON API handlers under /api/v1: thin adapters between HTTP and the service's engine.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
+use headroom_api::ErrorBody;
+use headroom_api::reload::{ReloadStatus, Reloaded};
+use headroom_api::slo as wire;
 use headroom_core::evaluator;
-use headroom_core::{BudgetingMethod, Sli, Slo, SloStatus, Span, Timestamp};
+use headroom_core::{
+    AlertState, BudgetingMethod, RatioQueries, Sli, Slo, SloStatus, Span, Timestamp,
+};
 use headroom_engine::{GroupView, SloView};
 use headroom_ingest::events::parse_timestamp_str;
 use headroom_service::state::Pushed;
 use headroom_store::AlertStore;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// At most this many points in one series response.
 const MAX_POINTS: i64 = 11_000;
 
-fn opt_f64(v: Option<f64>) -> Value {
-    v.filter(|x| x.is_finite()).map_or(Value::Null, Value::from)
+fn opt_f64(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
 }
 
-fn finite(x: f64) -> Value {
+fn finite(x: f64) -> Option<f64> {
     opt_f64(Some(x))
 }
 
-fn sli_json(sli: &Sli) -> Value {
-    let mut v = serde_json::to_value(sli).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.remove("kind");
+fn indicator(sli: &Sli) -> wire::Indicator {
+    use wire::RatioQueries as W;
+    match sli {
+        Sli::Events => wire::Indicator::Events {},
+        Sli::Ratio { queries } => wire::Indicator::Ratio {
+            queries: match queries {
+                RatioQueries::GoodTotal { good, total } => W::GoodTotal {
+                    good: good.0.clone(),
+                    total: total.0.clone(),
+                },
+                RatioQueries::BadTotal { bad, total } => W::BadTotal {
+                    bad: bad.0.clone(),
+                    total: total.0.clone(),
+                },
+                RatioQueries::GoodBad { good, bad } => W::GoodBad {
+                    good: good.0.clone(),
+                    bad: bad.0.clone(),
+                },
+            },
+        },
+        Sli::Threshold {
+            good,
+            total,
+            threshold,
+        } => wire::Indicator::Threshold {
+            good: good.0.clone(),
+            total: total.0.clone(),
+            threshold: *threshold,
+        },
+        Sli::RawErrorRatio { error_ratio } => wire::Indicator::RawErrorRatio {
+            error_ratio: error_ratio.0.clone(),
+        },
+        Sli::Probe { probe, latency } => wire::Indicator::Probe {
+            probe: probe.clone(),
+            latency: latency.map(|l| l.to_string()),
+        },
     }
-    json!({"kind": sli.kind_name(), "queries": v})
 }
 
-fn budgeting_json(b: &BudgetingMethod) -> Value {
+fn budgeting(b: &BudgetingMethod) -> wire::Budgeting {
     match b {
-        BudgetingMethod::Occurrences => json!({"method": "occurrences"}),
-        BudgetingMethod::Timeslices { target, slice } => {
-            json!({"method": "timeslices", "slice_target": target, "slice": slice.to_string()})
-        }
-        BudgetingMethod::RatioTimeslices { slice } => {
-            json!({"method": "ratio_timeslices", "slice": slice.to_string()})
-        }
+        BudgetingMethod::Occurrences => wire::Budgeting::Occurrences,
+        BudgetingMethod::Timeslices { target, slice } => wire::Budgeting::Timeslices {
+            slice_target: *target,
+            slice: slice.to_string(),
+        },
+        BudgetingMethod::RatioTimeslices { slice } => wire::Budgeting::RatioTimeslices {
+            slice: slice.to_string(),
+        },
     }
 }
 
-fn burn_rates_json(st: &SloStatus) -> Value {
-    Value::Object(
-        st.burn_rates
-            .iter()
-            .map(|b| (b.window.to_string(), opt_f64(b.rate)))
-            .collect(),
-    )
+fn burn_rates(st: &SloStatus) -> BTreeMap<String, Option<f64>> {
+    st.burn_rates
+        .iter()
+        .map(|b| (b.window.to_string(), opt_f64(b.rate)))
+        .collect()
 }
 
-fn status_fields(slo: &Slo, st: &SloStatus) -> serde_json::Map<String, Value> {
+/// The wire name of an alert state; the store keeps the same names as text.
+fn alert_state(s: AlertState) -> wire::AlertState {
+    match s {
+        AlertState::Inactive => wire::AlertState::Inactive,
+        AlertState::Pending => wire::AlertState::Pending,
+        AlertState::Firing => wire::AlertState::Firing,
+        AlertState::Resolved => wire::AlertState::Resolved,
+    }
+}
+
+fn group_status(slo: &Slo, g: &GroupView) -> wire::GroupStatus {
+    let st = &g.status;
     let b = &st.budget;
-    let mut m = serde_json::Map::new();
-    m.insert("sli".into(), opt_f64(st.sli));
-    m.insert("good_events".into(), finite(st.counts.good));
-    m.insert("total_events".into(), finite(st.counts.total));
-    m.insert("budget_consumed".into(), finite(b.consumed));
-    m.insert("budget_remaining".into(), finite(b.remaining));
-    m.insert(
-        "budget".into(),
-        json!({"allowed": finite(b.allowed), "spent": finite(b.spent),
-               "remaining": finite(b.allowed - b.spent),
-               "allowed_minutes": opt_f64(b.allowed_minutes), "spent_minutes": opt_f64(b.spent_minutes)}),
-    );
-    if let Some(s) = st.slices {
-        // Each timeslice method keeps what its budget reads: good slices, or the sum of ratios.
-        let slices = match slo.budgeting {
-            BudgetingMethod::RatioTimeslices { .. } => {
-                json!({"with_data": s.slices, "ratio_sum": s.ratio_sum})
-            }
-            _ => json!({"with_data": s.slices, "good": s.good, "bad": s.bad()}),
-        };
-        m.insert("slices".into(), slices);
-    }
-    m.insert("burn_rates".into(), burn_rates_json(st));
-    m.insert(
-        "time_to_exhaustion_seconds".into(),
-        st.time_to_exhaustion
-            .map_or(Value::Null, |s| Value::from(s.as_secs_f64())),
-    );
-    m.insert(
-        "forecast_budget_remaining".into(),
-        opt_f64(st.forecast_remaining),
-    );
-    m.insert("evaluated_at".into(), Value::from(st.at.to_rfc3339()));
-    m
-}
-
-fn group_json(slo: &Slo, g: &GroupView) -> Value {
-    let mut m = status_fields(slo, &g.status);
-    m.insert("group".into(), Value::from(g.group.clone()));
-    m.insert("alerts".into(), alerts_json(g));
-    Value::Object(m)
-}
-
-fn alerts_json(g: &GroupView) -> Value {
-    Value::Array(
-        g.alerts
-            .iter()
-            .map(|(name, a)| json!({"name": name, "state": a.state.as_str(), "since": (a.since.0 > 0).then(|| a.since.to_rfc3339())}))
-            .collect(),
-    )
-}
-
-/// The JSON shape of one SLO: its definition, its worst group's figures at top level, every group.
-pub fn slo_json(view: &SloView) -> Value {
-    let slo: &Slo = &view.slo;
-    let mut m = serde_json::Map::new();
-    m.insert("id".into(), Value::from(slo.id.clone()));
-    m.insert("service".into(), Value::from(slo.service.clone()));
-    m.insert("name".into(), Value::from(slo.name.clone()));
-    m.insert("description".into(), json!(slo.description));
-    m.insert("objective".into(), Value::from(slo.objective.ratio()));
-    m.insert(
-        "window".into(),
-        Value::from(match slo.window {
-            headroom_core::Window::Rolling { length } => length.to_string(),
-            w => w.describe(),
-        }),
-    );
-    m.insert("budgeting".into(), budgeting_json(&slo.budgeting));
-    m.insert("indicator".into(), sli_json(&slo.sli));
-    m.insert("grouping".into(), json!(slo.grouping));
-    m.insert("labels".into(), json!(slo.labels));
-    m.insert(
-        "alert_windows".into(),
-        json!(
-            evaluator::windows(slo)
+    // Each timeslice method keeps what its budget reads: good slices, or the sum of ratios.
+    let slices = st.slices.map(|s| match slo.budgeting {
+        BudgetingMethod::RatioTimeslices { .. } => wire::Slices::Ratios {
+            with_data: s.slices,
+            ratio_sum: s.ratio_sum,
+        },
+        _ => wire::Slices::Counted {
+            with_data: s.slices,
+            good: s.good,
+            bad: s.bad(),
+        },
+    });
+    wire::GroupStatus {
+        figures: wire::Figures {
+            sli: opt_f64(st.sli),
+            good_events: finite(st.counts.good),
+            total_events: finite(st.counts.total),
+            budget_consumed: finite(b.consumed),
+            budget_remaining: finite(b.remaining),
+            burn_rates: burn_rates(st),
+            alerts: g
+                .alerts
                 .iter()
-                .map(|w| w.to_string())
-                .collect::<Vec<_>>()
-        ),
-    );
+                .map(|(name, a)| wire::SloAlert {
+                    name: name.clone(),
+                    state: alert_state(a.state),
+                    since: (a.since.0 > 0).then(|| a.since.to_rfc3339().into()),
+                })
+                .collect(),
+        },
+        measurement: wire::Measurement {
+            budget: wire::Budget {
+                allowed: finite(b.allowed),
+                spent: finite(b.spent),
+                remaining: finite(b.allowed - b.spent),
+                allowed_minutes: opt_f64(b.allowed_minutes),
+                spent_minutes: opt_f64(b.spent_minutes),
+            },
+            slices,
+            time_to_exhaustion_seconds: st.time_to_exhaustion.and_then(|s| finite(s.as_secs_f64())),
+            forecast_budget_remaining: opt_f64(st.forecast_remaining),
+            evaluated_at: st.at.to_rfc3339().into(),
+        },
+    }
+}
+
+/// One SLO as the API shows it: its definition, its worst group's figures at top level, every
+/// group.
+pub fn slo_body(view: &SloView) -> wire::Slo {
+    let slo: &Slo = &view.slo;
     // Top level: the group with the least budget left (the one that pages first).
     let worst = view.groups.iter().min_by(|a, b| {
         a.status
@@ -147,53 +163,85 @@ pub fn slo_json(view: &SloView) -> Value {
             .remaining
             .total_cmp(&b.status.budget.remaining)
     });
-    match worst {
-        Some(g) => {
-            m.extend(status_fields(slo, &g.status));
-            m.insert("alerts".into(), alerts_json(g));
-        }
-        None => {
-            for k in [
-                "sli",
-                "good_events",
-                "total_events",
-                "budget_consumed",
-                "budget_remaining",
-            ] {
-                m.insert(k.into(), Value::Null);
-            }
-            m.insert("burn_rates".into(), json!({}));
-            m.insert("alerts".into(), json!([]));
-        }
+    let standing = match worst {
+        Some(g) => wire::Standing::Measured(group_status(slo, g)),
+        None => wire::Standing::NoGroupYet(wire::Figures {
+            sli: None,
+            good_events: None,
+            total_events: None,
+            budget_consumed: None,
+            budget_remaining: None,
+            burn_rates: BTreeMap::new(),
+            alerts: Vec::new(),
+        }),
+    };
+    wire::Slo {
+        id: slo.id.clone(),
+        service: slo.service.clone(),
+        name: slo.name.clone(),
+        description: slo.description.clone(),
+        objective: slo.objective.ratio(),
+        window: match slo.window {
+            headroom_core::Window::Rolling { length } => length.to_string(),
+            w => w.describe(),
+        },
+        budgeting: budgeting(&slo.budgeting),
+        indicator: indicator(&slo.sli),
+        grouping: slo.grouping.clone(),
+        labels: slo.labels.clone(),
+        alert_windows: evaluator::windows(slo)
+            .iter()
+            .map(|w| w.to_string())
+            .collect(),
+        standing,
+        groups: (!slo.grouping.is_empty()).then(|| {
+            view.groups
+                .iter()
+                .map(|g| wire::SloGroup {
+                    group: g.group.clone(),
+                    status: group_status(slo, g),
+                })
+                .collect()
+        }),
+        source: slo.source.to_string(),
     }
-    if !slo.grouping.is_empty() {
-        m.insert(
-            "groups".into(),
-            Value::Array(view.groups.iter().map(|g| group_json(slo, g)).collect()),
-        );
-    }
-    m.insert("source".into(), Value::from(slo.source.to_string()));
-    Value::Object(m)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/slos",
+    summary = "List SLOs with their budgets, burn rates and alert states",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "SLOs", body = wire::SloList))
+)]
 pub async fn list_slos(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
-    let slos: Vec<Value> = state.engine.views().iter().map(slo_json).collect();
-    Ok(Json(json!({"slos": slos})))
+) -> Result<Json<wire::SloList>, ApiError> {
+    let slos = state.engine.views().iter().map(slo_body).collect();
+    Ok(Json(wire::SloList { slos }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/slos/{slo}",
+    summary = "One SLO",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("slo" = String, Path, description = "SLO id")),
+    responses((status = 200, description = "the SLO", body = wire::Slo), (status = 404, description = "unknown SLO", body = ErrorBody))
+)]
 pub async fn get_slo(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Slo>, ApiError> {
     let view = state
         .engine
         .view(&id)
         .ok_or_else(|| ApiError::not_found(format!("no SLO {id:?}")))?;
-    Ok(Json(slo_json(&view)))
+    Ok(Json(slo_body(&view)))
 }
 
 #[derive(Deserialize)]
@@ -235,12 +283,21 @@ fn time_param(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/slos/{slo}/series",
+    summary = "SLI, budget remaining and burn rates over time, for charts",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("slo" = String, Path, description = "SLO id"), ("from" = Option<String>, Query, description = "RFC 3339 or unix seconds (default: to − 1d)"), ("to" = Option<String>, Query, description = "RFC 3339 or unix seconds (default: now)"), ("step" = Option<String>, Query, description = "duration such as 5m, or seconds"), ("group" = Option<String>, Query, description = "group key for grouped SLOs")),
+    responses((status = 200, description = "points", body = wire::SloSeries), (status = 400, description = "bad range or step", body = ErrorBody), (status = 404, description = "unknown SLO or group", body = ErrorBody))
+)]
 pub async fn slo_series(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<SeriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::SloSeries>, ApiError> {
     let slo = state
         .engine
         .slo(&id)
@@ -270,21 +327,38 @@ pub async fn slo_series(
             .engine
             .status_at(&slo, &group, t, &windows)
             .ok_or_else(|| ApiError::not_found(format!("SLO {id:?} has no group {group:?}")))?;
-        points.push(json!({"t": t.to_rfc3339(), "sli": opt_f64(st.sli), "budget_remaining": finite(st.budget.remaining),
-                           "burn_rates": burn_rates_json(&st)}));
+        points.push(wire::SeriesPoint {
+            t: t.to_rfc3339().into(),
+            sli: opt_f64(st.sli),
+            budget_remaining: finite(st.budget.remaining),
+            burn_rates: burn_rates(&st),
+        });
     }
-    Ok(Json(
-        json!({"slo": id, "group": group, "step": step.to_string(), "points": points}),
-    ))
+    Ok(Json(wire::SloSeries {
+        slo: id,
+        group,
+        step: step.to_string(),
+        points,
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/slos/{slo}/events",
+    summary = "Push SLI events (all or nothing; Idempotency-Key makes a retry count once)",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    params(("slo" = String, Path, description = "SLO id"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 256 visible ASCII characters; a batch sent again with the same key counts once")),
+    request_body(content((wire::EventBatch = "application/json"), (wire::Event = "application/x-ndjson"))),
+    responses((status = 200, description = "accepted, or recognised as a duplicate", body = wire::EventsAccepted), (status = 400, description = "malformed batch", body = ErrorBody), (status = 404, description = "unknown SLO", body = ErrorBody), (status = 413, description = "body too large", body = ErrorBody), (status = 422, description = "timestamps outside retention or too far in the future", body = ErrorBody))
+)]
 pub async fn push_events(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Json<wire::EventsAccepted>, ApiError> {
     let ndjson = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -308,10 +382,10 @@ pub async fn push_events(
         Pushed::Applied { samples } => (samples, false),
         Pushed::Duplicate => (0, true),
     };
-    Ok((
-        StatusCode::OK,
-        Json(json!({"accepted": accepted, "duplicate": duplicate})),
-    ))
+    Ok(Json(wire::EventsAccepted {
+        accepted: accepted as u64,
+        duplicate,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -322,11 +396,20 @@ pub struct TransitionsQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/transitions",
+    summary = "Alert state changes, newest first",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("slo" = Option<String>, Query, description = "only this SLO"), ("from" = Option<String>, Query, description = "RFC 3339 or unix seconds"), ("to" = Option<String>, Query, description = "RFC 3339 or unix seconds"), ("limit" = Option<u32>, Query, description = "at most 1000 (default 100)")),
+    responses((status = 200, description = "transitions", body = wire::TransitionList), (status = 400, description = "bad time", body = ErrorBody))
+)]
 pub async fn transitions(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Query(q): Query<TransitionsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::TransitionList>, ApiError> {
     let to = time_param("to", &q.to, state.now() + Span::MINUTE)?;
     let from = time_param("from", &q.from, Timestamp(0))?;
     let limit = q.limit.unwrap_or(100).min(1000);
@@ -334,23 +417,48 @@ pub async fn transitions(
         .store
         .transitions(q.slo.as_deref(), from, to, limit)
         .await?;
-    let out: Vec<Value> = rows
-        .iter()
+    let transitions = rows
+        .into_iter()
         .map(|r| {
-            let values: Value = serde_json::from_str(&r.values_json).unwrap_or(Value::Null);
-            json!({"at": r.at.to_rfc3339(), "slo": r.slo, "group": r.group, "alert": r.severity, "from": r.from, "to": r.to, "burn_rates": values})
+            Ok(wire::Transition {
+                at: r.at.to_rfc3339().into(),
+                burn_rates: serde_json::from_str(&r.values_json).ok(),
+                from: stored_state(&r.from)?,
+                to: stored_state(&r.to)?,
+                slo: r.slo,
+                group: r.group,
+                alert: r.severity,
+            })
         })
-        .collect();
-    Ok(Json(json!({"transitions": out})))
+        .collect::<Result<_, ApiError>>()?;
+    Ok(Json(wire::TransitionList { transitions }))
+}
+
+/// A state name read back from the store (which refuses any other name than the four).
+fn stored_state(name: &str) -> Result<wire::AlertState, ApiError> {
+    AlertState::parse(name)
+        .map(alert_state)
+        .ok_or_else(|| ApiError::internal(format!("stored alert state {name:?} is unknown")))
 }
 
 /// `POST /-/reload`: re-reads the config; an invalid one is refused and the running one stays.
+#[utoipa::path(
+    post,
+    path = "/-/reload",
+    summary = "Reload the config; an invalid one is refused and the running one stays",
+    description = needs::ADMIN,
+    security(("bearer" = [])),
+    responses((status = 200, description = "reloaded", body = Reloaded), (status = 422, description = "invalid config, one problem a line", body = ErrorBody))
+)]
 pub async fn reload(
     State(state): State<AppState>,
     _auth: Auth<scope::Admin>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reloaded>, ApiError> {
     match headroom_service::reload(&state).await {
-        Ok(n) => Ok(Json(json!({"status": "reloaded", "slos": n}))),
+        Ok(n) => Ok(Json(Reloaded {
+            status: ReloadStatus::Reloaded,
+            slos: n as u64,
+        })),
         Err(problems) => Err(ApiError::unprocessable(problems.join("\n"))),
     }
 }

@@ -134,3 +134,11 @@ pub async fn authenticate(
         )))
     }
 }
+
+/// Each scope's sentence in the OpenAPI document: clients read it, and the scope tests parse it.
+pub mod needs {
+    pub const READ: &str = "Needs a token with scope `read`.";
+    pub const INGEST: &str = "Needs a token with scope `ingest`.";
+    pub const RESPOND: &str = "Needs a token with scope `respond`.";
+    pub const ADMIN: &str = "Needs a token with scope `admin`.";
+}

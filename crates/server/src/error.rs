@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use headroom_api::ErrorBody;
 use headroom_service::ServiceError;
-use serde_json::json;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -70,7 +70,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (
             self.status,
-            Json(json!({"error": self.error, "detail": self.detail})),
+            Json(ErrorBody {
+                error: self.error.to_string(),
+                detail: self.detail,
+            }),
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {

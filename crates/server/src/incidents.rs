@@ -19,80 +19,167 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use headroom_api::ErrorBody;
+use headroom_api::Time;
+use headroom_api::incident as wire;
 use headroom_core::{Span, Timestamp};
 use headroom_incident::{
     ActionItemStatus, ActionItemUpdate, Incident, IncidentError, IncidentStatus, MeanTime, Role,
-    Severity,
+    Severity, TimelineKind,
 };
 use headroom_service::incidents::{Declare, Stored, parse_id, stored_resolved_at};
 use headroom_service::limits;
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 // ---- JSON shapes ----
 
-fn time(t: Timestamp) -> Value {
-    Value::from(t.to_rfc3339())
+fn time(t: Timestamp) -> Time {
+    t.to_rfc3339().into()
 }
 
-fn opt_time(t: Option<Timestamp>) -> Value {
-    t.map_or(Value::Null, time)
+fn seconds(s: Option<Span>) -> Option<f64> {
+    s.map(|s| s.as_secs_f64())
 }
 
-fn seconds(s: Option<Span>) -> Value {
-    s.map_or(Value::Null, |s| Value::from(s.as_secs_f64()))
-}
-
-fn incident_json(s: &Stored, with_timeline: bool) -> Value {
-    let i = &s.incident;
-    let mut v = json!({
-        "id": i.id().parse::<i64>().map_or_else(|_| Value::from(i.id()), Value::from),
-        "version": s.version,
-        "title": i.title(),
-        "severity": i.severity().as_str(),
-        "status": i.status().as_str(),
-        "opened_at": time(i.opened_at()),
-        "started_at": time(i.started_at()),
-        "acknowledged_at": opt_time(i.acknowledged_at()),
-        "resolved_at": opt_time(stored_resolved_at(i)),
-        "time_to_acknowledge_seconds": seconds(i.time_to_acknowledge()),
-        "time_to_resolve_seconds": seconds(i.time_to_resolve()),
-        "roles": {
-            "commander": i.roles().commander,
-            "communications": i.roles().communications,
-            "scribe": i.roles().scribe,
-        },
-        "services": i.services(),
-        "slos": i.slos(),
-        "alerts": i.alerts().iter().map(|a| json!({
-            "fingerprint": a.fingerprint, "labels": a.labels, "at": time(a.at),
-        })).collect::<Vec<_>>(),
-        "escalation_level": i.escalation_level(),
-        "action_items": i.action_items().iter().map(|a| json!({
-            "id": a.id, "text": a.text, "owner": a.owner, "status": a.status.as_str(),
-            "due": opt_time(a.due),
-        })).collect::<Vec<_>>(),
-        "contributing_factors": i.contributing_factors(),
-    });
-    if with_timeline {
-        v["timeline"] = i
-            .timeline()
-            .iter()
-            .map(|e| {
-                // The kind's own fields (`type`, `from`, `to`…) beside the common ones.
-                let mut entry = serde_json::to_value(&e.kind).unwrap_or_else(|_| json!({}));
-                entry["at"] = time(e.at);
-                entry["actor"] = Value::from(e.actor.clone());
-                entry["text"] = Value::from(e.text.clone());
-                entry
-            })
-            .collect();
+fn severity(s: Severity) -> wire::Severity {
+    match s {
+        Severity::Sev1 => wire::Severity::Sev1,
+        Severity::Sev2 => wire::Severity::Sev2,
+        Severity::Sev3 => wire::Severity::Sev3,
+        Severity::Sev4 => wire::Severity::Sev4,
     }
-    v
+}
+
+fn status(s: IncidentStatus) -> wire::IncidentStatus {
+    use IncidentStatus as S;
+    match s {
+        S::Triggered => wire::IncidentStatus::Triggered,
+        S::Acknowledged => wire::IncidentStatus::Acknowledged,
+        S::Investigating => wire::IncidentStatus::Investigating,
+        S::Identified => wire::IncidentStatus::Identified,
+        S::Monitoring => wire::IncidentStatus::Monitoring,
+        S::Resolved => wire::IncidentStatus::Resolved,
+    }
+}
+
+fn role(r: Role) -> wire::Role {
+    match r {
+        Role::Commander => wire::Role::Commander,
+        Role::Communications => wire::Role::Communications,
+        Role::Scribe => wire::Role::Scribe,
+    }
+}
+
+fn timeline_event(kind: &TimelineKind) -> wire::TimelineEvent {
+    use TimelineKind as K;
+    use wire::TimelineEvent as W;
+    match kind {
+        K::Declared { severity: s } => W::Declared {
+            severity: severity(*s),
+        },
+        K::Alert { fingerprint } => W::Alert {
+            fingerprint: fingerprint.clone(),
+        },
+        K::Page { who, level } => W::Page {
+            who: who.clone(),
+            level: *level,
+        },
+        K::Acknowledged => W::Acknowledged,
+        K::Escalated { from, to } => W::Escalated {
+            from: *from,
+            to: *to,
+        },
+        K::StatusChanged { from, to } => W::StatusChanged {
+            from: status(*from),
+            to: status(*to),
+        },
+        K::SeverityChanged { from, to } => W::SeverityChanged {
+            from: severity(*from),
+            to: severity(*to),
+        },
+        K::RoleAssigned { role: r, user } => W::RoleAssigned {
+            role: role(*r),
+            user: user.clone(),
+        },
+        K::ServiceAffected { service } => W::ServiceAffected {
+            service: service.clone(),
+        },
+        K::SloAffected { slo } => W::SloAffected { slo: slo.clone() },
+        K::ImpactStartChanged { from, to } => W::ImpactStartChanged {
+            from: from.0,
+            to: to.0,
+        },
+        K::ContributingFactor => W::ContributingFactor,
+        K::ActionItemAdded { id } => W::ActionItemAdded { id: *id },
+        K::ActionItemUpdated { id } => W::ActionItemUpdated { id: *id },
+        K::Note => W::Note,
+    }
+}
+
+fn incident(s: &Stored, with_timeline: bool) -> Result<wire::Incident, ApiError> {
+    let i = &s.incident;
+    let roles = i.roles();
+    Ok(wire::Incident {
+        // Stored ids are the positive numbers `parse_id` accepts.
+        id: parse_id(i.id())?,
+        version: s.version,
+        title: i.title().to_string(),
+        severity: severity(i.severity()),
+        status: status(i.status()),
+        opened_at: time(i.opened_at()),
+        started_at: time(i.started_at()),
+        acknowledged_at: i.acknowledged_at().map(time),
+        resolved_at: stored_resolved_at(i).map(time),
+        time_to_acknowledge_seconds: seconds(i.time_to_acknowledge()),
+        time_to_resolve_seconds: seconds(i.time_to_resolve()),
+        roles: wire::Roles {
+            commander: roles.commander.clone(),
+            communications: roles.communications.clone(),
+            scribe: roles.scribe.clone(),
+        },
+        services: i.services().to_vec(),
+        slos: i.slos().to_vec(),
+        alerts: i
+            .alerts()
+            .iter()
+            .map(|a| wire::LinkedAlert {
+                fingerprint: a.fingerprint.clone(),
+                labels: a.labels.clone(),
+                at: time(a.at),
+            })
+            .collect(),
+        escalation_level: i.escalation_level(),
+        action_items: i
+            .action_items()
+            .iter()
+            .map(|a| wire::ActionItem {
+                id: a.id,
+                text: a.text.clone(),
+                owner: a.owner.clone(),
+                status: match a.status {
+                    ActionItemStatus::Open => wire::ActionItemStatus::Open,
+                    ActionItemStatus::Done => wire::ActionItemStatus::Done,
+                },
+                due: a.due.map(time),
+            })
+            .collect(),
+        contributing_factors: i.contributing_factors().to_vec(),
+        timeline: with_timeline.then(|| {
+            i.timeline()
+                .iter()
+                .map(|e| wire::TimelineEntry {
+                    at: time(e.at),
+                    actor: e.actor.clone(),
+                    text: e.text.clone(),
+                    event: timeline_event(&e.kind),
+                })
+                .collect()
+        }),
+    })
 }
 
 // ---- request parsing ----
@@ -145,27 +232,23 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 // ---- handlers ----
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeclareBody {
-    title: String,
-    severity: String,
-    #[serde(default)]
-    services: Vec<String>,
-    #[serde(default)]
-    slos: Vec<String>,
-    started_at: Option<String>,
-    commander: Option<String>,
-}
-
 /// `POST /api/v1/incidents`: declares an incident; 201 with it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents",
+    summary = "Declare an incident",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    request_body = wire::Declaration,
+    responses((status = 201, description = "the incident", body = wire::Incident), (status = 400, description = "bad body", body = ErrorBody))
+)]
 pub async fn declare(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Incident>), ApiError> {
     let actor = auth.actor();
-    let b: DeclareBody = parse_body(&body)?;
+    let b: wire::Declaration = parse_body(&body)?;
     limits::check_text("title", &b.title)?;
     let severity = parse_severity(&b.severity)?;
     let started_at = opt_time_param("started_at", &b.started_at)?;
@@ -181,7 +264,7 @@ pub async fn declare(
         .incidents
         .declare(&state.engine, &actor, declared)
         .await?;
-    Ok((StatusCode::CREATED, Json(incident_json(&stored, true))))
+    Ok((StatusCode::CREATED, Json(incident(&stored, true)?)))
 }
 
 #[derive(Deserialize)]
@@ -192,11 +275,20 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/incidents`: newest first, without timelines; open ones unless `status=all`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    summary = "Incidents, newest first",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "open|all"), ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339")),
+    responses((status = 200, description = "incidents", body = wire::IncidentList), (status = 400, description = "bad range", body = ErrorBody))
+)]
 pub async fn list_incidents(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::IncidentList>, ApiError> {
     let open_only = match q.status.as_deref().unwrap_or("open") {
         "open" => true,
         "all" => false,
@@ -209,18 +301,46 @@ pub async fn list_incidents(
     let from = opt_time_param("from", &q.from)?;
     let to = opt_time_param("to", &q.to)?;
     let listed = state.incidents.listed(open_only, from, to).await?;
-    let out: Vec<Value> = listed.iter().map(|s| incident_json(s, false)).collect();
-    Ok(Json(json!({"incidents": out})))
+    let incidents = listed
+        .iter()
+        .map(|s| incident(s, false))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(wire::IncidentList { incidents }))
 }
 
 /// `GET /api/v1/incidents/{id}`: the incident with its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    summary = "One incident with its timeline",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = wire::Incident), (status = 404, description = "no such incident", body = ErrorBody))
+)]
 pub async fn get_incident(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let stored = state.incidents.get(parse_id(&id)?).await?;
-    Ok(Json(incident_json(&stored, true)))
+    Ok(Json(incident(&stored, true)?))
+}
+
+/// The refusals of an operation on one incident, for the document (never built: handlers
+/// answer an `ApiError`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum OperationRefused {
+    #[response(status = 400, description = "bad body")]
+    BadBody(ErrorBody),
+    #[response(status = 404, description = "no such incident")]
+    NotFound(ErrorBody),
+    #[response(
+        status = 409,
+        description = "a move the incident's status does not allow, or a concurrent change"
+    )]
+    Conflict(ErrorBody),
 }
 
 /// Runs one operation as the request's actor and answers with the changed incident.
@@ -229,16 +349,26 @@ async fn operate(
     actor: &str,
     id: &str,
     op: impl FnMut(&mut Incident, &str, Timestamp) -> Result<(), IncidentError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let stored = state.incidents.operate(parse_id(id)?, actor, op).await?;
-    Ok(Json(incident_json(&stored, true)))
+    Ok(Json(incident(&stored, true)?))
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "acknowledge_incident",
+    path = "/api/v1/incidents/{id}/acknowledge",
+    summary = "Acknowledge",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn acknowledge(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
     operate(&state, &actor, &id, |i, actor, now| {
         i.acknowledge(actor, now)
@@ -246,11 +376,21 @@ pub async fn acknowledge(
     .await
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "resolve_incident",
+    path = "/api/v1/incidents/{id}/resolve",
+    summary = "Resolve",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn resolve(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_status(actor, now, IncidentStatus::Resolved)
@@ -258,20 +398,24 @@ pub async fn resolve(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusBody {
-    status: String,
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/status",
+    summary = "Move the status (triggered → … → resolved)",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::StatusChange,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn set_status(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: StatusBody = parse_body(&body)?;
+    let b: wire::StatusChange = parse_body(&body)?;
     let to = parse_status(&b.status)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_status(actor, now, to)
@@ -279,20 +423,24 @@ pub async fn set_status(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeverityBody {
-    severity: String,
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/severity",
+    summary = "Change the severity (SEV1–SEV4)",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::SeverityChange,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn set_severity(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: SeverityBody = parse_body(&body)?;
+    let b: wire::SeverityChange = parse_body(&body)?;
     let to = parse_severity(&b.severity)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_severity(actor, now, to)
@@ -300,21 +448,24 @@ pub async fn set_severity(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoleBody {
-    role: String,
-    user: String,
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/roles",
+    summary = "Assign a role (commander, communications, scribe)",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::RoleAssignment,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn assign_role(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: RoleBody = parse_body(&body)?;
+    let b: wire::RoleAssignment = parse_body(&body)?;
     let role = parse_role(&b.role)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.assign_role(actor, now, role, &b.user)
@@ -322,20 +473,24 @@ pub async fn assign_role(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoteBody {
-    text: String,
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/notes",
+    summary = "Add a note to the timeline",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::Note,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn add_note(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: NoteBody = parse_body(&body)?;
+    let b: wire::Note = parse_body(&body)?;
     limits::check_text("text", &b.text)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.note(actor, now, &b.text)
@@ -343,22 +498,26 @@ pub async fn add_note(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImpactStartBody {
-    started_at: String,
-}
-
 /// `POST …/impact-start` `{started_at}`: corrects when the impact began, as the investigation
 /// learns it (the postmortem's duration, detection delay and budget window follow).
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/impact-start",
+    summary = "Set when the impact started",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::ImpactStart,
+    responses((status = 200, description = "the incident", body = wire::Incident), OperationRefused)
+)]
 pub async fn set_impact_start(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: ImpactStartBody = parse_body(&body)?;
+    let b: wire::ImpactStart = parse_body(&body)?;
     let started_at = parse_time("started_at", &b.started_at)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_impact_start(actor, now, started_at)
@@ -366,23 +525,25 @@ pub async fn set_impact_start(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActionItemBody {
-    text: String,
-    owner: Option<String>,
-    due: Option<String>,
-}
-
 /// `POST …/action-items`: 201 with the incident; the new item is the last of `action_items`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/action-items",
+    summary = "Add an action item",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::NewActionItem,
+    responses((status = 201, description = "the incident, the new item last", body = wire::Incident), OperationRefused)
+)]
 pub async fn add_action_item(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Incident>), ApiError> {
     let actor = auth.actor();
-    let b: ActionItemBody = parse_body(&body)?;
+    let b: wire::NewActionItem = parse_body(&body)?;
     limits::check_text("text", &b.text)?;
     let due = opt_time_param("due", &b.due)?;
     let id = parse_id(&id)?;
@@ -392,9 +553,11 @@ pub async fn add_action_item(
             i.add_action_item(&actor, now, &b.text, b.owner.as_deref(), due)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(incident_json(&stored, true))))
+    Ok((StatusCode::CREATED, Json(incident(&stored, true)?)))
 }
 
+/// Read here rather than into `headroom_api::incident::ActionItemPatch`, whose `status` is an
+/// enum: an unknown status keeps its own message naming the two it may be.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActionItemPatch {
@@ -407,12 +570,22 @@ struct ActionItemPatch {
 }
 
 /// `PATCH …/action-items/{n}`: changes the fields given; `null` clears an owner or due date.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/incidents/{id}/action-items/{n}",
+    summary = "Update an action item",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id"), ("n" = String, Path, description = "action item number")),
+    request_body = wire::ActionItemPatch,
+    responses((status = 200, description = "the incident", body = wire::Incident), (status = 400, description = "bad body", body = ErrorBody), (status = 404, description = "no such incident or item", body = ErrorBody))
+)]
 pub async fn update_action_item(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path((id, n)): Path<(String, String)>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
     let b: ActionItemPatch = parse_body(&body)?;
     limits::check_text("text", b.text.as_deref().unwrap_or_default())?;
@@ -447,6 +620,15 @@ pub async fn update_action_item(
 }
 
 /// `GET …/{id}/postmortem`: the Markdown draft.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/postmortem",
+    summary = "The postmortem draft (text/markdown)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "Markdown", body = String, content_type = "text/markdown"), (status = 404, description = "no such incident", body = ErrorBody))
+)]
 pub async fn postmortem(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -470,30 +652,44 @@ pub struct MetricsQuery {
     team: Option<String>,
 }
 
-fn mean_json(m: MeanTime) -> Value {
-    json!({"seconds": seconds(m.mean), "counted": m.counted, "excluded": m.excluded})
+fn mean(m: MeanTime) -> wire::MeanTime {
+    wire::MeanTime {
+        seconds: seconds(m.mean),
+        counted: m.counted as u64,
+        excluded: m.excluded as u64,
+    }
 }
 
 /// `GET /api/v1/incidents/metrics`: MTTA and MTTR of the incidents opened in `[from, to)`
 /// (default: the 30 days before now), optionally only a service's or a team's.
+#[utoipa::path(
+    get,
+    operation_id = "incident_metrics",
+    path = "/api/v1/incidents/metrics",
+    summary = "MTTA and MTTR over a range",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("from" = Option<String>, Query, description = "RFC 3339 (default: to − 30d)"), ("to" = Option<String>, Query, description = "RFC 3339 (default: now)"), ("service" = Option<String>, Query, description = "only this service"), ("team" = Option<String>, Query, description = "only this team's services")),
+    responses((status = 200, description = "metrics", body = wire::IncidentMetrics), (status = 400, description = "bad range", body = ErrorBody))
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Query(q): Query<MetricsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::IncidentMetrics>, ApiError> {
     let to = opt_time_param("to", &q.to)?;
     let from = opt_time_param("from", &q.from)?;
     let m = state
         .incidents
         .metrics(from, to, q.service.as_deref(), q.team.as_deref())
         .await?;
-    Ok(Json(json!({
-        "from": time(m.from),
-        "to": time(m.to),
-        "service": q.service,
-        "team": q.team,
-        "team_services": m.team_services,
-        "mtta": mean_json(m.mtta),
-        "mttr": mean_json(m.mttr),
-    })))
+    Ok(Json(wire::IncidentMetrics {
+        from: time(m.from),
+        to: time(m.to),
+        service: q.service,
+        team: q.team,
+        team_services: m.team_services,
+        mtta: mean(m.mtta),
+        mttr: mean(m.mttr),
+    }))
 }

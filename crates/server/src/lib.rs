@@ -7,7 +7,8 @@
 //!
 //! Modules depend on those listed before them only (a test checks that no `crate::` reference
 //! makes a circle): `error`, `failed_auth`, `html`, `limits`, `listener`, `tls`; `state`; `auth`;
-//! `metrics`, `selfmon`; the handler modules; `escalation`, whose JSON shares `oncall`'s times.
+//! `metrics`, `selfmon`; the handler modules; `escalation`, whose JSON shares `oncall`'s times;
+//! `openapi`, the one list of routes the router and its document are built from.
 
 pub mod error;
 pub mod failed_auth;
@@ -25,23 +26,23 @@ pub mod selfmon;
 
 pub mod alertmanager;
 pub mod api;
+pub mod health;
 pub mod incidents;
 pub mod oncall;
-pub mod openapi;
 pub mod pagerduty;
 pub mod probes;
 pub mod remote_write;
 
 pub mod escalation;
 
+pub mod openapi;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::extract::DefaultBodyLimit;
 use headroom_service::workers::{self, checkpoint};
 use headroom_service::{
     ConfigSource, Headroom, StartError, build_state_from, evaluate, load_config_text, reload,
@@ -102,127 +103,11 @@ impl From<StartError> for ServeError {
     }
 }
 
-/// Builds the router over the service: API, compatibility paths, metrics and health.
+/// Builds the router over the service: API, compatibility paths, metrics and health, every
+/// route from the documented list in [`openapi`].
 pub fn app(service: Headroom) -> Router {
     let state = AppState::new(service);
-    Router::new()
-        .route("/api/v1/slos", get(api::list_slos))
-        .route("/api/v1/slos/{slo}", get(api::get_slo))
-        .route("/api/v1/slos/{slo}/series", get(api::slo_series))
-        .route("/api/v1/slos/{slo}/events", post(api::push_events))
-        .route("/api/v1/alerts/transitions", get(api::transitions))
-        .route("/api/v1/write", post(remote_write::write))
-        .route("/api/v1/probes", get(probes::list))
-        .route("/api/v1/probes/{name}/results", get(probes::results))
-        .route("/api/v1/heartbeats/{name}", post(probes::ping))
-        .route("/api/v1/targets", get(probes::targets))
-        .route("/api/v1/openapi.json", get(openapi::openapi))
-        .route(
-            "/api/v2/alerts",
-            get(alertmanager::get_alerts).post(alertmanager::post_alerts),
-        )
-        .route("/api/v2/alerts/groups", get(alertmanager::get_alert_groups))
-        .route("/api/v2/status", get(alertmanager::status))
-        .route("/api/v2/receivers", get(alertmanager::receivers))
-        .route(
-            "/api/v2/silences",
-            get(alertmanager::list_silences).post(alertmanager::post_silence),
-        )
-        .route(
-            "/api/v2/silence/{id}",
-            get(alertmanager::get_silence).delete(alertmanager::expire_silence),
-        )
-        .route(
-            "/api/v1/integrations/alertmanager",
-            post(alertmanager::forwarded),
-        )
-        .route("/v2/enqueue", post(pagerduty::enqueue))
-        .route(
-            "/api/v1/incidents",
-            get(incidents::list_incidents).post(incidents::declare),
-        )
-        .route("/api/v1/incidents/metrics", get(incidents::metrics))
-        .route("/api/v1/incidents/{id}", get(incidents::get_incident))
-        .route(
-            "/api/v1/incidents/{id}/acknowledge",
-            post(incidents::acknowledge),
-        )
-        .route("/api/v1/incidents/{id}/status", post(incidents::set_status))
-        .route(
-            "/api/v1/incidents/{id}/severity",
-            post(incidents::set_severity),
-        )
-        .route("/api/v1/incidents/{id}/roles", post(incidents::assign_role))
-        .route("/api/v1/incidents/{id}/notes", post(incidents::add_note))
-        .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
-        .route(
-            "/api/v1/incidents/{id}/impact-start",
-            post(incidents::set_impact_start),
-        )
-        .route(
-            "/api/v1/incidents/{id}/action-items",
-            post(incidents::add_action_item),
-        )
-        .route(
-            "/api/v1/incidents/{id}/action-items/{n}",
-            axum::routing::patch(incidents::update_action_item),
-        )
-        .route(
-            "/api/v1/incidents/{id}/postmortem",
-            get(incidents::postmortem),
-        )
-        .route("/api/v1/users", get(oncall::list_users))
-        .route(
-            "/api/v1/users/{id}/calendar.ics",
-            get(oncall::user_calendar),
-        )
-        .route("/api/v1/teams", get(oncall::list_teams))
-        .route("/api/v1/schedules", get(oncall::list_schedules))
-        .route("/api/v1/schedules/{id}/oncall", get(oncall::oncall_at))
-        .route("/api/v1/schedules/{id}/shifts", get(oncall::shifts))
-        .route(
-            "/api/v1/schedules/{id}/overrides",
-            post(oncall::add_override),
-        )
-        .route(
-            "/api/v1/schedules/{id}/calendar.ics",
-            get(oncall::schedule_calendar),
-        )
-        .route(
-            "/api/v1/schedules/{id}/calendar-key",
-            post(oncall::rotate_schedule_feed),
-        )
-        .route(
-            "/api/v1/users/{id}/calendar-key",
-            post(oncall::rotate_user_feed),
-        )
-        .route("/calendars/{key}/feed.ics", get(oncall::keyed_feed))
-        .route(
-            "/api/v1/overrides/{id}",
-            axum::routing::delete(oncall::delete_override),
-        )
-        .route("/api/v1/escalations", get(escalation::list))
-        .route("/api/v1/escalations/{id}", get(escalation::get_one))
-        .route(
-            "/api/v1/escalations/{id}/ack",
-            post(escalation::acknowledge),
-        )
-        .route(
-            "/api/v1/escalations/{id}/resolve",
-            post(escalation::resolve),
-        )
-        .route(
-            "/ack/{token}",
-            get(escalation::ack_link_page).post(escalation::ack_link),
-        )
-        .route(
-            "/resolve/{token}",
-            get(escalation::resolve_link_page).post(escalation::resolve_link),
-        )
-        .route("/-/reload", post(api::reload))
-        .route("/metrics", get(metrics::metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
+    openapi::routes()
         .fallback(|| async {
             error::ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
         })
@@ -233,14 +118,6 @@ pub fn app(service: Headroom) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-}
-
-async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting")
-    }
 }
 
 /// `headroom serve`: opens storage, prints a first admin token on an empty database, starts the

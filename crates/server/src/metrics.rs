@@ -358,6 +358,18 @@ fn probe_metrics(f: &mut Family, state: &AppState) {
 
 /// `GET /metrics`: as readable as the API (anonymously only with `anonymous_read`), or with
 /// the config's `metrics_token`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    summary = "Prometheus metrics: SLO state and headroom's health",
+    description = "A `read` token, the config's `metrics_token`, or none with `anonymous_read`.",
+    responses(
+        (status = 200, description = "text exposition format", body = String, content_type = "text/plain"),
+        (status = 401, description = "no or a wrong token", body = headroom_api::ErrorBody),
+        (status = 403, description = "a token without scope read", body = headroom_api::ErrorBody),
+        (status = 429, description = "too many failed attempts from this address", body = headroom_api::ErrorBody)
+    )
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

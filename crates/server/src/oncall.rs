@@ -12,12 +12,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use headroom_oncall::{ContactMethod, Directory, Schedule, Shift, Source, UserId};
+use headroom_api::ErrorBody;
+use headroom_api::calendar::FeedSubscription;
+use headroom_api::oncall as wire;
+use headroom_oncall::{ContactMethod, Directory, Schedule, Shift, Source, TurnLength, UserId};
 use headroom_service::oncall::NewOverride;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
-use crate::auth::{Auth, ClientAddr, scope};
+use crate::auth::{Auth, ClientAddr, needs, scope};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -43,114 +46,161 @@ fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, 
         .transpose()
 }
 
-fn user_json(directory: &Directory, id: &UserId) -> Value {
+fn user_ref(directory: &Directory, id: &UserId) -> wire::UserRef {
     let name = directory.user(id).map(|u| u.name.as_str());
-    json!({"id": id, "name": name.unwrap_or(id.as_str())})
+    wire::UserRef {
+        id: id.to_string(),
+        name: name.unwrap_or(id.as_str()).to_string(),
+    }
 }
 
-fn source_json(schedule: &Schedule, config: &Directory, source: &Source) -> Value {
+fn shift_source(schedule: &Schedule, config: &Directory, source: &Source) -> wire::ShiftSource {
     match source {
-        Source::Layer(i) => json!({
-            "type": "layer",
-            "layer": i,
-            "name": schedule.layers.get(*i).map(|l| l.name.as_str()),
-        }),
+        Source::Layer(i) => wire::ShiftSource::Layer {
+            layer: *i as u64,
+            name: schedule.layers.get(*i).map(|l| l.name.clone()),
+        },
         Source::Override(id) => {
             // Stored overrides are the ones the API can delete.
             let from_config = config
                 .schedule(&schedule.id)
                 .is_some_and(|s| s.overrides.iter().any(|o| &o.id == id));
-            json!({"type": "override", "id": id, "from_config": from_config})
+            wire::ShiftSource::Override {
+                id: id.to_string(),
+                from_config,
+            }
         }
     }
 }
 
-fn shift_json(schedule: &Schedule, directory: &Directory, s: &Shift) -> Value {
-    json!({
-        "user": user_json(directory, &s.user),
-        "start": time(s.start),
-        "end": time(s.end),
-        "source": source_json(schedule, directory, &s.source),
-    })
+fn shift(schedule: &Schedule, directory: &Directory, s: &Shift) -> wire::Shift {
+    wire::Shift {
+        user: user_ref(directory, &s.user),
+        start: time(s.start).into(),
+        end: time(s.end).into(),
+        source: shift_source(schedule, directory, &s.source),
+    }
+}
+
+fn turn(t: &TurnLength) -> wire::TurnLength {
+    match t {
+        TurnLength::Daily => wire::TurnLength::Daily,
+        TurnLength::Weekly => wire::TurnLength::Weekly,
+        TurnLength::Days(n) => wire::TurnLength::Days(*n),
+        TurnLength::Hours(n) => wire::TurnLength::Hours(*n),
+    }
 }
 
 /// `GET /api/v1/users`. Contact methods show their kind (and an email address), not webhook
 /// URLs, which are secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    summary = "Users (contact methods without their secrets)",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "users", body = wire::UserList))
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::UserList>, ApiError> {
     let d = state.oncall.config_directory();
-    let users: Vec<Value> = d
+    let users = d
         .users
         .iter()
-        .map(|u| {
-            let contacts: Vec<Value> = u
+        .map(|u| wire::User {
+            id: u.id.to_string(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            time_zone: u.time_zone.name().to_string(),
+            contact_methods: u
                 .contact_methods
                 .iter()
                 .map(|c| match c {
-                    ContactMethod::Email { address } => {
-                        json!({"type": "email", "address": address})
-                    }
-                    ContactMethod::Slack { .. } => json!({"type": "slack"}),
-                    ContactMethod::Webhook { .. } => json!({"type": "webhook"}),
+                    ContactMethod::Email { address } => wire::ContactMethod::Email {
+                        address: address.clone(),
+                    },
+                    ContactMethod::Slack { .. } => wire::ContactMethod::Slack,
+                    ContactMethod::Webhook { .. } => wire::ContactMethod::Webhook,
                 })
-                .collect();
-            let teams: Vec<&str> = d
+                .collect(),
+            teams: d
                 .teams
                 .iter()
                 .filter(|t| t.members.contains(&u.id))
-                .map(|t| t.id.as_str())
-                .collect();
-            json!({"id": u.id, "name": u.name, "email": u.email, "time_zone": u.time_zone.name(),
-                "contact_methods": contacts, "teams": teams})
+                .map(|t| t.id.to_string())
+                .collect(),
         })
         .collect();
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(wire::UserList { users }))
 }
 
 /// `GET /api/v1/teams`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams",
+    summary = "Teams",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "teams", body = wire::TeamList))
+)]
 pub async fn list_teams(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::TeamList>, ApiError> {
     let d = state.oncall.config_directory();
-    let teams: Vec<Value> = d
+    let teams = d
         .teams
         .iter()
-        .map(|t| {
-            let members: Vec<Value> = t.members.iter().map(|m| user_json(&d, m)).collect();
-            json!({"id": t.id, "name": t.name, "members": members,
-                "escalation_policy": t.escalation_policy})
+        .map(|t| wire::Team {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            members: t.members.iter().map(|m| user_ref(&d, m)).collect(),
+            escalation_policy: t.escalation_policy.as_ref().map(|p| p.to_string()),
         })
         .collect();
-    Ok(Json(json!({ "teams": teams })))
+    Ok(Json(wire::TeamList { teams }))
 }
 
 /// `GET /api/v1/schedules`: each schedule with who is on call now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules",
+    summary = "Schedules with who is on call now",
+    description = needs::READ,
+    security(("bearer" = [])),
+    responses((status = 200, description = "schedules", body = wire::ScheduleList))
+)]
 pub async fn list_schedules(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::ScheduleList>, ApiError> {
     let now = state.now().to_chrono();
     let d = state
         .oncall
         .directory_between(now, now + TimeDelta::milliseconds(1))
         .await?;
-    let schedules: Vec<Value> = d
+    let schedules = d
         .schedules
         .iter()
-        .map(|s| {
-            let layers: Vec<Value> = s
+        .map(|s| wire::Schedule {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            time_zone: s.time_zone.name().to_string(),
+            layers: s
                 .layers
                 .iter()
-                .map(|l| json!({"name": l.name, "users": l.users, "turn": l.turn}))
-                .collect();
-            json!({"id": s.id, "name": s.name, "time_zone": s.time_zone.name(), "layers": layers,
-                "oncall_now": s.oncall_at(now).map(|u| user_json(&d, &u))})
+                .map(|l| wire::Layer {
+                    name: l.name.clone(),
+                    users: l.users.iter().map(|u| u.to_string()).collect(),
+                    turn: turn(&l.turn),
+                })
+                .collect(),
+            oncall_now: s.oncall_at(now).map(|u| user_ref(&d, &u)),
         })
         .collect();
-    Ok(Json(json!({ "schedules": schedules })))
+    Ok(Json(wire::ScheduleList { schedules }))
 }
 
 #[derive(Deserialize)]
@@ -160,12 +210,21 @@ pub struct AtQuery {
 
 /// `GET /api/v1/schedules/{id}/oncall?at=`: who is on call at `at` (default now), from which
 /// layer or override, since and until when.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/oncall",
+    summary = "Who is on call at an instant",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id"), ("at" = Option<String>, Query, description = "RFC 3339 (default now)")),
+    responses((status = 200, description = "who, from which layer or override, since, until", body = wire::OnCallAt), (status = 400, description = "bad at", body = ErrorBody), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn oncall_at(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<AtQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::OnCallAt>, ApiError> {
     let at = parse_time("at", q.at.as_deref())?.unwrap_or_else(|| state.now().to_chrono());
     let (schedule, directory) = state
         .oncall
@@ -174,18 +233,26 @@ pub async fn oncall_at(
     let shifts = schedule.final_shifts(at - SHIFT_SEARCH, at + SHIFT_SEARCH);
     let holding = shifts.iter().find(|s| s.start <= at && at < s.end);
     let body = match holding {
-        Some(s) => json!({
-            "schedule": schedule.id, "at": time(at),
-            "user": user_json(&directory, &s.user),
-            "source": source_json(&schedule, &directory, &s.source),
+        Some(s) => wire::OnCallAt {
+            schedule: schedule.id.to_string(),
+            at: time(at).into(),
+            user: Some(user_ref(&directory, &s.user)),
+            source: Some(shift_source(&schedule, &directory, &s.source)),
             // A shift reaching the edge of the search has no change in sight.
-            "since": (s.start > at - SHIFT_SEARCH).then(|| time(s.start)),
-            "until": (s.end < at + SHIFT_SEARCH).then(|| time(s.end)),
-        }),
-        None => json!({
-            "schedule": schedule.id, "at": time(at), "user": null, "source": null, "since": null,
-            "until": shifts.iter().find(|s| s.start > at).map(|s| time(s.start)),
-        }),
+            since: (s.start > at - SHIFT_SEARCH).then(|| time(s.start).into()),
+            until: (s.end < at + SHIFT_SEARCH).then(|| time(s.end).into()),
+        },
+        None => wire::OnCallAt {
+            schedule: schedule.id.to_string(),
+            at: time(at).into(),
+            user: None,
+            source: None,
+            since: None,
+            until: shifts
+                .iter()
+                .find(|s| s.start > at)
+                .map(|s| time(s.start).into()),
+        },
     };
     Ok(Json(body))
 }
@@ -197,12 +264,21 @@ pub struct RangeQuery {
 }
 
 /// `GET /api/v1/schedules/{id}/shifts?from=&to=`: the final schedule (default: the next 7 days).
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/shifts",
+    summary = "The final schedule over a range",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id"), ("from" = Option<String>, Query, description = "RFC 3339 (default now)"), ("to" = Option<String>, Query, description = "RFC 3339 (default from + 7d)")),
+    responses((status = 200, description = "shifts", body = wire::ShiftList), (status = 400, description = "bad range", body = ErrorBody), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn shifts(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
     Query(q): Query<RangeQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::ShiftList>, ApiError> {
     let from = parse_time("from", q.from.as_deref())?.unwrap_or_else(|| state.now().to_chrono());
     let to = parse_time("to", q.to.as_deref())?.unwrap_or(from + TimeDelta::days(7));
     if to <= from {
@@ -214,23 +290,40 @@ pub async fn shifts(
         ));
     }
     let (schedule, directory) = state.oncall.schedule_between(&id, from, to).await?;
-    let shifts: Vec<Value> = schedule
+    let shifts = schedule
         .final_shifts(from, to)
         .iter()
-        .map(|s| shift_json(&schedule, &directory, s))
+        .map(|s| shift(&schedule, &directory, s))
         .collect();
-    Ok(Json(
-        json!({"schedule": schedule.id, "from": time(from), "to": time(to), "shifts": shifts}),
-    ))
+    Ok(Json(wire::ShiftList {
+        schedule: schedule.id.to_string(),
+        from: time(from).into(),
+        to: time(to).into(),
+        shifts,
+    }))
 }
 
 /// `POST /api/v1/schedules/{id}/overrides` `{user, start, end}` → 201 with the new id.
+///
+/// The body is read field by field rather than into `headroom_api::oncall::NewOverride`: each
+/// missing field and each bad time gets its own message naming it, and extra fields are
+/// ignored, as they always were.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/overrides",
+    summary = "Add an override: someone covers a range",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id")),
+    request_body = wire::NewOverride,
+    responses((status = 201, description = "the override", body = wire::Override), (status = 400, description = "bad body", body = ErrorBody), (status = 404, description = "no such schedule or user", body = ErrorBody))
+)]
 pub async fn add_override(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Override>), ApiError> {
     state.oncall.known_schedule(&id)?;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
@@ -255,13 +348,27 @@ pub async fn add_override(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": override_id, "schedule": id, "user": user,
-            "start": time(start), "end": time(end)})),
+        Json(wire::Override {
+            id: override_id,
+            schedule: id,
+            user: user.to_string(),
+            start: time(start).into(),
+            end: time(end).into(),
+        }),
     ))
 }
 
 /// `DELETE /api/v1/overrides/{id}`: only overrides added through the API; the config's own are
 /// changed in the config.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/overrides/{id}",
+    summary = "Remove an override added through the API",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "override id")),
+    responses((status = 204, description = "removed"), (status = 404, description = "no such override", body = ErrorBody), (status = 409, description = "defined in the config", body = ErrorBody))
+)]
 pub async fn delete_override(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -280,6 +387,15 @@ fn calendar(feed: String) -> Response {
 }
 
 /// `GET /api/v1/schedules/{id}/calendar.ics`, for API clients (token in the header).
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/calendar.ics",
+    summary = "A schedule's shifts as iCalendar",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id")),
+    responses((status = 200, description = "iCalendar", body = String, content_type = "text/calendar"), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn schedule_calendar(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
@@ -289,19 +405,21 @@ pub async fn schedule_calendar(
 }
 
 /// `GET /api/v1/users/{id}/calendar.ics`: the user's shifts in every schedule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/calendar.ics",
+    summary = "A user's on-call shifts as iCalendar",
+    description = needs::READ,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, description = "iCalendar", body = String, content_type = "text/calendar"), (status = 404, description = "no such user", body = ErrorBody))
+)]
 pub async fn user_calendar(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(calendar(state.oncall.user_feed(&id).await?))
-}
-
-/// What a calendar app subscribes to: the feed's URL, holding the feed's own key.
-#[derive(Debug, Serialize)]
-pub struct FeedSubscription {
-    pub feed: String,
-    pub url: String,
 }
 
 /// The subscription URL of a feed's new key.
@@ -316,6 +434,15 @@ fn subscription(state: &AppState, (feed, key): (String, String)) -> Json<FeedSub
 /// `POST /api/v1/users/{id}/calendar-key`: a new subscription URL for the user's feed; the
 /// previous one stops working. Calendar apps cannot send headers, so the URL carries a key that
 /// reads this one feed and nothing else.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/calendar-key",
+    summary = "A new subscription URL for the user's calendar feed; the previous one stops working",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, description = "the new subscription", body = FeedSubscription), (status = 404, description = "no such user", body = ErrorBody))
+)]
 pub async fn rotate_user_feed(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -326,6 +453,15 @@ pub async fn rotate_user_feed(
 }
 
 /// `POST /api/v1/schedules/{id}/calendar-key`: as [`rotate_user_feed`], for a schedule.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/calendar-key",
+    summary = "A new subscription URL for the schedule's calendar feed; the previous one stops working",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "schedule id")),
+    responses((status = 200, description = "the new subscription", body = FeedSubscription), (status = 404, description = "no such schedule", body = ErrorBody))
+)]
 pub async fn rotate_schedule_feed(
     State(state): State<AppState>,
     _auth: Auth<scope::Respond>,
@@ -337,6 +473,14 @@ pub async fn rotate_schedule_feed(
 
 /// `GET /calendars/{key}/feed.ics`: the feed this key was made for. Wrong keys count as failed
 /// authentication for the client's address.
+#[utoipa::path(
+    get,
+    path = "/calendars/{key}/feed.ics",
+    description = "No token: the key in the path reads this one feed only.",
+    summary = "A calendar feed by its subscription key (calendar apps cannot send headers)",
+    params(("key" = String, Path, description = "the feed's key, from POST …/calendar-key")),
+    responses((status = 200, description = "iCalendar", body = String, content_type = "text/calendar"), (status = 404, description = "unknown or rotated key", body = ErrorBody), (status = 429, description = "too many wrong keys from this address", body = ErrorBody))
+)]
 pub async fn keyed_feed(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

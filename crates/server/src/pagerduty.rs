@@ -11,25 +11,39 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use headroom_api::ErrorBody;
+use headroom_api::pagerduty::{EventOutcome, EventResponse, PagerDutyEvent};
 use headroom_ingest::pagerduty::parse_event;
 use headroom_service::pagerduty::EventRefused;
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+fn answer(status: StatusCode, body: EventResponse) -> Response {
     (status, Json(body)).into_response()
 }
 
 fn invalid(errors: Vec<String>) -> Response {
     answer(
         StatusCode::BAD_REQUEST,
-        json!({"status": "invalid event", "message": "Event object is invalid", "errors": errors}),
+        EventResponse {
+            status: EventOutcome::Invalid,
+            message: "Event object is invalid".into(),
+            dedup_key: None,
+            errors: Some(errors),
+        },
     )
 }
 
 /// `POST /v2/enqueue`.
+#[utoipa::path(
+    post,
+    path = "/v2/enqueue",
+    description = "The routing key in the body authenticates: it must be one of the config's integrations.",
+    summary = "PagerDuty Events API v2 (trigger, acknowledge, resolve)",
+    request_body = PagerDutyEvent,
+    responses((status = 202, description = "processed", body = EventResponse), (status = 400, description = "invalid event, or an unknown routing key", body = EventResponse), (status = 429, description = "throttled", body = EventResponse), (status = 503, description = "storage failed: retry", body = ErrorBody))
+)]
 pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
     let event = match parse_event(&body) {
         Ok(e) => e,
@@ -42,12 +56,22 @@ pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
     {
         Ok(dedup_key) => answer(
             StatusCode::ACCEPTED,
-            json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
+            EventResponse {
+                status: EventOutcome::Success,
+                message: "Event processed".into(),
+                dedup_key: Some(dedup_key),
+                errors: None,
+            },
         ),
         Err(e @ EventRefused::UnknownRoutingKey) => invalid(vec![e.to_string()]),
         Err(e @ EventRefused::Throttled) => answer(
             StatusCode::TOO_MANY_REQUESTS,
-            json!({"status": "throttle event", "message": e.to_string()}),
+            EventResponse {
+                status: EventOutcome::Throttled,
+                message: e.to_string(),
+                dedup_key: None,
+                errors: None,
+            },
         ),
         Err(EventRefused::Failed(e)) => ApiError::from(e).into_response(),
     }

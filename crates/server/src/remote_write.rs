@@ -5,14 +5,24 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use headroom_api::ErrorBody;
 use headroom_ingest::remote_write::{Limits, decode};
 use std::sync::atomic::Ordering;
 
-use crate::auth::{Auth, scope};
+use crate::auth::{Auth, needs, scope};
 use crate::error::ApiError;
 use crate::limits::{MAX_BODY_BYTES, MAX_DECOMPRESSED};
 use crate::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/write",
+    summary = "Prometheus remote_write 1.0 (snappy-compressed protobuf WriteRequest): samples of series some SLO selects are counted",
+    description = needs::INGEST,
+    security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/x-protobuf"),
+    responses((status = 204, description = "stored"), (status = 400, description = "malformed body: Prometheus does not retry it", body = ErrorBody), (status = 413, description = "body too large", body = ErrorBody), (status = 503, description = "storage failed: retry", body = ErrorBody))
+)]
 pub async fn write(
     State(state): State<AppState>,
     _auth: Auth<scope::Ingest>,

@@ -657,96 +657,44 @@ async fn metrics_health_and_readiness() {
     assert_eq!(r.json()["error"], "not_found");
 }
 
-/// Every path `app()` routes. Keep in step with `headroom_server::app`.
-const ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/slos"),
-    ("get", "/api/v1/slos/{slo}"),
-    ("get", "/api/v1/slos/{slo}/series"),
-    ("post", "/api/v1/slos/{slo}/events"),
-    ("get", "/api/v1/alerts/transitions"),
-    ("post", "/api/v1/write"),
-    ("get", "/api/v1/probes"),
-    ("get", "/api/v1/probes/{name}/results"),
-    ("post", "/api/v1/heartbeats/{name}"),
-    ("get", "/api/v1/targets"),
-    ("get", "/api/v1/openapi.json"),
-    ("get", "/api/v2/alerts"),
-    ("post", "/api/v2/alerts"),
-    ("get", "/api/v2/alerts/groups"),
-    ("get", "/api/v2/status"),
-    ("get", "/api/v2/receivers"),
-    ("get", "/api/v2/silences"),
-    ("post", "/api/v2/silences"),
-    ("get", "/api/v2/silence/{id}"),
-    ("delete", "/api/v2/silence/{id}"),
-    ("post", "/api/v1/integrations/alertmanager"),
-    ("post", "/v2/enqueue"),
-    ("get", "/api/v1/users"),
-    ("get", "/api/v1/users/{id}/calendar.ics"),
-    ("post", "/api/v1/users/{id}/calendar-key"),
-    ("post", "/api/v1/schedules/{id}/calendar-key"),
-    ("get", "/calendars/{key}/feed.ics"),
-    ("get", "/api/v1/teams"),
-    ("get", "/api/v1/schedules"),
-    ("get", "/api/v1/schedules/{id}/oncall"),
-    ("get", "/api/v1/schedules/{id}/shifts"),
-    ("post", "/api/v1/schedules/{id}/overrides"),
-    ("get", "/api/v1/schedules/{id}/calendar.ics"),
-    ("delete", "/api/v1/overrides/{id}"),
-    ("get", "/api/v1/escalations"),
-    ("get", "/api/v1/escalations/{id}"),
-    ("post", "/api/v1/escalations/{id}/ack"),
-    ("post", "/api/v1/escalations/{id}/resolve"),
-    ("get", "/ack/{token}"),
-    ("post", "/ack/{token}"),
-    ("get", "/resolve/{token}"),
-    ("post", "/resolve/{token}"),
-    ("get", "/api/v1/incidents"),
-    ("post", "/api/v1/incidents"),
-    ("get", "/api/v1/incidents/metrics"),
-    ("get", "/api/v1/incidents/{id}"),
-    ("post", "/api/v1/incidents/{id}/acknowledge"),
-    ("post", "/api/v1/incidents/{id}/status"),
-    ("post", "/api/v1/incidents/{id}/severity"),
-    ("post", "/api/v1/incidents/{id}/roles"),
-    ("post", "/api/v1/incidents/{id}/notes"),
-    ("post", "/api/v1/incidents/{id}/resolve"),
-    ("post", "/api/v1/incidents/{id}/impact-start"),
-    ("post", "/api/v1/incidents/{id}/action-items"),
-    ("patch", "/api/v1/incidents/{id}/action-items/{n}"),
-    ("get", "/api/v1/incidents/{id}/postmortem"),
-    ("post", "/-/reload"),
-    ("get", "/metrics"),
-    ("get", "/healthz"),
-    ("get", "/readyz"),
-];
-
+/// The router and the document come from one list (`openapi::documented`), so a route cannot
+/// be missing from the document; what is left to check is that every documented operation is
+/// routed: it answers something other than the fallback's 404 or a 405.
 #[tokio::test]
 async fn openapi_documents_every_route() {
     let ctx = setup(ConfigSource::embedded()).await;
     let r = get(&ctx.app, "/api/v1/openapi.json", None).await;
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
-    assert_eq!(doc["openapi"], "3.0.3");
-    let paths = doc["paths"].as_object().unwrap();
-    for (method, path) in ROUTES {
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.clone(), path.clone()));
+        }
+    }
+    // A few of every area, so that an empty or truncated document fails here.
+    for (method, path) in [
+        ("get", "/api/v1/slos"),
+        ("post", "/api/v1/write"),
+        ("get", "/api/v1/probes"),
+        ("post", "/api/v2/alerts"),
+        ("delete", "/api/v2/silence/{id}"),
+        ("post", "/v2/enqueue"),
+        ("patch", "/api/v1/incidents/{id}/action-items/{n}"),
+        ("get", "/calendars/{key}/feed.ics"),
+        ("post", "/resolve/{token}"),
+        ("get", "/api/v1/openapi.json"),
+        ("get", "/metrics"),
+        ("get", "/readyz"),
+    ] {
         assert!(
-            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            operations.iter().any(|(m, p)| m == method && p == path),
             "{method} {path} is not in openapi.json"
         );
     }
-    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
-    let mut routed: Vec<&str> = ROUTES.iter().map(|(_, p)| *p).collect();
-    documented.sort();
-    routed.sort();
-    routed.dedup();
-    assert_eq!(
-        documented, routed,
-        "openapi.json documents a path app() lacks"
-    );
-
-    // And each routed path answers something other than the fallback's 404.
-    for (method, path) in ROUTES {
+    assert!(operations.len() >= 60, "{} operations", operations.len());
+    for (method, path) in &operations {
         let uri = path
             .replace("{slo}", EXAMPLE)
             .replace("{name}", "headroom-ready")
@@ -754,12 +702,7 @@ async fn openapi_documents_every_route() {
             .replace("{token}", "x")
             .replace("{key}", "x")
             .replace("{n}", "1");
-        let m = match *method {
-            "get" => Method::GET,
-            "delete" => Method::DELETE,
-            "patch" => Method::PATCH,
-            _ => Method::POST,
-        };
+        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let r = send(&ctx.app, m, &uri, Some(&ctx.admin), &[], Body::empty()).await;
         // A handler's own 404 (no such heartbeat) is fine; the fallback's is not.
         assert!(
