@@ -13,8 +13,7 @@ use headroom_service::workers::{dispatch_round, send_round};
 use headroom_store::{OutboxState, OutboxStore, RoutedAlertStore};
 use serde_json::{Value, json};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// What the test receiver saw: (path, idempotency key, body).
 type Seen = Arc<Mutex<Vec<(String, String, Value)>>>;

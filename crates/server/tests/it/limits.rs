@@ -1,11 +1,9 @@
 //! The bounds on what clients can make the server hold or send: each is refused with its own
 //! status and message, and a refused request stores nothing.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use common::*;
 use headroom_service::limits::*;
 use headroom_service::workers::dispatch_round;
 use headroom_store::{

@@ -3,11 +3,9 @@
 //! headroom accepts. The admin's raw view of `/api/v2/status` is the control that shows the
 //! secrets are really in the config the server runs.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use common::*;
 use headroom_service::ConfigSource;
 use headroom_store::{FeedKeyStore, Scope, TokenStore};
 use tempfile::TempDir;

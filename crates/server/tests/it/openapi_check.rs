@@ -4,20 +4,18 @@
 //! (openapi-spec-validator) and every recorded body against the schema the document gives for
 //! its operation and status (jsonschema).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use crate::common::*;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::{Method, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use common::*;
 use headroom_service::workers::{dispatch_round, escalation_round};
 use serde_json::{Value, json};
 

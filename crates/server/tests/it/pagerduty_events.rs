@@ -9,8 +9,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 

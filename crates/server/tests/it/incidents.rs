@@ -10,8 +10,7 @@ use axum::http::{Method, StatusCode};
 use headroom_service::evaluate;
 use serde_json::{Value, json};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const CONFIG: &str = r#"
 services:

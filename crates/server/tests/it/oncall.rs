@@ -22,8 +22,7 @@ use headroom_store::{ActionLinkStore, OutboxStore, Store};
 use headroom_tsdb::Tsdb;
 use serde_json::{Value, json};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const MINUTE: i64 = 60_000;
 

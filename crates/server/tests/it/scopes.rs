@@ -2,13 +2,11 @@
 //! scope, is refused exactly when the token's scope does not allow the operation's documented
 //! one; and authentication happens before a request body is read.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use common::*;
 use headroom_service::ConfigSource;
 use headroom_store::Scope;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -12,8 +12,7 @@ use headroom_probe::Outcome;
 use headroom_probe::spec::ProbeResult;
 use headroom_service::evaluate;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const CONFIG: &str = r#"anonymous_read: true
 probes:

@@ -1,6 +1,5 @@
 //! What the server's tests share: a state on a controlled clock with one token per scope, and
 //! requests sent through the router without a socket.
-#![allow(dead_code)] // each test file uses its own part
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -17,8 +17,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use tempfile::TempDir;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const ONE_SLO: &str = "anonymous_read: false
 slos:

@@ -1,0 +1,15 @@
+//! One integration-test binary for the server (it links once).
+
+mod alertmanager_api;
+mod api;
+mod common;
+mod incidents;
+mod limits;
+mod listener;
+mod module_order;
+mod oncall;
+mod openapi_check;
+mod pagerduty_events;
+mod scopes;
+mod secrets;
+mod signals;
