@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod budget;
 pub mod evaluator;
+pub mod event;
 pub mod policy;
 pub mod sli;
 pub mod slo;
@@ -15,6 +16,7 @@ pub mod window;
 pub use alert::{Alert, AlertState, AlertTransition};
 pub use budget::{BurnRate, ErrorBudget, SloStatus};
 pub use evaluator::GroupAlerts;
+pub use event::Event;
 pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
 pub use sli::{Counts, SliData, SliceTally, window_end};
 pub use slo::{

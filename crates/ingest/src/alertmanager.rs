@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use headroom_routing::alert::PostableAlert;
 use serde_json::{Map, Value};
 
 /// A defect in a body, at a JSON path (empty for the whole body).
@@ -25,18 +26,8 @@ fn err(path: &str, message: impl Into<String>) -> FormatError {
     }
 }
 
-/// One alert as posted to `POST /api/v2/alerts`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PostedAlert {
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub generator_url: String,
-}
-
-/// A `POST /api/v2/alerts` body: a JSON array of alerts.
-pub fn parse_posted_alerts(body: &[u8]) -> Result<Vec<PostedAlert>, FormatError> {
+/// A `POST /api/v2/alerts` body: a JSON array of alerts, as the routing layer takes them.
+pub fn parse_posted_alerts(body: &[u8]) -> Result<Vec<PostableAlert>, FormatError> {
     let value = json(body)?;
     let Value::Array(items) = value else {
         return Err(err("", "expected a JSON array of alerts"));
@@ -48,9 +39,9 @@ pub fn parse_posted_alerts(body: &[u8]) -> Result<Vec<PostedAlert>, FormatError>
         .collect()
 }
 
-fn posted_alert(v: &Value, path: &str) -> Result<PostedAlert, FormatError> {
+fn posted_alert(v: &Value, path: &str) -> Result<PostableAlert, FormatError> {
     let o = object(v, path)?;
-    Ok(PostedAlert {
+    Ok(PostableAlert {
         labels: string_map(o.get("labels"), &format!("{path}.labels"), true)?,
         annotations: string_map(o.get("annotations"), &format!("{path}.annotations"), false)?,
         starts_at: time(o.get("startsAt"), &format!("{path}.startsAt"))?,

@@ -2,19 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use headroom_core::Timestamp;
+use headroom_core::{Event, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// Good and total events observed at one moment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    pub at: Timestamp,
-    pub good: f64,
-    pub total: f64,
-    /// Values of the SLO's grouping labels (empty for an ungrouped SLO).
-    pub labels: BTreeMap<String, String>,
-}
 
 /// An event of a recording, which names its SLO.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,4 +6,6 @@ pub mod exposition;
 pub mod pagerduty;
 pub mod remote_write;
 
-pub use events::{Event, EventError, RecordedEvent, parse_batch, parse_recording};
+pub use events::{EventError, RecordedEvent, parse_batch, parse_recording};
+/// Events are core's; the formats above read them.
+pub use headroom_core::Event;

@@ -53,15 +53,8 @@ pub async fn post_alerts(
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
-            PostableAlert {
-                labels: p.labels,
-                annotations: p.annotations,
-                starts_at: p.starts_at,
-                ends_at: p.ends_at,
-                generator_url: p.generator_url,
-            }
-            .into_alert(now, timeout)
-            .map_err(|e| ApiError::bad_request(format!("[{i}]: {e}")))
+            p.into_alert(now, timeout)
+                .map_err(|e| ApiError::bad_request(format!("[{i}]: {e}")))
         })
         .collect::<Result<Vec<Alert>, ApiError>>()?;
     state.accept(alerts, "api").await?;
