@@ -104,9 +104,8 @@ fn restart(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    let dir = target.join("tmp/restart-10k-30d-v1");
+    // Cargo's scratch directory for benches, inside the build directory wherever that is.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("restart-10k-30d-v1");
     if !dir.join("headroom.db").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let started = std::time::Instant::now();
