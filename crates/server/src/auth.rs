@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use headroom_store::{Scope, TokenInfo, TokenStore};
 
 use crate::error::ApiError;
@@ -89,6 +89,14 @@ impl<S: Needs> FromRequestParts<AppState> for Auth<S> {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer(value: &HeaderValue) -> Option<&str> {
+    let v = value.to_str().ok()?;
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
 /// Checks that the headers carry a token allowing `required`; returns the token, `None` for an
 /// anonymous read.
 pub async fn authenticate(
@@ -107,15 +115,7 @@ pub async fn authenticate(
     };
     let now = state.now();
     state.failed_auth.check(client, now)?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(token) = token else {
+    let Some(token) = bearer(value) else {
         state.failed_auth.record(client, now);
         return Err(ApiError::unauthorized(
             "Authorization must be \"Bearer <token>\"",

@@ -10,7 +10,7 @@ use headroom_core::AlertState;
 use headroom_store::Scope;
 use subtle::ConstantTimeEq;
 
-use crate::auth::{ClientAddr, authenticate};
+use crate::auth::{ClientAddr, authenticate, bearer};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -381,11 +381,7 @@ pub async fn metrics(
         .expect("config lock")
         .metrics_token
         .clone();
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let presented = headers.get(header::AUTHORIZATION).and_then(bearer);
     let by_metrics_token = matches!((&metrics_token, presented),
         (Some(want), Some(got)) if bool::from(want.as_bytes().ct_eq(got.as_bytes())));
     if !by_metrics_token {

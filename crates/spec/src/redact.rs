@@ -59,14 +59,6 @@ fn redact(v: &mut Value, targets: bool) {
                     *v = Value::String(SECRET.into());
                 } else if k == "headers" || k == "http_headers" {
                     hide_values(v);
-                } else if let Value::String(s) = v {
-                    if looks_like_url(s) {
-                        *s = if targets {
-                            SECRET.to_string()
-                        } else {
-                            redacted_url(s)
-                        };
-                    }
                 } else {
                     redact(v, targets || holds_target_urls(k));
                 }

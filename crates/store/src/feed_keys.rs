@@ -6,7 +6,7 @@ use headroom_core::Timestamp;
 use subtle::ConstantTimeEq;
 
 use crate::error::db_err;
-use crate::tokens::token_hash;
+use crate::tokens::{looks_like_secret, new_secret, token_hash};
 use crate::{Store, StoreError};
 
 /// Every plaintext feed key starts with this, so it cannot be mistaken for an API token.
@@ -37,8 +37,7 @@ impl FeedKeyStore for Store {
                 detail: "a feed key needs a feed".into(),
             });
         }
-        let secret: [u8; 32] = rand::random();
-        let plaintext = format!("{FEED_KEY_PREFIX}{}", hex::encode(secret));
+        let plaintext = new_secret(FEED_KEY_PREFIX);
         let hash = token_hash(&plaintext);
         with_pool!(self, pool => {
             sqlx::query(
@@ -57,12 +56,7 @@ impl FeedKeyStore for Store {
     }
 
     async fn feed_for_key(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let well_formed = key.len() == FEED_KEY_PREFIX.len() + 64
-            && key.starts_with(FEED_KEY_PREFIX)
-            && key[FEED_KEY_PREFIX.len()..]
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit());
-        if !well_formed {
+        if !looks_like_secret(key, FEED_KEY_PREFIX) {
             return Ok(None);
         }
         let hash = token_hash(key);

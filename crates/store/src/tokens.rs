@@ -91,7 +91,6 @@ impl TokenInfo {
 /// Every plaintext token starts with this, so scanners and people can tell what it is.
 pub const TOKEN_PREFIX: &str = "hr_";
 const SECRET_BYTES: usize = 32;
-const PLAINTEXT_LEN: usize = TOKEN_PREFIX.len() + 2 * SECRET_BYTES;
 /// `hr_` and 8 of the 64 hex digits: enough to tell tokens apart, too little to matter.
 const DISPLAY_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 8;
 /// `last_used_at` is only rewritten when it is at least this stale, so verifying a token on every
@@ -139,12 +138,21 @@ pub(crate) fn token_hash(plaintext: &str) -> String {
     hex::encode(Sha256::digest(plaintext.as_bytes()))
 }
 
+/// A new random secret: `prefix` and 64 hex digits of a CSPRNG (ThreadRng, seeded from the OS).
+pub(crate) fn new_secret(prefix: &str) -> String {
+    let secret: [u8; SECRET_BYTES] = rand::random();
+    format!("{prefix}{}", hex::encode(secret))
+}
+
+/// Whether `s` has the shape [`new_secret`] makes with `prefix`: only such strings are looked up.
+pub(crate) fn looks_like_secret(s: &str, prefix: &str) -> bool {
+    s.len() == prefix.len() + 2 * SECRET_BYTES
+        && s.starts_with(prefix)
+        && s[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn looks_like_token(s: &str) -> bool {
-    s.len() == PLAINTEXT_LEN
-        && s.starts_with(TOKEN_PREFIX)
-        && s[TOKEN_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit())
+    looks_like_secret(s, TOKEN_PREFIX)
 }
 
 pub trait TokenStore {
@@ -194,10 +202,8 @@ impl TokenStore for Store {
                 detail: "a token needs a name".into(),
             });
         }
-        // ThreadRng is a CSPRNG seeded from the OS.
-        let secret: [u8; SECRET_BYTES] = rand::random();
         let id: [u8; 8] = rand::random();
-        let plaintext = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
+        let plaintext = new_secret(TOKEN_PREFIX);
         let info = TokenInfo {
             id: format!("tok_{}", hex::encode(id)),
             name: name.to_string(),
