@@ -381,7 +381,7 @@ fn backtest(config: &[PathBuf], events: &PathBuf, output: Output) -> Result<(), 
             for t in &report.transitions {
                 let mut v = json!({"at": t.at.to_rfc3339(), "slo": t.slo, "severity": t.severity, "state": t.to.as_str(), "burn_rates": t.burn_rates});
                 if !t.group.is_empty() {
-                    v["group"] = Value::from(t.group.clone());
+                    v["group"] = Value::from(t.group.to_string());
                 }
                 println!("{v}");
             }
@@ -391,7 +391,7 @@ fn backtest(config: &[PathBuf], events: &PathBuf, output: Output) -> Result<(), 
             println!("{:<25} {:<40} {:<10} STATE", "AT", "SLO", "SEVERITY");
             for t in &report.transitions {
                 let slo = if t.group.is_empty() {
-                    t.slo.clone()
+                    t.slo.to_string()
                 } else {
                     format!("{}{{{}}}", t.slo, t.group)
                 };
@@ -410,7 +410,7 @@ fn backtest(config: &[PathBuf], events: &PathBuf, output: Output) -> Result<(), 
             );
             for s in &report.summary {
                 let slo = if s.group.is_empty() {
-                    s.slo.clone()
+                    s.slo.to_string()
                 } else {
                     format!("{}{{{}}}", s.slo, s.group)
                 };

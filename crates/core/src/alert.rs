@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{BurnRate, SloStatus};
+use crate::ident::{GroupKey, Severity, SloId};
 use crate::policy::AlertTier;
 use crate::slo::Slo;
 use crate::time::{Span, Timestamp};
@@ -84,9 +85,10 @@ impl Alert {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertTransition {
     pub at: Timestamp,
-    pub slo: String,
-    pub group: String,
-    pub severity: String,
+    pub slo: SloId,
+    pub group: GroupKey,
+    /// The alert's name: its tier's severity, or `no_data`.
+    pub severity: Severity,
     pub from: AlertState,
     pub to: AlertState,
     /// Burn rate per window at the transition, keyed by window (`5m`, `1h`, …).

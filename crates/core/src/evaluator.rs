@@ -6,6 +6,7 @@
 
 use crate::alert::{Alert, AlertState, AlertTransition, tier_holds};
 use crate::budget::{CURRENT_BURN_WINDOW, SloStatus, status};
+use crate::ident::GroupKey;
 use crate::sli::{SliData, window_end};
 use crate::slo::Slo;
 use crate::time::{Span, Timestamp};
@@ -81,7 +82,7 @@ impl GroupAlerts {
     pub fn evaluate(
         &mut self,
         slo: &Slo,
-        group: &str,
+        group: &GroupKey,
         data: &dyn SliData,
         now: Timestamp,
         started: Timestamp,
@@ -128,7 +129,7 @@ impl GroupAlerts {
 fn step(
     alert: &mut Alert,
     slo: &Slo,
-    group: &str,
+    group: &GroupKey,
     name: &str,
     holds: bool,
     hold_for: Span,
@@ -141,8 +142,8 @@ fn step(
         out.push(AlertTransition {
             at: now,
             slo: slo.id.clone(),
-            group: group.to_string(),
-            severity: name.to_string(),
+            group: group.clone(),
+            severity: name.into(),
             from,
             to,
             burn_rates: st

@@ -6,6 +6,7 @@ pub mod alert;
 pub mod budget;
 pub mod evaluator;
 pub mod event;
+pub mod ident;
 pub mod policy;
 pub mod sli;
 pub mod slo;
@@ -17,10 +18,11 @@ pub use alert::{Alert, AlertState, AlertTransition};
 pub use budget::{BurnRate, ErrorBudget, SloStatus};
 pub use evaluator::GroupAlerts;
 pub use event::Event;
+pub use ident::{GroupKey, GroupKeyError, Severity, SloId};
 pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
 pub use sli::{Counts, SliData, SliceTally, window_end};
 pub use slo::{
-    BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SloId, SourceRef, is_label_name,
+    BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SourceRef, is_label_name,
 };
 pub use time::{Span, SpanError, Timestamp};
 pub use window::{CalendarUnit, Period, Window};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ident::Severity;
 use crate::time::Span;
 
 /// One multi-window condition: both windows burn faster than `factor` times the sustainable rate.
@@ -68,7 +69,7 @@ impl AlertWindows {
 /// One alert tier (page, ticket, or a custom severity): fires when any condition holds for `for_`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertTier {
-    pub severity: String,
+    pub severity: Severity,
     pub conditions: Vec<BurnCondition>,
     #[serde(rename = "for")]
     pub for_: Span,
@@ -80,7 +81,7 @@ pub struct AlertTier {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoDataRule {
     pub after: Span,
-    pub severity: String,
+    pub severity: Severity,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,7 +107,7 @@ impl AlertPolicy {
     /// The page and ticket tiers of `windows`, factors scaled to `period`.
     pub fn from_windows(windows: &AlertWindows, period: Span) -> Self {
         let tier = |sev: &str, a: &BudgetWindow, b: &BudgetWindow| AlertTier {
-            severity: sev.to_string(),
+            severity: sev.into(),
             conditions: vec![a.condition(period), b.condition(period)],
             for_: Span(0),
             labels: BTreeMap::new(),

@@ -8,8 +8,7 @@ use crate::policy::AlertPolicy;
 use crate::time::Span;
 use crate::window::Window;
 
-/// An SLO's unique id: `<service>-<name>` for Sloth, `metadata.name` for OpenSLO, `name` for native.
-pub type SloId = String;
+pub use crate::ident::SloId;
 
 /// The target fraction of good events (or good slices), strictly between 0 and 1.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Replays recorded SLI events through the engine in simulated time: the same code that serves
 //! production, with the clock taken from the recording.
 
-use headroom_core::{AlertState, AlertTransition, Slo, Span, Timestamp};
+use headroom_core::{AlertState, AlertTransition, GroupKey, Slo, SloId, Span, Timestamp};
 use headroom_ingest::RecordedEvent;
 use headroom_tsdb::Tsdb;
 use serde::Serialize;
@@ -21,9 +21,9 @@ pub struct BacktestError {
 /// One SLO group's standing at the time of the last event.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    pub slo: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub group: String,
+    pub slo: SloId,
+    #[serde(skip_serializing_if = "GroupKey::is_empty")]
+    pub group: GroupKey,
     pub sli: Option<f64>,
     pub budget_consumed: f64,
     pub budget_remaining: f64,

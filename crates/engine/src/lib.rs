@@ -13,7 +13,8 @@ use std::sync::{Arc, RwLock};
 
 use headroom_core::evaluator::{GroupAlerts, windows};
 use headroom_core::{
-    Alert, AlertTransition, BudgetingMethod, SliData, Slo, SloStatus, Span, Timestamp,
+    Alert, AlertTransition, BudgetingMethod, GroupKey, SliData, Slo, SloId, SloStatus, Span,
+    Timestamp,
 };
 use headroom_ingest::Event;
 use headroom_tsdb::{
@@ -25,14 +26,14 @@ use headroom_tsdb::{
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("no SLO {0:?} is configured")]
-    UnknownSlo(String),
+    UnknownSlo(SloId),
     #[error("events[{index}]: {message}")]
     BadEvent { index: usize, message: String },
     #[error(
         "SLO {slo:?} would exceed {max} groups: each group keeps its own history, so a grouping label \
          must take few values (an endpoint or a customer tier, not a request id)"
     )]
-    TooManyGroups { slo: String, max: usize },
+    TooManyGroups { slo: SloId, max: usize },
     #[error(transparent)]
     Store(#[from] TsdbError),
 }
@@ -40,7 +41,7 @@ pub enum IngestError {
 /// The latest evaluated state of one SLO group.
 #[derive(Debug, Clone)]
 pub struct GroupView {
-    pub group: String,
+    pub group: GroupKey,
     pub status: SloStatus,
     pub alerts: Vec<(String, Alert)>,
 }
@@ -54,7 +55,7 @@ pub struct SloView {
 
 /// One group of an SLO as the engine runs it: its series, its alerts, its latest status.
 struct GroupRuntime {
-    group: String,
+    group: GroupKey,
     series: SeriesHandle,
     alerts: GroupAlerts,
     status: Option<SloStatus>,
@@ -105,7 +106,7 @@ impl SloRuntime {
 
 #[derive(Default)]
 struct Runtime {
-    slos: BTreeMap<String, SloRuntime>,
+    slos: BTreeMap<SloId, SloRuntime>,
     /// When evaluation began (no-data alerts wait a full `after` from it).
     started: Option<Timestamp>,
 }
@@ -140,19 +141,21 @@ pub fn series_config(slo: &Slo) -> SeriesConfig {
     }
 }
 
-/// The canonical group key: `label=value` pairs in label order, comma-separated; "" when ungrouped.
-pub fn group_key(slo: &Slo, labels: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut parts = Vec::with_capacity(slo.grouping.len());
-    for name in &slo.grouping {
-        let v = labels.get(name).ok_or_else(|| {
-            format!(
-                "missing grouping label {name:?} (SLO {:?} is grouped by {:?})",
-                slo.id, slo.grouping
-            )
-        })?;
-        parts.push(format!("{name}={v}"));
+fn series_key(slo: &Slo, group: &GroupKey) -> SeriesKey {
+    SeriesKey::new(slo.id.as_str(), group.as_str())
+}
+
+/// The groups the SLI store holds for `slo`. A key that does not read back as a group key (one
+/// stored before values were escaped, holding a `,` or `=`) keeps its history in the store but
+/// is not evaluated: its labels cannot be told apart.
+fn stored_groups(tsdb: &Tsdb, slo: &Slo) -> Vec<GroupKey> {
+    if slo.grouping.is_empty() {
+        return vec![GroupKey::ungrouped()];
     }
-    Ok(parts.join(","))
+    tsdb.groups_of(&slo.id)
+        .iter()
+        .filter_map(|g| GroupKey::parse(g).ok())
+        .collect()
 }
 
 impl Engine {
@@ -169,10 +172,13 @@ impl Engine {
         &self.tsdb
     }
 
-    fn group_runtime(&self, slo: &Slo, group: String, alerts: GroupAlerts) -> Option<GroupRuntime> {
-        let series = self
-            .tsdb
-            .handle(&SeriesKey::new(slo.id.clone(), group.clone()))?;
+    fn group_runtime(
+        &self,
+        slo: &Slo,
+        group: GroupKey,
+        alerts: GroupAlerts,
+    ) -> Option<GroupRuntime> {
+        let series = self.tsdb.handle(&series_key(slo, &group))?;
         Some(GroupRuntime {
             group,
             series,
@@ -187,14 +193,8 @@ impl Engine {
     pub fn replace_slos(&self, slos: Vec<Slo>) -> Result<(), TsdbError> {
         for slo in &slos {
             let cfg = series_config(slo);
-            let groups = if slo.grouping.is_empty() {
-                vec![String::new()]
-            } else {
-                self.tsdb.groups_of(&slo.id)
-            };
-            for g in groups {
-                self.tsdb
-                    .configure(SeriesKey::new(slo.id.clone(), g), cfg)?;
+            for g in stored_groups(&self.tsdb, slo) {
+                self.tsdb.configure(series_key(slo, &g), cfg)?;
             }
         }
         let ids: BTreeMap<&str, &Slo> = slos.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -207,11 +207,7 @@ impl Engine {
         for slo in slos {
             let slo = Arc::new(slo);
             let mut previous = old.remove(&slo.id);
-            let keys = if slo.grouping.is_empty() {
-                vec![String::new()]
-            } else {
-                self.tsdb.groups_of(&slo.id)
-            };
+            let keys = stored_groups(&self.tsdb, &slo);
             let mut groups = Vec::with_capacity(keys.len());
             for key in keys {
                 let kept = previous.as_mut().and_then(|p| {
@@ -261,10 +257,10 @@ impl Engine {
     }
 
     /// Restores an alert's state machine from storage after a restart.
-    pub fn restore_alert(&self, slo: &str, group: &str, alert: &str, state: Alert) {
+    pub fn restore_alert(&self, slo: &str, group: &GroupKey, alert: &str, state: Alert) {
         let mut rt = self.runtime.write().expect("runtime lock");
         if let Some(r) = rt.slos.get_mut(slo)
-            && let Some(g) = r.groups.iter_mut().find(|g| g.group == group)
+            && let Some(g) = r.groups.iter_mut().find(|g| g.group == *group)
         {
             g.alerts.restore(&r.slo, alert, state);
         }
@@ -303,17 +299,22 @@ impl Engine {
     ) -> Result<AppendOutcome, IngestError> {
         let slo = self
             .slo(slo_id)
-            .ok_or_else(|| IngestError::UnknownSlo(slo_id.to_string()))?;
+            .ok_or_else(|| IngestError::UnknownSlo(slo_id.into()))?;
         let mut samples = Vec::with_capacity(events.len());
+        let mut groups = Vec::with_capacity(events.len());
         for (index, e) in events.iter().enumerate() {
-            let group = group_key(&slo, &e.labels)
-                .map_err(|message| IngestError::BadEvent { index, message })?;
+            let group =
+                GroupKey::of(&slo.grouping, &e.labels).map_err(|e| IngestError::BadEvent {
+                    index,
+                    message: format!("SLO {:?}: {e}", slo.id.as_str()),
+                })?;
             samples.push(Sample {
-                key: SeriesKey::new(slo.id.clone(), group),
+                key: series_key(&slo, &group),
                 at: e.at,
                 good: e.good,
                 total: e.total,
             });
+            groups.push(group);
         }
         if !slo.grouping.is_empty()
             && samples
@@ -338,7 +339,7 @@ impl Engine {
                     max: MAX_GROUPS,
                 });
             }
-            self.add_new_groups(&slo, &samples)?;
+            self.add_new_groups(&slo, &samples, &groups)?;
         }
         Ok(match counting {
             Counting::Events => {
@@ -350,9 +351,14 @@ impl Engine {
     }
 
     /// A new group value gets its own series (and budget) on first sight.
-    fn add_new_groups(&self, slo: &Arc<Slo>, samples: &[Sample]) -> Result<(), TsdbError> {
+    fn add_new_groups(
+        &self,
+        slo: &Arc<Slo>,
+        samples: &[Sample],
+        groups: &[GroupKey],
+    ) -> Result<(), TsdbError> {
         let cfg = series_config(slo);
-        for s in samples {
+        for (s, group) in samples.iter().zip(groups) {
             if self.tsdb.config_of(&s.key).is_some() {
                 continue;
             }
@@ -361,15 +367,12 @@ impl Engine {
             // By id, not by the SLO object: a reload may have swapped it since the batch began,
             // and its group list (read before this series existed) must still gain the group.
             if let Some(r) = rt.slos.get_mut(&slo.id) {
-                let at = r.groups.partition_point(|x| x.group < s.key.group);
-                let known = r.groups.get(at).is_some_and(|g| g.group == s.key.group);
+                let at = r.groups.partition_point(|x| x.group < *group);
+                let known = r.groups.get(at).is_some_and(|g| g.group == *group);
                 let current = r.slo.clone();
                 if !known
-                    && let Some(g) = self.group_runtime(
-                        &current,
-                        s.key.group.clone(),
-                        GroupAlerts::new(&current),
-                    )
+                    && let Some(g) =
+                        self.group_runtime(&current, group.clone(), GroupAlerts::new(&current))
                 {
                     r.groups.insert(at, g);
                 }
@@ -452,16 +455,30 @@ impl Engine {
             .map(SloRuntime::view)
     }
 
+    /// Reads each stored group's SLI history of `slo`, one at a time.
+    pub fn each_group<R>(
+        &self,
+        slo: &Slo,
+        mut f: impl FnMut(&GroupKey, &dyn SliData) -> R,
+    ) -> Vec<R> {
+        stored_groups(&self.tsdb, slo)
+            .iter()
+            .filter_map(|g| {
+                self.tsdb
+                    .with_series(&series_key(slo, g), |data| f(g, data))
+            })
+            .collect()
+    }
+
     /// An SLO group's status at any moment within retention, computed afresh (for charts).
     pub fn status_at(
         &self,
         slo: &Slo,
-        group: &str,
+        group: &GroupKey,
         at: Timestamp,
         windows: &[Span],
     ) -> Option<SloStatus> {
-        let key = SeriesKey::new(slo.id.clone(), group);
-        self.tsdb.with_series(&key, |data| {
+        self.tsdb.with_series(&series_key(slo, group), |data| {
             headroom_core::budget::status(slo, data, at, windows)
         })
     }

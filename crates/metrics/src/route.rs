@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use headroom_core::{Span, Timestamp};
+use headroom_core::{SloId, Span, Timestamp};
 use headroom_ingest::Event;
 
 use crate::counter::{Advance, Limits, SeriesState};
@@ -18,7 +18,7 @@ use crate::query::{NativePlan, Reading, Selector, label_value};
 /// One SLO to route samples to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoutedSlo {
-    pub slo: String,
+    pub slo: SloId,
     pub grouping: Vec<String>,
     pub plan: NativePlan,
 }
@@ -137,7 +137,7 @@ impl Ledger {
 
 #[derive(Debug)]
 struct SloState {
-    name: String,
+    name: SloId,
     grouping: Vec<String>,
     groups: HashMap<Vec<String>, usize>,
     /// Per group: its labels as events carry them, and its ledger.
@@ -145,7 +145,7 @@ struct SloState {
 }
 
 impl SloState {
-    fn new(name: String, grouping: Vec<String>) -> Self {
+    fn new(name: SloId, grouping: Vec<String>) -> Self {
         SloState {
             name,
             grouping,
@@ -212,7 +212,7 @@ impl Router {
     /// the undrained increments of SLOs kept with the same name and grouping.
     pub fn replace(&mut self, slos: Vec<RoutedSlo>) {
         self.index = Index::build(&slos);
-        let mut old: HashMap<String, SloState> =
+        let mut old: HashMap<SloId, SloState> =
             self.slos.drain(..).map(|s| (s.name.clone(), s)).collect();
         self.slos = slos
             .into_iter()
@@ -281,7 +281,7 @@ impl Router {
     /// event per (group, minute) with `labels` = the SLO's grouping labels and `at` = the
     /// minute's start. Increments, not observations: good may lead or trail total (see
     /// `Engine::ingest_increments`). Also forgets series silent for `forget_after` before `now`.
-    pub fn drain(&mut self, now: Timestamp) -> Vec<(String, Vec<Event>)> {
+    pub fn drain(&mut self, now: Timestamp) -> Vec<(SloId, Vec<Event>)> {
         self.sweep(now);
         let mut out = Vec::new();
         for slo in &mut self.slos {

@@ -107,7 +107,7 @@ fn generate_one(slo: &Slo, opts: &Options) -> Result<Vec<RuleGroup>, GenerateErr
     windows.dedup();
     if let Some(w) = windows.iter().find(|w| w.millis() <= 0) {
         return Err(GenerateError::BadWindow {
-            slo: slo.id.clone(),
+            slo: slo.id.to_string(),
             window: w.to_string(),
         });
     }
@@ -243,7 +243,7 @@ fn generate_one(slo: &Slo, opts: &Options) -> Result<Vec<RuleGroup>, GenerateErr
         let expr = conds.join("or\n");
         let mut labels = policy.labels.clone();
         labels.extend(tier.labels.clone());
-        labels.insert("sloth_severity".into(), tier.severity.clone());
+        labels.insert("sloth_severity".into(), tier.severity.to_string());
         let mut annotations: BTreeMap<String, String> = [
             (
                 "title".to_string(),
@@ -333,7 +333,7 @@ fn sli_expr(slo: &Slo, window: &str) -> Result<String, GenerateError> {
         Sli::RawErrorRatio { error_ratio } => format!("({})", q(error_ratio)),
         Sli::Events | Sli::Probe { .. } => {
             return Err(GenerateError::NoQuery {
-                slo: slo.id.clone(),
+                slo: slo.id.to_string(),
                 kind: slo.sli.kind_name(),
                 source_ref: slo.source.to_string(),
             });

@@ -11,7 +11,7 @@ use headroom_api::reload::{ReloadStatus, Reloaded};
 use headroom_api::slo as wire;
 use headroom_core::evaluator;
 use headroom_core::{
-    AlertState, BudgetingMethod, RatioQueries, Sli, Slo, SloStatus, Span, Timestamp,
+    AlertState, BudgetingMethod, GroupKey, RatioQueries, Sli, Slo, SloStatus, Span, Timestamp,
 };
 use headroom_engine::{GroupView, SloView};
 use headroom_ingest::events::parse_timestamp_str;
@@ -176,7 +176,7 @@ pub fn slo_body(view: &SloView) -> wire::Slo {
         }),
     };
     wire::Slo {
-        id: slo.id.clone(),
+        id: slo.id.to_string(),
         service: slo.service.clone(),
         name: slo.name.clone(),
         description: slo.description.clone(),
@@ -198,7 +198,7 @@ pub fn slo_body(view: &SloView) -> wire::Slo {
             view.groups
                 .iter()
                 .map(|g| wire::SloGroup {
-                    group: g.group.clone(),
+                    group: g.group.to_string(),
                     status: group_status(slo, g),
                 })
                 .collect()
@@ -316,7 +316,10 @@ pub async fn slo_series(
             "too many points: at most {MAX_POINTS}; raise step"
         )));
     }
-    let group = q.group.unwrap_or_default();
+    let group = match &q.group {
+        Some(g) => GroupKey::parse(g).map_err(|e| ApiError::bad_request(format!("group: {e}")))?,
+        None => GroupKey::ungrouped(),
+    };
     let windows = evaluator::windows(&slo);
     let n = (to - from).millis() / step.millis();
     let mut points = Vec::with_capacity(n as usize + 1);
@@ -336,7 +339,7 @@ pub async fn slo_series(
     }
     Ok(Json(wire::SloSeries {
         slo: id,
-        group,
+        group: group.to_string(),
         step: step.to_string(),
         points,
     }))
@@ -425,9 +428,9 @@ pub async fn transitions(
                 burn_rates: serde_json::from_str(&r.values_json).ok(),
                 from: stored_state(&r.from)?,
                 to: stored_state(&r.to)?,
-                slo: r.slo,
-                group: r.group,
-                alert: r.severity,
+                slo: r.slo.into(),
+                group: r.group.to_string(),
+                alert: r.severity.into(),
             })
         })
         .collect::<Result<_, ApiError>>()?;

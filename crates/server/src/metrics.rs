@@ -97,7 +97,7 @@ pub fn render(state: &AppState) -> String {
     for v in &views {
         f.sample(
             "headroom_slo_objective",
-            &[("slo", &v.slo.id), ("service", &v.slo.service)],
+            &[("slo", v.slo.id.as_str()), ("service", &v.slo.service)],
             v.slo.objective.ratio(),
         );
     }
@@ -109,9 +109,9 @@ pub fn render(state: &AppState) -> String {
                     f.sample(
                         name,
                         &[
-                            ("slo", &v.slo.id),
+                            ("slo", v.slo.id.as_str()),
                             ("service", &v.slo.service),
-                            ("group", &g.group),
+                            ("group", g.group.as_str()),
                         ],
                         x,
                     );
@@ -132,9 +132,9 @@ pub fn render(state: &AppState) -> String {
                     f.sample(
                         "headroom_slo_burn_rate",
                         &[
-                            ("slo", &v.slo.id),
+                            ("slo", v.slo.id.as_str()),
                             ("service", &v.slo.service),
-                            ("group", &g.group),
+                            ("group", g.group.as_str()),
                             ("window", &w),
                         ],
                         r,

@@ -483,14 +483,10 @@ pub fn own_alert(
             .clone()
             .unwrap_or_else(|| "SLOBurn".to_string()),
     );
-    labels.insert("severity".to_string(), t.severity.clone());
+    labels.insert("severity".to_string(), t.severity.to_string());
     labels.insert("slo".to_string(), slo.id.to_string());
     labels.insert("service".to_string(), slo.service.clone());
-    for pair in t.group.split(',').filter(|p| !p.is_empty()) {
-        if let Some((k, v)) = pair.split_once('=') {
-            labels.insert(k.to_string(), v.to_string());
-        }
-    }
+    labels.extend(t.group.labels());
     let tier = slo
         .alerting
         .tiers

@@ -38,7 +38,7 @@ pub async fn evaluate(h: &Headroom, only: Option<&str>) -> Vec<AlertTransition> 
         // Accepted per SLO, so the desk records which SLO owns each alert.
         let mut by_slo: BTreeMap<&str, Vec<_>> = BTreeMap::new();
         for t in &transitions {
-            if let Some(slo) = slos.iter().find(|s| s.id.as_str() == t.slo)
+            if let Some(slo) = slos.iter().find(|s| s.id == t.slo)
                 && let Some(alert) = own_alert(slo, t, &h.alerting.external_url)
             {
                 by_slo.entry(t.slo.as_str()).or_default().push(alert);

@@ -31,7 +31,6 @@ use headroom_spec::Config;
 use headroom_store::{
     IncidentStore, IncidentUpdate, NewIncident, Store, StoreError, UpdateOutcome,
 };
-use headroom_tsdb::SeriesKey;
 use serde_json::Value;
 
 use crate::clock::Clock;
@@ -679,21 +678,13 @@ pub fn budget_consumed(
     to: Timestamp,
 ) -> Option<f64> {
     let slo = engine.slo(slo_id)?;
-    let groups = if slo.grouping.is_empty() {
-        vec![String::new()]
-    } else {
-        engine.tsdb().groups_of(&slo.id)
-    };
     let (mut spent, mut allowed) = (0.0, 0.0);
-    for group in groups {
-        let key = SeriesKey::new(slo.id.clone(), group);
-        engine.tsdb().with_series(&key, |data| {
-            allowed += headroom_core::budget::status(&slo, data, to, &[])
-                .budget
-                .allowed;
-            spent += bad_in(&slo, data, from, to);
-        });
-    }
+    engine.each_group(&slo, |_, data| {
+        allowed += headroom_core::budget::status(&slo, data, to, &[])
+            .budget
+            .allowed;
+        spent += bad_in(&slo, data, from, to);
+    });
     (allowed > 0.0).then(|| spent / allowed)
 }
 

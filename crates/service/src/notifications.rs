@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use headroom_core::GroupKey;
 use headroom_engine::Engine;
 use headroom_notify::{Message, SloContext};
 use headroom_routing::dispatch::Notification;
@@ -44,7 +45,7 @@ pub fn message(
 /// label naming a running SLO).
 pub fn slo_context(engine: &Engine, labels: &BTreeMap<String, String>) -> Option<SloContext> {
     let view = engine.view(labels.get("slo")?)?;
-    let group = headroom_engine::group_key(&view.slo, labels).ok()?;
+    let group = GroupKey::of(&view.slo.grouping, labels).ok()?;
     let status = &view.groups.iter().find(|g| g.group == group)?.status;
     let burn = status
         .burn_rates

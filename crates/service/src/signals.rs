@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use headroom_core::{Sli, Slo, Span, Timestamp};
+use headroom_core::{Sli, Slo, SloId, Span, Timestamp};
 use headroom_engine::{Engine, IngestError};
 use headroom_ingest::Event;
 use headroom_metrics::route::{RoutedSlo, Router};
@@ -63,7 +63,7 @@ const SUCCESS_THRESHOLD: usize = 2;
 pub struct Signals {
     router: Mutex<Router>,
     /// Increments the SLI store could not take yet, per SLO, oldest first.
-    undelivered: Mutex<Vec<(String, Vec<Event>)>>,
+    undelivered: Mutex<Vec<(SloId, Vec<Event>)>>,
     pub probes: Mutex<BTreeMap<String, ProbeRecord>>,
     pub heartbeats: Arc<HeartbeatBoard>,
     pub health: SignalHealth,
@@ -131,7 +131,7 @@ impl Signals {
         &self,
         series: impl IntoIterator<Item = (&'a [(String, String)], &'a [(Timestamp, f64)])>,
         now: Timestamp,
-    ) -> Vec<(String, Vec<Event>)> {
+    ) -> Vec<(SloId, Vec<Event>)> {
         let mut router = self.router.lock().expect("router lock");
         let mut n = 0u64;
         for (labels, samples) in series {
@@ -196,7 +196,7 @@ impl Signals {
         &self,
         engine: &Engine,
         changed: &ChangedSlos,
-        batches: Vec<(String, Vec<Event>)>,
+        batches: Vec<(SloId, Vec<Event>)>,
         now: Timestamp,
     ) -> Result<usize, Undeliverable> {
         let mut queue = std::mem::take(&mut *self.undelivered.lock().expect("undelivered lock"));
@@ -246,7 +246,7 @@ impl Signals {
 
 /// The SLI events one probe result makes: one per SLO that names the probe. Good when the run
 /// succeeded and, for a latency SLO, finished within its threshold.
-pub fn probe_events(slos: &[Arc<Slo>], probe: &str, r: &ProbeResult) -> Vec<(String, Event)> {
+pub fn probe_events(slos: &[Arc<Slo>], probe: &str, r: &ProbeResult) -> Vec<(SloId, Event)> {
     slos.iter()
         .filter_map(|s| match &s.sli {
             Sli::Probe { probe: p, latency } if p == probe => {

@@ -11,13 +11,12 @@ use headroom_collect::backend::{
     Backend, Follower, RangeSeries, grouped_step_counts, step_queries,
 };
 use headroom_collect::scrape::{HttpScraper, Scheme, ScrapeJob, ScrapeRunner, TargetHealth};
-use headroom_core::{SliData, Slo, Span, Timestamp};
+use headroom_core::{Slo, SloId, Span, Timestamp};
 use headroom_engine::Engine;
 use headroom_ingest::Event;
 use headroom_probe::fleet::{ProbeFleet, ResultSink};
 use headroom_probe::spec::ProbeSpec;
 use headroom_spec::{BackendAuth, BackendConfig, Config, ScrapeConfig};
-use headroom_tsdb::SeriesKey;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -28,7 +27,7 @@ use crate::signals::{ProbeAlert, Signals, probe_events};
 const PROBE_CONCURRENCY: usize = 64;
 
 /// Increments for SLOs, as sources produce them.
-pub type Batch = Vec<(String, Vec<Event>)>;
+pub type Batch = Vec<(SloId, Vec<Event>)>;
 pub type Deliveries = mpsc::UnboundedSender<Batch>;
 /// What raises or resolves a probe's failure alert (alerting lives above the sources).
 pub type ProbeAlerts = Arc<dyn Fn(ProbeSpec, ProbeAlert) + Send + Sync>;
@@ -79,7 +78,7 @@ pub fn start(
                 alerts(spec.clone(), change);
             }
             if !events.is_empty() {
-                let mut by_slo: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+                let mut by_slo: BTreeMap<SloId, Vec<Event>> = BTreeMap::new();
                 for (slo, e) in events {
                     by_slo.entry(slo).or_default().push(e);
                 }
@@ -200,36 +199,27 @@ fn backend_config(c: &BackendConfig) -> headroom_collect::backend::BackendConfig
 /// minute level, hour) holding events, across its groups. Found in the SLI store itself, so a restart resumes
 /// exactly where the data ends, with no cursor to keep in step with it.
 fn last_stored(engine: &Engine, slo: &Slo, now: Timestamp) -> Option<Timestamp> {
-    let groups = if slo.grouping.is_empty() {
-        vec![String::new()]
-    } else {
-        engine.tsdb().groups_of(&slo.id)
-    };
     let oldest = now - slo.window.max_length();
-    groups
-        .iter()
-        .filter_map(|g| {
-            engine
-                .tsdb()
-                .with_series(&SeriesKey::new(slo.id.clone(), g.clone()), |s| {
-                    let mut t = now.floor(Span::MINUTE);
-                    let mut width = Span::MINUTE;
-                    while t > oldest {
-                        if s.counts(t, t + width).total > 0.0 {
-                            // Steps are stored just inside their end: this bucket's end is the
-                            // last step end fetched.
-                            return Some(t + width);
-                        }
-                        if now - t > Span::hours(25) {
-                            width = Span::HOUR;
-                            t = t.floor(width);
-                        }
-                        t = t - width;
-                    }
-                    None
-                })
-                .flatten()
+    engine
+        .each_group(slo, |_, s| {
+            let mut t = now.floor(Span::MINUTE);
+            let mut width = Span::MINUTE;
+            while t > oldest {
+                if s.counts(t, t + width).total > 0.0 {
+                    // Steps are stored just inside their end: this bucket's end is the last step
+                    // end fetched.
+                    return Some(t + width);
+                }
+                if now - t > Span::hours(25) {
+                    width = Span::HOUR;
+                    t = t.floor(width);
+                }
+                t = t - width;
+            }
+            None
         })
+        .into_iter()
+        .flatten()
         .max()
 }
 

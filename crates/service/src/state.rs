@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use headroom_core::{Alert, AlertState, Timestamp};
+use headroom_core::{Alert, AlertState, SloId, Timestamp};
 use headroom_engine::{Engine, IngestError};
 use headroom_ingest::Event;
 use headroom_store::{AlertStore, ConfigStore, Store};
@@ -147,7 +147,7 @@ impl Headroom {
 
     /// Writes routed increments into the engine (see [`Signals::deliver`]). Blocking: call off
     /// the async workers.
-    pub fn deliver(&self, batches: Vec<(String, Vec<Event>)>) -> Result<usize, Undeliverable> {
+    pub fn deliver(&self, batches: Vec<(SloId, Vec<Event>)>) -> Result<usize, Undeliverable> {
         self.signals
             .deliver(&self.engine, &self.changed, batches, self.now())
     }

@@ -240,7 +240,7 @@ fn slo(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Slo> {
     }
     let name = name?.v;
     Some(Slo {
-        id: name.clone(),
+        id: name.as_str().into(),
         service: service?.v,
         name,
         description,
@@ -656,7 +656,7 @@ fn tier(cx: &mut Cx, node: &Node) -> Option<AlertTier> {
         .unwrap_or_default();
     cx.clean_since(mark).then_some(())?;
     Some(AlertTier {
-        severity: severity?.v,
+        severity: severity?.v.into(),
         conditions,
         for_,
         labels,
@@ -701,7 +701,7 @@ fn no_data(cx: &mut Cx, node: &Node) -> Option<NoDataRule> {
     let after = f.req_span(cx, "after");
     let severity = f
         .str(cx, "severity")
-        .map_or_else(|| "ticket".to_string(), |s| s.v);
+        .map_or_else(|| "ticket".into(), |s| s.v.into());
     Some(NoDataRule {
         after: after?.v,
         severity,

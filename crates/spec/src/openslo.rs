@@ -697,7 +697,7 @@ fn finish(cx: &Cx, common: &Common, index: usize, p: Parts) -> Slo {
         format!("{}-{index}", common.name)
     };
     Slo {
-        id: name.clone(),
+        id: name.as_str().into(),
         service: common.service.clone(),
         name,
         description: common.description.clone(),
@@ -1099,7 +1099,7 @@ fn tier(cx: &mut Cx, c: &Condition) -> Option<AlertTier> {
         return None;
     }
     Some(AlertTier {
-        severity: c.severity.clone(),
+        severity: c.severity.as_str().into(),
         conditions: vec![BurnCondition {
             long: c.lookback,
             short: Span((c.lookback.millis() / 12).max(1000)),

@@ -146,7 +146,7 @@ fn slo(
     }
     let (service, name) = (service?.v.clone(), name?.v);
     Some(Slo {
-        id: format!("{service}-{name}"),
+        id: format!("{service}-{name}").into(),
         service,
         name,
         description,

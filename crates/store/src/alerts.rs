@@ -1,6 +1,6 @@
 //! Alert history and the current state of every alert, so state machines survive a restart.
 
-use headroom_core::Timestamp;
+use headroom_core::{GroupKey, Severity, SloId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::db_err;
@@ -12,10 +12,10 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertTransition {
     pub at: Timestamp,
-    pub slo: String,
+    pub slo: SloId,
     /// The grouping label values the alert is for (empty when the SLO is not grouped).
-    pub group: String,
-    pub severity: String,
+    pub group: GroupKey,
+    pub severity: Severity,
     pub from: String,
     pub to: String,
     /// What the evaluator saw (burn rates, budget), as JSON.
@@ -25,9 +25,9 @@ pub struct AlertTransition {
 /// Where one alert stands now, and since when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertStateRecord {
-    pub slo: String,
-    pub group: String,
-    pub severity: String,
+    pub slo: SloId,
+    pub group: GroupKey,
+    pub severity: Severity,
     pub state: String,
     pub since: Timestamp,
 }
@@ -102,9 +102,9 @@ impl AlertStore for Store {
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(t.at.millis())
-                .bind(&t.slo)
-                .bind(&t.group)
-                .bind(&t.severity)
+                .bind(t.slo.as_str())
+                .bind(t.group.as_str())
+                .bind(t.severity.as_str())
                 .bind(&t.from)
                 .bind(&t.to)
                 .bind(&t.values_json)
@@ -118,9 +118,9 @@ impl AlertStore for Store {
                      SET state = excluded.state, since = excluded.since \
                      WHERE excluded.since >= alert_states.since",
                 )
-                .bind(&t.slo)
-                .bind(&t.group)
-                .bind(&t.severity)
+                .bind(t.slo.as_str())
+                .bind(t.group.as_str())
+                .bind(t.severity.as_str())
                 .bind(&t.to)
                 .bind(t.at.millis())
                 .execute(&mut *tx)
@@ -143,12 +143,14 @@ impl AlertStore for Store {
         .map_err(db_err("reading alert states"))?;
         Ok(rows
             .into_iter()
-            .map(|r| AlertStateRecord {
-                slo: r.slo,
-                group: r.alert_group,
-                severity: r.severity,
-                state: r.state,
-                since: Timestamp::from_millis(r.since),
+            .filter_map(|r| {
+                Some(AlertStateRecord {
+                    slo: r.slo.into(),
+                    group: stored_group(&r.alert_group)?,
+                    severity: r.severity.into(),
+                    state: r.state,
+                    since: Timestamp::from_millis(r.since),
+                })
             })
             .collect())
     }
@@ -178,15 +180,24 @@ impl AlertStore for Store {
         .map_err(db_err("reading alert transitions"))?;
         Ok(rows
             .into_iter()
-            .map(|r| AlertTransition {
-                at: Timestamp::from_millis(r.at),
-                slo: r.slo,
-                group: r.alert_group,
-                severity: r.severity,
-                from: r.from_state,
-                to: r.to_state,
-                values_json: r.values_json,
+            .filter_map(|r| {
+                Some(AlertTransition {
+                    at: Timestamp::from_millis(r.at),
+                    slo: r.slo.into(),
+                    group: stored_group(&r.alert_group)?,
+                    severity: r.severity.into(),
+                    from: r.from_state,
+                    to: r.to_state,
+                    values_json: r.values_json,
+                })
             })
             .collect())
     }
+}
+
+/// A stored group key. One written before label values were escaped, holding a `,` or `=`,
+/// cannot be told apart from other label sets: the SLI store does not evaluate that group
+/// either, so its rows are passed over.
+fn stored_group(text: &str) -> Option<GroupKey> {
+    GroupKey::parse(text).ok()
 }

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use headroom_core::{Span, Timestamp};
+use headroom_core::{GroupKey, Span, Timestamp};
 use sha2::{Digest, Sha256};
 use sqlx::Executor;
 use tokio::sync::Barrier;
@@ -398,7 +398,7 @@ fn transition(at: i64, slo: &str, group: &str, sev: &str, from: &str, to: &str) 
     AlertTransition {
         at: Timestamp::from_millis(at),
         slo: slo.into(),
-        group: group.into(),
+        group: GroupKey::parse(group).unwrap(),
         severity: sev.into(),
         from: from.into(),
         to: to.into(),
@@ -494,7 +494,7 @@ pub async fn transitions_are_atomic(store: &Store) {
         .unwrap();
     let pending = vec![AlertStateRecord {
         slo: "api".into(),
-        group: "".into(),
+        group: GroupKey::ungrouped(),
         severity: "page".into(),
         state: "pending".into(),
         since: Timestamp(1000),
@@ -543,7 +543,7 @@ pub async fn alert_states_follow_latest_transition(store: &Store) {
         .unwrap();
     let state = |slo: &str, group: &str, sev: &str, state: &str, since: i64| AlertStateRecord {
         slo: slo.into(),
-        group: group.into(),
+        group: GroupKey::parse(group).unwrap(),
         severity: sev.into(),
         state: state.into(),
         since: Timestamp(since),

@@ -278,7 +278,7 @@ fn page_fires_and_resolves_by_the_workbook_windows() {
         };
         d.add(m, 100.0 - bad, 100.0);
         let now = Timestamp(0) + Span::minutes(m as i64);
-        let (_, tr) = alerts.evaluate(&s, "", &d, now, Timestamp(0), &windows);
+        let (_, tr) = alerts.evaluate(&s, &GroupKey::ungrouped(), &d, now, Timestamp(0), &windows);
         for t in tr.iter().filter(|t| t.severity == "page") {
             match t.to {
                 AlertState::Firing => fired = fired.or(Some(m)),
@@ -314,10 +314,17 @@ fn a_pending_alert_names_when_its_for_runs_out() {
     // Every event bad: the page condition holds at once and waits out its 5 minutes.
     d.add(0, 0.0, 100.0);
     let t = Timestamp(0) + Span::SECOND * 20;
-    let (_, tr) = alerts.evaluate(&s, "", &d, t, Timestamp(0), &windows);
+    let (_, tr) = alerts.evaluate(&s, &GroupKey::ungrouped(), &d, t, Timestamp(0), &windows);
     assert_eq!(tr[0].to, AlertState::Pending);
     assert_eq!(alerts.next_deadline(&s), Some(t + Span::minutes(5)));
-    let (_, tr) = alerts.evaluate(&s, "", &d, t + Span::minutes(5), Timestamp(0), &windows);
+    let (_, tr) = alerts.evaluate(
+        &s,
+        &GroupKey::ungrouped(),
+        &d,
+        t + Span::minutes(5),
+        Timestamp(0),
+        &windows,
+    );
     assert_eq!(
         (tr[0].severity.as_str(), tr[0].to),
         ("page", AlertState::Firing)

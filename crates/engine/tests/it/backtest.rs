@@ -22,7 +22,7 @@ const T0: i64 = 1_767_571_200_000;
 
 fn slo(id: &str, objective: f64, window: Window, budgeting: BudgetingMethod) -> Slo {
     Slo {
-        id: id.to_string(),
+        id: id.into(),
         service: "svc".to_string(),
         name: id.to_string(),
         description: None,
@@ -394,7 +394,7 @@ fn no_data_fires_after_silence_and_resolves_on_the_next_event() {
     s.alerting = AlertPolicy::none();
     s.alerting.no_data = Some(NoDataRule {
         after: Span::minutes(10),
-        severity: "ticket".to_string(),
+        severity: "ticket".into(),
     });
     // Events at minutes 0..=59, silence, then again from minute 90.
     let events = (0..60).chain(90..100).map(|m| ev("silent", m, 1.0, 1.0));
@@ -711,7 +711,7 @@ fn views_follow_evaluations_and_reloads() {
     let firing: Vec<(String, i64)> = fired
         .iter()
         .filter(|t| t.to == AlertState::Firing)
-        .map(|t| (t.severity.clone(), (t.at.millis() - T0) / MIN))
+        .map(|t| (t.severity.to_string(), (t.at.millis() - T0) / MIN))
         .collect();
     assert_eq!(
         firing,

@@ -77,7 +77,7 @@ fn a_new_group_gets_its_own_budget() {
     let totals: Vec<(String, f64)> = view
         .groups
         .iter()
-        .map(|g| (g.group.clone(), g.status.counts.total))
+        .map(|g| (g.group.to_string(), g.status.counts.total))
         .collect();
     assert_eq!(
         totals,

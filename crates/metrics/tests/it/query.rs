@@ -244,7 +244,7 @@ fn planned(file: &str, slos: &[headroom_core::Slo]) -> BTreeMap<String, Outcome>
                     refused(file, &s.id, u.query, &u.construct)
                 }
             };
-            (s.id.clone(), outcome)
+            (s.id.to_string(), outcome)
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use headroom_core::{PromQuery, RatioQueries, Sli, Span, Timestamp};
+use headroom_core::{PromQuery, RatioQueries, Sli, SloId, Span, Timestamp};
 use headroom_ingest::Event;
 use headroom_ingest::remote_write::STALE_NAN_BITS;
 use headroom_metrics::{Limits, NativePlan, RoutedSlo, Router, plan};
@@ -51,7 +51,7 @@ fn ratio_bad(bad: &str, total: &str) -> NativePlan {
 
 fn slo(name: &str, grouping: &[&str], plan: NativePlan) -> RoutedSlo {
     RoutedSlo {
-        slo: name.to_string(),
+        slo: name.into(),
         grouping: grouping.iter().map(|s| s.to_string()).collect(),
         plan,
     }
@@ -84,7 +84,7 @@ fn samples(points: &[(i64, f64)]) -> Vec<(Timestamp, f64)> {
 }
 
 /// (minute offset from T0, good, total) of one SLO's drained events, ungrouped.
-fn flat(out: &[(String, Vec<Event>)], slo: &str) -> Vec<(i64, f64, f64)> {
+fn flat(out: &[(SloId, Vec<Event>)], slo: &str) -> Vec<(i64, f64, f64)> {
     out.iter()
         .filter(|(s, _)| s == slo)
         .flat_map(|(_, evs)| evs.iter())
@@ -452,7 +452,7 @@ proptest! {
         // Deliver the two series in a random interleaving, draining at random points.
         let (mut gi, mut ai, mut k) = (0, 0, 0);
         let mut emitted: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
-        let mut take = |out: Vec<(String, Vec<Event>)>| {
+        let mut take = |out: Vec<(SloId, Vec<Event>)>| {
             for (_, evs) in out {
                 for e in evs {
                     let m = emitted.entry((e.at.0 - T0) / 60_000).or_default();

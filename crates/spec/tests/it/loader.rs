@@ -250,7 +250,7 @@ fn sloth_examples_agree_with_the_rules_sloth_generated() {
                 .collect()
         };
         let c = load_ok(&path);
-        let ours: BTreeSet<String> = c.slos.iter().map(|s| s.id.clone()).collect();
+        let ours: BTreeSet<String> = c.slos.iter().map(|s| s.id.to_string()).collect();
         assert_eq!(ours, values("sloth_id:"), "{name}: ids");
         let objectives: BTreeSet<String> = c.slos.iter().map(|s| percent(s).to_string()).collect();
         assert_eq!(objectives, values("sloth_objective:"), "{name}: objectives");
