@@ -12,6 +12,8 @@
 //!   (`…_seconds`) or Prometheus durations as text (`5m`, `1h`).
 //! - Label and annotation maps are `BTreeMap<String, String>`.
 //! - A figure that may be unknown (no data, not finite) is `Option<f64>`: `null` on the wire.
+//!   Figures are rounded to 1e-9 ([`figure`]): float noise such as `-198.99999999999983` is
+//!   not shown; `/metrics` keeps full precision for machines.
 //!   An `Option` the server always writes (perhaps `null`) is `#[schema(required = true)]`; one
 //!   it leaves out when empty is `skip_serializing_if`, so the schema tells the two apart.
 //! - Request fields the server parses leniently (severities and roles in any case, times as
@@ -21,12 +23,13 @@
 //! Areas: [`slo`] (SLOs, series, events, alert transitions), [`probe`] (probes, heartbeats,
 //! scrape targets), [`alertmanager`] (Alertmanager API v2 and forwarded webhooks), [`pagerduty`]
 //! (Events API v2), [`oncall`] (users, teams, schedules, shifts, overrides), [`calendar`],
-//! [`escalation`], [`incident`], [`reload`] and [`error`].
+//! [`escalation`], [`incident`], [`reload`], [`home`] (`GET /`) and [`error`].
 
 pub mod alertmanager;
 pub mod calendar;
 pub mod error;
 pub mod escalation;
+pub mod home;
 pub mod incident;
 pub mod oncall;
 pub mod pagerduty;
@@ -37,3 +40,34 @@ mod time;
 
 pub use error::ErrorBody;
 pub use time::Time;
+
+/// A figure as the API and the CLI show it: unknown (`None`) when not finite, else rounded to
+/// nine decimal places, far below any meaningful digit of a ratio, a budget or a count, and
+/// enough to hide the noise that sums of floats leave.
+pub fn figure(x: f64) -> Option<f64> {
+    if !x.is_finite() {
+        return None;
+    }
+    // Beyond 1e15 there is no fractional noise to hide, and scaling would overflow precision.
+    if x.abs() >= 1e15 {
+        return Some(x);
+    }
+    Some((x * 1e9).round() / 1e9 + 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::figure;
+
+    #[test]
+    fn figures_drop_float_noise_and_unknowns() {
+        assert_eq!(figure(1.0 - 1.0 / (1.0 - 0.995)), Some(-199.0));
+        assert_eq!(figure(0.1 + 0.2), Some(0.3));
+        assert_eq!(figure(0.999_123_456_7), Some(0.999_123_457));
+        // -0.0 would print as `-0.0`.
+        assert_eq!(figure(-1e-12).map(f64::to_bits), Some(0.0f64.to_bits()));
+        assert_eq!(figure(1e20), Some(1e20));
+        assert_eq!(figure(f64::NAN), None);
+        assert_eq!(figure(f64::INFINITY), None);
+    }
+}

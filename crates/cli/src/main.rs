@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the input was refused (invalid config, rejected events, a 4xx answer);
 //! 2 usage error; 3 the server could not be reached or failed (5xx); 4 local storage failed.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -10,12 +11,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use headroom_api::ErrorBody;
 use headroom_api::incident::{
     ActionItemPatch, ActionItemStatus, Declaration, Incident, IncidentList, NewActionItem, Note,
     RoleAssignment, SeverityChange, StatusChange,
 };
 use headroom_api::slo::{AlertState, Event, EventBatch, EventTime, EventsAccepted, Slo, SloList};
+use headroom_api::{ErrorBody, figure};
 use headroom_core::Timestamp;
 use headroom_server::listener::ConnectionLimits;
 use headroom_store::{Scope, Store, TokenStore};
@@ -44,10 +45,18 @@ struct Cli {
 enum Command {
     /// Run the server (embedded quickstart config unless --config is given).
     Serve(ServeArgs),
-    /// Check config files; prints FILE:LINE:COL: message per problem, exit 1 if any.
+    /// Check that files are a valid spec; prints FILE:LINE:COL: message per problem, exit 1 if
+    /// any. What `serve` could not run without a backend is a warning unless --strict.
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also refuse what `serve` could not run here (queries no backend answers that
+        /// cannot run natively): for pipelines that deploy to headroom itself.
+        #[arg(long)]
+        strict: bool,
+        /// `serve`: the same as --strict; `spec` (the default): is this a valid spec.
+        #[arg(long = "for", value_enum, default_value_t = ValidateFor::Spec)]
+        target: ValidateFor,
     },
     /// Replay recorded SLI events through the SLO engine in simulated time.
     Backtest {
@@ -204,6 +213,15 @@ struct ClientArgs {
     output: Output,
 }
 
+/// What `validate` checks the files for.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ValidateFor {
+    /// A valid spec, as Sloth or OpenSLO would accept it.
+    Spec,
+    /// Runnable by `serve` as it is.
+    Serve,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     Table,
@@ -267,7 +285,11 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate { files } => validate(&files),
+        Command::Validate {
+            files,
+            strict,
+            target,
+        } => validate(&files, strict || target == ValidateFor::Serve),
         Command::Backtest {
             config,
             events,
@@ -334,8 +356,13 @@ async fn run_async(command: Command) -> Result<(), Failure> {
     }
 }
 
-fn validate(files: &[PathBuf]) -> Result<(), Failure> {
-    match headroom_spec::load_paths(files) {
+fn validate(files: &[PathBuf], strict: bool) -> Result<(), Failure> {
+    let purpose = if strict {
+        headroom_spec::Purpose::Run
+    } else {
+        headroom_spec::Purpose::Check
+    };
+    match headroom_spec::load_paths_for(files, purpose) {
         Ok(config) => {
             for w in &config.warnings {
                 eprintln!("warning: {w}");
@@ -363,13 +390,15 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
 }
 
 fn backtest(config: &[PathBuf], events: &PathBuf, output: Output) -> Result<(), Failure> {
-    let config = headroom_spec::load_paths(config).map_err(|ps| {
-        let lines: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
-        Failure(
-            1,
-            anyhow::anyhow!("config is invalid:\n{}", lines.join("\n")),
-        )
-    })?;
+    // The recorded events are the SLIs: whether a query could run here does not matter.
+    let config =
+        headroom_spec::load_paths_for(config, headroom_spec::Purpose::Rules).map_err(|ps| {
+            let lines: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+            Failure(
+                1,
+                anyhow::anyhow!("config is invalid:\n{}", lines.join("\n")),
+            )
+        })?;
     let text = std::fs::read_to_string(events)
         .with_context(|| format!("cannot read {}", events.display()))?;
     let recorded = headroom_ingest::parse_recording(&events.display().to_string(), &text)
@@ -379,13 +408,34 @@ fn backtest(config: &[PathBuf], events: &PathBuf, output: Output) -> Result<(), 
     match output {
         Output::Json => {
             for t in &report.transitions {
-                let mut v = json!({"at": t.at.to_rfc3339(), "slo": t.slo, "severity": t.severity, "state": t.to.as_str(), "burn_rates": t.burn_rates});
+                let burn_rates: BTreeMap<&str, Option<f64>> = t
+                    .burn_rates
+                    .iter()
+                    .map(|(w, r)| (w.as_str(), r.and_then(figure)))
+                    .collect();
+                let mut v = json!({"at": t.at.to_rfc3339(), "slo": t.slo, "severity": t.severity, "state": t.to.as_str(), "burn_rates": burn_rates});
                 if !t.group.is_empty() {
                     v["group"] = Value::from(t.group.to_string());
                 }
                 println!("{v}");
             }
-            println!("{}", json!({"summary": report.summary}));
+            let summary: Vec<Value> = report
+                .summary
+                .iter()
+                .map(|s| {
+                    let mut v = json!({
+                        "slo": s.slo,
+                        "sli": s.sli.and_then(figure),
+                        "budget_consumed": figure(s.budget_consumed),
+                        "budget_remaining": figure(s.budget_remaining),
+                    });
+                    if !s.group.is_empty() {
+                        v["group"] = Value::from(s.group.to_string());
+                    }
+                    v
+                })
+                .collect();
+            println!("{}", json!({ "summary": summary }));
         }
         Output::Table => {
             println!("{:<25} {:<40} {:<10} STATE", "AT", "SLO", "SEVERITY");

@@ -12,9 +12,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 macro_rules! name {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        /// As the text itself, quoted: messages that print `{:?}` read as before the type.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
 
         impl $name {
             pub fn new(s: impl Into<String>) -> Self {
@@ -100,8 +107,15 @@ name!(
 /// or `=` inside a name or value is escaped with `\`, so every key reads back into exactly the
 /// labels it was made from (keys with none of those characters read the same as before escaping
 /// existed). Order and equality are those of the text form.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct GroupKey(String);
+
+/// As its text form, quoted, like the other names.
+impl fmt::Debug for GroupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
 
 /// A group key's text that is not `name=value` pairs, or an event lacking a grouping label.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

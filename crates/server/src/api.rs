@@ -6,9 +6,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use headroom_api::ErrorBody;
 use headroom_api::reload::{ReloadStatus, Reloaded};
 use headroom_api::slo as wire;
+use headroom_api::{ErrorBody, figure};
 use headroom_core::evaluator;
 use headroom_core::{
     AlertState, BudgetingMethod, GroupKey, RatioQueries, Sli, Slo, SloStatus, Span, Timestamp,
@@ -27,11 +27,7 @@ use crate::state::AppState;
 const MAX_POINTS: i64 = 11_000;
 
 fn opt_f64(v: Option<f64>) -> Option<f64> {
-    v.filter(|x| x.is_finite())
-}
-
-fn finite(x: f64) -> Option<f64> {
-    opt_f64(Some(x))
+    v.and_then(figure)
 }
 
 fn indicator(sli: &Sli) -> wire::Indicator {
@@ -121,10 +117,10 @@ fn group_status(slo: &Slo, g: &GroupView) -> wire::GroupStatus {
     wire::GroupStatus {
         figures: wire::Figures {
             sli: opt_f64(st.sli),
-            good_events: finite(st.counts.good),
-            total_events: finite(st.counts.total),
-            budget_consumed: finite(b.consumed),
-            budget_remaining: finite(b.remaining),
+            good_events: figure(st.counts.good),
+            total_events: figure(st.counts.total),
+            budget_consumed: figure(b.consumed),
+            budget_remaining: figure(b.remaining),
             burn_rates: burn_rates(st),
             alerts: g
                 .alerts
@@ -138,14 +134,14 @@ fn group_status(slo: &Slo, g: &GroupView) -> wire::GroupStatus {
         },
         measurement: wire::Measurement {
             budget: wire::Budget {
-                allowed: finite(b.allowed),
-                spent: finite(b.spent),
-                remaining: finite(b.allowed - b.spent),
+                allowed: figure(b.allowed),
+                spent: figure(b.spent),
+                remaining: figure(b.allowed - b.spent),
                 allowed_minutes: opt_f64(b.allowed_minutes),
                 spent_minutes: opt_f64(b.spent_minutes),
             },
             slices,
-            time_to_exhaustion_seconds: st.time_to_exhaustion.and_then(|s| finite(s.as_secs_f64())),
+            time_to_exhaustion_seconds: st.time_to_exhaustion.and_then(|s| figure(s.as_secs_f64())),
             forecast_budget_remaining: opt_f64(st.forecast_remaining),
             evaluated_at: st.at.to_rfc3339().into(),
         },
@@ -333,7 +329,7 @@ pub async fn slo_series(
         points.push(wire::SeriesPoint {
             t: t.to_rfc3339().into(),
             sli: opt_f64(st.sli),
-            budget_remaining: finite(st.budget.remaining),
+            budget_remaining: figure(st.budget.remaining),
             burn_rates: burn_rates(&st),
         });
     }

@@ -97,6 +97,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics::metrics))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(health::home))
 }
 
 /// The router `app` serves; its document is [`document`].

@@ -126,12 +126,21 @@ pub fn load_paths_for_rules(paths: &[PathBuf]) -> Result<Config, Vec<Problem>> {
     load_sources_for(&read_paths(paths)?, Purpose::Rules)
 }
 
+/// Loads files and directories for a purpose (see [`load_paths`]).
+pub fn load_paths_for(paths: &[PathBuf], purpose: Purpose) -> Result<Config, Vec<Problem>> {
+    load_sources_for(&read_paths(paths)?, purpose)
+}
+
 /// What a loaded set is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// Running it: every PromQL SLI that names no backend must run natively.
     Run,
-    /// Only generating Prometheus rules from it: Prometheus will run the queries.
+    /// Checking that it is a valid spec: what headroom could not run without a backend is a
+    /// warning, with the way out, not a problem.
+    Check,
+    /// Generating Prometheus rules from it, or replaying recorded events through it: nothing
+    /// runs its queries here.
     Rules,
 }
 
@@ -263,8 +272,10 @@ pub fn load_sources_for(
     }
     native::implied_services(&mut services, &slos);
     signals::resolve_references(&mut cx, &settings.signals, &mut slos);
-    if purpose == Purpose::Run {
-        signals::check_native_queries(&mut cx, &slos);
+    match purpose {
+        Purpose::Run => signals::check_native_queries(&mut cx, &slos, true),
+        Purpose::Check => signals::check_native_queries(&mut cx, &slos, false),
+        Purpose::Rules => {}
     }
     let mut receivers: Vec<Receiver> = Vec::new();
     let mut receiver_escalations = BTreeMap::new();

@@ -677,18 +677,21 @@ pub(crate) fn resolve_references(cx: &mut Cx, signals: &Signals, slos: &mut [Slo
 }
 
 /// Every PromQL SLI that no backend answers must run natively on Prometheus samples: a query
-/// headroom cannot translate is a problem at the SLO, naming the construct.
-pub(crate) fn check_native_queries(cx: &mut Cx, slos: &[Slo]) {
+/// headroom cannot translate is, at the SLO and naming the construct, a problem when the set is
+/// to run (`as_errors`), else a warning: the spec is valid, only not runnable here as it is.
+pub(crate) fn check_native_queries(cx: &mut Cx, slos: &[Slo], as_errors: bool) {
     for slo in slos.iter().filter(|s| s.backend.is_none()) {
         if let Err(u) = headroom_metrics::query::plan(&slo.sli, &slo.grouping) {
             let pos = cx.pos_of(&slo.source);
-            cx.err(
-                pos,
-                format!(
-                    "SLO {:?}: its {} query cannot run natively: {}",
-                    slo.id, u.query, u.message
-                ),
+            let message = format!(
+                "SLO {:?}: its {} query cannot run natively: {}",
+                slo.id, u.query, u.message
             );
+            if as_errors {
+                cx.err(pos, message);
+            } else {
+                cx.warn(pos, message);
+            }
         }
     }
 }

@@ -149,21 +149,7 @@ fn backtest_prints_transitions_and_a_summary() {
         ));
     }
     std::fs::write(&csv, s).unwrap();
-    let out = headroom(&[
-        "backtest",
-        "--config",
-        quickstart().to_str().unwrap(),
-        "--events",
-        csv.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let (stdout, lines) = backtest_json(&quickstart(), &csv);
     let (summary, transitions) = lines.split_last().unwrap();
     assert!(!transitions.is_empty(), "{stdout}");
     for t in transitions {
@@ -194,6 +180,26 @@ fn backtest_prints_transitions_and_a_summary() {
     assert!(close(&row["budget_consumed"], 20.0), "{row}");
     assert!(close(&row["budget_remaining"], -19.0), "{row}");
     assert!(close(&row["sli"], 0.9), "{row}");
+}
+
+/// `backtest --output json` of `config` over `csv`, which must succeed: its output and lines.
+fn backtest_json(config: &std::path::Path, csv: &std::path::Path) -> (String, Vec<Value>) {
+    let out = headroom(&[
+        "backtest",
+        "--config",
+        config.to_str().unwrap(),
+        "--events",
+        csv.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (stdout, lines)
 }
 
 /// Seconds of an RFC 3339 time like 2027-01-15T08:21:00+00:00 (UTC, as the CLI prints).
@@ -261,4 +267,132 @@ fn generate_prometheus_prints_sloths_rules_and_refuses_push_fed_slos() {
         "{}",
         text(&out.stderr)
     );
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+/// The YAML files directly in `dir`, or under it at any depth with `deep`.
+fn yaml_files(dir: &std::path::Path, deep: bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            if deep {
+                out.extend(yaml_files(&p, true));
+            }
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn validate_accepts_every_spec_sloth_and_openslo_accept() {
+    let f = fixtures();
+    let mut files = yaml_files(&f.join("sloth/examples"), false);
+    files.extend(yaml_files(&f.join("sloth/validate/good"), false));
+    files.extend(yaml_files(&f.join("openslo"), true));
+    assert!(files.len() > 30, "fixtures missing: {files:?}");
+    let mut warned = 0;
+    for file in &files {
+        let out = headroom(&["validate", file.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}:\n{}{}",
+            file.display(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).starts_with("ok: "), "{}", file.display());
+        // A warning names its place; one about what serve cannot run, the way out too.
+        for w in text(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+        {
+            let at = format!("warning: {}:", file.display());
+            assert!(w.starts_with(&at), "{w}");
+            if w.contains("cannot run natively") {
+                warned += 1;
+                assert!(w.contains("backends:"), "no way out in {w}");
+            }
+        }
+    }
+    // Sloth's examples include queries only a backend can run (`or` in home-wifi.yml).
+    assert!(warned > 0);
+}
+
+#[test]
+fn validate_refuses_what_sloth_refuses() {
+    let files = yaml_files(&fixtures().join("sloth/validate/bad"), false);
+    assert!(files.len() >= 5);
+    for file in &files {
+        let out = headroom(&["validate", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", file.display());
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with(&format!("{}:", file.display())),
+            "{}: {stdout}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn strict_validate_refuses_what_serve_cannot_run() {
+    let file = fixtures().join("sloth/examples/home-wifi.yml");
+    let file = file.to_str().unwrap();
+    let loose = headroom(&["validate", file]);
+    assert_eq!(loose.status.code(), Some(0), "{}", text(&loose.stderr));
+    let warning = text(&loose.stderr);
+    let warning = warning
+        .lines()
+        .find(|l| l.contains("`or` is not supported natively"))
+        .unwrap_or_else(|| panic!("{warning}"))
+        .to_string();
+    for args in [["--strict", file], ["--for=serve", file]] {
+        let out = headroom(&["validate", args[0], args[1]]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        // The same finding, now a problem.
+        let problem = warning.strip_prefix("warning: ").unwrap();
+        assert!(
+            text(&out.stdout).lines().any(|l| l == problem),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    let out = headroom(&["validate", "--for=spec", file]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn backtest_runs_on_recorded_events_when_queries_cannot_run_here() {
+    // home-wifi's SLIs use `or`, which headroom cannot run natively: the recording stands in.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("events.csv");
+    let t0: i64 = 1_800_000_000;
+    let mut s = String::from("timestamp,slo,good,total\n");
+    for m in 0..10 {
+        s.push_str(&format!(
+            "{},home-wifi-good-wifi-client-satisfaction,{},100\n",
+            t0 + m * 60,
+            if m < 5 { 100 } else { 99 }
+        ));
+    }
+    std::fs::write(&csv, s).unwrap();
+    let spec = fixtures().join("sloth/examples/home-wifi.yml");
+    let (stdout, lines) = backtest_json(&spec, &csv);
+    let row = lines.last().unwrap()["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["slo"] == "home-wifi-good-wifi-client-satisfaction")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .clone();
+    // 5 bad of 1000: the SLI is 0.995, rounded where people read it.
+    assert_eq!(row["sli"], serde_json::json!(0.995), "{row}");
 }

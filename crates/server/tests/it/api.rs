@@ -969,3 +969,78 @@ async fn a_firing_alert_stays_firing_across_a_restart_without_paging_again() {
     );
     assert_eq!(view.groups[0].status.counts.total, 1000.0);
 }
+
+#[tokio::test]
+async fn figures_people_read_are_rounded_where_metrics_keep_full_precision() {
+    let ctx = setup(ConfigSource::embedded()).await;
+    // Every event bad against 99.5%: 1 / (1 - 0.995) is 199.99999999999983 in floats.
+    let r = push(
+        &ctx,
+        EXAMPLE,
+        json!({"events": [event(EV_SECS, 0.0, 1000.0)]}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    evaluate(&ctx.state, None).await;
+
+    let v = slo(&ctx, EXAMPLE).await;
+    assert_eq!(v["budget_consumed"], json!(200.0));
+    assert_eq!(v["budget_remaining"], json!(-199.0));
+    assert_eq!(v["burn_rates"]["5m"], json!(200.0));
+    assert_eq!(v["sli"], json!(0.0));
+
+    let m = get(&ctx.app, "/metrics", None).await.text();
+    let line = m
+        .lines()
+        .find(|l| l.starts_with(&format!("headroom_slo_budget_remaining{{slo=\"{EXAMPLE}\"")))
+        .expect("a budget_remaining metric");
+    let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(value, 1.0 - 1.0 / (1.0 - 0.995), "full precision in {line}");
+}
+
+#[tokio::test]
+async fn the_front_page_points_to_the_api_document() {
+    let ctx = setup(ConfigSource::embedded()).await;
+    let r = get(&ctx.app, "/", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let home = r.json();
+    assert_eq!(home["name"], "headroom");
+    assert_eq!(home["version"], env!("CARGO_PKG_VERSION"));
+    let hrefs: Vec<&str> = home["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["href"].as_str().unwrap())
+        .collect();
+    assert_eq!(hrefs[0], "/api/v1/openapi.json");
+    // Every link leads somewhere that answers (with a token where one is needed).
+    for href in &hrefs {
+        let r = get(&ctx.app, href, Some(&ctx.read)).await;
+        assert_ne!(r.status, StatusCode::NOT_FOUND, "{href}");
+    }
+
+    let r = send(
+        &ctx.app,
+        Method::GET,
+        "/",
+        None,
+        &[("accept", "text/html,application/xhtml+xml")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.headers.contains_key("content-security-policy"));
+    assert!(
+        r.text()
+            .contains("<a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>"),
+        "{}",
+        r.text()
+    );
+}

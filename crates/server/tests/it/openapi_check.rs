@@ -424,6 +424,7 @@ async fn every_json_answer_matches_the_documented_schema() {
 
     s.call(Method::GET, "/api/v1/openapi.json", None, None, 200)
         .await;
+    s.call(Method::GET, "/", None, None, 200).await;
 
     let doc = s.read("/api/v1/openapi.json", 200).await;
     let samples: Vec<Value> = samples
