@@ -7,13 +7,16 @@
 //!   against an [`Observation`].
 //! - [`spec`]: what a probe is ([`ProbeSpec`], [`ProbeKind`]) and what a run produced
 //!   ([`ProbeResult`]). Pure data, always compiled, so the config loader needs no runtime.
-//! - [`dns`] and [`cert`]: the DNS wire format and a certificate's notAfter, pure and small
-//!   instead of a resolver or X.509 dependency.
-//! - With feature `run`: [`run::execute`] runs one probe (reqwest with rustls, tokio-rustls, a
-//!   hand-written UDP DNS client), and [`fleet::ProbeFleet`] schedules a configuration's probes.
+//! - [`dns`]: what a DNS probe asks (the query name) and how answers read to conditions
+//!   (Gatus's rcode names and `[BODY]` text), over hickory-proto's messages; no network.
+//! - [`cert`]: a certificate's notAfter, pure and small instead of an X.509 dependency.
+//! - With feature `run`: [`run::execute`] runs one probe (reqwest with rustls, tokio-rustls,
+//!   hickory-net's UDP and TCP DNS clients), and [`fleet::ProbeFleet`] schedules a
+//!   configuration's probes.
 //!
 //! Invariants:
-//! - A run never outlasts its timeout, and the fleet clamps the timeout to the interval, so a
+//! - A run never outlasts its timeout (a DNS run's nameservers, and its TCP retries of
+//!   truncated answers, share it), and the fleet clamps the timeout to the interval, so a
 //!   probe never overlaps itself; at most `max_concurrency` runs are in flight per fleet.
 //! - `success` is true only when the target was observed (`error` is `None`) and every
 //!   condition passed; a probe without conditions is judged by its kind's defaults.
@@ -39,6 +42,6 @@ pub use fleet::{HeartbeatBoard, ProbeFleet, ResultSink, WallClock};
 #[cfg(feature = "run")]
 pub use run::{Clients, execute};
 pub use spec::{
-    ClientCert, DnsProbe, HttpProbe, ProbeKind, ProbeResult, ProbeSpec, RecordType, TcpProbe,
-    TlsProbe,
+    ClientCert, DnsProbe, HttpProbe, ProbeKind, ProbeResult, ProbeSpec, RecordType, Resolver,
+    TcpProbe, TlsProbe, Transport,
 };

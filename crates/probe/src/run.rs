@@ -6,13 +6,20 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hickory_net::NetError;
+use hickory_net::proto::op::{DnsRequestOptions, DnsResponse, Query};
+use hickory_net::proto::rr::RecordType as WireType;
+use hickory_net::runtime::TokioRuntimeProvider;
+use hickory_net::tcp::TcpClientStream;
+use hickory_net::udp::UdpClientStream;
+use hickory_net::xfer::{DnsHandle, FirstAnswer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::client::danger::{
@@ -28,7 +35,8 @@ use tokio_rustls::rustls::{
 
 use crate::condition::Observation;
 use crate::spec::{
-    ClientCert, DnsProbe, HttpProbe, ProbeKind, ProbeResult, ProbeSpec, TcpProbe, TlsProbe,
+    ClientCert, DnsProbe, HttpProbe, ProbeKind, ProbeResult, ProbeSpec, RecordType, Resolver,
+    TcpProbe, TlsProbe, Transport,
 };
 use crate::{cert, dns};
 
@@ -38,8 +46,6 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// What a TCP probe keeps of the bytes it receives while waiting for `expect`.
 const TCP_READ_LIMIT: usize = 64 << 10;
 const MAX_REDIRECTS: usize = 10;
-/// A UDP query lost on the way is sent again after this long, until the run's deadline.
-const DNS_RESEND_AFTER: Duration = Duration::from_secs(1);
 
 /// Network clients shared by every run of a fleet, so HTTP connections are reused across
 /// runs and TLS settings are built once.
@@ -469,120 +475,167 @@ async fn read_until(
 }
 
 async fn resolve(probe: &DnsProbe, deadline: Instant, started: Instant) -> Observed {
-    let resolver = match resolver_address(probe.resolver.as_deref()).await {
-        Ok(resolver) => resolver,
-        Err(e) => return Observed::failed(e),
-    };
-    let id = random_id();
-    let query = match dns::query(id, &probe.name, probe.record_type) {
-        Ok(query) => query,
+    let name = match dns::query_name(&probe.name, probe.record_type) {
+        Ok(name) => name,
         Err(e) => return Observed::failed(e.to_string()),
     };
-    let local: SocketAddr = if resolver.is_ipv4() {
-        ([0u8; 4], 0).into()
+    let resolvers = if probe.resolvers.is_empty() {
+        match system_resolvers().await {
+            Ok(resolvers) => resolvers,
+            Err(e) => return Observed::failed(e),
+        }
     } else {
-        ([0u16; 8], 0).into()
+        probe.resolvers.clone()
     };
-    let exchange = async {
-        let socket = UdpSocket::bind(local).await?;
-        // A connected socket only delivers datagrams from the resolver's address.
-        socket.connect(resolver).await?;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            socket.send(&query).await?;
-            let resend_at = Instant::now() + DNS_RESEND_AFTER;
-            loop {
-                let n =
-                    match tokio::time::timeout_at(resend_at.min(deadline), socket.recv(&mut buf))
-                        .await
-                    {
-                        Err(_) => break,
-                        Ok(received) => received?,
-                    };
-                // A reply with another id is stale or forged; keep waiting for ours.
-                if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
-                    return Ok::<_, std::io::Error>(buf[..n].to_vec());
-                }
+    let query = Query::query(name, WireType::from(probe.record_type.code()));
+    let mut failures = Vec::new();
+    for (index, resolver) in resolvers.iter().enumerate() {
+        // Each nameserver gets an even share of what is left, so one that never answers
+        // leaves time for the next; the last one has until the deadline.
+        let left = u32::try_from(resolvers.len() - index).unwrap_or(u32::MAX);
+        let share = deadline.saturating_duration_since(Instant::now()) / left;
+        let until = Instant::now() + share;
+        let asked = tokio::time::timeout_at(until, ask(resolver, &query, until)).await;
+        let response = match asked {
+            Ok(Ok(response)) => response,
+            // hickory's own timer, set to the same instant, may fire first.
+            Err(_) | Ok(Err(NoAnswer::InTime)) => {
+                failures.push(format!(
+                    "resolver {resolver}: no answer within {}",
+                    seconds_rounded(share)
+                ));
+                continue;
             }
-        }
-    };
-    let packet = match tokio::time::timeout_at(deadline, exchange).await {
-        Ok(Ok(packet)) => packet,
-        Ok(Err(e)) => return Observed::failed(format!("querying resolver {resolver}: {e}")),
-        Err(_) => return Observed::failed(format!("no answer from resolver {resolver}")),
-    };
-    let response = match dns::parse_response(&packet, probe.record_type) {
-        Ok(response) => response,
-        Err(e) => return Observed::failed(format!("resolver {resolver}: {e}")),
-    };
-    let ip = match probe.record_type {
-        crate::spec::RecordType::A | crate::spec::RecordType::Aaaa => {
-            response.answers.first().cloned()
-        }
-        _ => None,
-    };
+            Ok(Err(NoAnswer::Failed(e))) => {
+                failures.push(format!("resolver {resolver}: {e}"));
+                continue;
+            }
+        };
+        let answers = dns::answers(&response.answers, probe.record_type);
+        let ip = match probe.record_type {
+            RecordType::A | RecordType::Aaaa => answers.first().cloned(),
+            _ => None,
+        };
+        return Observed {
+            observation: Observation {
+                response_time_ms: elapsed_ms(started),
+                // As Gatus does for DNS, the answers are the body; one per line when several.
+                body: Some(answers.join("\n").into_bytes()),
+                ip,
+                dns_rcode: Some(dns::rcode_name(u16::from(response.metadata.response_code))),
+                connected: Some(true),
+                ..Observation::default()
+            },
+            certificate_expiry_unix: None,
+            error: None,
+        };
+    }
     Observed {
         observation: Observation {
-            response_time_ms: elapsed_ms(started),
-            // As Gatus does for DNS, the answers are the body; one per line when several.
-            body: Some(response.answers.join("\n").into_bytes()),
-            ip,
-            dns_rcode: Some(response.rcode),
+            connected: Some(false),
             ..Observation::default()
         },
-        certificate_expiry_unix: None,
-        // Without a retry over TCP the answer set may be incomplete, so it is not judged.
-        error: response.truncated.then(|| {
-            format!("resolver {resolver} truncated the response (TC bit); answers incomplete")
-        }),
+        ..Observed::failed(failures.join("; "))
     }
 }
 
-/// `ip:port`, `ip` (port 53), or the first `nameserver` of /etc/resolv.conf.
-async fn resolver_address(configured: Option<&str>) -> Result<SocketAddr, String> {
-    match configured {
-        Some(text) => parse_resolver(text),
-        None => {
-            let conf = tokio::fs::read_to_string("/etc/resolv.conf")
-                .await
-                .map_err(|e| format!("reading /etc/resolv.conf: {e}"))?;
-            let first = first_nameserver(&conf).ok_or("no nameserver in /etc/resolv.conf")?;
-            parse_resolver(first)
+/// Why a nameserver gave no answer.
+enum NoAnswer {
+    InTime,
+    Failed(String),
+}
+
+impl From<NetError> for NoAnswer {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Timeout => NoAnswer::InTime,
+            e => NoAnswer::Failed(e.to_string()),
         }
     }
 }
 
-fn first_nameserver(resolv_conf: &str) -> Option<&str> {
-    resolv_conf.lines().find_map(|line| {
-        let mut words = line.split_whitespace();
-        (words.next() == Some("nameserver"))
-            .then(|| words.next())
-            .flatten()
-    })
-}
-
-fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
+/// One nameserver's answer: over UDP, and again over TCP when it did not fit; or over TCP
+/// only. The caller bounds the whole by `until`.
+async fn ask(resolver: &Resolver, query: &Query, until: Instant) -> Result<DnsResponse, NoAnswer> {
+    let address = resolver_address(resolver).await.map_err(NoAnswer::Failed)?;
+    // A provider per exchange, held until the answer is in: its background tasks (which drive
+    // the exchanges) end when the last clone is dropped.
+    let provider = TokioRuntimeProvider::new();
+    // hickory's defaults: recursion desired, EDNS(0) offering 1232 bytes over UDP.
+    let options = DnsRequestOptions::default();
+    let budget = || until.saturating_duration_since(Instant::now());
+    if resolver.transport == Transport::Udp {
+        let exchange = UdpClientStream::builder(address, provider.clone())
+            .with_timeout(Some(budget()))
+            .exchange();
+        let response = exchange
+            .lookup(query.clone(), options)
+            .first_answer()
+            .await?;
+        if !response.metadata.truncation {
+            return Ok(response);
+        }
+        return over_tcp(address, query, options, budget(), provider.clone())
+            .await
+            .map_err(|e| {
+                NoAnswer::Failed(format!("the UDP answer was truncated, and over TCP: {e}"))
+            });
     }
-    // A bare address; a zone suffix on link-local IPv6 (`fe80::1%eth0`) is not supported.
-    text.parse::<std::net::IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("resolver {text:?} is not an ip or ip:port"))
+    Ok(over_tcp(address, query, options, budget(), provider.clone()).await?)
 }
 
-/// A query id an off-path attacker cannot guess: std's per-process random hash keys, mixed
-/// with the time so consecutive queries differ.
-fn random_id() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    hasher.finish() as u16
+async fn over_tcp(
+    address: SocketAddr,
+    query: &Query,
+    options: DnsRequestOptions,
+    budget: Duration,
+    provider: TokioRuntimeProvider,
+) -> Result<DnsResponse, NetError> {
+    let exchange = TcpClientStream::exchange(address, None, budget, None, provider).await?;
+    exchange.lookup(query.clone(), options).first_answer().await
+}
+
+/// The socket address of a nameserver; a host name is looked up with the system's resolver.
+async fn resolver_address(resolver: &Resolver) -> Result<SocketAddr, String> {
+    if let Ok(ip) = resolver.host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, resolver.port));
+    }
+    tokio::net::lookup_host((resolver.host.as_str(), resolver.port))
+        .await
+        .map_err(|e| format!("looking up {}: {e}", resolver.host))?
+        .next()
+        .ok_or_else(|| format!("{} has no address", resolver.host))
+}
+
+/// The nameservers of /etc/resolv.conf, in order, over UDP on port 53.
+async fn system_resolvers() -> Result<Vec<Resolver>, String> {
+    let conf = tokio::fs::read_to_string("/etc/resolv.conf")
+        .await
+        .map_err(|e| format!("reading /etc/resolv.conf: {e}"))?;
+    let resolvers = system_nameservers(&conf);
+    if resolvers.is_empty() {
+        return Err("no usable nameserver in /etc/resolv.conf".into());
+    }
+    Ok(resolvers)
+}
+
+/// A zone suffix on link-local IPv6 (`fe80::1%eth0`) is not supported: such an entry is
+/// skipped, and the others are used.
+fn system_nameservers(resolv_conf: &str) -> Vec<Resolver> {
+    dns::nameservers(resolv_conf)
+        .into_iter()
+        .filter_map(|ip| ip.parse::<IpAddr>().ok())
+        .map(Resolver::udp)
+        .collect()
+}
+
+/// Seconds rounded up to the hundredth, for messages: a share of a 0.5s timeout, computed a
+/// moment after the run started, still reads 0.5s.
+fn seconds_rounded(d: Duration) -> String {
+    let hundredths = d.as_millis().div_ceil(10);
+    seconds(Duration::from_millis(
+        u64::try_from(hundredths * 10).unwrap_or(u64::MAX),
+    ))
 }
 
 async fn tls(probe: &TlsProbe, clients: &Clients, started: Instant) -> Observed {
@@ -686,23 +739,21 @@ mod tests {
     }
 
     #[test]
-    fn resolvers() {
-        let conf = "# generated\nsearch lan\nnameservers 10.9.9.9\nnameserver  192.0.2.53\nnameserver ::1\n";
-        assert_eq!(first_nameserver(conf), Some("192.0.2.53"));
-        assert_eq!(first_nameserver("search lan\n"), None);
-        assert_eq!(
-            parse_resolver("192.0.2.53"),
-            Ok("192.0.2.53:53".parse().unwrap())
-        );
-        assert_eq!(
-            parse_resolver("[::1]:5353"),
-            Ok("[::1]:5353".parse().unwrap())
-        );
-        assert_eq!(parse_resolver("::1"), Ok("[::1]:53".parse().unwrap()));
-        assert_eq!(
-            parse_resolver("dns.example"),
-            Err(r#"resolver "dns.example" is not an ip or ip:port"#.to_string())
-        );
+    fn system_nameservers_skip_what_cannot_be_used() {
+        let conf = "nameserver 192.0.2.53\nnameserver fe80::1%eth0\nnameserver ::1\n";
+        let found: Vec<String> = system_nameservers(conf)
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(found, ["192.0.2.53:53", "[::1]:53"]);
+        assert!(system_nameservers("search lan\n").is_empty());
+    }
+
+    #[test]
+    fn seconds_in_messages() {
+        assert_eq!(seconds_rounded(Duration::from_micros(499_700)), "0.5s");
+        assert_eq!(seconds_rounded(Duration::from_millis(2500)), "2.5s");
+        assert_eq!(seconds_rounded(Duration::from_millis(333)), "0.34s");
     }
 
     #[derive(Debug, thiserror::Error)]

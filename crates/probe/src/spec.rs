@@ -119,8 +119,124 @@ pub struct TcpProbe {
 pub struct DnsProbe {
     pub name: String,
     pub record_type: RecordType,
-    /// `ip:port`; `None` asks the first nameserver of `/etc/resolv.conf`.
-    pub resolver: Option<String>,
+    /// Asked in order: the next one only when one cannot be reached or does not answer in its
+    /// share of the timeout. Empty asks the nameservers of `/etc/resolv.conf`.
+    pub resolvers: Vec<Resolver>,
+}
+
+/// A nameserver, written as Gatus writes a DNS endpoint's `url`: `8.8.8.8`, `8.8.8.8:53`,
+/// `2001:db8::53`, `[2001:db8::53]:5353`, `dns.internal:5353`, optionally after `udp://` or
+/// `tcp://`. The port defaults to 53.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Resolver {
+    pub transport: Transport,
+    /// An IP address, or a host name looked up when the probe runs.
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP, asking again over TCP when the answer did not fit (TC bit).
+    Udp,
+    /// TCP only.
+    Tcp,
+}
+
+impl Resolver {
+    /// UDP on port 53 of `ip`.
+    pub fn udp(ip: std::net::IpAddr) -> Self {
+        Resolver {
+            transport: Transport::Udp,
+            host: ip.to_string(),
+            port: 53,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("resolver {text:?}: {reason}")]
+pub struct InvalidResolver {
+    pub text: String,
+    pub reason: &'static str,
+}
+
+impl FromStr for Resolver {
+    type Err = InvalidResolver;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason| InvalidResolver {
+            text: text.to_string(),
+            reason,
+        };
+        let (transport, rest) = match text.split_once("://") {
+            None => (Transport::Udp, text),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("udp") => (Transport::Udp, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("tcp") => (Transport::Tcp, rest),
+            Some(_) => return Err(invalid("the scheme must be udp:// or tcp://")),
+        };
+        let port = |p: &str| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or(invalid("the port must be a number from 1 to 65535"))
+        };
+        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+            let (ip, after) = bracketed
+                .split_once(']')
+                .ok_or(invalid("an opening [ without a closing ]"))?;
+            let ip = ip
+                .parse::<std::net::Ipv6Addr>()
+                .map_err(|_| invalid("only an IPv6 address goes between [ and ]"))?;
+            let port = match after {
+                "" => 53,
+                _ => port(
+                    after
+                        .strip_prefix(':')
+                        .ok_or(invalid("expected :port after ]"))?,
+                )?,
+            };
+            (ip.to_string(), port)
+        } else if let Ok(ip) = rest.parse::<std::net::IpAddr>() {
+            (ip.to_string(), 53)
+        } else {
+            let (host, port) = match rest.rsplit_once(':') {
+                Some((host, p)) => (host, port(p)?),
+                None => (rest, 53),
+            };
+            let name_like = host.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+            if host.is_empty() || !name_like {
+                return Err(invalid(
+                    "expected an IP address or host name, with an optional :port",
+                ));
+            }
+            (host.to_string(), port)
+        };
+        Ok(Resolver {
+            transport,
+            host,
+            port,
+        })
+    }
+}
+
+impl fmt::Display for Resolver {
+    /// `host:port` (IPv6 in brackets), with `tcp://` in front when TCP only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.transport == Transport::Tcp {
+            f.write_str("tcp://")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +250,7 @@ pub struct TlsProbe {
     pub ca_file: Option<PathBuf>,
 }
 
-/// The DNS record types a DNS probe can ask for.
+/// The DNS record types a DNS probe can ask for: Gatus's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordType {
     A,
@@ -142,28 +258,34 @@ pub enum RecordType {
     Cname,
     Mx,
     Ns,
+    Ptr,
+    Srv,
     Txt,
 }
 
 impl RecordType {
-    pub const ALL: [RecordType; 6] = [
+    pub const ALL: [RecordType; 8] = [
         RecordType::A,
         RecordType::Aaaa,
         RecordType::Cname,
         RecordType::Mx,
         RecordType::Ns,
+        RecordType::Ptr,
+        RecordType::Srv,
         RecordType::Txt,
     ];
 
-    /// The TYPE value on the wire (RFC 1035, RFC 3596).
+    /// The TYPE value on the wire (RFC 1035, RFC 3596, RFC 2782).
     pub fn code(self) -> u16 {
         match self {
             RecordType::A => 1,
             RecordType::Ns => 2,
             RecordType::Cname => 5,
+            RecordType::Ptr => 12,
             RecordType::Mx => 15,
             RecordType::Txt => 16,
             RecordType::Aaaa => 28,
+            RecordType::Srv => 33,
         }
     }
 
@@ -178,6 +300,8 @@ impl RecordType {
             RecordType::Cname => "CNAME",
             RecordType::Mx => "MX",
             RecordType::Ns => "NS",
+            RecordType::Ptr => "PTR",
+            RecordType::Srv => "SRV",
             RecordType::Txt => "TXT",
         }
     }
@@ -190,7 +314,7 @@ impl fmt::Display for RecordType {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown DNS record type {0:?} (expected one of A, AAAA, CNAME, MX, NS, TXT)")]
+#[error("unknown DNS record type {0:?} (expected one of A, AAAA, CNAME, MX, NS, PTR, SRV, TXT)")]
 pub struct UnknownRecordType(pub String);
 
 impl FromStr for RecordType {
@@ -251,6 +375,77 @@ mod tests {
             assert_eq!(RecordType::from_code(t.code()), Some(t));
             assert_eq!(t.as_str().to_lowercase().parse::<RecordType>(), Ok(t));
         }
-        assert!("SRV".parse::<RecordType>().is_err());
+        assert_eq!("srv".parse::<RecordType>(), Ok(RecordType::Srv));
+        assert!("SOA".parse::<RecordType>().is_err());
+    }
+
+    #[test]
+    fn resolvers_as_gatus_writes_them() {
+        let parsed = |text: &str| {
+            let r: Resolver = text.parse().unwrap();
+            (r.transport, r.host.clone(), r.port, r.to_string())
+        };
+        let udp = Transport::Udp;
+        let tcp = Transport::Tcp;
+        assert_eq!(
+            parsed("8.8.8.8"),
+            (udp, "8.8.8.8".into(), 53, "8.8.8.8:53".into())
+        );
+        assert_eq!(
+            parsed("192.0.2.53:5353"),
+            (udp, "192.0.2.53".into(), 5353, "192.0.2.53:5353".into())
+        );
+        assert_eq!(
+            parsed("udp://192.0.2.53"),
+            (udp, "192.0.2.53".into(), 53, "192.0.2.53:53".into())
+        );
+        assert_eq!(
+            parsed("TCP://[2001:db8::53]:853"),
+            (
+                tcp,
+                "2001:db8::53".into(),
+                853,
+                "tcp://[2001:db8::53]:853".into()
+            )
+        );
+        assert_eq!(
+            parsed("2001:db8::53"),
+            (udp, "2001:db8::53".into(), 53, "[2001:db8::53]:53".into())
+        );
+        assert_eq!(parsed("[::1]"), (udp, "::1".into(), 53, "[::1]:53".into()));
+        assert_eq!(
+            parsed("dns.internal:5353"),
+            (udp, "dns.internal".into(), 5353, "dns.internal:5353".into())
+        );
+        assert_eq!(
+            parsed("tcp://dns.internal"),
+            (
+                tcp,
+                "dns.internal".into(),
+                53,
+                "tcp://dns.internal:53".into()
+            )
+        );
+        for (bad, why) in [
+            ("", "expected an IP address or host name"),
+            (
+                "https://dns.google/dns-query",
+                "the scheme must be udp:// or tcp://",
+            ),
+            ("udp://8.8.8.8:53/", "the port must be a number"),
+            ("8.8.8.8:0", "the port must be a number"),
+            ("8.8.8.8:dns", "the port must be a number"),
+            ("[::1", "an opening [ without a closing ]"),
+            ("[8.8.8.8]:53", "only an IPv6 address"),
+            ("[::1]53", "expected :port after ]"),
+            ("dns server:53", "expected an IP address or host name"),
+            ("a..b", "expected an IP address or host name"),
+        ] {
+            let e = bad.parse::<Resolver>().unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("resolver {bad:?}: {why}")),
+                "{bad}: {e}"
+            );
+        }
     }
 }

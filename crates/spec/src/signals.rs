@@ -8,7 +8,9 @@
 //!            ca_file: ca.pem, client_cert: {cert_file: c.pem, key_file: k.pem},
 //!            follow_redirects: true}
 //!     # or tcp: {address: host:port, send: "", expect: ""}
-//!     # or dns: {name: example.com, type: A, resolver: 1.1.1.1:53}
+//!     # or dns: {name: example.com, type: A, resolver: 1.1.1.1}   (A, AAAA, CNAME, MX, NS,
+//!     #    PTR, SRV or TXT; resolver as Gatus's url: ip, ip:port, host:port, udp:// or tcp://
+//!     #    in front; or a list tried in order; none: /etc/resolv.conf's)
 //!     # or tls: {address: host:443, server_name: host, tls_verify: true, ca_file: ca.pem}
 //!     # or heartbeat: {}      (the service pings; a missing ping within `interval` fails)
 //!     interval: 30s
@@ -37,12 +39,12 @@ use std::path::{Path, PathBuf};
 
 use headroom_core::{Sli, Slo, Span};
 use headroom_probe::spec::{
-    ClientCert, DnsProbe, HttpProbe, ProbeKind, ProbeSpec, RecordType, TcpProbe, TlsProbe,
+    ClientCert, DnsProbe, HttpProbe, ProbeKind, ProbeSpec, RecordType, Resolver, TcpProbe, TlsProbe,
 };
 
 use crate::read::{At, Cx, Fields, did_you_mean, fields, string};
 use crate::rules::{check_name, labels};
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 /// A scrape job: Prometheus text or OpenMetrics from static targets and file_sd files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,11 +286,19 @@ fn probe_kind(cx: &mut Cx, kind: &str, body: &Node) -> Option<ProbeKind> {
                 Some(t) => record_type(cx, &t),
                 None => Some(RecordType::A),
             };
-            let resolver = d.str(cx, "resolver").and_then(|r| host_port(cx, r));
+            if let (Some(name), Some(record_type)) = (&name, record_type)
+                && let Err(e) = headroom_probe::dns::query_name(&name.v, record_type)
+            {
+                cx.err(name.pos, e.to_string());
+            }
+            let resolvers = match d.val("resolver") {
+                Some(node) => resolvers(cx, node),
+                None => Some(Vec::new()),
+            };
             Some(ProbeKind::Dns(DnsProbe {
                 name: name?.v,
                 record_type: record_type?,
-                resolver,
+                resolvers: resolvers?,
             }))
         }
         "tls" => {
@@ -308,6 +318,37 @@ fn probe_kind(cx: &mut Cx, kind: &str, body: &Node) -> Option<ProbeKind> {
         }
         _ => None,
     }
+}
+
+/// One nameserver or a list of them, tried in order.
+fn resolvers(cx: &mut Cx, node: &Node) -> Option<Vec<Resolver>> {
+    let items = match &node.value {
+        Value::Seq(items) if items.is_empty() => {
+            cx.err(
+                node.pos,
+                "resolver lists no nameserver; leave it out to use those of /etc/resolv.conf",
+            );
+            return None;
+        }
+        Value::Seq(items) => items.as_slice(),
+        _ => std::slice::from_ref(node),
+    };
+    let mut resolvers = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for item in items {
+        let Some(text) = string(cx, item, "resolver") else {
+            ok = false;
+            continue;
+        };
+        match text.v.parse::<Resolver>() {
+            Ok(resolver) => resolvers.push(resolver),
+            Err(e) => {
+                cx.err(text.pos, e.to_string());
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(resolvers)
 }
 
 fn record_type(cx: &mut Cx, t: &At<String>) -> Option<RecordType> {

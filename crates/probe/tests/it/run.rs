@@ -1,5 +1,5 @@
 //! Probes run against real local servers: HTTP (axum), HTTPS and TLS with certificates made
-//! here, TCP, and a small UDP DNS responder.
+//! here, and TCP. DNS has its own module, against dnsmasq.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{any, get};
 use chrono::Datelike;
 use headroom_probe::{
-    ClientCert, Clients, DnsProbe, HeartbeatBoard, HttpProbe, ProbeFleet, ProbeKind, ProbeResult,
-    ProbeSpec, RecordType, TcpProbe, TlsProbe, execute, parse,
+    ClientCert, Clients, HeartbeatBoard, HttpProbe, ProbeFleet, ProbeKind, ProbeResult, ProbeSpec,
+    TcpProbe, TlsProbe, execute, parse,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
@@ -29,7 +29,7 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn spec(kind: ProbeKind, conditions: &[&str]) -> ProbeSpec {
+pub(crate) fn spec(kind: ProbeKind, conditions: &[&str]) -> ProbeSpec {
     ProbeSpec {
         name: "under-test".into(),
         kind,
@@ -39,11 +39,11 @@ fn spec(kind: ProbeKind, conditions: &[&str]) -> ProbeSpec {
     }
 }
 
-async fn run(spec: &ProbeSpec) -> ProbeResult {
+pub(crate) async fn run(spec: &ProbeSpec) -> ProbeResult {
     execute(spec, &Clients::new(), now_ms()).await
 }
 
-fn details(result: &ProbeResult) -> Vec<&str> {
+pub(crate) fn details(result: &ProbeResult) -> Vec<&str> {
     result
         .conditions
         .iter()
@@ -746,120 +746,6 @@ async fn tcp_refused_port() {
     );
     assert!(error.to_lowercase().contains("refused"), "{error}");
     assert_eq!(details(&result), ["[CONNECTED] (false) == true"]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// DNS
-// ---------------------------------------------------------------------------------------------
-
-/// Answers `up.test A` with 192.0.2.7 and everything else with NXDOMAIN. Before each real
-/// reply it sends one with the wrong id, which the probe must ignore.
-async fn dns_server() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 512];
-        loop {
-            let (n, from) = socket.recv_from(&mut buf).await.unwrap();
-            let query = &buf[..n];
-            let mut at = 12;
-            let mut name = String::new();
-            while query[at] != 0 {
-                let len = usize::from(query[at]);
-                name.push_str(std::str::from_utf8(&query[at + 1..at + 1 + len]).unwrap());
-                name.push('.');
-                at += 1 + len;
-            }
-            let question_end = at + 5;
-            let qtype = u16::from_be_bytes([query[at + 1], query[at + 2]]);
-            let found = name == "up.test." && qtype == 1;
-            let mut reply = query[..2].to_vec();
-            reply.extend_from_slice(&[0x81, if found { 0x80 } else { 0x83 }]);
-            reply.extend_from_slice(&[0, 1, 0, u8::from(found), 0, 0, 0, 0]);
-            reply.extend_from_slice(&query[12..question_end]);
-            if found {
-                reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 192, 0, 2, 7]);
-            }
-            let mut forged = reply.clone();
-            forged[0] ^= 0xff;
-            if found {
-                let last = forged.len() - 1;
-                forged[last] = 66;
-            }
-            socket.send_to(&forged, from).await.unwrap();
-            socket.send_to(&reply, from).await.unwrap();
-        }
-    });
-    addr
-}
-
-fn dns_probe(resolver: SocketAddr, name: &str) -> ProbeKind {
-    ProbeKind::Dns(DnsProbe {
-        name: name.into(),
-        record_type: RecordType::A,
-        resolver: Some(resolver.to_string()),
-    })
-}
-
-#[tokio::test]
-async fn dns_answer_and_nxdomain() {
-    let resolver = dns_server().await;
-    let up = run(&spec(
-        dns_probe(resolver, "up.test"),
-        &["[DNS_RCODE] == NOERROR", "[BODY] == 192.0.2.7"],
-    ))
-    .await;
-    assert!(up.success, "{up:#?}");
-    assert_eq!(
-        up.ip.as_deref(),
-        Some("192.0.2.7"),
-        "the forged reply was ignored"
-    );
-    assert_eq!(
-        details(&up),
-        [
-            "[DNS_RCODE] (NOERROR) == NOERROR",
-            "[BODY] (192.0.2.7) == 192.0.2.7"
-        ]
-    );
-
-    let missing = run(&spec(dns_probe(resolver, "down.test"), &[])).await;
-    assert!(!missing.success);
-    assert_eq!(
-        missing.error, None,
-        "an NXDOMAIN is an answer, judged by conditions"
-    );
-    assert_eq!(details(&missing), ["[DNS_RCODE] (NXDOMAIN) == NOERROR"]);
-
-    let expect_nx = run(&spec(
-        dns_probe(resolver, "down.test"),
-        &["[DNS_RCODE] == NXDOMAIN"],
-    ))
-    .await;
-    assert!(expect_nx.success, "{expect_nx:#?}");
-}
-
-#[tokio::test]
-async fn dns_resolver_not_listening() {
-    let port = {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        socket.local_addr().unwrap().port()
-    };
-    let mut probe = spec(
-        dns_probe(format!("127.0.0.1:{port}").parse().unwrap(), "up.test"),
-        &[],
-    );
-    probe.timeout = Duration::from_millis(500);
-    let result = run(&probe).await;
-    assert!(!result.success);
-    let error = result.error.clone().unwrap();
-    // Loopback reports the closed port (ICMP), so this fails fast rather than timing out.
-    assert!(
-        error.starts_with(&format!("querying resolver 127.0.0.1:{port}: ")),
-        "{error}"
-    );
-    assert!(error.to_lowercase().contains("refused"), "{error}");
-    assert_eq!(details(&result), ["[DNS_RCODE] (not observed) == NOERROR"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use headroom_core::{Sli, Span};
-use headroom_probe::spec::{ProbeKind, RecordType};
+use headroom_probe::spec::{ProbeKind, RecordType, Resolver, Transport};
 use headroom_spec::{BackendAuth, Config, Problem, load_paths, load_str};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
@@ -96,10 +96,8 @@ probes:
     let ProbeKind::Dns(d) = &c.probes[2].kind else {
         panic!("resolver is dns")
     };
-    assert_eq!(
-        (d.record_type, d.resolver.as_deref()),
-        (RecordType::Aaaa, Some("10.0.0.2:53"))
-    );
+    assert_eq!(d.record_type, RecordType::Aaaa);
+    assert_eq!(d.resolvers, ["10.0.0.2:53".parse::<Resolver>().unwrap()]);
     let ProbeKind::Tls(t) = &c.probes[3].kind else {
         panic!("cert is tls")
     };
@@ -156,11 +154,68 @@ fn probe_mistakes_are_located() {
         "s.yaml:3:17: url \"ftp://x/\" must be an http:// or https:// URL with a host",
         "s.yaml:7:14: timeout (30s) is longer than the interval (10s): a probe must finish before its next run is due",
         "s.yaml:10:10: a probe is one of http, tcp, dns, tls or heartbeat, not several",
-        "s.yaml:12:26: unknown DNS record type \"AAA\" (expected one of A, AAAA, CNAME, MX, NS, TXT); did you mean \"AAAA\"?",
+        "s.yaml:12:26: unknown DNS record type \"AAA\" (expected one of A, AAAA, CNAME, MX, NS, PTR, SRV, TXT); did you mean \"AAAA\"?",
         "s.yaml:14:20: address \"db\" must be host:port (e.g. db.internal:5432)",
         "s.yaml:17:5: probe \"beat\" is already defined at s.yaml:15:5",
     ];
     assert_eq!(e, want);
+}
+
+#[test]
+fn dns_resolvers_as_gatus_writes_them_one_or_a_list() {
+    let c = ok(r#"
+probes:
+  - name: one
+    dns: {name: example.com, resolver: 8.8.8.8}
+  - name: several
+    dns:
+      name: _sip._tcp.example.com
+      type: srv
+      resolver: ["udp://10.0.0.2", "[2001:db8::53]:5353", "tcp://dns.internal"]
+  - name: system
+    dns: {name: 192.0.2.1, type: PTR}
+"#);
+    let dns = |i: usize| match &c.probes[i].kind {
+        ProbeKind::Dns(d) => d.clone(),
+        other => panic!("{other:?}"),
+    };
+    let shown =
+        |i: usize| -> Vec<String> { dns(i).resolvers.iter().map(|r| r.to_string()).collect() };
+    assert_eq!(shown(0), ["8.8.8.8:53"]);
+    assert_eq!(
+        shown(1),
+        [
+            "10.0.0.2:53",
+            "[2001:db8::53]:5353",
+            "tcp://dns.internal:53"
+        ]
+    );
+    assert_eq!(dns(1).record_type, RecordType::Srv);
+    assert_eq!(dns(1).resolvers[2].transport, Transport::Tcp);
+    assert!(dns(2).resolvers.is_empty(), "none: /etc/resolv.conf's");
+    assert_eq!(dns(2).record_type, RecordType::Ptr);
+
+    let e = errors(
+        r#"probes:
+  - name: scheme
+    dns: {name: example.com, resolver: "https://dns.google/dns-query"}
+  - name: port
+    dns: {name: example.com, resolver: ["10.0.0.2", "10.0.0.3:99999"]}
+  - name: empty
+    dns: {name: example.com, resolver: []}
+  - name: label
+    dns: {name: "a..example.com"}
+"#,
+    );
+    assert_eq!(
+        e,
+        [
+            "s.yaml:3:40: resolver \"https://dns.google/dns-query\": the scheme must be udp:// or tcp://",
+            "s.yaml:5:53: resolver \"10.0.0.3:99999\": the port must be a number from 1 to 65535",
+            "s.yaml:7:40: resolver lists no nameserver; leave it out to use those of /etc/resolv.conf",
+            "s.yaml:9:17: invalid DNS name \"a..example.com\": empty label (a leading dot, or two dots in a row)",
+        ]
+    );
 }
 
 #[test]
