@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::AlertPolicy;
+use crate::rules::RulesSpec;
 use crate::time::Span;
 use crate::window::Window;
 
@@ -169,6 +170,8 @@ pub struct Slo {
     /// runs the queries natively on remote-written and scraped samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// How `generate prometheus` names and writes it, as Sloth would.
+    pub rules: RulesSpec,
     pub source: SourceRef,
 }
 

@@ -12,7 +12,11 @@
 //!   `<service>-<name>`, rolling window of the set's Sloth period, 30 days by default);
 //! - a Sloth `sloth.slok.dev/v1` `AlertWindows` document (the set's alert windows);
 //! - OpenSLO `openslo/v1` objects of every kind (alone or as a YAML list), and `openslo/v1alpha`
-//!   SLOs as Sloth reads them (SLO id `metadata.name`).
+//!   SLOs as Sloth reads them (SLO id `metadata.name`; in generated rules each objective is
+//!   `<service>-<name>-<index>`, as Sloth names it).
+//!
+//! Each SLO carries its `rules` (core's `RulesSpec`): the names Sloth gives it and how Sloth
+//! writes its rules, set here by the loader of its format.
 //!
 //! Loading never stops at the first problem: every document and every SLO is read, and each
 //! defect becomes a [`Problem`] pointing at the offending key or value. Ids (SLOs, users,
@@ -112,6 +116,19 @@ pub struct Problem {
     pub line: u32,
     pub column: u32,
     pub message: String,
+    pub kind: ProblemKind,
+}
+
+/// Whether a problem is a mistake in the config or only something headroom cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProblemKind {
+    /// The config is wrong.
+    #[default]
+    Invalid,
+    /// The config is valid for Sloth but names a plugin headroom has no native version of
+    /// (Sloth's plugins are Go code). A caller that only checks configs may treat it as a
+    /// warning; loading still refuses it.
+    NotSupported,
 }
 
 /// Loads files and directories (a directory contributes its `*.yml` and `*.yaml` files, sorted
@@ -368,6 +385,7 @@ pub fn parse_alert_windows(file_name: &str, text: &str) -> Result<AlertWindows, 
             line: e.line,
             column: e.column,
             message: format!("invalid YAML: {}", e.message),
+            kind: ProblemKind::Invalid,
         }]
     })?;
     let start = Pos {
@@ -520,7 +538,8 @@ fn duplicate_ids(cx: &mut Cx, slos: &[Slo]) {
                 pos,
                 format!(
                     "duplicate SLO id {:?}: already defined at {}",
-                    slo.id.as_str(), first.source
+                    slo.id.as_str(),
+                    first.source
                 ),
             );
         } else {
@@ -551,5 +570,6 @@ fn io_problem(path: &Path, e: &std::io::Error) -> Problem {
         line: 0,
         column: 0,
         message: format!("cannot read: {e}"),
+        kind: ProblemKind::Invalid,
     }
 }
