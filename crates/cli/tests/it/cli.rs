@@ -262,3 +262,50 @@ fn generate_prometheus_prints_sloths_rules_and_refuses_push_fed_slos() {
         text(&out.stderr)
     );
 }
+
+/// OpenSLO rules carry Sloth's names and info, not headroom's ids; a key Sloth ignores is
+/// ignored with a warning on stderr.
+#[test]
+fn generate_prometheus_names_openslo_objectives_as_sloth_does() {
+    let examples = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/sloth/examples"
+    );
+    let out = headroom(&[
+        "generate",
+        "prometheus",
+        &format!("{examples}/openslo-kubernetes-apiserver.yml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    let groups: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.strip_prefix("- name: "))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "sloth-slo-sli-recordings-k8s-apiserver-requests-availability-openslo-0",
+            "sloth-slo-meta-recordings-k8s-apiserver-requests-availability-openslo-0",
+            "sloth-slo-sli-recordings-k8s-apiserver-requests-latency-openslo-0",
+            "sloth-slo-meta-recordings-k8s-apiserver-requests-latency-openslo-0",
+            "sloth-slo-sli-recordings-k8s-apiserver-requests-latency-openslo-1",
+            "sloth-slo-meta-recordings-k8s-apiserver-requests-latency-openslo-1",
+        ]
+    );
+    assert_eq!(yaml.matches("sloth_mode: cli-gen-openslo").count(), 3);
+    assert_eq!(yaml.matches("sloth_spec: openslo/v1alpha").count(), 3);
+
+    let out = headroom(&[
+        "generate",
+        "prometheus",
+        &format!("{examples}/plugin-k8s-getting-started.yml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(":39:9: \"page_alert\" is ignored"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("routing_key"));
+}
