@@ -8,6 +8,7 @@ pub mod evaluator;
 pub mod event;
 pub mod ident;
 pub mod policy;
+pub mod query;
 pub mod rules;
 pub mod sli;
 pub mod slo;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::slo::PromQuery;
+use crate::query::PromQuery;
 use crate::time::Span;
 
 /// What `generate prometheus` needs beyond the SLO itself.

@@ -10,6 +10,7 @@ use crate::time::Span;
 use crate::window::Window;
 
 pub use crate::ident::SloId;
+pub use crate::query::PromQuery;
 
 /// The target fraction of good events (or good slices), strictly between 0 and 1.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
@@ -85,11 +86,6 @@ pub fn is_label_name(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
-
-/// A PromQL query kept verbatim (with Sloth's `{{.window}}` placeholder) for the metric sources.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PromQuery(pub String);
 
 /// Which two of good, bad and total a ratio SLI names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
