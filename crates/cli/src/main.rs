@@ -491,6 +491,9 @@ fn generate(target: GenerateTarget) -> Result<(), Failure> {
         Failure(1, anyhow::anyhow!("invalid:\n{}", lines.join("\n")))
     };
     let config = headroom_spec::load_paths_for_rules(&files).map_err(invalid)?;
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
     let windows = windows
         .map(|w| headroom_spec::load_alert_windows(&w))
         .transpose()

@@ -8,6 +8,8 @@ pub mod evaluator;
 pub mod event;
 pub mod ident;
 pub mod policy;
+pub mod query;
+pub mod rules;
 pub mod sli;
 pub mod slo;
 pub mod suggest;
@@ -20,6 +22,7 @@ pub use evaluator::GroupAlerts;
 pub use event::Event;
 pub use ident::{GroupKey, GroupKeyError, Severity, SloId};
 pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
+pub use rules::{RuleStep, RulesSpec, SlothSpec};
 pub use sli::{Counts, SliData, SliceTally, window_end};
 pub use slo::{
     BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SourceRef, is_label_name,

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::AlertPolicy;
+use crate::rules::RulesSpec;
 use crate::time::Span;
 use crate::window::Window;
 
 pub use crate::ident::SloId;
+pub use crate::query::PromQuery;
 
 /// The target fraction of good events (or good slices), strictly between 0 and 1.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
@@ -84,11 +86,6 @@ pub fn is_label_name(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
-
-/// A PromQL query kept verbatim (with Sloth's `{{.window}}` placeholder) for the metric sources.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PromQuery(pub String);
 
 /// Which two of good, bad and total a ratio SLI names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +166,8 @@ pub struct Slo {
     /// runs the queries natively on remote-written and scraped samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// How `generate prometheus` names and writes it, as Sloth would.
+    pub rules: RulesSpec,
     pub source: SourceRef,
 }
 

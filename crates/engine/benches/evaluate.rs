@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use headroom_core::{
-    AlertPolicy, BudgetingMethod, Objective, Sli, Slo, SourceRef, Span, Timestamp, Window,
+    AlertPolicy, BudgetingMethod, Objective, RulesSpec, Sli, Slo, SourceRef, Span, Timestamp,
+    Window,
 };
 use headroom_engine::{Engine, backtest};
 use headroom_ingest::{Event, RecordedEvent};
@@ -29,8 +30,9 @@ const T0: i64 = 1_767_571_200_000;
 fn slo(id: String) -> Slo {
     let period = Span::days(30);
     Slo {
-        id: id.clone().into(),
+        id: id.as_str().into(),
         service: "bench".to_string(),
+        rules: RulesSpec::new(&id, "bench", &id),
         name: id,
         description: None,
         objective: Objective::new(0.999).unwrap(),

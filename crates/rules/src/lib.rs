@@ -1,13 +1,16 @@
 //! Prometheus recording and alerting rules for SLOs, in the shape Sloth (v0.16) generates them.
 //!
-//! For every SLO three groups: `sloth-slo-sli-recordings-<id>` (the error ratio over every alert
-//! window and over the period), `sloth-slo-meta-recordings-<id>` (objective, budget, burn rates,
-//! info) and, when the SLO has alert tiers, `sloth-slo-alerts-<id>` (one multi-window
-//! multi-burn-rate alert per tier).
+//! For every SLO up to three groups: `sloth-slo-sli-recordings-<id>` (the error ratio over every
+//! alert window and over the period), `sloth-slo-meta-recordings-<id>` (objective, budget, burn
+//! rates, info) and, when the SLO has alert tiers, `sloth-slo-alerts-<id>` (one multi-window
+//! multi-burn-rate alert per tier). The names and labels are the SLO's `rules` (Sloth's names for
+//! it, which each loader sets), and its `rules.steps` build the groups in order, as Sloth's SLO
+//! plugin chain does: the default steps, then any plugin that reshapes them (a denominator
+//! correction, info labels, intervals, removed labels). A group left without rules is not written.
 
 use std::collections::BTreeMap;
 
-use headroom_core::{AlertPolicy, AlertWindows, RatioQueries, Sli, Slo, Span};
+use headroom_core::{AlertPolicy, AlertWindows, PromQuery, RatioQueries, RuleStep, Sli, Slo, Span};
 
 mod yaml;
 
@@ -38,20 +41,16 @@ pub enum Rule {
     },
 }
 
-/// What `sloth_slo_info` says about the generator: Sloth writes `sloth_mode` (`cli-gen-prom`,
-/// `cli-gen-k8s`, `cli-gen-openslo`), `sloth_spec` (the spec's version) and `sloth_version`.
+/// What `sloth_slo_info` says about the generator besides the SLO's own spec and mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfoLabels {
-    pub mode: String,
-    pub spec: String,
+    /// `sloth_version`.
     pub version: String,
 }
 
 impl Default for InfoLabels {
     fn default() -> Self {
         InfoLabels {
-            mode: "cli-gen-prom".to_string(),
-            spec: "prometheus/v1".to_string(),
             version: "dev".to_string(),
         }
     }
@@ -82,6 +81,11 @@ pub enum GenerateError {
     },
     #[error("SLO {slo:?}: the alert window {window} is not a whole number of milliseconds > 0")]
     BadWindow { slo: String, window: String },
+    #[error(
+        "SLO {slo:?}: {step} corrects error and total queries; the SLI must be events \
+         (error_query and total_query)"
+    )]
+    NeedsEvents { slo: String, step: &'static str },
 }
 
 /// The rule groups for `slos`, in order: SLI recordings, meta recordings, alerts, per SLO.
@@ -93,196 +97,384 @@ pub fn generate(slos: &[Slo], opts: &Options) -> Result<Vec<RuleGroup>, Generate
     Ok(out)
 }
 
+type Labels = BTreeMap<String, String>;
+
 const SLI_PREFIX: &str = "slo:sli_error:ratio_rate";
+const CORRECTION_PREFIX: &str = "slo:numerator_correction:ratio";
+const INFO: &str = "sloth_slo_info";
+
+/// One rule group as the steps build it; written only when it holds rules, as Sloth does.
+#[derive(Default)]
+struct Draft {
+    rules: Vec<Rule>,
+    interval: Option<Span>,
+}
 
 fn generate_one(slo: &Slo, opts: &Options) -> Result<Vec<RuleGroup>, GenerateError> {
-    let period = opts.period.unwrap_or_else(|| slo.window.nominal_length());
-    let default_windows = opts.windows.unwrap_or_else(|| AlertWindows::google(period));
-    let policy = effective_policy(&slo.alerting, opts, &default_windows, period);
-
-    // Every window the alerts and Sloth's default windows look at, shortest first.
-    let mut windows = policy.windows();
-    windows.extend(AlertPolicy::from_windows(&default_windows, period).windows());
-    windows.sort();
-    windows.dedup();
-    if let Some(w) = windows.iter().find(|w| w.millis() <= 0) {
-        return Err(GenerateError::BadWindow {
-            slo: slo.id.to_string(),
-            window: w.to_string(),
-        });
+    let w = Writer::new(slo, opts)?;
+    let (mut sli, mut meta, mut alerts) = (Draft::default(), Draft::default(), Draft::default());
+    for step in &slo.rules.steps {
+        match step {
+            RuleStep::SliRecordings { optimized } => sli.rules = w.sli_recordings(*optimized)?,
+            RuleStep::MetaRecordings => meta.rules = w.meta_recordings(),
+            RuleStep::Alerts => alerts.rules = w.alerts(),
+            RuleStep::DenominatorCorrected { optimized } => {
+                let (recordings, corrections) = w.denominator_corrected(*optimized)?;
+                sli.rules = recordings;
+                meta.rules.extend(corrections);
+            }
+            RuleStep::InfoLabels { metric, labels } => {
+                // Only the first recording of that name, as Sloth's plugin does.
+                if let Some(Rule::Record { labels: l, .. }) = meta
+                    .rules
+                    .iter_mut()
+                    .find(|r| matches!(r, Rule::Record { record, .. } if record == metric))
+                {
+                    l.extend(labels.clone());
+                }
+            }
+            RuleStep::Intervals {
+                sli: s,
+                meta: m,
+                alerts: a,
+            } => {
+                (sli.interval, meta.interval, alerts.interval) = (Some(*s), Some(*m), Some(*a));
+            }
+            RuleStep::BudgetExhaustedAlert {
+                name,
+                threshold,
+                for_,
+                selector,
+                labels,
+                annotations,
+            } => alerts.rules.push(w.budget_alert(
+                name,
+                *threshold,
+                *for_,
+                selector,
+                labels,
+                annotations,
+            )),
+            RuleStep::RemoveLabels { preserve, skip } => {
+                remove_labels(&mut sli.rules, &mut meta.rules, preserve, skip);
+            }
+        }
     }
-
-    let sloth_labels: BTreeMap<String, String> = [
-        ("sloth_id", slo.id.as_str()),
-        ("sloth_service", slo.service.as_str()),
-        ("sloth_slo", slo.name.as_str()),
+    let id = &slo.rules.id;
+    Ok([
+        ("sloth-slo-sli-recordings", sli),
+        ("sloth-slo-meta-recordings", meta),
+        ("sloth-slo-alerts", alerts),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let mut base = opts.extra_labels.clone();
-    base.extend(slo.labels.clone());
-    base.extend(sloth_labels.clone());
-    let selector = format!(
-        "{{sloth_id=\"{}\", sloth_service=\"{}\", sloth_slo=\"{}\"}}",
-        esc(&slo.id),
-        esc(&slo.service),
-        esc(&slo.name)
-    );
+    .filter(|(_, d)| !d.rules.is_empty())
+    .map(|(prefix, d)| RuleGroup {
+        name: format!("{prefix}-{id}"),
+        interval: d.interval.map(prom_duration),
+        rules: d.rules,
+    })
+    .collect())
+}
 
-    // SLI recordings.
-    let mut sli_rules = Vec::new();
-    for w in &windows {
-        let window = prom_duration(*w);
-        let expr = sli_expr(slo, &window)?;
-        let mut labels = base.clone();
-        labels.insert("sloth_window".into(), window.clone());
-        sli_rules.push(Rule::Record {
-            record: format!("{SLI_PREFIX}{window}"),
-            expr,
-            labels,
-        });
-    }
-    let shortest = prom_duration(windows[0]);
-    let period_s = prom_duration(period);
-    {
-        let mut labels = base.clone();
-        labels.insert("sloth_window".into(), period_s.clone());
-        sli_rules.push(Rule::Record {
-            record: format!("{SLI_PREFIX}{period_s}"),
-            expr: format!(
-                "sum_over_time({SLI_PREFIX}{shortest}{selector}[{period_s}])\n\
-                 / ignoring (sloth_window)\n\
-                 count_over_time({SLI_PREFIX}{shortest}{selector}[{period_s}])\n"
-            ),
-            labels,
-        });
-    }
-
-    // Meta recordings.
-    let objective = slo.objective.ratio();
-    let budget = sloth_error_budget(objective);
-    let rec = |record: &str, expr: String| Rule::Record {
-        record: record.to_string(),
-        expr,
-        labels: base.clone(),
-    };
-    let burn = |num: &str| {
-        format!(
-            "{num}{selector}\n/ on(sloth_id, sloth_slo, sloth_service) group_left\n\
-             slo:error_budget:ratio{selector}\n"
-        )
-    };
-    let mut info = base.clone();
-    info.insert("sloth_mode".into(), opts.info.mode.clone());
-    info.insert("sloth_objective".into(), rounded(objective * 100.0));
-    info.insert("sloth_spec".into(), opts.info.spec.clone());
-    info.insert("sloth_version".into(), opts.info.version.clone());
-    let meta_rules = vec![
-        rec("slo:objective:ratio", format!("vector({})", num(objective))),
-        rec(
-            "slo:error_budget:ratio",
-            format!("vector(1-{})", num(objective)),
-        ),
-        rec(
-            "slo:time_period:days",
-            format!("vector({})", rounded(period.as_days_f64())),
-        ),
-        rec(
-            "slo:current_burn_rate:ratio",
-            burn(&format!("{SLI_PREFIX}{shortest}")),
-        ),
-        rec(
-            "slo:period_burn_rate:ratio",
-            burn(&format!("{SLI_PREFIX}{period_s}")),
-        ),
-        rec(
-            "slo:period_error_budget_remaining:ratio",
-            format!("1 - slo:period_burn_rate:ratio{selector}"),
-        ),
-        Rule::Record {
-            record: "sloth_slo_info".into(),
-            expr: "vector(1)".into(),
-            labels: info,
-        },
-    ];
-
-    let mut groups = vec![
-        RuleGroup {
-            name: format!("sloth-slo-sli-recordings-{}", slo.id),
-            interval: None,
-            rules: sli_rules,
-        },
-        RuleGroup {
-            name: format!("sloth-slo-meta-recordings-{}", slo.id),
-            interval: None,
-            rules: meta_rules,
-        },
-    ];
-
-    // Alerts.
-    let mut alerts = Vec::new();
-    for tier in &policy.tiers {
-        if tier.conditions.is_empty() {
-            continue;
+/// `sloth.dev/contrib/remove_labels/v1`: recordings keep Sloth's naming labels (the SLI ones
+/// their window too) and `preserve`; `sloth_slo_info` and the `skip` recordings keep all.
+fn remove_labels(sli: &mut [Rule], meta: &mut [Rule], preserve: &[String], skip: &[String]) {
+    let mut keep: Vec<&str> = vec!["sloth_id", "sloth_service", "sloth_slo"];
+    keep.extend(preserve.iter().map(String::as_str));
+    let strip = |rules: &mut [Rule], keep: &[&str]| {
+        for r in rules {
+            if let Rule::Record { record, labels, .. } = r
+                && record != INFO
+                && !skip.contains(record)
+            {
+                labels.retain(|k, _| keep.contains(&k.as_str()));
+            }
         }
-        let conds: Vec<String> = tier
-            .conditions
-            .iter()
-            .map(|c| {
-                let threshold = format!("({} * {})", rounded(c.factor), num(budget));
-                let one = |w: Span| {
-                    format!(
-                        "    max({SLI_PREFIX}{}{selector} > {threshold}) without (sloth_window)\n",
-                        prom_duration(w)
-                    )
-                };
-                format!("(\n{}    and\n{})\n", one(c.short), one(c.long))
-            })
-            .collect();
-        let expr = conds.join("or\n");
-        let mut labels = policy.labels.clone();
-        labels.extend(tier.labels.clone());
-        labels.insert("sloth_severity".into(), tier.severity.to_string());
-        let mut annotations: BTreeMap<String, String> = [
-            (
-                "title".to_string(),
-                format!(
-                    "({}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error \
-                     budget burn rate is too fast.",
-                    tier.severity
-                ),
-            ),
-            (
-                "summary".to_string(),
-                "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate \
-                 is over expected."
-                    .to_string(),
-            ),
-        ]
-        .into_iter()
-        .collect();
-        annotations.extend(policy.annotations.clone());
-        annotations.extend(tier.annotations.clone());
-        alerts.push(Rule::Alert {
-            alert: policy
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("{}-{}", slo.id, tier.severity)),
+    };
+    strip(meta, &keep);
+    keep.push("sloth_window");
+    strip(sli, &keep);
+}
+
+/// What every step of one SLO writes with: its windows, labels and selector.
+struct Writer<'a> {
+    slo: &'a Slo,
+    opts: &'a Options,
+    policy: AlertPolicy,
+    period: Span,
+    /// Every window the alerts and Sloth's default windows look at, shortest first.
+    windows: Vec<Span>,
+    /// The SLO's labels, the extra labels and Sloth's three naming labels.
+    base: BTreeMap<String, String>,
+    /// `{sloth_id="…", sloth_service="…", sloth_slo="…"}`.
+    selector: String,
+}
+
+impl<'a> Writer<'a> {
+    fn new(slo: &'a Slo, opts: &'a Options) -> Result<Self, GenerateError> {
+        let period = opts.period.unwrap_or_else(|| slo.window.nominal_length());
+        let default_windows = opts.windows.unwrap_or_else(|| AlertWindows::google(period));
+        let policy = effective_policy(&slo.alerting, opts, &default_windows, period);
+        let mut windows = policy.windows();
+        windows.extend(AlertPolicy::from_windows(&default_windows, period).windows());
+        windows.sort();
+        windows.dedup();
+        if let Some(w) = windows.iter().chain([&period]).find(|w| w.millis() <= 0) {
+            return Err(GenerateError::BadWindow {
+                slo: slo.id.to_string(),
+                window: w.to_string(),
+            });
+        }
+        let names = &slo.rules;
+        // Sloth merges the extra labels over the SLO's.
+        let mut base = slo.labels.clone();
+        base.extend(opts.extra_labels.clone());
+        for (k, v) in [
+            ("sloth_id", &names.id),
+            ("sloth_service", &names.service),
+            ("sloth_slo", &names.slo),
+        ] {
+            base.insert(k.to_string(), v.clone());
+        }
+        let selector = format!(
+            "{{sloth_id=\"{}\", sloth_service=\"{}\", sloth_slo=\"{}\"}}",
+            esc(&names.id),
+            esc(&names.service),
+            esc(&names.slo)
+        );
+        Ok(Writer {
+            slo,
+            opts,
+            policy,
+            period,
+            windows,
+            base,
+            selector,
+        })
+    }
+
+    fn recording(&self, record: String, expr: String, window: Option<&str>) -> Rule {
+        let mut labels = self.base.clone();
+        if let Some(w) = window {
+            labels.insert("sloth_window".into(), w.to_string());
+        }
+        Rule::Record {
+            record,
             expr,
-            for_: (tier.for_.millis() > 0).then(|| prom_duration(tier.for_)),
             labels,
-            annotations,
-        });
+        }
     }
-    if !alerts.is_empty() {
-        groups.push(RuleGroup {
-            name: format!("sloth-slo-alerts-{}", slo.id),
-            interval: None,
-            rules: alerts,
-        });
+
+    /// The period's error ratio from the shortest window's recordings: every ratio summed over
+    /// the period, over how many there are (a mean of ratios, cheap to evaluate).
+    fn optimized_period(&self) -> String {
+        let (shortest, period, sel) = (
+            prom_duration(self.windows[0]),
+            prom_duration(self.period),
+            &self.selector,
+        );
+        format!(
+            "sum_over_time({SLI_PREFIX}{shortest}{sel}[{period}])\n\
+             / ignoring (sloth_window)\n\
+             count_over_time({SLI_PREFIX}{shortest}{sel}[{period}])\n"
+        )
     }
-    Ok(groups)
+
+    fn sli_recordings(&self, optimized: bool) -> Result<Vec<Rule>, GenerateError> {
+        let mut rules = Vec::new();
+        for w in self.windows.iter().chain([&self.period]) {
+            let window = prom_duration(*w);
+            let expr = if *w == self.period && optimized {
+                self.optimized_period()
+            } else {
+                sli_expr(self.slo, &window)?
+            };
+            rules.push(self.recording(format!("{SLI_PREFIX}{window}"), expr, Some(&window)));
+        }
+        Ok(rules)
+    }
+
+    /// `sloth.dev/contrib/denominator_corrected_rules/v1`: each alert window's bad events are
+    /// weighted by that window's share of the period's events (recorded beside the meta
+    /// recordings), so a burst in a quiet hour burns what it costs over the period.
+    fn denominator_corrected(
+        &self,
+        optimized: bool,
+    ) -> Result<(Vec<Rule>, Vec<Rule>), GenerateError> {
+        // Sloth's plugin needs its events SLI: not a raw query, not one an SLI plugin wrote.
+        let (
+            Sli::Ratio {
+                queries: RatioQueries::BadTotal { bad, total },
+            },
+            None,
+        ) = (&self.slo.sli, &self.slo.rules.raw_error_ratio)
+        else {
+            return Err(GenerateError::NeedsEvents {
+                slo: self.slo.id.to_string(),
+                step: "sloth.dev/contrib/denominator_corrected_rules/v1",
+            });
+        };
+        let at = |q: &PromQuery, w: &str| q.0.replace("{{.window}}", w);
+        let period = prom_duration(self.period);
+        let mut sli = Vec::new();
+        let mut corrections = Vec::new();
+        for w in &self.windows {
+            let window = prom_duration(*w);
+            let expr = format!(
+                "(\n{CORRECTION_PREFIX}{window}{}\n* on()\n{}\n)\n/\n({})\n",
+                self.selector,
+                at(bad, &window),
+                at(total, &window)
+            );
+            sli.push(self.recording(format!("{SLI_PREFIX}{window}"), expr, Some(&window)));
+            corrections.push(self.recording(
+                format!("{CORRECTION_PREFIX}{window}"),
+                format!("({})/({})", at(total, &window), at(total, &period)),
+                None,
+            ));
+        }
+        let expr = if optimized {
+            self.optimized_period()
+        } else {
+            format!("({})\n/\n({})\n", at(bad, &period), at(total, &period))
+        };
+        sli.push(self.recording(format!("{SLI_PREFIX}{period}"), expr, Some(&period)));
+        Ok((sli, corrections))
+    }
+
+    /// `sloth.dev/contrib/error_budget_exhausted_alert/v1`: the period's budget left at most
+    /// the threshold, on the SLO's series (its labels and the step's selector).
+    fn budget_alert(
+        &self,
+        name: &str,
+        threshold: f64,
+        for_: Span,
+        selector: &Labels,
+        labels: &Labels,
+        annotations: &Labels,
+    ) -> Rule {
+        let mut matched = self.base.clone();
+        matched.extend(selector.clone());
+        let matcher: Vec<String> = matched
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", esc(v)))
+            .collect();
+        Rule::Alert {
+            alert: name.to_string(),
+            expr: format!(
+                "slo:period_error_budget_remaining:ratio{{{}}} <= {}",
+                matcher.join(", "),
+                num(threshold)
+            ),
+            for_: Some(prom_duration(for_)),
+            labels: labels.clone(),
+            annotations: annotations.clone(),
+        }
+    }
+
+    fn meta_recordings(&self) -> Vec<Rule> {
+        let (sel, objective) = (&self.selector, self.slo.objective.ratio());
+        let burn = |num: String| {
+            format!(
+                "{num}{sel}\n/ on(sloth_id, sloth_slo, sloth_service) group_left\n\
+                 slo:error_budget:ratio{sel}\n"
+            )
+        };
+        let rec = |record: &str, expr: String| self.recording(record.to_string(), expr, None);
+        let mut info = self.base.clone();
+        let spec = self.slo.rules.spec;
+        info.insert("sloth_mode".into(), spec.mode().to_string());
+        info.insert("sloth_objective".into(), rounded(objective * 100.0));
+        info.insert("sloth_spec".into(), spec.version().to_string());
+        info.insert("sloth_version".into(), self.opts.info.version.clone());
+        vec![
+            rec("slo:objective:ratio", format!("vector({})", num(objective))),
+            rec(
+                "slo:error_budget:ratio",
+                format!("vector(1-{})", num(objective)),
+            ),
+            rec(
+                "slo:time_period:days",
+                format!("vector({})", rounded(self.period.as_days_f64())),
+            ),
+            rec(
+                "slo:current_burn_rate:ratio",
+                burn(format!("{SLI_PREFIX}{}", prom_duration(self.windows[0]))),
+            ),
+            rec(
+                "slo:period_burn_rate:ratio",
+                burn(format!("{SLI_PREFIX}{}", prom_duration(self.period))),
+            ),
+            rec(
+                "slo:period_error_budget_remaining:ratio",
+                format!("1 - slo:period_burn_rate:ratio{sel}"),
+            ),
+            Rule::Record {
+                record: INFO.into(),
+                expr: "vector(1)".into(),
+                labels: info,
+            },
+        ]
+    }
+
+    fn alerts(&self) -> Vec<Rule> {
+        let (sel, policy) = (&self.selector, &self.policy);
+        let budget = sloth_error_budget(self.slo.objective.ratio());
+        let mut alerts = Vec::new();
+        for tier in &policy.tiers {
+            if tier.conditions.is_empty() {
+                continue;
+            }
+            let conds: Vec<String> = tier
+                .conditions
+                .iter()
+                .map(|c| {
+                    let threshold = format!("({} * {})", rounded(c.factor), num(budget));
+                    let one = |w: Span| {
+                        format!(
+                            "    max({SLI_PREFIX}{}{sel} > {threshold}) without (sloth_window)\n",
+                            prom_duration(w)
+                        )
+                    };
+                    format!("(\n{}    and\n{})\n", one(c.short), one(c.long))
+                })
+                .collect();
+            let mut labels = policy.labels.clone();
+            labels.extend(tier.labels.clone());
+            labels.insert("sloth_severity".into(), tier.severity.to_string());
+            let mut annotations: BTreeMap<String, String> = [
+                (
+                    "title".to_string(),
+                    format!(
+                        "({}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error \
+                         budget burn rate is too fast.",
+                        tier.severity
+                    ),
+                ),
+                (
+                    "summary".to_string(),
+                    "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn \
+                     rate is over expected."
+                        .to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect();
+            annotations.extend(policy.annotations.clone());
+            annotations.extend(tier.annotations.clone());
+            alerts.push(Rule::Alert {
+                alert: policy
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-{}", self.slo.rules.id, tier.severity)),
+                expr: conds.join("or\n"),
+                for_: (tier.for_.millis() > 0).then(|| prom_duration(tier.for_)),
+                labels,
+                annotations,
+            });
+        }
+        alerts
+    }
 }
 
 /// The SLO's policy, with its page and ticket conditions rebuilt from the overriding windows or
@@ -316,7 +508,10 @@ fn sloth_error_budget(objective: f64) -> f64 {
 }
 
 fn sli_expr(slo: &Slo, window: &str) -> Result<String, GenerateError> {
-    let q = |s: &headroom_core::PromQuery| s.0.replace("{{.window}}", window);
+    let q = |s: &PromQuery| s.0.replace("{{.window}}", window);
+    if let Some(raw) = &slo.rules.raw_error_ratio {
+        return Ok(format!("({})", q(raw)));
+    }
     Ok(match &slo.sli {
         Sli::Ratio { queries } => match queries {
             RatioQueries::BadTotal { bad, total } => format!("({})\n/\n({})\n", q(bad), q(total)),

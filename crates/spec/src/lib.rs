@@ -12,7 +12,11 @@
 //!   `<service>-<name>`, rolling window of the set's Sloth period, 30 days by default);
 //! - a Sloth `sloth.slok.dev/v1` `AlertWindows` document (the set's alert windows);
 //! - OpenSLO `openslo/v1` objects of every kind (alone or as a YAML list), and `openslo/v1alpha`
-//!   SLOs as Sloth reads them (SLO id `metadata.name`).
+//!   SLOs as Sloth reads them (SLO id `metadata.name`; in generated rules each objective is
+//!   `<service>-<name>-<index>`, as Sloth names it).
+//!
+//! Each SLO carries its `rules` (core's `RulesSpec`): the names Sloth gives it and how Sloth
+//! writes its rules, set here by the loader of its format.
 //!
 //! Loading never stops at the first problem: every document and every SLO is read, and each
 //! defect becomes a [`Problem`] pointing at the offending key or value. Ids (SLOs, users,
@@ -112,6 +116,19 @@ pub struct Problem {
     pub line: u32,
     pub column: u32,
     pub message: String,
+    pub kind: ProblemKind,
+}
+
+/// Whether a problem is a mistake in the config or only something headroom cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProblemKind {
+    /// The config is wrong.
+    #[default]
+    Invalid,
+    /// The config is valid for Sloth but names a plugin headroom has no native version of
+    /// (Sloth's plugins are Go code). [`Purpose::Check`] makes it a warning; loading to run or to
+    /// generate rules refuses it.
+    NotSupported,
 }
 
 /// Loads files and directories (a directory contributes its `*.yml` and `*.yaml` files, sorted
@@ -136,8 +153,8 @@ pub fn load_paths_for(paths: &[PathBuf], purpose: Purpose) -> Result<Config, Vec
 pub enum Purpose {
     /// Running it: every PromQL SLI that names no backend must run natively.
     Run,
-    /// Checking that it is a valid spec: what headroom could not run without a backend is a
-    /// warning, with the way out, not a problem.
+    /// Checking that it is a valid spec: what headroom could not run without a backend, and
+    /// Sloth plugins it has no version of, are warnings with the way out, not problems.
     Check,
     /// Generating Prometheus rules from it, or replaying recorded events through it: nothing
     /// runs its queries here.
@@ -325,6 +342,14 @@ pub fn load_sources_for(
         }
     }
 
+    if purpose == Purpose::Check {
+        // A Sloth plugin headroom has no version of makes the spec unrunnable here, not invalid.
+        let (unsupported, invalid): (Vec<Problem>, Vec<Problem>) = std::mem::take(&mut cx.problems)
+            .into_iter()
+            .partition(|p| p.kind == ProblemKind::NotSupported);
+        cx.problems = invalid;
+        cx.warnings.extend(unsupported);
+    }
     if !cx.problems.is_empty() {
         return Err(cx.problems);
     }
@@ -379,6 +404,7 @@ pub fn parse_alert_windows(file_name: &str, text: &str) -> Result<AlertWindows, 
             line: e.line,
             column: e.column,
             message: format!("invalid YAML: {}", e.message),
+            kind: ProblemKind::Invalid,
         }]
     })?;
     let start = Pos {
@@ -531,7 +557,8 @@ fn duplicate_ids(cx: &mut Cx, slos: &[Slo]) {
                 pos,
                 format!(
                     "duplicate SLO id {:?}: already defined at {}",
-                    slo.id, first.source
+                    slo.id.as_str(),
+                    first.source
                 ),
             );
         } else {
@@ -562,5 +589,6 @@ fn io_problem(path: &Path, e: &std::io::Error) -> Problem {
         line: 0,
         column: 0,
         message: format!("cannot read: {e}"),
+        kind: ProblemKind::Invalid,
     }
 }

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use headroom_core::{
     AlertPolicy, AlertTier, AlertWindows, BudgetingMethod, BurnCondition, NoDataRule, Objective,
-    PromQuery, RatioQueries, Sli, Slo, Span, Window,
+    PromQuery, RatioQueries, RulesSpec, Sli, Slo, Span, Window,
 };
 
 use crate::Service;
@@ -238,10 +238,11 @@ fn slo(cx: &mut Cx, node: &Node, defaults: &Defaults) -> Option<Slo> {
     if !cx.clean_since(mark) {
         return None;
     }
-    let name = name?.v;
+    let (name, service) = (name?.v, service?.v);
     Some(Slo {
         id: name.as_str().into(),
-        service: service?.v,
+        rules: RulesSpec::new(&name, &service, &name),
+        service,
         name,
         description,
         objective: objective?,

@@ -6,7 +6,10 @@
 //!
 //! Mapping choices:
 //! - The SLO id is `metadata.name`. Objectives after the first become SLOs of their own, with
-//!   ids `<name>-<index>` (Sloth's naming), so no objective is dropped.
+//!   ids `<name>-<index>`, so no objective is dropped.
+//! - In generated rules each objective is named as Sloth names it: `sloth_id`
+//!   `<service>-<name>-<index>`, `sloth_slo` `<name>-<index>`, `sloth_service` the SLO's
+//!   `service`, the index counting from 0 (so the first objective's `sloth_id` ends in `-0`).
 //! - A `thresholdMetric` counts samples of the metric over the window: good samples are those
 //!   meeting the objective's `op` and `value`, e.g. `lt 500` for latency.
 //! - `raw` with `rawType: success` is turned into an error ratio as `1 - (query)`.
@@ -16,12 +19,16 @@
 //! - Alert policies map each burn-rate AlertCondition to a tier: `lookbackWindow` is the long
 //!   window, a twelfth of it the short window (the Workbook's ratio), `threshold` the factor,
 //!   `alertAfter` the `for`. SLOs without policies get the default page/ticket policy.
+//! - `openslo/v1alpha` as Sloth reads it: the window is `timeWindows`' count of days (Sloth's
+//!   period when absent); the objective is the target through a percentage, as Sloth computes it;
+//!   in rules the good/total ratio is Sloth's raw `1 - (good / total)` and there are no alerts
+//!   (Sloth disables both), while headroom alerts on the default policy.
 
 use std::collections::BTreeMap;
 
 use headroom_core::{
     AlertPolicy, AlertTier, BudgetingMethod, BurnCondition, CalendarUnit, PromQuery, RatioQueries,
-    Sli, Slo, Span, Window,
+    RuleStep, RulesSpec, Sli, Slo, SlothSpec, Span, Window,
 };
 
 use crate::Service;
@@ -503,6 +510,7 @@ struct Common {
     window: Window,
     labels: BTreeMap<String, String>,
     alerting: AlertPolicy,
+    spec: SlothSpec,
 }
 
 fn slo_v1(cx: &mut Cx, node: &Node, ix: &Index, defaults: &Defaults, out: &mut Vec<Slo>) {
@@ -582,6 +590,7 @@ fn slo_v1(cx: &mut Cx, node: &Node, ix: &Index, defaults: &Defaults, out: &mut V
         window,
         labels: meta.labels,
         alerting,
+        spec: SlothSpec::OpenSloV1,
     };
     for (i, p) in parts.into_iter().enumerate() {
         if let Some(p) = p {
@@ -628,6 +637,8 @@ struct Parts {
     objective: headroom_core::Objective,
     budgeting: BudgetingMethod,
     sli: Sli,
+    /// The raw error-ratio query Sloth writes for it instead of the SLI's (v1alpha).
+    raw_error_ratio: Option<PromQuery>,
 }
 
 fn objective_v1(
@@ -686,18 +697,28 @@ fn objective_v1(
         objective: objective?,
         budgeting: budgeting?,
         sli: sli?,
+        raw_error_ratio: None,
     })
 }
 
-/// The first objective's SLO takes the object's name; later ones get `-<index>`.
+/// The first objective's SLO takes the object's name; later ones get `-<index>`. In rules every
+/// objective has Sloth's name, `<service>-<name>-<index>`.
 fn finish(cx: &Cx, common: &Common, index: usize, p: Parts) -> Slo {
     let name = if index == 0 {
         common.name.clone()
     } else {
         format!("{}-{index}", common.name)
     };
+    let mut rules = RulesSpec::sloth(&common.service, &format!("{}-{index}", common.name));
+    rules.spec = common.spec;
+    rules.raw_error_ratio = p.raw_error_ratio;
+    if common.spec == SlothSpec::OpenSloV1Alpha {
+        // Sloth disables both alerts of the SLOs it reads from OpenSLO.
+        rules.steps.retain(|s| *s != RuleStep::Alerts);
+    }
     Slo {
         id: name.as_str().into(),
+        rules,
         service: common.service.clone(),
         name,
         description: common.description.clone(),
@@ -1112,7 +1133,7 @@ fn tier(cx: &mut Cx, c: &Condition) -> Option<AlertTier> {
 }
 
 /// An `openslo/v1alpha` SLO, read the way Sloth reads it: `ratioMetrics` with PromQL `query`
-/// strings carrying `{{.window}}`, and a window of Sloth's SLO period in days.
+/// strings carrying `{{.window}}`, and a window of `timeWindows` days.
 fn slo_v1alpha(cx: &mut Cx, node: &Node, defaults: &Defaults, out: &mut Vec<Slo>) {
     let Some(h) = fields(cx, node, "SLO", HEADER) else {
         return;
@@ -1140,10 +1161,10 @@ fn slo_v1alpha(cx: &mut Cx, node: &Node, defaults: &Defaults, out: &mut Vec<Slo>
     if let Some(sv) = &service {
         check_name(cx, sv, "service");
     }
-    let period = defaults.sloth_period();
-    if let Some(tw) = s.val("timeWindows") {
-        time_windows_v1alpha(cx, tw, period);
-    }
+    let period = match s.val("timeWindows") {
+        Some(tw) => time_windows_v1alpha(cx, tw),
+        None => Some(defaults.sloth_period()),
+    };
     let method = s.req_str(cx, "budgetingMethod");
     let objectives = s
         .req(cx, "objectives")
@@ -1161,7 +1182,7 @@ fn slo_v1alpha(cx: &mut Cx, node: &Node, defaults: &Defaults, out: &mut Vec<Slo>
     if !cx.clean_since(mark) {
         return;
     }
-    let (Some(meta), Some(service)) = (meta, service) else {
+    let (Some(meta), Some(service), Some(period)) = (meta, service, period) else {
         return;
     };
     let common = Common {
@@ -1171,6 +1192,7 @@ fn slo_v1alpha(cx: &mut Cx, node: &Node, defaults: &Defaults, out: &mut Vec<Slo>
         window: Window::Rolling { length: period },
         labels: meta.labels,
         alerting: defaults.policy(period),
+        spec: SlothSpec::OpenSloV1Alpha,
     };
     for (i, p) in parts.into_iter().enumerate() {
         if let Some(p) = p {
@@ -1195,9 +1217,12 @@ fn objective_v1alpha(cx: &mut Cx, node: &Node, method: Option<&At<String>>) -> O
         ],
     )?;
     f.str(cx, "displayName");
-    let objective = target(cx, &f);
+    // As Sloth computes it: a percentage of the target, divided again when written
+    // (0.999 becomes 0.9990000000000001).
+    let objective = target(cx, &f)
+        .map(|o| headroom_core::Objective::from_percent(o.ratio() * 100.0).unwrap_or(o));
     let budgeting = method.and_then(|m| budgeting(cx, m, &f));
-    let sli = match f.val("ratioMetrics") {
+    let ratio = match f.val("ratioMetrics") {
         Some(r) => ratio_metrics_v1alpha(cx, r),
         None => {
             cx.err(
@@ -1207,39 +1232,33 @@ fn objective_v1alpha(cx: &mut Cx, node: &Node, method: Option<&At<String>>) -> O
             None
         }
     };
+    let (sli, raw) = ratio?;
     Some(Parts {
         pos: node.pos,
         objective: objective?,
         budgeting: budgeting?,
-        sli: sli?,
+        sli,
+        raw_error_ratio: Some(raw),
     })
 }
 
-/// Sloth's rule for v1alpha: one window, in days, matching the SLO period (30 days unless the
-/// loaded alert windows say otherwise).
-fn time_windows_v1alpha(cx: &mut Cx, node: &Node, period: Span) {
-    let Some(items) = list(cx, node, "timeWindows") else {
-        return;
-    };
+/// Sloth's rule for v1alpha: at most one window, in days, which is the SLO's period.
+fn time_windows_v1alpha(cx: &mut Cx, node: &Node) -> Option<Span> {
+    let items = list(cx, node, "timeWindows")?;
     let [item] = items else {
         cx.err(node.pos, "timeWindows takes exactly one entry");
-        return;
+        return None;
     };
-    let Some(f) = fields(
+    let f = fields(
         cx,
         item,
         "timeWindows",
         &["count", "unit", "isRolling", "calendar"],
-    ) else {
-        return;
-    };
+    )?;
     let count = f.req(cx, "count").and_then(|n| number(cx, n, "count"));
     let unit = f.req_str(cx, "unit");
     f.bool(cx, "isRolling");
-    let (Some(count), Some(unit)) = (count, unit) else {
-        return;
-    };
-    let days = period.millis() / Span::DAY.millis();
+    let (count, unit) = (count?, unit?);
     if !unit.v.eq_ignore_ascii_case("day") {
         cx.err(
             unit.pos,
@@ -1249,20 +1268,24 @@ fn time_windows_v1alpha(cx: &mut Cx, node: &Node, period: Span) {
                 unit.v
             ),
         );
-    } else if count.v != days as f64 {
+        return None;
+    }
+    if count.v < 1.0 || count.v.fract() != 0.0 || count.v > 3650.0 {
         cx.err(
             count.pos,
             format!(
-                "openslo/v1alpha time window of {} days is not supported: Sloth reads v1alpha SLOs \
-                 over its SLO period, {days} days here; write count: {days}, or use openslo/v1 \
-                 (timeWindow: [{{duration: {}d, isRolling: true}}])",
-                count.v, count.v
+                "count {} must be a whole number of days, 1 to 3650",
+                count.v
             ),
         );
+        return None;
     }
+    Some(Span::days(count.v as i64))
 }
 
-fn ratio_metrics_v1alpha(cx: &mut Cx, node: &Node) -> Option<Sli> {
+/// Good over total, and the raw error ratio Sloth turns them into: `1 - (good / total)`, laid
+/// out as Sloth's template writes it.
+fn ratio_metrics_v1alpha(cx: &mut Cx, node: &Node) -> Option<(Sli, PromQuery)> {
     let f = fields(cx, node, "ratioMetrics", &["incremental", "good", "total"])?;
     f.bool(cx, "incremental");
     let good = f
@@ -1271,12 +1294,15 @@ fn ratio_metrics_v1alpha(cx: &mut Cx, node: &Node) -> Option<Sli> {
     let total = f
         .req(cx, "total")
         .and_then(|n| source_v1alpha(cx, n, "total"));
-    Some(Sli::Ratio {
-        queries: RatioQueries::GoodTotal {
-            good: good?,
-            total: total?,
-        },
-    })
+    let (good, total) = (good?, total?);
+    let raw = PromQuery(format!(
+        "\n  1 - (\n    (\n      {}\n    )\n    /\n    (\n      {}\n    )\n  )\n",
+        good.0, total.0
+    ));
+    let sli = Sli::Ratio {
+        queries: RatioQueries::GoodTotal { good, total },
+    };
+    Some((sli, raw))
 }
 
 fn source_v1alpha(cx: &mut Cx, node: &Node, what: &'static str) -> Option<PromQuery> {

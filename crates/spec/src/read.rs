@@ -6,8 +6,8 @@
 pub(crate) use headroom_core::suggest::did_you_mean;
 use headroom_core::{SourceRef, Span};
 
-use crate::Problem;
 use crate::yaml::{Node, Pos, Value};
+use crate::{Problem, ProblemKind};
 
 /// The loader's context: the file table and the problems found so far.
 pub(crate) struct Cx {
@@ -51,11 +51,20 @@ impl Cx {
             line: pos.line,
             column: pos.column,
             message,
+            kind: ProblemKind::Invalid,
         }
     }
 
     pub fn err(&mut self, pos: Pos, message: impl Into<String>) {
         let p = self.problem(pos, message.into());
+        self.problems.push(p);
+    }
+
+    /// A refusal of what headroom cannot run, though the config is valid (see
+    /// [`ProblemKind::NotSupported`]).
+    pub fn not_supported(&mut self, pos: Pos, message: impl Into<String>) {
+        let mut p = self.problem(pos, message.into());
+        p.kind = ProblemKind::NotSupported;
         self.problems.push(p);
     }
 
@@ -164,6 +173,14 @@ impl<'a> Fields<'a> {
             .iter()
             .find(|(k, _)| k.scalar_text() == Some(name))
             .map(|(_, v)| v)
+    }
+
+    /// The key node `name` is written under, for problems about the key itself.
+    pub fn key(&self, name: &str) -> Option<&'a Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.scalar_text() == Some(name))
+            .map(|(k, _)| k)
     }
 
     /// The node under `name`; a null value counts as absent.

@@ -680,7 +680,7 @@ pub(crate) fn resolve_references(cx: &mut Cx, signals: &Signals, slos: &mut [Slo
                         pos,
                         format!(
                             "SLO {:?} names probe {probe:?}, which is not defined{hint}",
-                            slo.id
+                            slo.id.as_str()
                         ),
                     );
                 }
@@ -689,7 +689,7 @@ pub(crate) fn resolve_references(cx: &mut Cx, signals: &Signals, slos: &mut [Slo
                         pos,
                         format!(
                             "SLO {:?}: probe {probe:?} is a heartbeat, which has no latency",
-                            slo.id
+                            slo.id.as_str()
                         ),
                     );
                 }
@@ -706,7 +706,7 @@ pub(crate) fn resolve_references(cx: &mut Cx, signals: &Signals, slos: &mut [Slo
                     pos,
                     format!(
                         "SLO {:?} names backend {b:?}, which is not defined{hint}",
-                        slo.id
+                        slo.id.as_str()
                     ),
                 );
             }

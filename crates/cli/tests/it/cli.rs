@@ -395,4 +395,71 @@ fn backtest_runs_on_recorded_events_when_queries_cannot_run_here() {
         .clone();
     // 5 bad of 1000: the SLI is 0.995, rounded where people read it.
     assert_eq!(row["sli"], serde_json::json!(0.995), "{row}");
+/// OpenSLO rules carry Sloth's names and info, not headroom's ids; a key Sloth ignores is
+/// ignored with a warning on stderr.
+#[test]
+fn generate_prometheus_names_openslo_objectives_as_sloth_does() {
+    let examples = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/sloth/examples"
+    );
+    let out = headroom(&[
+        "generate",
+        "prometheus",
+        &format!("{examples}/openslo-kubernetes-apiserver.yml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    let groups: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.strip_prefix("- name: "))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "sloth-slo-sli-recordings-k8s-apiserver-requests-availability-openslo-0",
+            "sloth-slo-meta-recordings-k8s-apiserver-requests-availability-openslo-0",
+            "sloth-slo-sli-recordings-k8s-apiserver-requests-latency-openslo-0",
+            "sloth-slo-meta-recordings-k8s-apiserver-requests-latency-openslo-0",
+            "sloth-slo-sli-recordings-k8s-apiserver-requests-latency-openslo-1",
+            "sloth-slo-meta-recordings-k8s-apiserver-requests-latency-openslo-1",
+        ]
+    );
+    assert_eq!(yaml.matches("sloth_mode: cli-gen-openslo").count(), 3);
+    assert_eq!(yaml.matches("sloth_spec: openslo/v1alpha").count(), 3);
+
+    let out = headroom(&[
+        "generate",
+        "prometheus",
+        &format!("{examples}/plugin-k8s-getting-started.yml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(":39:9: \"page_alert\" is ignored"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("routing_key"));
+}
+
+#[test]
+fn validate_warns_of_a_sloth_plugin_headroom_has_no_version_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plugin.yaml");
+    std::fs::write(
+        &path,
+        "version: prometheus/v1\nservice: api\nslos:\n  - name: availability\n    objective: 99.9\n    sli:\n      plugin:\n        id: sloth-common/kubernetes/apiserver/availability\n    alerting:\n      name: X\n",
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let out = headroom(&["validate", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("warning: {path}:8:13: Sloth SLI plugin \"sloth-common/kubernetes/apiserver/availability\" is not supported")),
+        "{stderr}"
+    );
+    let out = headroom(&["validate", "--strict", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("is not supported"));
 }

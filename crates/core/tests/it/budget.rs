@@ -80,6 +80,7 @@ fn slo(objective: f64, window: Window, budgeting: BudgetingMethod) -> Slo {
         alerting: AlertPolicy::sloth_default(window.nominal_length()),
         labels: Default::default(),
         backend: None,
+        rules: RulesSpec::sloth("svc", "slo"),
         source: SourceRef::default(),
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::TimeZone;
 use headroom_core::{
     AlertPolicy, AlertState, AlertTransition, BudgetingMethod, CalendarUnit, NoDataRule, Objective,
-    Sli, Slo, SourceRef, Span, Timestamp, Window,
+    RulesSpec, Sli, Slo, SourceRef, Span, Timestamp, Window,
 };
 use headroom_engine::backtest::{self, Report, Summary};
 use headroom_ingest::{Event, RecordedEvent};
@@ -34,6 +34,7 @@ fn slo(id: &str, objective: f64, window: Window, budgeting: BudgetingMethod) -> 
         alerting: AlertPolicy::none(),
         labels: BTreeMap::new(),
         backend: None,
+        rules: RulesSpec::new(id, "svc", id),
         source: SourceRef::default(),
     }
 }

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use headroom_core::{
-    AlertPolicy, BudgetingMethod, Objective, Sli, Slo, SourceRef, Span, Timestamp, Window,
+    AlertPolicy, BudgetingMethod, Objective, RulesSpec, Sli, Slo, SourceRef, Span, Timestamp,
+    Window,
 };
 use headroom_engine::{Engine, IngestError};
 use headroom_ingest::Event;
@@ -25,6 +26,7 @@ fn grouped() -> Slo {
         alerting: AlertPolicy::sloth_default(Span::days(7)),
         labels: BTreeMap::new(),
         backend: None,
+        rules: RulesSpec::new("api", "svc", "api"),
         source: SourceRef::default(),
     }
 }

@@ -3,3 +3,4 @@
 mod common;
 mod prometheus_agreement;
 mod sloth_gen;
+mod steps;

@@ -269,7 +269,9 @@ fn headroom_and_prometheus_agree_on_budget_and_alerts() {
     let groups = generate(&slos, &Options::default()).expect("generate");
     let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
     let rules = to_yaml(&groups, &Format::Prometheus);
-    let budget_expr = format!("slo:period_error_budget_remaining:ratio{{sloth_id={id:?}}}");
+    // The rules name the SLO as Sloth does.
+    let sloth_id = slo.rules.id.as_str();
+    let budget_expr = format!("slo:period_error_budget_remaining:ratio{{sloth_id={sloth_id:?}}}");
     let mut probes: Vec<Probe> = BUDGET_INSTANTS
         .iter()
         .chain([&MID_BURST])
@@ -280,8 +282,9 @@ fn headroom_and_prometheus_agree_on_budget_and_alerts() {
         .collect();
     let severities = ["page", "ticket"];
     for sev in severities {
-        let firing =
-            format!("ALERTS{{alertstate=\"firing\", sloth_id={id:?}, sloth_severity=\"{sev}\"}}");
+        let firing = format!(
+            "ALERTS{{alertstate=\"firing\", sloth_id={sloth_id:?}, sloth_severity=\"{sev}\"}}"
+        );
         // First and last minute it was firing, and in how many evaluations.
         for expr in [
             format!("min_over_time(timestamp({firing})[{LAST_MINUTE}m:1m])"),

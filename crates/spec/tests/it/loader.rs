@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use headroom_core::{
-    AlertWindows, BudgetWindow, BudgetingMethod, CalendarUnit, PromQuery, RatioQueries, Sli, Slo,
-    Span, Window,
+    AlertWindows, BudgetWindow, BudgetingMethod, CalendarUnit, PromQuery, RatioQueries, RuleStep,
+    RulesSpec, Sli, Slo, SlothSpec, Span, Window,
 };
 use headroom_spec::{
-    Config, Problem, Purpose, load_paths, load_paths_for_rules, load_sources, load_sources_for,
-    load_str, parse_alert_windows,
+    Config, Problem, ProblemKind, Purpose, load_paths, load_paths_for_rules, load_sources,
+    load_sources_for, load_str, parse_alert_windows,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
@@ -231,15 +231,13 @@ fn every_sloth_example_loads_with_the_expected_ids_and_objectives() {
     }
 }
 
-/// Sloth's own generated rules name each SLO (`sloth_id`), its objective and its alert: ours
-/// must agree (OpenSLO v1alpha ids differ on purpose: headroom uses `metadata.name`).
+/// Sloth's own generated rules name each SLO (`sloth_id`, `sloth_service`, `sloth_slo`), its
+/// objective and its alert: ours must agree. OpenSLO SLOs keep `metadata.name` as their id in
+/// headroom; their rules carry Sloth's names.
 #[test]
 fn sloth_examples_agree_with_the_rules_sloth_generated() {
     for path in yaml_files("sloth/examples") {
         let name = file_name(&path);
-        if name.starts_with("openslo-") {
-            continue;
-        }
         let generated = std::fs::read_to_string(fixture("sloth/examples/_gen").join(&name))
             .unwrap_or_else(|e| panic!("_gen/{name}: {e}"));
         let values = |prefix: &str| -> BTreeSet<String> {
@@ -250,14 +248,30 @@ fn sloth_examples_agree_with_the_rules_sloth_generated() {
                 .collect()
         };
         let c = load_ok(&path);
-        let ours: BTreeSet<String> = c.slos.iter().map(|s| s.id.to_string()).collect();
-        assert_eq!(ours, values("sloth_id:"), "{name}: ids");
+        let names = |f: fn(&Slo) -> &str| -> BTreeSet<String> {
+            c.slos.iter().map(|s| f(s).to_string()).collect()
+        };
+        assert_eq!(names(|s| &s.rules.id), values("sloth_id:"), "{name}: ids");
+        assert_eq!(
+            names(|s| &s.rules.service),
+            values("sloth_service:"),
+            "{name}: services"
+        );
+        assert_eq!(
+            names(|s| &s.rules.slo),
+            values("sloth_slo:"),
+            "{name}: SLOs"
+        );
+        if !name.starts_with("openslo-") {
+            // Sloth specs: headroom's id is Sloth's.
+            assert_eq!(names(|s| &s.id), values("sloth_id:"), "{name}: ids");
+        }
         let objectives: BTreeSet<String> = c.slos.iter().map(|s| percent(s).to_string()).collect();
         assert_eq!(objectives, values("sloth_objective:"), "{name}: objectives");
         let alerts: BTreeSet<String> = c
             .slos
             .iter()
-            .filter(|s| !s.alerting.tiers.is_empty())
+            .filter(|s| !s.alerting.tiers.is_empty() && s.rules.steps.contains(&RuleStep::Alerts))
             .filter_map(|s| s.alerting.name.clone())
             .collect();
         assert_eq!(alerts, values("- alert:"), "{name}: alert names");
@@ -379,29 +393,73 @@ fn sloth_example_sli_plugin_is_evaluated_natively() {
             bad.0
                 .contains(r#"{ f1="v1",f2="v2",job="myservice",code=~"(5..|429)" }"#)
         );
+        // Sloth gets one raw query from the plugin, laid out by its template; the rules hold it.
+        let raw = slo(&c, "myservice-requests-availability")
+            .rules
+            .raw_error_ratio
+            .clone()
+            .expect("the plugin's raw query");
+        assert_eq!(raw.0, format!("\n{}\n/\n{}", bad.0, total.0));
     }
 }
 
+/// A Sloth SLI plugin headroom has no native version of (here one of Sloth's common plugins,
+/// which are Go code) is refused at its id, by name, as not supported: one problem kind a
+/// caller checking configs can tell from invalid ones.
 #[test]
-fn unknown_sloth_sli_plugin_is_named_in_the_problem() {
-    let problems = str_err(
-        r#"version: "prometheus/v1"
+fn unknown_sloth_sli_plugin_is_refused_by_id_as_not_supported() {
+    for (text, at, way_out) in [
+        (
+            r#"version: "prometheus/v1"
 service: "myservice"
 slos:
   - name: "requests-availability"
     objective: 99.9
     sli:
       plugin:
-        id: "sloth.dev/foo/v1"
+        id: "sloth-common/kubernetes/apiserver/availability"
     alerting:
       name: X
 "#,
-    );
-    assert_eq!(problems.len(), 1, "{}", render(&problems));
+            "test.yaml:8:13",
+            "rewrite the SLI as events (error_query, total_query) or raw",
+        ),
+        (
+            r#"apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata: {name: x}
+spec:
+  service: myservice
+  slos:
+    - name: requests-availability
+      objective: 99.9
+      sli:
+        plugin: {id: sloth-common/kubernetes/apiserver/availability}
+      alerting: {name: X}
+"#,
+            "test.yaml:10:22",
+            "rewrite the SLI as events (errorQuery, totalQuery) or raw",
+        ),
+    ] {
+        let problems = str_err(text);
+        assert_eq!(problems.len(), 1, "{}", render(&problems));
+        assert_eq!(
+            problems[0].to_string(),
+            format!(
+                "{at}: Sloth SLI plugin \"sloth-common/kubernetes/apiserver/availability\" is not \
+                 supported: headroom does not run Sloth's Go plugins and has no native version of \
+                 this one; {way_out}"
+            )
+        );
+        assert_eq!(problems[0].kind, ProblemKind::NotSupported);
+    }
+    // Any other defect stays an invalid config.
+    let problems = str_err("version: prometheus/v1\nservice: s\nslos: []\n");
     assert_eq!(
-        problems[0].to_string(),
-        "test.yaml:8:13: unknown Sloth SLI plugin \"sloth.dev/foo/v1\": headroom cannot evaluate \
-         it; rewrite the SLI as events or raw queries"
+        problems[0].kind,
+        ProblemKind::Invalid,
+        "{}",
+        render(&problems)
     );
 }
 
@@ -462,20 +520,22 @@ const SLOTH_BAD: &[(&str, u32, u32, &str)] = &[
     ("bad-k8s.yaml", 7, 12, "service name is empty"),
     ("bad-multi-k8s.yaml", 22, 15, "alert name is empty"),
     ("bad-multi.yaml", 77, 10, "SLI is missing"),
-    (
-        "bad-openslo.yaml",
-        22,
-        14,
-        "openslo/v1alpha time window of 28 days is not supported",
-    ),
 ];
+
+/// In the bad set for an older Sloth, which knew only 30-day windows: Sloth v0.16 reads its
+/// `count: 28` days as the SLO's period (its OpenSLO loader's own tests do) and ships 28-day
+/// alert windows, so it generates rules from it.
+const SLOTH_BAD_BEFORE_V016: &str = "bad-openslo.yaml";
 
 #[test]
 fn every_sloth_validate_bad_spec_fails_naming_its_defect() {
     let files = yaml_files("sloth/validate/bad");
-    assert_eq!(files.len(), SLOTH_BAD.len());
+    assert_eq!(files.len(), SLOTH_BAD.len() + 1);
     for path in files {
         let name = file_name(&path);
+        if name == SLOTH_BAD_BEFORE_V016 {
+            continue;
+        }
         let (_, line, column, message) = SLOTH_BAD
             .iter()
             .find(|(f, ..)| *f == name)
@@ -830,6 +890,30 @@ fn openslo_raw_success_ratio_becomes_an_error_ratio() {
 }
 
 #[test]
+fn openslo_v1alpha_window_is_its_days() {
+    let c = load_ok(&fixture("sloth/validate/bad").join(SLOTH_BAD_BEFORE_V016));
+    let s = slo(&c, "slo1");
+    assert_eq!(
+        s.window,
+        Window::Rolling {
+            length: Span::days(28)
+        }
+    );
+    // The default page and ticket windows, scaled to 28 days as Sloth's google-28d are.
+    assert_eq!(s.alerting.tiers.len(), 2);
+    let problems = str_err(
+        "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: s\n  \
+         budgetingMethod: Occurrences\n  objectives: [{target: 0.9, ratioMetrics: {good: {source: \
+         prometheus, queryType: promql, query: 'a[{{.window}}]'}, total: {source: prometheus, \
+         queryType: promql, query: 'b[{{.window}}]'}}}]\n  timeWindows: [{count: 2.5, unit: Day}]\n",
+    );
+    assert_eq!(
+        render(&problems),
+        "  test.yaml:8:25: count 2.5 must be a whole number of days, 1 to 3650\n"
+    );
+}
+
+#[test]
 fn openslo_v1alpha_is_read_as_sloth_reads_it() {
     let c = load_ok(&fixture("sloth/examples/openslo-getting-started.yml"));
     let s = slo(&c, "sloth-slo-my-service");
@@ -853,6 +937,132 @@ fn openslo_v1alpha_is_read_as_sloth_reads_it() {
             length: Span::days(30)
         }
     );
+    // In rules: Sloth's names, its raw `1 - good/total`, and no alerts (Sloth disables both).
+    let r = &s.rules;
+    assert_eq!(
+        (r.id.as_str(), r.service.as_str(), r.slo.as_str()),
+        (
+            "my-service-sloth-slo-my-service-0",
+            "my-service",
+            "sloth-slo-my-service-0"
+        )
+    );
+    assert_eq!(r.spec, SlothSpec::OpenSloV1Alpha);
+    assert!(
+        r.raw_error_ratio
+            .as_ref()
+            .is_some_and(|q| q.0.starts_with("\n  1 - (\n    (\n      sum(rate(")),
+        "{:?}",
+        r.raw_error_ratio
+    );
+    assert_eq!(
+        r.steps,
+        [
+            RuleStep::SliRecordings { optimized: true },
+            RuleStep::MetaRecordings
+        ]
+    );
+    // The objective as Sloth computes it, through a percentage.
+    assert_eq!(s.objective.ratio(), 0.999 * 100.0 / 100.0);
+}
+
+/// OpenSLO objectives are SLOs of their own: headroom ids `<name>`, `<name>-1`, …; Sloth's
+/// `<service>-<name>-<index>` from index 0, in both OpenSLO versions.
+#[test]
+fn openslo_objectives_are_named_as_sloth_names_them() {
+    let c = load_ok(&fixture("sloth/examples/openslo-kubernetes-apiserver.yml"));
+    let named: Vec<(&str, &str, &str, &str)> = c
+        .slos
+        .iter()
+        .map(|s| {
+            (
+                s.id.as_str(),
+                s.rules.id.as_str(),
+                s.rules.service.as_str(),
+                s.rules.slo.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (
+                "requests-availability-openslo",
+                "k8s-apiserver-requests-availability-openslo-0",
+                "k8s-apiserver",
+                "requests-availability-openslo-0"
+            ),
+            (
+                "requests-latency-openslo",
+                "k8s-apiserver-requests-latency-openslo-0",
+                "k8s-apiserver",
+                "requests-latency-openslo-0"
+            ),
+            (
+                "requests-latency-openslo-1",
+                "k8s-apiserver-requests-latency-openslo-1",
+                "k8s-apiserver",
+                "requests-latency-openslo-1"
+            ),
+        ]
+    );
+
+    let c = rules_only(&[(
+        "v1.yaml".into(),
+        r#"apiVersion: openslo/v1
+kind: SLO
+metadata: {name: checkout}
+spec:
+  service: shop
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 28d, isRolling: true}]
+  indicator:
+    spec:
+      ratioMetric:
+        good: {metricSource: {type: Prometheus, spec: {query: 'sum(rate(ok[{{.window}}]))'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'sum(rate(all[{{.window}}]))'}}}
+  objectives: [{target: 0.99}, {target: 0.999}]
+"#
+        .into(),
+    )])
+    .unwrap_or_else(|p| panic!("{}", render(&p)));
+    let named: Vec<(&str, &str, &str)> = c
+        .slos
+        .iter()
+        .map(|s| (s.id.as_str(), s.rules.id.as_str(), s.rules.slo.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("checkout", "shop-checkout-0", "checkout-0"),
+            ("checkout-1", "shop-checkout-1", "checkout-1")
+        ]
+    );
+    // OpenSLO v1 has alert policies of its own, so its rules keep Sloth's alert step.
+    assert_eq!(c.slos[0].rules.steps, RuleStep::defaults());
+    assert_eq!(c.slos[0].rules.spec, SlothSpec::OpenSloV1);
+    assert_eq!(c.slos[0].rules.raw_error_ratio, None);
+}
+
+/// Sloth and native SLOs: Sloth's id is `<service>-<name>`, a native SLO's its name.
+#[test]
+fn sloth_and_native_slos_are_named_as_before() {
+    let c = load_ok(&fixture("sloth/examples/getting-started.yml"));
+    assert_eq!(
+        c.slos[0].rules,
+        RulesSpec::sloth("myservice", "requests-availability")
+    );
+    let c = load_ok(&fixture("sloth/examples/k8s-getting-started.yml"));
+    assert_eq!(c.slos[0].rules.spec, SlothSpec::Kubernetes);
+    let c = load_ok(Path::new(QUICKSTART));
+    for s in &c.slos {
+        assert_eq!(
+            s.rules,
+            RulesSpec::new(&s.id, &s.service, &s.name),
+            "{}",
+            s.id
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1270,6 +1480,7 @@ fn problem_display_is_file_line_column_message() {
         line: 3,
         column: 7,
         message: "boom".into(),
+        kind: ProblemKind::Invalid,
     };
     assert_eq!(p.to_string(), "a.yaml:3:7: boom");
 }

@@ -6,3 +6,4 @@ mod respond_oncall;
 mod respond_receivers;
 mod routing;
 mod signals;
+mod sloth_rules;
