@@ -395,6 +395,8 @@ fn backtest_runs_on_recorded_events_when_queries_cannot_run_here() {
         .clone();
     // 5 bad of 1000: the SLI is 0.995, rounded where people read it.
     assert_eq!(row["sli"], serde_json::json!(0.995), "{row}");
+}
+
 /// OpenSLO rules carry Sloth's names and info, not headroom's ids; a key Sloth ignores is
 /// ignored with a warning on stderr.
 #[test]
