@@ -332,6 +332,12 @@ fn validate_refuses_what_sloth_refuses() {
     assert!(files.len() >= 5);
     for file in &files {
         let out = headroom(&["validate", file.to_str().unwrap()]);
+        // Bad only for Sloth before v0.16, which knew only 30-day windows; v0.16 reads its
+        // 28 days as the period and generates rules from it, and so does headroom.
+        if file.ends_with("bad-openslo.yaml") {
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+            continue;
+        }
         assert_eq!(out.status.code(), Some(1), "{}", file.display());
         let stdout = text(&out.stdout);
         assert!(
