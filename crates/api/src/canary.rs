@@ -74,11 +74,32 @@ pub struct CanaryMetric {
 
 /// One side's samples: given (numbers, `null` for a missing one), or a PromQL query run over
 /// the request's `range` against a configured backend (`backend` named, else the default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Samples {
     Values(Vec<Option<f64>>),
     Query(SampleQuery),
+}
+
+/// Read by its shape, so that a side that is neither says what a side may be (an untagged
+/// enum would only say that nothing matched).
+impl<'de> Deserialize<'de> for Samples {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            v @ serde_json::Value::Array(_) => {
+                serde_json::from_value(v).map(Samples::Values).map_err(|e| {
+                    D::Error::custom(format!("samples: {e} (numbers, null where missing)"))
+                })
+            }
+            v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+                .map(Samples::Query)
+                .map_err(|e| D::Error::custom(format!("query: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "a side is an array of numbers (null where missing) or {{\"query\": …}}, not {other}"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -264,4 +285,41 @@ pub struct SampleSummary {
     pub mean: Option<f64>,
     #[schema(required = true)]
     pub std: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_side_is_numbers_or_a_query_and_says_so() {
+        let values: Samples = serde_json::from_str("[1.5, null, 2]").unwrap();
+        assert_eq!(values, Samples::Values(vec![Some(1.5), None, Some(2.0)]));
+        let query: Samples = serde_json::from_str(r#"{"query": "up", "backend": "b"}"#).unwrap();
+        assert_eq!(
+            query,
+            Samples::Query(SampleQuery {
+                query: "up".into(),
+                backend: Some("b".into())
+            })
+        );
+        let err = |text: &str| {
+            serde_json::from_str::<Samples>(text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err("\"up\"").contains("a side is an array of numbers"),
+            "{}",
+            err("\"up\"")
+        );
+        assert!(
+            err("[1, \"x\"]").contains("samples: invalid type: string"),
+            "{}",
+            err("[1, \"x\"]")
+        );
+        assert!(err(r#"{"qurey": "up"}"#).contains("query: unknown field `qurey`"));
+        // Written back as it was read.
+        assert_eq!(serde_json::to_string(&values).unwrap(), "[1.5,null,2.0]");
+    }
 }
