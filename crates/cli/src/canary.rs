@@ -95,10 +95,7 @@ fn read_request(input: &Path) -> Result<JudgeRequest, Failure> {
 async fn judge_here(request: JudgeRequest) -> Result<Judgement, Failure> {
     let refused = |detail: String| Failure(1, anyhow::anyhow!(detail));
     let request = headroom_server::canary::request(request).map_err(|e| refused(e.detail))?;
-    if let Some(m) = request.metrics.iter().find(|m| {
-        matches!(m.baseline, headroom_service::canary::Samples::Query { .. })
-            || matches!(m.canary, headroom_service::canary::Samples::Query { .. })
-    }) {
+    if let Some(m) = request.metrics.iter().find(|m| m.is_queried()) {
         return Err(refused(format!(
             "metric {:?}: a side is a PromQL query; queries run on a server against its \
              backends: give --server (or HEADROOM_URL)",

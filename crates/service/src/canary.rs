@@ -7,7 +7,7 @@
 //! returned nothing). Every query is asked before anything is judged, and a request with any
 //! refused part is refused whole.
 
-use headroom_collect::backend::{Backend, BackendError};
+use headroom_collect::backend::{Backend, BackendError, RangeSeries};
 use headroom_core::{Span, Timestamp};
 use headroom_delivery::canary::{self, CanaryMetric, Judgement, Scoring, Side};
 use headroom_spec::BackendConfig;
@@ -55,16 +55,23 @@ pub struct JudgeRequest {
     pub range: Option<Range>,
 }
 
-impl JudgeRequest {
-    /// Whether any side is a query (and so needs backends).
-    pub fn has_queries(&self) -> bool {
-        self.metrics.iter().any(|m| {
-            matches!(m.baseline, Samples::Query { .. }) || matches!(m.canary, Samples::Query { .. })
-        })
+impl MetricRequest {
+    /// Whether a side is a query (and so needs a backend and a range).
+    pub fn is_queried(&self) -> bool {
+        matches!(self.baseline, Samples::Query { .. })
+            || matches!(self.canary, Samples::Query { .. })
     }
 }
 
-/// Fetches what is queried from `backends` (the config in force), then judges.
+/// One side as it will be filled: given, or asked of the backend at `client`.
+enum Planned {
+    Given(Vec<f64>),
+    Ask { query: String, client: usize },
+}
+
+/// Fetches what is queried from `backends` (the config in force), then judges. What needs no
+/// backend (the bounds, the range, which backend each query goes to) is checked before any
+/// query runs.
 pub async fn judge(
     backends: &[BackendConfig],
     request: JudgeRequest,
@@ -75,28 +82,62 @@ pub async fn judge(
             request.metrics.len()
         )));
     }
-    if request.has_queries() {
-        check_range(request.range)?;
-    }
-    let mut metrics = Vec::with_capacity(request.metrics.len());
+    let range = match request.metrics.iter().any(MetricRequest::is_queried) {
+        true => Some(check_range(request.range)?),
+        false => None,
+    };
+    // One client per backend named, however many queries it answers.
+    let mut clients: Vec<(&str, Backend)> = Vec::new();
+    let mut planned = Vec::with_capacity(request.metrics.len());
     for m in request.metrics {
-        let mut metric = m.rules;
-        metric.baseline = samples(
-            backends,
-            &metric.name,
-            Side::Baseline,
-            m.baseline,
-            request.range,
-        )
-        .await?;
-        metric.canary = samples(
-            backends,
-            &metric.name,
-            Side::Canary,
-            m.canary,
-            request.range,
-        )
-        .await?;
+        let mut plan = |side: Side, samples: Samples| -> Result<Planned, ServiceError> {
+            let (query, name) = match samples {
+                Samples::Values(v) => return Ok(Planned::Given(v)),
+                Samples::Query { query, backend } => (query, backend),
+            };
+            let config = backend_for(backends, name.as_deref()).map_err(|e| {
+                ServiceError::Invalid(format!("metric {:?}: {side} query: {e}", m.rules.name))
+            })?;
+            let client = match clients.iter().position(|(n, _)| *n == config.name) {
+                Some(i) => i,
+                None => {
+                    let b = Backend::new(backend_config(config)).map_err(|e| {
+                        ServiceError::Unavailable {
+                            summary: "a canary backend client could not be built",
+                            cause: e.to_string(),
+                        }
+                    })?;
+                    clients.push((&config.name, b));
+                    clients.len() - 1
+                }
+            };
+            Ok(Planned::Ask { query, client })
+        };
+        let baseline = plan(Side::Baseline, m.baseline)?;
+        let canary = plan(Side::Canary, m.canary)?;
+        planned.push((m.rules, baseline, canary));
+    }
+    let mut metrics = Vec::with_capacity(planned.len());
+    for (mut metric, baseline, canary) in planned {
+        for (side, p) in [(Side::Baseline, baseline), (Side::Canary, canary)] {
+            let values = match p {
+                Planned::Given(v) => v,
+                Planned::Ask { query, client } => {
+                    let (name, backend) = &clients[client];
+                    let range = range.expect("a range was checked for every query");
+                    let at = format!("metric {:?}: {side} query", metric.name);
+                    let series = backend
+                        .query_range(&query, range.start, range.end, range.step)
+                        .await
+                        .map_err(|e| refused(&at, name, e))?;
+                    one_series(&at, series)?
+                }
+            };
+            match side {
+                Side::Baseline => metric.baseline = values,
+                Side::Canary => metric.canary = values,
+            }
+        }
         metrics.push(metric);
     }
     canary::judge(&metrics, &request.scoring).map_err(|e| ServiceError::Invalid(e.to_string()))
@@ -128,56 +169,37 @@ fn check_range(range: Option<Range>) -> Result<Range, ServiceError> {
     Ok(r)
 }
 
-async fn samples(
-    backends: &[BackendConfig],
-    metric: &str,
-    side: Side,
-    samples: Samples,
-    range: Option<Range>,
-) -> Result<Vec<f64>, ServiceError> {
-    let (query, name) = match samples {
-        Samples::Values(v) => return Ok(v),
-        Samples::Query { query, backend } => (query, backend),
-    };
-    let at = || format!("metric {metric:?}: {side} query");
-    let range = check_range(range)?;
-    let config = match &name {
-        Some(n) => backends.iter().find(|b| &b.name == n).ok_or_else(|| {
+/// The backend a query names, or the default one.
+fn backend_for<'a>(
+    backends: &'a [BackendConfig],
+    name: Option<&str>,
+) -> Result<&'a BackendConfig, String> {
+    match name {
+        Some(n) => backends.iter().find(|b| b.name == n).ok_or_else(|| {
             let known: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
-            ServiceError::Invalid(format!(
-                "{}: no backend named {n:?} (configured: {})",
-                at(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            ))
-        })?,
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            format!("no backend named {n:?} (configured: {known})")
+        }),
         None => backends.iter().find(|b| b.default).ok_or_else(|| {
-            ServiceError::Invalid(format!(
-                "{}: names no backend and none is the default (set `backend`, or `default: true` on one under `backends:`)",
-                at()
-            ))
-        })?,
-    };
-    let backend = Backend::new(backend_config(config)).map_err(|e| ServiceError::Unavailable {
-        summary: "a canary backend client could not be built",
-        cause: e.to_string(),
-    })?;
-    let series = backend
-        .query_range(&query, range.start, range.end, range.step)
-        .await
-        .map_err(|e| refused(&at(), &config.name, e))?;
-    match series.len() {
-        0 => Ok(Vec::new()),
-        1 => Ok(series
-            .into_iter()
-            .next()
-            .expect("one")
-            .points
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect()),
-        n => Err(ServiceError::Invalid(format!(
-            "{}: {n} series came back; a side is one series (aggregate the query, e.g. sum(…) or avg(…))",
-            at()
+            "names no backend and none is the default (set `backend`, or `default: true` on one \
+             under `backends:`)"
+                .to_string()
+        }),
+    }
+}
+
+/// A side is one series; none is no data.
+fn one_series(at: &str, series: Vec<RangeSeries>) -> Result<Vec<f64>, ServiceError> {
+    match <[RangeSeries; 1]>::try_from(series) {
+        Ok([one]) => Ok(one.points.into_iter().map(|(_, v)| v).collect()),
+        Err(series) if series.is_empty() => Ok(Vec::new()),
+        Err(series) => Err(ServiceError::Invalid(format!(
+            "{at}: {} series came back; a side is one series (aggregate the query, e.g. sum(…) or avg(…))",
+            series.len()
         ))),
     }
 }
