@@ -13,7 +13,8 @@
 //! - Label and annotation maps are `BTreeMap<String, String>`.
 //! - A figure that may be unknown (no data, not finite) is `Option<f64>`: `null` on the wire.
 //!   Figures are rounded to 1e-9 ([`figure`]): float noise such as `-198.99999999999983` is
-//!   not shown; `/metrics` keeps full precision for machines.
+//!   not shown; `/metrics` keeps full precision for machines, and so does a p-value, whose
+//!   small digits are its meaning.
 //!   An `Option` the server always writes (perhaps `null`) is `#[schema(required = true)]`; one
 //!   it leaves out when empty is `skip_serializing_if`, so the schema tells the two apart.
 //! - Request fields the server parses leniently (severities and roles in any case, times as
@@ -23,10 +24,12 @@
 //! Areas: [`slo`] (SLOs, series, events, alert transitions), [`probe`] (probes, heartbeats,
 //! scrape targets), [`alertmanager`] (Alertmanager API v2 and forwarded webhooks), [`pagerduty`]
 //! (Events API v2), [`oncall`] (users, teams, schedules, shifts, overrides), [`calendar`],
-//! [`escalation`], [`incident`], [`reload`], [`home`] (`GET /`) and [`error`].
+//! [`escalation`], [`incident`], [`canary`] (canary judgement, in Kayenta's camelCase names),
+//! [`reload`], [`home`] (`GET /`) and [`error`].
 
 pub mod alertmanager;
 pub mod calendar;
+pub mod canary;
 pub mod error;
 pub mod escalation;
 pub mod home;

@@ -1,7 +1,8 @@
 //! `headroom`: the server, and a thin command-line client of its API plus local commands.
 //!
 //! Exit codes: 0 success; 1 the input was refused (invalid config, rejected events, a 4xx answer);
-//! 2 usage error; 3 the server could not be reached or failed (5xx); 4 local storage failed.
+//! 2 usage error; 3 the server could not be reached or failed (5xx); 4 local storage failed;
+//! `canary judge` only: 5 the verdict is Marginal, 6 it is Fail.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+mod canary;
 mod oncall;
 mod silence;
 
@@ -104,6 +106,11 @@ enum Command {
         command: silence::SilenceCommand,
         #[command(flatten)]
         client: ClientArgs,
+    },
+    /// Judge a canary against its baseline, for delivery pipelines.
+    Canary {
+        #[command(subcommand)]
+        command: canary::CanaryCommand,
     },
     /// Print rules for other systems from SLO specs.
     Generate {
@@ -350,6 +357,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Ingest(a) => ingest(a).await,
         Command::Oncall { command, client } => oncall::run(command, client).await,
         Command::Incident { command, client } => incident(command, client).await,
+        Command::Canary { command } => canary::run(command).await,
         Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{
-    alertmanager, api, escalation, health, incidents, metrics, oncall, pagerduty, probes,
+    alertmanager, api, canary, escalation, health, incidents, metrics, oncall, pagerduty, probes,
     remote_write,
 };
 
@@ -93,6 +93,7 @@ fn documented() -> OpenApiRouter<AppState> {
             escalation::resolve_link_page,
             escalation::resolve_link
         ))
+        .routes(routes!(canary::judge))
         .routes(routes!(api::reload))
         .routes(routes!(metrics::metrics))
         .routes(routes!(health::healthz))

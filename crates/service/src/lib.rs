@@ -7,8 +7,9 @@
 //! no `crate::` reference makes a circle):
 //! - foundations: `error`, `clock`, `limits`, `config`, `changed`, `records`;
 //! - parts, each taking narrow handles (the store, the clock, the engine, the other parts it
-//!   calls): `signals`, `sources`, `oncall`, `outbox`, `incidents`, `notifications`, `desk`,
-//!   `escalation`, `alerting`, `silences`, `pagerduty`, `selfmon`;
+//!   calls): `signals`, `sources`, `canary` (judging canaries, with queries to the backends),
+//!   `oncall`, `outbox`, `incidents`, `notifications`, `desk`, `escalation`, `alerting`,
+//!   `silences`, `pagerduty`, `selfmon`;
 //! - the handle that holds them all: `state`;
 //! - what spans the parts: `evaluation`, `workers`, `reload`.
 
@@ -20,6 +21,7 @@ pub mod limits;
 pub mod records;
 
 pub mod alerting;
+pub mod canary;
 pub mod desk;
 pub mod escalation;
 pub mod incidents;

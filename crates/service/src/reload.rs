@@ -53,6 +53,7 @@ pub async fn reload(h: &Headroom) -> Result<usize, Vec<String>> {
         metrics_token: config.metrics_token.clone(),
         version: version.clone(),
         loaded_at: now,
+        backends: config.backends.clone().into(),
     };
     Health::add(&h.health.reloads_ok, 1);
     if let Err(e) = h.store.record_config(&version, now, true, "reloaded").await {

@@ -174,7 +174,7 @@ fn scrape_job(c: &ScrapeConfig) -> ScrapeJob {
     job
 }
 
-fn backend_config(c: &BackendConfig) -> headroom_collect::backend::BackendConfig {
+pub(crate) fn backend_config(c: &BackendConfig) -> headroom_collect::backend::BackendConfig {
     use headroom_collect::backend::Auth;
     headroom_collect::backend::BackendConfig {
         url: c.url.clone(),

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use headroom_core::{Alert, AlertState, SloId, Timestamp};
 use headroom_engine::{Engine, IngestError};
 use headroom_ingest::Event;
+use headroom_spec::BackendConfig;
 use headroom_store::{AlertStore, ConfigStore, Store};
 use headroom_tsdb::{AppendOutcome, Tsdb, TsdbError};
 
@@ -35,6 +36,8 @@ pub struct RunningConfig {
     /// SHA-256 of the config text, to tell reloads apart.
     pub version: String,
     pub loaded_at: Timestamp,
+    /// The Prometheus-compatible backends canary queries may name.
+    pub backends: Arc<[BackendConfig]>,
 }
 
 /// Counters for headroom's own health on /metrics.
@@ -106,6 +109,11 @@ pub enum Pushed {
 impl Headroom {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+
+    /// The backends of the config in force.
+    pub fn backends(&self) -> Arc<[BackendConfig]> {
+        self.config.read().expect("config lock").backends.clone()
     }
 
     pub fn anonymous_read(&self) -> bool {
@@ -280,6 +288,7 @@ pub async fn build_state_from(
             metrics_token: config.metrics_token.clone(),
             version,
             loaded_at: now,
+            backends: config.backends.clone().into(),
         }),
         config_source: source,
         changed: ChangedSlos::default(),

@@ -445,6 +445,7 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
     oncall(&s).await;
     incidents(&s, &acked).await;
     cli_prints_the_servers_json(&s).await;
+    canary(&s).await;
     reload(&s).await;
     errors(&s).await;
 
@@ -481,11 +482,64 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
         std::any::type_name::<IncidentList>(),
         std::any::type_name::<Incident>(),
         std::any::type_name::<IncidentMetrics>(),
+        std::any::type_name::<headroom_api::canary::Judgement>(),
         std::any::type_name::<Reloaded>(),
         std::any::type_name::<ErrorBody>(),
     ];
     let missing: Vec<_> = expected.iter().filter(|t| !seen.contains(*t)).collect();
     assert!(missing.is_empty(), "not exercised: {missing:?}");
+}
+
+async fn canary(s: &Server) {
+    use headroom_api::canary::{
+        CanaryMetric, Classification, Direction, EffectSize, JudgeRequest, Judgement, Samples,
+        Thresholds, Verdict,
+    };
+    let metric = |name: &str, group: &str, baseline: Vec<Option<f64>>, canary: Vec<Option<f64>>| {
+        CanaryMetric {
+            name: name.into(),
+            groups: vec![group.into()],
+            direction: Some(Direction::Increase),
+            nan_strategy: None,
+            outliers: None,
+            effect_size: Some(EffectSize {
+                measure: None,
+                allowed_increase: Some(1.2),
+                allowed_decrease: None,
+                critical_increase: None,
+                critical_decrease: None,
+            }),
+            critical: false,
+            must_have_data: false,
+            baseline: Samples::Values(baseline),
+            canary: Samples::Values(canary),
+        }
+    };
+    let series = |centre: f64| -> Vec<Option<f64>> {
+        (0..15)
+            .map(|i| Some(centre + (i % 4) as f64 * 0.25))
+            .collect()
+    };
+    let mut missing = series(5.0);
+    missing[3] = None;
+    let request = JudgeRequest {
+        metrics: vec![
+            metric("latency", "perf", series(10.0), series(14.0)),
+            metric("errors", "errors", series(5.0), missing),
+        ],
+        group_weights: [("perf".to_string(), 70.0)].into(),
+        thresholds: Some(Thresholds {
+            pass: 95.0,
+            marginal: 80.0,
+        }),
+        range: None,
+    };
+    let j: Judgement = s
+        .post("/api/v1/canary/judge", &s.read, &request, StatusCode::OK)
+        .await;
+    assert_eq!((j.verdict, j.score), (Verdict::Fail, 30.0));
+    assert_eq!(j.metrics[0].classification, Classification::High);
+    assert_eq!(j.metrics[1].canary.missing, 1);
 }
 
 async fn slos_and_their_data(s: &Server) {

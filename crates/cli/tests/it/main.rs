@@ -3,6 +3,7 @@
 
 mod alertmanager_peers;
 mod api_types;
+mod canary;
 mod cli;
 mod common;
 mod crash;

@@ -2,6 +2,7 @@
 
 mod alertmanager_api;
 mod api;
+mod canary;
 mod common;
 mod incidents;
 mod limits;

@@ -413,6 +413,37 @@ async fn every_json_answer_matches_the_documented_schema() {
         .await;
     s.read("/api/v1/incidents/metrics?from=never", 400).await;
 
+    // Canary judgement: a Fail verdict (a critical metric High beyond its threshold, one
+    // without data), and a refusal.
+    let read = s.ctx.read.clone();
+    let judged = s
+        .post(
+            "/api/v1/canary/judge",
+            &read,
+            json!({
+                "metrics": [
+                    {"name": "latency", "groups": ["perf"], "critical": true,
+                     "effectSize": {"criticalIncrease": 1.5},
+                     "baseline": [10.0, 10.5, 9.5, 10.2, 9.9, 10.1, 10.4, 9.7, 10.3],
+                     "canary": [20.0, 20.5, 19.5, 20.2, 19.9, 20.1, 20.4, 19.7, 20.3]},
+                    {"name": "errors", "groups": ["errors"], "baseline": [1.0, 2.0],
+                     "canary": [null]}
+                ],
+                "groupWeights": {"perf": 60},
+                "thresholds": {"pass": 95, "marginal": 80}
+            }),
+            200,
+        )
+        .await;
+    assert_eq!(judged["verdict"], "Fail");
+    s.post(
+        "/api/v1/canary/judge",
+        &read,
+        json!({"metrics": [{"name": "a", "groups": [], "baseline": [1], "canary": [2]}]}),
+        400,
+    )
+    .await;
+
     // Reload: a valid config, then a broken one that is refused.
     s.post("/-/reload", &admin, json!({}), 200).await;
     write(&config_path, "slos: [");

@@ -73,6 +73,7 @@ async fn each_operation_is_refused_exactly_to_scopes_that_do_not_allow_it() {
     assert!(has(Scope::Ingest, "post", "/api/v1/write"));
     assert!(has(Scope::Ingest, "post", "/api/v2/alerts"));
     assert!(has(Scope::Admin, "post", "/-/reload"));
+    assert!(has(Scope::Read, "post", "/api/v1/canary/judge"));
 }
 
 /// A server on a real socket, for what only a socket shows.

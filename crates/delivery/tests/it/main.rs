@@ -1,0 +1,4 @@
+//! One integration-test binary for the crate (it links once).
+
+mod properties;
+mod scipy_agreement;
