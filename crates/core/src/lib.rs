@@ -22,7 +22,8 @@ pub use ident::{GroupKey, GroupKeyError, Severity, SloId};
 pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnCondition, NoDataRule};
 pub use sli::{Counts, SliData, SliceTally, window_end};
 pub use slo::{
-    BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SourceRef, is_label_name,
+    Bound, BoundError, BudgetingMethod, Comparison, Objective, PromQuery, QueryForm, RatioQueries,
+    Sli, Slo, SourceRef, is_label_name,
 };
 pub use time::{Span, SpanError, Timestamp};
 pub use window::{CalendarUnit, Period, Window};

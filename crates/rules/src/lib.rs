@@ -4,10 +4,16 @@
 //! window and over the period), `sloth-slo-meta-recordings-<id>` (objective, budget, burn rates,
 //! info) and, when the SLO has alert tiers, `sloth-slo-alerts-<id>` (one multi-window
 //! multi-burn-rate alert per tier).
+//!
+//! Each window's SLI is the SLI's queries over that window ([`headroom_metrics::windowed`]):
+//! Sloth's `{{.window}}` replaced, OpenSLO counters and per-interval counts wrapped in
+//! `increase(sel[window])` and `sum_over_time(sel[window])`, a threshold metric's values counted
+//! in subqueries.
 
 use std::collections::BTreeMap;
 
-use headroom_core::{AlertPolicy, AlertWindows, RatioQueries, Sli, Slo, Span};
+use headroom_core::{AlertPolicy, AlertWindows, PromQuery, RatioQueries, Sli, Slo, Span};
+use headroom_metrics::windowed::{query_over_window, threshold_queries};
 
 mod yaml;
 
@@ -316,19 +322,28 @@ fn sloth_error_budget(objective: f64) -> f64 {
 }
 
 fn sli_expr(slo: &Slo, window: &str) -> Result<String, GenerateError> {
-    let q = |s: &headroom_core::PromQuery| s.0.replace("{{.window}}", window);
+    let q = |s: &PromQuery| s.0.replace("{{.window}}", window);
     Ok(match &slo.sli {
-        Sli::Ratio { queries } => match queries {
-            RatioQueries::BadTotal { bad, total } => format!("({})\n/\n({})\n", q(bad), q(total)),
-            RatioQueries::GoodTotal { good, total } => {
-                format!("1 - (\n({})\n/\n({})\n)\n", q(good), q(total))
+        Sli::Ratio { queries, form } => {
+            let q = |s: &PromQuery| query_over_window(s, *form, window);
+            match queries {
+                RatioQueries::BadTotal { bad, total } => {
+                    format!("({})\n/\n({})\n", q(bad), q(total))
+                }
+                RatioQueries::GoodTotal { good, total } => {
+                    format!("1 - (\n({})\n/\n({})\n)\n", q(good), q(total))
+                }
+                RatioQueries::GoodBad { good, bad } => {
+                    format!("({})\n/\n(({})\n+\n({}))\n", q(bad), q(good), q(bad))
+                }
             }
-            RatioQueries::GoodBad { good, bad } => {
-                format!("({})\n/\n(({})\n+\n({}))\n", q(bad), q(good), q(bad))
-            }
-        },
+        }
         Sli::Threshold { good, total, .. } => {
             format!("1 - (\n({})\n/\n({})\n)\n", q(good), q(total))
+        }
+        Sli::ThresholdMetric { query, good_when } => {
+            let (good, total) = threshold_queries(query, *good_when);
+            format!("1 - (\n({})\n/\n({})\n)\n", q(&good), q(&total))
         }
         Sli::RawErrorRatio { error_ratio } => format!("({})", q(error_ratio)),
         Sli::Events | Sli::Probe { .. } => {

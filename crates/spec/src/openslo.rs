@@ -7,9 +7,17 @@
 //! Mapping choices:
 //! - The SLO id is `metadata.name`. Objectives after the first become SLOs of their own, with
 //!   ids `<name>-<index>` (Sloth's naming), so no objective is dropped.
-//! - A `thresholdMetric` counts samples of the metric over the window: good samples are those
-//!   meeting the objective's `op` and `value`, e.g. `lt 500` for latency.
-//! - `raw` with `rawType: success` is turned into an error ratio as `1 - (query)`.
+//! - A `ratioMetric`'s `counter` says what its queries' values are. `counter: true`: running
+//!   totals of events (`sum(http_requests{…})`), so an interval's events are their increase,
+//!   resets included, as `increase()` counts them. `counter: false`, or no `counter` (the OpenSLO
+//!   SDK reads it so): each sample is the number of events in its own interval, from the series'
+//!   previous sample to it, so an interval's events are the sum of its samples. Range functions
+//!   in a query (`rate(x[{{.window}}])`) count over their own range either way.
+//! - A `thresholdMetric` has no `counter`: every value of the metric is an event, good when it
+//!   meets the objective's `op` and `value`, e.g. `lt 500` for latency.
+//! - `raw` with `rawType: success` is turned into an error ratio as `1 - (query)`; `counter` has
+//!   no effect on it (the spec says so): a raw ratio read without a range is one event per
+//!   sample.
 //! - Calendar windows align to the calendar unit in `timeZone`; `startTime` is checked, not used.
 //!   A calendar `duration` of `1m` is read as one month, with a warning (minutes cannot be a
 //!   calendar period; the OpenSLO spec's own timeslices example writes `1m` for a month).
@@ -20,8 +28,8 @@
 use std::collections::BTreeMap;
 
 use headroom_core::{
-    AlertPolicy, AlertTier, BudgetingMethod, BurnCondition, CalendarUnit, PromQuery, RatioQueries,
-    Sli, Slo, Span, Window,
+    AlertPolicy, AlertTier, Bound, BudgetingMethod, BurnCondition, CalendarUnit, Comparison,
+    PromQuery, QueryForm, RatioQueries, Sli, Slo, Span, Window,
 };
 
 use crate::Service;
@@ -75,6 +83,8 @@ enum Indicator {
         good: Option<Metric>,
         bad: Option<Metric>,
         total: Option<Metric>,
+        /// `counter`, if given.
+        counter: Option<bool>,
     },
     Raw {
         metric: Metric,
@@ -270,7 +280,7 @@ fn sli_spec(cx: &mut Cx, node: &Node) -> Option<Indicator> {
     )?;
     f.str(cx, "description");
     match (f.val("thresholdMetric"), f.val("ratioMetric")) {
-        (Some(t), None) => metric(cx, t, "thresholdMetric").map(Indicator::Threshold),
+        (Some(t), None) => threshold_metric(cx, t).map(Indicator::Threshold),
         (None, Some(r)) => ratio_metric(cx, r),
         (Some(_), Some(r)) => {
             cx.err(
@@ -293,7 +303,7 @@ fn ratio_metric(cx: &mut Cx, node: &Node) -> Option<Indicator> {
         "ratioMetric",
         &["counter", "good", "bad", "total", "rawType", "raw"],
     )?;
-    f.bool(cx, "counter");
+    let counter = f.bool(cx, "counter");
     if let Some(raw) = f.val("raw") {
         for other in ["good", "bad", "total"] {
             if let Some(n) = f.val(other) {
@@ -346,12 +356,36 @@ fn ratio_metric(cx: &mut Cx, node: &Node) -> Option<Indicator> {
         good,
         bad,
         total,
+        counter,
     })
+}
+
+/// `thresholdMetric: {metricSource}`. The spec gives it no `counter`: its values are compared
+/// one by one, so a counter flag there is a mistake worth naming.
+fn threshold_metric(cx: &mut Cx, node: &Node) -> Option<Metric> {
+    const ALLOWED: &[&str] = &["metricSource"];
+    let f = open(cx, node, "thresholdMetric")?;
+    for (k, _) in f.entries() {
+        match k.scalar_text().unwrap_or_default() {
+            "metricSource" => {}
+            "counter" => cx.err(
+                k.pos,
+                "counter belongs to ratioMetric: a thresholdMetric compares each value of its \
+                 metric with the objective's op and value, so it has no counter to read",
+            ),
+            other => cx.err(k.pos, unknown_field(other, "thresholdMetric", ALLOWED)),
+        }
+    }
+    metric_source(cx, &f)
 }
 
 /// `{metricSource: {metricSourceRef, type, spec}}`; the query is `spec.query` or `spec.promql`.
 fn metric(cx: &mut Cx, node: &Node, what: &'static str) -> Option<Metric> {
     let f = fields(cx, node, what, &["metricSource"])?;
+    metric_source(cx, &f)
+}
+
+fn metric_source(cx: &mut Cx, f: &Fields) -> Option<Metric> {
     let ms = f.req(cx, "metricSource")?;
     let m = fields(cx, ms, "metricSource", &["metricSourceRef", "type", "spec"])?;
     m.str(cx, "metricSourceRef");
@@ -792,6 +826,7 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
             good,
             bad,
             total,
+            counter,
         } => {
             let q = |cx: &mut Cx, m: &Option<Metric>| m.as_ref().and_then(|m| query(cx, m));
             let (g, b, t) = (q(cx, good), q(cx, bad), q(cx, total));
@@ -807,7 +842,12 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
                     return None;
                 }
             };
-            Some(Sli::Ratio { queries })
+            let form = if *counter == Some(true) {
+                QueryForm::Counter
+            } else {
+                QueryForm::PerInterval
+            };
+            Some(Sli::Ratio { queries, form })
         }
         Indicator::Raw { metric, success } => {
             let q = query(cx, metric)?;
@@ -829,11 +869,11 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
                 );
                 return None;
             };
-            let cmp = match op.v.as_str() {
-                "lt" => "<",
-                "lte" => "<=",
-                "gt" => ">",
-                "gte" => ">=",
+            let op = match op.v.as_str() {
+                "lt" => Comparison::Lt,
+                "lte" => Comparison::Lte,
+                "gt" => Comparison::Gt,
+                "gte" => Comparison::Gte,
                 other => {
                     cx.err(
                         op.pos,
@@ -842,16 +882,17 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
                     return None;
                 }
             };
-            // Each sample of the metric is an event; it is good when it meets the objective.
-            let q = q.0.trim();
-            let v = value.v;
-            Some(Sli::Threshold {
-                good: PromQuery(format!(
-                    "sum(sum_over_time((({q}) {cmp} bool {v})[{{{{.window}}}}:]))"
-                )),
-                total: PromQuery(format!("sum(count_over_time(({q})[{{{{.window}}}}:]))")),
-                threshold: Some(v),
-            })
+            // Each value of the metric is an event; it is good when it meets the objective.
+            match Bound::new(op, value.v) {
+                Ok(good_when) => Some(Sli::ThresholdMetric {
+                    query: PromQuery(q.0.trim().to_string()),
+                    good_when,
+                }),
+                Err(e) => {
+                    cx.err(value.pos, e.to_string());
+                    None
+                }
+            }
         }
     }
 }
@@ -1276,6 +1317,7 @@ fn ratio_metrics_v1alpha(cx: &mut Cx, node: &Node) -> Option<Sli> {
             good: good?,
             total: total?,
         },
+        form: QueryForm::Windowed,
     })
 }
 

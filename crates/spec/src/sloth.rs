@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use headroom_core::{AlertPolicy, AlertWindows, PromQuery, RatioQueries, Sli, Slo, Window};
+use headroom_core::{
+    AlertPolicy, AlertWindows, PromQuery, QueryForm, RatioQueries, Sli, Slo, Window,
+};
 
 use crate::alerts::{CAMEL, Defaults, read_windows};
 use crate::read::{At, Cx, Fields, fields, list, number, open, string};
@@ -192,6 +194,7 @@ fn sli(cx: &mut Cx, node: &Node, service_labels: &BTreeMap<String, String>) -> O
                     bad: PromQuery(bad.v),
                     total: PromQuery(total.v),
                 },
+                form: QueryForm::Windowed,
             })
         }
         ["raw"] => {
@@ -422,6 +425,7 @@ fn getting_started_availability(
                 "sum(rate({metric}{{ {filter}job=\"{job}\" }}[{{{{.window}}}}]))"
             )),
         },
+        form: QueryForm::Windowed,
     })
 }
 

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use headroom_core::{
-    AlertWindows, BudgetWindow, BudgetingMethod, CalendarUnit, PromQuery, RatioQueries, Sli, Slo,
-    Span, Window,
+    AlertWindows, Bound, BudgetWindow, BudgetingMethod, CalendarUnit, Comparison, PromQuery,
+    QueryForm, RatioQueries, Sli, Slo, Span, Window,
 };
 use headroom_spec::{
     Config, Problem, Purpose, load_paths, load_paths_for_rules, load_sources, load_sources_for,
@@ -285,7 +285,8 @@ fn sloth_getting_started_maps_labels_queries_and_alerts() {
                 total: q(
                     r#"sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}]))"#
                 ),
-            }
+            },
+            form: QueryForm::Windowed,
         }
     );
     let labels: Vec<(&str, &str)> = s
@@ -360,6 +361,7 @@ fn sloth_example_sli_plugin_is_evaluated_natively() {
         let c = load_ok(&fixture("sloth/examples").join(file));
         let Sli::Ratio {
             queries: RatioQueries::BadTotal { bad, total },
+            ..
         } = &slo(&c, "myservice-requests-availability").sli
         else {
             panic!("{file}: a bad/total ratio expected");
@@ -562,7 +564,9 @@ fn openslo_v1_slo_with_calendar_window_and_timeslices() {
                     r#"sum(http_requests{k8s_cluster="prod",component="web",code=~"2xx|4xx"})"#
                 ),
                 total: q(r#"sum(http_requests{k8s_cluster="prod",component="web"})"#),
-            }
+            },
+            // `counter: true`: the queries' values are running totals.
+            form: QueryForm::Counter,
         }
     );
     assert_eq!(s.labels["env"], "prod");
@@ -585,18 +589,28 @@ fn openslo_budgeting_methods_map_to_core() {
         }
     );
     assert_eq!(percent(s), 99.0);
-    // A threshold metric counts the samples that meet `op: lt, value: 500`.
+    // A threshold metric: each value is an event, good when it meets `op: lt, value: 500`.
     assert_eq!(
         s.sli,
-        Sli::Threshold {
-            good: q("sum(sum_over_time(((Any) < bool 500)[{{.window}}:]))"),
-            total: q("sum(count_over_time((Any)[{{.window}}:]))"),
-            threshold: Some(500.0),
+        Sli::ThresholdMetric {
+            query: q("Any"),
+            good_when: Bound::new(Comparison::Lt, 500.0).unwrap(),
         }
     );
 
     let c = load("ratio-timeslices.yaml");
     let s = slo(&c, "main-page");
+    // No `counter`: each value is the count of its own interval, as the OpenSLO SDK reads it.
+    assert_eq!(
+        s.sli,
+        Sli::Ratio {
+            queries: RatioQueries::GoodTotal {
+                good: q("Any"),
+                total: q("Any"),
+            },
+            form: QueryForm::PerInterval,
+        }
+    );
     assert_eq!(
         s.budgeting,
         BudgetingMethod::RatioTimeslices {
@@ -731,7 +745,8 @@ spec:
                     "sum:trace.http.request.hits.by_http_status{http.status_code:200}.as_count()"
                 ),
                 total: q("sum:trace.http.request.hits.by_http_status{*}.as_count()"),
-            }
+            },
+            form: QueryForm::Counter,
         }
     );
     // high-priority's inline condition: burn rate above 2 over 1h, for 5m.
@@ -829,6 +844,82 @@ fn openslo_raw_success_ratio_becomes_an_error_ratio() {
     );
 }
 
+/// Every OpenSLO fixture loads to run, not only to generate rules: each SLO's queries plan
+/// natively (no backend is declared), counters and thresholds included.
+#[test]
+fn every_openslo_fixture_loads_to_run_natively() {
+    let mut files = yaml_files("openslo/v1");
+    files.extend(yaml_files("openslo/budgeting-method"));
+    let mut slos = 0;
+    for path in &files {
+        let c = load_paths(std::slice::from_ref(path))
+            .unwrap_or_else(|p| panic!("{} should load to run:\n{}", path.display(), render(&p)));
+        slos += c.slos.len();
+    }
+    // slos.yaml: 1; the budgeting-method examples: 1 + 1 + 1 + 2.
+    assert_eq!(slos, 6);
+}
+
+#[test]
+fn openslo_counter_flag_says_what_the_values_are() {
+    let doc = |counter: &str| {
+        format!(
+            "apiVersion: openslo/v1\nkind: SLO\nmetadata: {{name: web}}\nspec:\n  service: web\n  \
+             indicator:\n    metadata: {{name: ok}}\n    spec:\n      ratioMetric:\n{counter}        \
+             good: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(ok)'}}}}}}\n        \
+             total: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(all)'}}}}}}\n  \
+             timeWindow: [{{duration: 7d, isRolling: true}}]\n  budgetingMethod: Occurrences\n  \
+             objectives: [{{target: 0.99}}]\n"
+        )
+    };
+    for (counter, form) in [
+        ("        counter: true\n", QueryForm::Counter),
+        ("        counter: false\n", QueryForm::PerInterval),
+        ("", QueryForm::PerInterval),
+    ] {
+        let c = load_str("web.yaml", &doc(counter)).unwrap_or_else(|p| panic!("{}", render(&p)));
+        let Sli::Ratio { form: got, .. } = &slo(&c, "web").sli else {
+            panic!("a ratio SLI expected")
+        };
+        assert_eq!(*got, form, "{counter:?}");
+    }
+}
+
+#[test]
+fn openslo_threshold_metric_has_no_counter() {
+    let text = "apiVersion: openslo/v1
+kind: SLO
+metadata: {name: search}
+spec:
+  service: shop
+  indicator:
+    metadata: {name: latency}
+    spec:
+      thresholdMetric:
+        counter: true
+        metricSource: {type: Prometheus, spec: {query: search_latency_ms}}
+  timeWindow: [{duration: 14d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{op: lt, value: 500, target: 0.99}]
+";
+    let problems = load_str("search.yaml", text).unwrap_err();
+    assert_eq!(
+        render(&problems),
+        "  search.yaml:10:9: counter belongs to ratioMetric: a thresholdMetric compares each value \
+         of its metric with the objective's op and value, so it has no counter to read\n"
+    );
+    // Without it, the metric's values are compared with the objective, natively.
+    let c = load_str("search.yaml", &text.replace("        counter: true\n", ""))
+        .unwrap_or_else(|p| panic!("{}", render(&p)));
+    assert_eq!(
+        slo(&c, "search").sli,
+        Sli::ThresholdMetric {
+            query: q("search_latency_ms"),
+            good_when: Bound::new(Comparison::Lt, 500.0).unwrap(),
+        }
+    );
+}
+
 #[test]
 fn openslo_v1alpha_is_read_as_sloth_reads_it() {
     let c = load_ok(&fixture("sloth/examples/openslo-getting-started.yml"));
@@ -844,7 +935,8 @@ fn openslo_v1alpha_is_read_as_sloth_reads_it() {
                 total: q(
                     r#"sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}]))"#
                 ),
-            }
+            },
+            form: QueryForm::Windowed,
         }
     );
     assert_eq!(
@@ -1107,7 +1199,8 @@ fn native_happy_path() {
     assert!(matches!(
         e.sli,
         Sli::Ratio {
-            queries: RatioQueries::BadTotal { .. }
+            queries: RatioQueries::BadTotal { .. },
+            form: QueryForm::Windowed,
         }
     ));
     assert_eq!(
