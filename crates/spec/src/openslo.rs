@@ -10,9 +10,10 @@
 //! - A `ratioMetric`'s `counter` says what its queries' values are. `counter: true`: running
 //!   totals of events (`sum(http_requests{…})`), so an interval's events are their increase,
 //!   resets included, as `increase()` counts them. `counter: false`, or no `counter` (the OpenSLO
-//!   SDK reads it so): each sample is the number of events in its own interval, from the series'
-//!   previous sample to it, so an interval's events are the sum of its samples. Range functions
-//!   in a query (`rate(x[{{.window}}])`) count over their own range either way.
+//!   SDK reads it so; a warning, since OpenSLO requires the field, unless every query is in
+//!   Sloth's windowed form): each sample is the number of events in its own interval, from the
+//!   series' previous sample to it, so an interval's events are the sum of its samples. Range
+//!   functions in a query (`rate(x[{{.window}}])`) count over their own range either way.
 //! - A `thresholdMetric` has no `counter`: every value of the metric is an event, good when it
 //!   meets the objective's `op` and `value`, e.g. `lt 500` for latency.
 //! - `raw` with `rawType: success` is turned into an error ratio as `1 - (query)`; `counter` has
@@ -38,8 +39,8 @@ use crate::read::{
     At, Cx, Fields, did_you_mean, fields, list, number, open, string, unknown_field,
 };
 use crate::rules::{
-    check_label_name, check_name, check_windowed_query, objective_percent, objective_ratio,
-    slice_target, time_zone,
+    check_label_name, check_name, check_windowed_query, has_window_placeholder, objective_percent,
+    objective_ratio, slice_target, time_zone,
 };
 use crate::yaml::{Node, Pos, Value};
 
@@ -340,6 +341,21 @@ fn ratio_metric(cx: &mut Cx, node: &Node) -> Option<Indicator> {
     let good = f.val("good").and_then(|n| metric(cx, n, "good"));
     let bad = f.val("bad").and_then(|n| metric(cx, n, "bad"));
     let total = f.val("total").and_then(|n| metric(cx, n, "total"));
+    // OpenSLO requires `counter`; without it, a query of instant values is read as the SDK
+    // reads it, per-interval counts, which misreads running totals: worth a warning. A query in
+    // Sloth's windowed form counts over its window either way.
+    let instant = [&good, &bad, &total].into_iter().flatten().any(|m| {
+        m.query
+            .as_ref()
+            .is_some_and(|q| !has_window_placeholder(&q.v))
+    });
+    if counter.is_none() && instant {
+        cx.warn(
+            f.pos,
+            "ratioMetric has no counter (OpenSLO requires it): its values are read as counts per \
+             interval, as with counter: false; write counter: true if they are running totals",
+        );
+    }
     let count = [f.val("good"), f.val("bad"), f.val("total")]
         .iter()
         .filter(|n| n.is_some())

@@ -641,7 +641,18 @@ fn openslo_budgeting_methods_map_to_core() {
             tz: chrono_tz::America::New_York
         }
     );
-    assert!(c.warnings.is_empty());
+    // No `counter`, which OpenSLO requires: read as `counter: false`, with a warning where the
+    // ratioMetric's fields start.
+    assert_eq!(c.warnings.len(), 1, "{}", render(&c.warnings));
+    let w = &c.warnings[0];
+    assert_eq!((w.line, w.column), (14, 9), "{w}");
+    assert!(
+        w.message.starts_with(
+            "ratioMetric has no counter (OpenSLO requires it): its values are read as counts per \
+             interval"
+        ),
+        "{w}"
+    );
 }
 
 #[test]
@@ -667,8 +678,13 @@ fn openslo_calendar_1m_is_read_as_a_month_with_a_warning() {
             }
         );
     }
-    assert_eq!(c.warnings.len(), 1);
-    let w = &c.warnings[0];
+    // The other warning: its ratioMetric has no `counter`.
+    assert_eq!(c.warnings.len(), 2, "{}", render(&c.warnings));
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.message.starts_with("calendar"))
+        .expect("the calendar warning");
     assert_eq!(
         (w.file.as_str(), w.line, w.column),
         (path.display().to_string().as_str(), 27, 17)
@@ -872,17 +888,29 @@ fn openslo_counter_flag_says_what_the_values_are() {
              objectives: [{{target: 0.99}}]\n"
         )
     };
-    for (counter, form) in [
-        ("        counter: true\n", QueryForm::Counter),
-        ("        counter: false\n", QueryForm::PerInterval),
-        ("", QueryForm::PerInterval),
+    for (counter, form, warned) in [
+        ("        counter: true\n", QueryForm::Counter, false),
+        ("        counter: false\n", QueryForm::PerInterval, false),
+        ("", QueryForm::PerInterval, true),
     ] {
         let c = load_str("web.yaml", &doc(counter)).unwrap_or_else(|p| panic!("{}", render(&p)));
         let Sli::Ratio { form: got, .. } = &slo(&c, "web").sli else {
             panic!("a ratio SLI expected")
         };
         assert_eq!(*got, form, "{counter:?}");
+        assert_eq!(
+            c.warnings.len(),
+            usize::from(warned),
+            "{counter:?}: {}",
+            render(&c.warnings)
+        );
     }
+    // In Sloth's windowed form the flag changes nothing, and its absence is not worth a warning.
+    let sloth_form = doc("")
+        .replace("sum(ok)", "sum(rate(ok[{{.window}}]))")
+        .replace("sum(all)", "sum(rate(all[{{.window}}]))");
+    let c = load_str("web.yaml", &sloth_form).unwrap_or_else(|p| panic!("{}", render(&p)));
+    assert!(c.warnings.is_empty(), "{}", render(&c.warnings));
 }
 
 #[test]
