@@ -25,7 +25,8 @@ pub use policy::{AlertPolicy, AlertTier, AlertWindows, BudgetWindow, BurnConditi
 pub use rules::{RuleStep, RulesSpec, SlothSpec};
 pub use sli::{Counts, SliData, SliceTally, window_end};
 pub use slo::{
-    BudgetingMethod, Objective, PromQuery, RatioQueries, Sli, Slo, SourceRef, is_label_name,
+    Bound, BoundError, BudgetingMethod, Comparison, Objective, PromQuery, QueryForm, RatioQueries,
+    Sli, Slo, SourceRef, is_label_name,
 };
 pub use time::{Span, SpanError, Timestamp};
 pub use window::{CalendarUnit, Period, Window};

@@ -6,7 +6,8 @@
 //!   state is kept and an increase across the gap counts the difference.
 //! - A value below the last one is a counter reset: the increase is the new value.
 //! - The first sample of a counter is its baseline and adds nothing; a gauge sample always
-//!   adds its value (`sum_over_time`) or 1 (`count_over_time`).
+//!   adds its value (`sum_over_time`), 1 (`count_over_time`), or 1 when it meets a threshold
+//!   metric's bound.
 
 use headroom_core::{Span, Timestamp};
 
@@ -111,6 +112,7 @@ impl Reading {
         match self {
             Reading::SampleSum => Some(value),
             Reading::SampleCount => Some(1.0),
+            Reading::SampleMeets(bound) => Some(if bound.met_by(value) { 1.0 } else { 0.0 }),
             Reading::Increase => match previous {
                 None => None,
                 // A drop is a counter reset: the counter restarted from 0 and is now at `value`.
@@ -160,6 +162,28 @@ mod tests {
                 Step::Counted(3.0),
                 Step::Counted(0.0),
             ]
+        );
+    }
+
+    #[test]
+    fn threshold_readings_count_the_samples_meeting_the_bound() {
+        use headroom_core::{Bound, Comparison};
+        let lt = Reading::SampleMeets(Bound::new(Comparison::Lt, 500.0).unwrap());
+        let gte = Reading::SampleMeets(Bound::new(Comparison::Gte, 500.0).unwrap());
+        let samples = [(1, 120.0), (2, 500.0), (3, f64::NAN), (4, 499.9), (4, 1.0)];
+        assert_eq!(
+            run(lt, &samples),
+            [
+                Step::Counted(1.0),
+                Step::Counted(0.0),
+                Step::NotASample,
+                Step::Counted(1.0),
+                Step::Retry
+            ]
+        );
+        assert_eq!(
+            run(gte, &samples[..2]),
+            [Step::Counted(0.0), Step::Counted(1.0)]
         );
     }
 

@@ -2,7 +2,11 @@
 //! Prometheus samples (remote_write or scraped) routed into per-SLO good/total increments.
 //!
 //! Owns: [`query`] (PromQL → [`NativePlan`], or [`Unsupported`] naming the construct),
-//! [`counter`] (per-series `increase()` state), [`route`] ([`Router`]: samples → [`Event`]s).
+//! [`counter`] (per-series `increase()` state), [`route`] ([`Router`]: samples → [`Event`]s),
+//! and [`windowed`] (an SLI's queries as PromQL over one window, for the engines that run
+//! PromQL themselves: generated rules and backends).
+//!
+//! Module order: `query`, then `counter` and `windowed` (which use it), then `route`.
 //!
 //! Pure: no IO, no async, no clock; time is passed in (`drain(now)`).
 //!
@@ -21,6 +25,7 @@
 pub mod counter;
 pub mod query;
 pub mod route;
+pub mod windowed;
 
 pub use counter::{Limits, SeriesState, Step};
 pub use query::{

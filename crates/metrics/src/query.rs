@@ -4,10 +4,16 @@
 //!
 //! Only shapes whose meaning is "add up these series' increases" are planned; anything else is
 //! [`Unsupported`] with the construct named, so the SLO can be pointed at an external backend.
+//!
+//! A series read without a range (`sum(http_requests{…})`) means what the SLI's [`QueryForm`]
+//! says: refused in Sloth's windowed form, a counter's increase for OpenSLO `counter: true`, the
+//! sum of its samples for `counter: false`. An OpenSLO `thresholdMetric` reads one series
+//! selector, each sample an event. A raw ratio read without a range (`ratio{…}`, or
+//! `1 - ratio{…}` for a success ratio) is one event per sample, good by the sample's success.
 
 use std::fmt;
 
-use headroom_core::{RatioQueries, Sli};
+use headroom_core::{Bound, PromQuery, QueryForm, RatioQueries, Sli};
 use promql_parser::label::{MatchOp as PromMatchOp, Matcher};
 use promql_parser::parser::{self, Expr, LabelModifier, VectorSelector};
 use regex::Regex;
@@ -114,21 +120,16 @@ pub fn label_value<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a
 /// What a term reads from each selected series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reading {
-    /// A counter's increase (`rate()`, `increase()`): resets and staleness handled as Prometheus does.
+    /// A counter's increase (`rate()`, `increase()`, an OpenSLO counter): resets and staleness
+    /// handled as Prometheus does.
     Increase,
-    /// Every gauge sample adds its value (`sum_over_time()`).
+    /// Every gauge sample adds its value (`sum_over_time()`, an OpenSLO per-interval count).
     SampleSum,
     /// Every gauge sample adds 1 (`count_over_time()`).
     SampleCount,
-}
-
-impl Reading {
-    pub const ALL: [Reading; 3] = [Reading::Increase, Reading::SampleSum, Reading::SampleCount];
-
-    /// A dense index, for per-reading arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
+    /// Every gauge sample adds 1 when it meets the bound (an OpenSLO threshold metric's good
+    /// values).
+    SampleMeets(Bound),
 }
 
 /// `coef × reading(selector)`, summed over every selected series.
@@ -172,7 +173,7 @@ pub struct NativePlan {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{query} query: {message}")]
 pub struct Unsupported {
-    /// Which query of the SLI: "good", "total", "bad" or "error_ratio".
+    /// Which query of the SLI: "good", "total", "bad", "error_ratio" or "threshold".
     pub query: &'static str,
     /// The construct, as written in PromQL (`subquery`, `histogram_share()`, `or`, …).
     pub construct: String,
@@ -214,16 +215,20 @@ impl Reject {
 /// The native plan of an SLI, or `Ok(None)` for an SLI without queries (events, probes).
 /// `grouping` are the SLO's grouping labels: each must survive every term's aggregation.
 pub fn plan(sli: &Sli, grouping: &[String]) -> Result<Option<NativePlan>, Unsupported> {
+    let form = match sli {
+        Sli::Ratio { form, .. } => *form,
+        _ => QueryForm::Windowed,
+    };
     let mut used = Vec::new();
     let mut count = |query: &'static str, text: &str| -> Result<CountExpr, Unsupported> {
-        let (expr, functions) = walk_query(query, text, grouping)?;
+        let (expr, functions) = walk_query(query, text, grouping, form)?;
         used.extend(functions.into_iter().map(|f| (query, f)));
         Ok(expr)
     };
     let plan = match sli {
         // Pushed events and headroom's own probes have no queries to plan.
         Sli::Events | Sli::Probe { .. } => return Ok(None),
-        Sli::Ratio { queries } => match queries {
+        Sli::Ratio { queries, .. } => match queries {
             RatioQueries::GoodTotal { good, total } => NativePlan {
                 good: count("good", &good.0)?,
                 total: count("total", &total.0)?,
@@ -249,6 +254,7 @@ pub fn plan(sli: &Sli, grouping: &[String]) -> Result<Option<NativePlan>, Unsupp
             good: count("good", &good.0)?,
             total: count("total", &total.0)?,
         },
+        Sli::ThresholdMetric { query, good_when } => threshold_metric(query, *good_when)?,
         Sli::RawErrorRatio { error_ratio } => {
             let (plan, functions) = raw_ratio(&error_ratio.0, grouping)?;
             used.extend(functions.into_iter().map(|f| ("error_ratio", f)));
@@ -259,13 +265,15 @@ pub fn plan(sli: &Sli, grouping: &[String]) -> Result<Option<NativePlan>, Unsupp
     Ok(Some(plan))
 }
 
-/// Parses one counting query (`query` names it in errors) into a linear combination of terms.
+/// Parses one counting query (`query` names it in errors) written in `form` into a linear
+/// combination of terms.
 pub fn count_query(
     query: &'static str,
     text: &str,
     grouping: &[String],
+    form: QueryForm,
 ) -> Result<CountExpr, Unsupported> {
-    let (expr, functions) = walk_query(query, text, grouping)?;
+    let (expr, functions) = walk_query(query, text, grouping, form)?;
     check_one_scale(
         &functions
             .into_iter()
@@ -279,15 +287,16 @@ fn walk_query(
     query: &'static str,
     text: &str,
     grouping: &[String],
+    form: QueryForm,
 ) -> Result<(CountExpr, Vec<&'static str>), Unsupported> {
     let expr = parse(text).map_err(|r| r.into_unsupported(query))?;
-    let mut w = Walk::new(grouping);
+    let mut w = Walk::new(grouping, form);
     let count = linear(&expr, &mut w).map_err(|r| r.into_unsupported(query))?;
     Ok((count, w.functions))
 }
 
 fn parse(text: &str) -> Result<Expr, Reject> {
-    let text = substitute_window(text);
+    let text = substitute_window(text, WINDOW_STANDIN);
     parser::parse(&text).map_err(|e| {
         // A function of another dialect (MetricsQL's `histogram_share`, say) is worth naming.
         let unknown = e
@@ -304,8 +313,8 @@ fn parse(text: &str) -> Result<Expr, Reject> {
     })
 }
 
-/// Replaces `{{.window}}` (with or without inner spaces) by a valid duration.
-fn substitute_window(text: &str) -> String {
+/// Replaces `{{.window}}` (with or without inner spaces) by `window`.
+pub(crate) fn substitute_window(text: &str, window: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -313,7 +322,7 @@ fn substitute_window(text: &str) -> String {
         let after = &rest[start + 2..];
         match after.find("}}") {
             Some(end) if after[..end].trim() == ".window" => {
-                out.push_str(WINDOW_STANDIN);
+                out.push_str(window);
                 rest = &after[end + 2..];
             }
             _ => {
@@ -326,53 +335,103 @@ fn substitute_window(text: &str) -> String {
     out
 }
 
-/// `A / B` → bad = A, total = B; `1 - (G / T)` → good = G, total = T.
+/// `A / B` → bad = A, total = B; `1 - (G / T)` → good = G, total = T; each `1 - …` turns an
+/// error ratio into a success ratio and back, so OpenSLO's `rawType: success` (written
+/// `1 - (query)`) reads the same shapes. A series read without a range is a ratio gauge: each
+/// sample is one event, good by its success ratio.
 fn raw_ratio(
     text: &str,
     grouping: &[String],
 ) -> Result<(NativePlan, Vec<&'static str>), Unsupported> {
     const Q: &str = "error_ratio";
     let expr = parse(text).map_err(|r| r.into_unsupported(Q))?;
-    let mut w = Walk::new(grouping);
-    let mut count = |e| linear(e, &mut w).map_err(|r| r.into_unsupported(Q));
-    let not_a_ratio = || {
-        reject(
-            "an error ratio that is not `A / B` or `1 - (G / T)`",
-            "only a quotient of two counts, or one minus it, says which counts are bad and total",
-        )
-        .into_unsupported(Q)
-    };
-    let expr = strip_parens(&expr);
-    match expr {
+    let mut w = Walk::new(grouping, QueryForm::Windowed);
+    let plan = ratio_of(&expr, false, &mut w).map_err(|r| r.into_unsupported(Q))?;
+    Ok((plan, w.functions))
+}
+
+/// The plan of a ratio expression: an error ratio, or a success ratio when `success`.
+fn ratio_of<'a>(e: &'a Expr, success: bool, w: &mut Walk<'a, '_>) -> Result<NativePlan, Reject> {
+    // (numerator, denominator) of the ratio as written.
+    let (num, den) = match strip_parens(e) {
         Expr::Binary(b) if b.op.to_string() == "/" && b.modifier.is_none() => {
-            let bad = count(&b.lhs)?;
-            let total = count(&b.rhs)?;
-            let plan = NativePlan {
-                good: total.clone().plus(bad, -1.0),
-                total,
-            };
-            Ok((plan, w.functions))
+            (linear(&b.lhs, w)?, linear(&b.rhs, w)?)
         }
         Expr::Binary(b)
             if b.op.to_string() == "-" && b.modifier.is_none() && constant(&b.lhs) == Some(1.0) =>
         {
-            match strip_parens(&b.rhs) {
-                Expr::Binary(q) if q.op.to_string() == "/" && q.modifier.is_none() => {
-                    let plan = NativePlan {
-                        good: count(&q.lhs)?,
-                        total: count(&q.rhs)?,
-                    };
-                    Ok((plan, w.functions))
-                }
-                _ => Err(not_a_ratio()),
-            }
+            return ratio_of(&b.rhs, !success, w);
         }
-        _ => match count(expr) {
+        Expr::VectorSelector(vs) => {
+            let selector = selector(vs)?;
+            check_grouping(&w.aggs, w.grouping)?;
+            let term = |reading| CountExpr {
+                terms: vec![Term {
+                    coef: 1.0,
+                    selector: selector.clone(),
+                    reading,
+                }],
+            };
+            (term(Reading::SampleSum), term(Reading::SampleCount))
+        }
+        other => {
             // A construct inside says more than "not a ratio" does.
-            Err(u) => Err(u),
-            Ok(_) => Err(not_a_ratio()),
-        },
-    }
+            linear(other, w)?;
+            return Err(reject(
+                "an error ratio that is not `A / B` or `1 - (G / T)`",
+                "only a quotient of two counts, or one minus it, says which counts are bad and \
+                 total",
+            ));
+        }
+    };
+    Ok(if success {
+        NativePlan {
+            good: num,
+            total: den,
+        }
+    } else {
+        NativePlan {
+            good: den.clone().plus(num, -1.0),
+            total: den,
+        }
+    })
+}
+
+/// An OpenSLO threshold metric: one series selector whose every sample is an event, good when
+/// it meets the bound. The objective compares single values, so nothing that combines series at
+/// an instant (an aggregation) or values over time (a function) is read natively.
+fn threshold_metric(query: &PromQuery, good_when: Bound) -> Result<NativePlan, Unsupported> {
+    const Q: &str = "threshold";
+    let expr = parse(&query.0).map_err(|r| r.into_unsupported(Q))?;
+    let refuse = |construct: String| {
+        reject(
+            construct,
+            "a threshold metric is compared value by value: natively that is the samples of \
+             one series selector",
+        )
+        .into_unsupported(Q)
+    };
+    let vs = match strip_parens(&expr) {
+        Expr::VectorSelector(vs) => vs,
+        Expr::Aggregate(a) => return Err(refuse(format!("`{}` of a threshold metric", a.op))),
+        Expr::Call(c) => return Err(refuse(format!("`{}()`", c.func.name))),
+        Expr::Subquery(_) => return Err(subquery().into_unsupported(Q)),
+        Expr::Binary(b) => return Err(refuse(format!("operator `{}`", b.op))),
+        _ => return Err(refuse("an expression that is not a series selector".into())),
+    };
+    let selector = selector(vs).map_err(|r| r.into_unsupported(Q))?;
+    // No aggregation encloses the selector, so every grouping label comes through.
+    let term = |reading| CountExpr {
+        terms: vec![Term {
+            coef: 1.0,
+            selector: selector.clone(),
+            reading,
+        }],
+    };
+    Ok(NativePlan {
+        good: term(Reading::SampleMeets(good_when)),
+        total: term(Reading::SampleCount),
+    })
 }
 
 fn strip_parens(mut e: &Expr) -> &Expr {
@@ -410,16 +469,25 @@ struct Walk<'a, 'g> {
     /// The aggregations enclosing the current node, outermost first.
     aggs: Vec<Aggregation<'a>>,
     grouping: &'g [String],
-    /// The counting functions used, for the one-scale check.
+    /// What a series read without a range means.
+    form: QueryForm,
+    /// The counting constructs used, as messages name them, for the one-scale check.
     functions: Vec<&'static str>,
 }
 
 impl<'g> Walk<'_, 'g> {
-    fn new(grouping: &'g [String]) -> Self {
+    fn new(grouping: &'g [String], form: QueryForm) -> Self {
         Walk {
             aggs: Vec::new(),
             grouping,
+            form,
             functions: Vec::new(),
+        }
+    }
+
+    fn used(&mut self, function: &'static str) {
+        if !self.functions.contains(&function) {
+            self.functions.push(function);
         }
     }
 }
@@ -520,9 +588,12 @@ fn linear<'a>(e: &'a Expr, w: &mut Walk<'a, '_>) -> Result<CountExpr, Reject> {
                 Expr::MatrixSelector(m) => {
                     let selector = selector(&m.vs)?;
                     check_grouping(&w.aggs, w.grouping)?;
-                    if !w.functions.contains(&name) {
-                        w.functions.push(name);
-                    }
+                    w.used(match reading {
+                        Reading::Increase if name == "rate" => RATE,
+                        Reading::Increase => "`increase()`",
+                        Reading::SampleSum => "`sum_over_time()`",
+                        _ => "`count_over_time()`",
+                    });
                     Ok(CountExpr {
                         terms: vec![Term {
                             coef: 1.0,
@@ -539,10 +610,32 @@ fn linear<'a>(e: &'a Expr, w: &mut Walk<'a, '_>) -> Result<CountExpr, Reject> {
             }
         }
         Expr::Subquery(_) => Err(subquery()),
-        Expr::VectorSelector(_) => Err(reject(
-            "instant selector without a range",
-            "a counter's current value is not the events of a window; write `rate(sel[{{.window}}])`",
-        )),
+        Expr::VectorSelector(vs) => {
+            let (reading, construct) = match w.form {
+                QueryForm::Windowed => {
+                    return Err(reject(
+                        "instant selector without a range",
+                        "a counter's current value is not the events of a window; write \
+                         `rate(sel[{{.window}}])`",
+                    ));
+                }
+                QueryForm::Counter => (Reading::Increase, "a counter read without a range"),
+                QueryForm::PerInterval => (
+                    Reading::SampleSum,
+                    "a per-interval count read without a range",
+                ),
+            };
+            let selector = selector(vs)?;
+            check_grouping(&w.aggs, w.grouping)?;
+            w.used(construct);
+            Ok(CountExpr {
+                terms: vec![Term {
+                    coef: 1.0,
+                    selector,
+                    reading,
+                }],
+            })
+        }
         Expr::MatrixSelector(_) => Err(reject(
             "range selector outside a function",
             "wrap it in rate() or increase()",
@@ -638,14 +731,16 @@ fn matcher(m: &Matcher) -> Result<LabelMatcher, Reject> {
         .map_err(|e| reject(format!("regex `{}`", m.value), e.to_string()))
 }
 
-/// `rate()` is per second while `increase()` and the `_over_time` sums are per window: mixed in
-/// one SLO, their ratio would depend on the window length.
+const RATE: &str = "`rate()`";
+
+/// `rate()` is per second while `increase()`, the `_over_time` sums and series read without a
+/// range are per window: mixed in one SLO, their ratio would depend on the window length.
 fn check_one_scale(used: &[(&'static str, &'static str)]) -> Result<(), Unsupported> {
-    let rate = used.iter().find(|(_, f)| *f == "rate");
-    let other = used.iter().find(|(_, f)| *f != "rate");
+    let rate = used.iter().find(|(_, f)| *f == RATE);
+    let other = used.iter().find(|(_, f)| *f != RATE);
     match (rate, other) {
         (Some((_, _)), Some((query, f))) => Err(reject(
-            format!("`rate()` mixed with `{f}()`"),
+            format!("`rate()` mixed with {f}"),
             "rate() is per second and the others per window, so their ratio depends on the window",
         )
         .into_unsupported(query)),

@@ -7,10 +7,17 @@
 //! it, which each loader sets), and its `rules.steps` build the groups in order, as Sloth's SLO
 //! plugin chain does: the default steps, then any plugin that reshapes them (a denominator
 //! correction, info labels, intervals, removed labels). A group left without rules is not written.
+//!
+//! Each window's SLI is the SLI's queries over that window ([`headroom_metrics::windowed`]):
+//! Sloth's `{{.window}}` replaced, OpenSLO counters and per-interval counts wrapped in
+//! `increase(sel[window])` and `sum_over_time(sel[window])`, a threshold metric's values counted
+//! in subqueries; a raw query Sloth itself sees (an SLI plugin's, OpenSLO v1alpha's) is written
+//! as Sloth writes it.
 
 use std::collections::BTreeMap;
 
 use headroom_core::{AlertPolicy, AlertWindows, PromQuery, RatioQueries, RuleStep, Sli, Slo, Span};
+use headroom_metrics::windowed::{query_over_window, threshold_queries};
 
 mod yaml;
 
@@ -513,17 +520,26 @@ fn sli_expr(slo: &Slo, window: &str) -> Result<String, GenerateError> {
         return Ok(format!("({})", q(raw)));
     }
     Ok(match &slo.sli {
-        Sli::Ratio { queries } => match queries {
-            RatioQueries::BadTotal { bad, total } => format!("({})\n/\n({})\n", q(bad), q(total)),
-            RatioQueries::GoodTotal { good, total } => {
-                format!("1 - (\n({})\n/\n({})\n)\n", q(good), q(total))
+        Sli::Ratio { queries, form } => {
+            let q = |s: &PromQuery| query_over_window(s, *form, window);
+            match queries {
+                RatioQueries::BadTotal { bad, total } => {
+                    format!("({})\n/\n({})\n", q(bad), q(total))
+                }
+                RatioQueries::GoodTotal { good, total } => {
+                    format!("1 - (\n({})\n/\n({})\n)\n", q(good), q(total))
+                }
+                RatioQueries::GoodBad { good, bad } => {
+                    format!("({})\n/\n(({})\n+\n({}))\n", q(bad), q(good), q(bad))
+                }
             }
-            RatioQueries::GoodBad { good, bad } => {
-                format!("({})\n/\n(({})\n+\n({}))\n", q(bad), q(good), q(bad))
-            }
-        },
+        }
         Sli::Threshold { good, total, .. } => {
             format!("1 - (\n({})\n/\n({})\n)\n", q(good), q(total))
+        }
+        Sli::ThresholdMetric { query, good_when } => {
+            let (good, total) = threshold_queries(query, *good_when);
+            format!("1 - (\n({})\n/\n({})\n)\n", q(&good), q(&total))
         }
         Sli::RawErrorRatio { error_ratio } => format!("({})", q(error_ratio)),
         Sli::Events | Sli::Probe { .. } => {

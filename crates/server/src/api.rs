@@ -34,7 +34,7 @@ fn indicator(sli: &Sli) -> wire::Indicator {
     use wire::RatioQueries as W;
     match sli {
         Sli::Events => wire::Indicator::Events {},
-        Sli::Ratio { queries } => wire::Indicator::Ratio {
+        Sli::Ratio { queries, .. } => wire::Indicator::Ratio {
             queries: match queries {
                 RatioQueries::GoodTotal { good, total } => W::GoodTotal {
                     good: good.0.clone(),
@@ -59,6 +59,16 @@ fn indicator(sli: &Sli) -> wire::Indicator {
             total: total.0.clone(),
             threshold: *threshold,
         },
+        // Shown as the counts a PromQL engine takes over `{{.window}}`: the values of the window
+        // meeting the bound, of all its values.
+        Sli::ThresholdMetric { query, good_when } => {
+            let (good, total) = headroom_metrics::windowed::threshold_queries(query, *good_when);
+            wire::Indicator::Threshold {
+                good: good.0,
+                total: total.0,
+                threshold: Some(good_when.value()),
+            }
+        }
         Sli::RawErrorRatio { error_ratio } => wire::Indicator::RawErrorRatio {
             error_ratio: error_ratio.0.clone(),
         },

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use headroom_core::{
     AlertPolicy, AlertTier, AlertWindows, BudgetingMethod, BurnCondition, NoDataRule, Objective,
-    PromQuery, RatioQueries, RulesSpec, Sli, Slo, Span, Window,
+    PromQuery, QueryForm, RatioQueries, RulesSpec, Sli, Slo, Span, Window,
 };
 
 use crate::Service;
@@ -458,7 +458,10 @@ fn sli_kind(cx: &mut Cx, key: &Node, body: &Node) -> Option<Sli> {
                     return None;
                 }
             };
-            Some(Sli::Ratio { queries })
+            Some(Sli::Ratio {
+                queries,
+                form: QueryForm::Windowed,
+            })
         }
         "threshold" => {
             let t = fields(cx, body, "threshold", &["good", "total", "threshold"])?;

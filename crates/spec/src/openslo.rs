@@ -10,9 +10,18 @@
 //! - In generated rules each objective is named as Sloth names it: `sloth_id`
 //!   `<service>-<name>-<index>`, `sloth_slo` `<name>-<index>`, `sloth_service` the SLO's
 //!   `service`, the index counting from 0 (so the first objective's `sloth_id` ends in `-0`).
-//! - A `thresholdMetric` counts samples of the metric over the window: good samples are those
-//!   meeting the objective's `op` and `value`, e.g. `lt 500` for latency.
-//! - `raw` with `rawType: success` is turned into an error ratio as `1 - (query)`.
+//! - A `ratioMetric`'s `counter` says what its queries' values are. `counter: true`: running
+//!   totals of events (`sum(http_requests{…})`), so an interval's events are their increase,
+//!   resets included, as `increase()` counts them. `counter: false`, or no `counter` (the OpenSLO
+//!   SDK reads it so; a warning, since OpenSLO requires the field, unless every query is in
+//!   Sloth's windowed form): each sample is the number of events in its own interval, from the
+//!   series' previous sample to it, so an interval's events are the sum of its samples. Range
+//!   functions in a query (`rate(x[{{.window}}])`) count over their own range either way.
+//! - A `thresholdMetric` has no `counter`: every value of the metric is an event, good when it
+//!   meets the objective's `op` and `value`, e.g. `lt 500` for latency.
+//! - `raw` with `rawType: success` is turned into an error ratio as `1 - (query)`; `counter` has
+//!   no effect on it (the spec says so): a raw ratio read without a range is one event per
+//!   sample.
 //! - Calendar windows align to the calendar unit in `timeZone`; `startTime` is checked, not used.
 //!   A calendar `duration` of `1m` is read as one month, with a warning (minutes cannot be a
 //!   calendar period; the OpenSLO spec's own timeslices example writes `1m` for a month).
@@ -27,8 +36,8 @@
 use std::collections::BTreeMap;
 
 use headroom_core::{
-    AlertPolicy, AlertTier, BudgetingMethod, BurnCondition, CalendarUnit, PromQuery, RatioQueries,
-    RuleStep, RulesSpec, Sli, Slo, SlothSpec, Span, Window,
+    AlertPolicy, AlertTier, Bound, BudgetingMethod, BurnCondition, CalendarUnit, Comparison,
+    PromQuery, QueryForm, RatioQueries, RuleStep, RulesSpec, Sli, Slo, SlothSpec, Span, Window,
 };
 
 use crate::Service;
@@ -37,8 +46,8 @@ use crate::read::{
     At, Cx, Fields, did_you_mean, fields, list, number, open, string, unknown_field,
 };
 use crate::rules::{
-    check_label_name, check_name, check_windowed_query, objective_percent, objective_ratio,
-    slice_target, time_zone,
+    check_label_name, check_name, check_windowed_query, has_window_placeholder, objective_percent,
+    objective_ratio, slice_target, time_zone,
 };
 use crate::yaml::{Node, Pos, Value};
 
@@ -82,6 +91,8 @@ enum Indicator {
         good: Option<Metric>,
         bad: Option<Metric>,
         total: Option<Metric>,
+        /// `counter`, if given.
+        counter: Option<bool>,
     },
     Raw {
         metric: Metric,
@@ -277,7 +288,7 @@ fn sli_spec(cx: &mut Cx, node: &Node) -> Option<Indicator> {
     )?;
     f.str(cx, "description");
     match (f.val("thresholdMetric"), f.val("ratioMetric")) {
-        (Some(t), None) => metric(cx, t, "thresholdMetric").map(Indicator::Threshold),
+        (Some(t), None) => threshold_metric(cx, t).map(Indicator::Threshold),
         (None, Some(r)) => ratio_metric(cx, r),
         (Some(_), Some(r)) => {
             cx.err(
@@ -300,7 +311,7 @@ fn ratio_metric(cx: &mut Cx, node: &Node) -> Option<Indicator> {
         "ratioMetric",
         &["counter", "good", "bad", "total", "rawType", "raw"],
     )?;
-    f.bool(cx, "counter");
+    let counter = f.bool(cx, "counter");
     if let Some(raw) = f.val("raw") {
         for other in ["good", "bad", "total"] {
             if let Some(n) = f.val(other) {
@@ -337,6 +348,21 @@ fn ratio_metric(cx: &mut Cx, node: &Node) -> Option<Indicator> {
     let good = f.val("good").and_then(|n| metric(cx, n, "good"));
     let bad = f.val("bad").and_then(|n| metric(cx, n, "bad"));
     let total = f.val("total").and_then(|n| metric(cx, n, "total"));
+    // OpenSLO requires `counter`; without it, a query of instant values is read as the SDK
+    // reads it, per-interval counts, which misreads running totals: worth a warning. A query in
+    // Sloth's windowed form counts over its window either way.
+    let instant = [&good, &bad, &total].into_iter().flatten().any(|m| {
+        m.query
+            .as_ref()
+            .is_some_and(|q| !has_window_placeholder(&q.v))
+    });
+    if counter.is_none() && instant {
+        cx.warn(
+            f.pos,
+            "ratioMetric has no counter (OpenSLO requires it): its values are read as counts per \
+             interval, as with counter: false; write counter: true if they are running totals",
+        );
+    }
     let count = [f.val("good"), f.val("bad"), f.val("total")]
         .iter()
         .filter(|n| n.is_some())
@@ -353,12 +379,36 @@ fn ratio_metric(cx: &mut Cx, node: &Node) -> Option<Indicator> {
         good,
         bad,
         total,
+        counter,
     })
+}
+
+/// `thresholdMetric: {metricSource}`. The spec gives it no `counter`: its values are compared
+/// one by one, so a counter flag there is a mistake worth naming.
+fn threshold_metric(cx: &mut Cx, node: &Node) -> Option<Metric> {
+    const ALLOWED: &[&str] = &["metricSource"];
+    let f = open(cx, node, "thresholdMetric")?;
+    for (k, _) in f.entries() {
+        match k.scalar_text().unwrap_or_default() {
+            "metricSource" => {}
+            "counter" => cx.err(
+                k.pos,
+                "counter belongs to ratioMetric: a thresholdMetric compares each value of its \
+                 metric with the objective's op and value, so it has no counter to read",
+            ),
+            other => cx.err(k.pos, unknown_field(other, "thresholdMetric", ALLOWED)),
+        }
+    }
+    metric_source(cx, &f)
 }
 
 /// `{metricSource: {metricSourceRef, type, spec}}`; the query is `spec.query` or `spec.promql`.
 fn metric(cx: &mut Cx, node: &Node, what: &'static str) -> Option<Metric> {
     let f = fields(cx, node, what, &["metricSource"])?;
+    metric_source(cx, &f)
+}
+
+fn metric_source(cx: &mut Cx, f: &Fields) -> Option<Metric> {
     let ms = f.req(cx, "metricSource")?;
     let m = fields(cx, ms, "metricSource", &["metricSourceRef", "type", "spec"])?;
     m.str(cx, "metricSourceRef");
@@ -813,6 +863,7 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
             good,
             bad,
             total,
+            counter,
         } => {
             let q = |cx: &mut Cx, m: &Option<Metric>| m.as_ref().and_then(|m| query(cx, m));
             let (g, b, t) = (q(cx, good), q(cx, bad), q(cx, total));
@@ -828,7 +879,12 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
                     return None;
                 }
             };
-            Some(Sli::Ratio { queries })
+            let form = if *counter == Some(true) {
+                QueryForm::Counter
+            } else {
+                QueryForm::PerInterval
+            };
+            Some(Sli::Ratio { queries, form })
         }
         Indicator::Raw { metric, success } => {
             let q = query(cx, metric)?;
@@ -850,11 +906,11 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
                 );
                 return None;
             };
-            let cmp = match op.v.as_str() {
-                "lt" => "<",
-                "lte" => "<=",
-                "gt" => ">",
-                "gte" => ">=",
+            let op = match op.v.as_str() {
+                "lt" => Comparison::Lt,
+                "lte" => Comparison::Lte,
+                "gt" => Comparison::Gt,
+                "gte" => Comparison::Gte,
                 other => {
                     cx.err(
                         op.pos,
@@ -863,16 +919,17 @@ fn to_sli(cx: &mut Cx, ind: &Indicator, objective: &Fields) -> Option<Sli> {
                     return None;
                 }
             };
-            // Each sample of the metric is an event; it is good when it meets the objective.
-            let q = q.0.trim();
-            let v = value.v;
-            Some(Sli::Threshold {
-                good: PromQuery(format!(
-                    "sum(sum_over_time((({q}) {cmp} bool {v})[{{{{.window}}}}:]))"
-                )),
-                total: PromQuery(format!("sum(count_over_time(({q})[{{{{.window}}}}:]))")),
-                threshold: Some(v),
-            })
+            // Each value of the metric is an event; it is good when it meets the objective.
+            match Bound::new(op, value.v) {
+                Ok(good_when) => Some(Sli::ThresholdMetric {
+                    query: PromQuery(q.0.trim().to_string()),
+                    good_when,
+                }),
+                Err(e) => {
+                    cx.err(value.pos, e.to_string());
+                    None
+                }
+            }
         }
     }
 }
@@ -1301,6 +1358,7 @@ fn ratio_metrics_v1alpha(cx: &mut Cx, node: &Node) -> Option<(Sli, PromQuery)> {
     ));
     let sli = Sli::Ratio {
         queries: RatioQueries::GoodTotal { good, total },
+        form: QueryForm::Windowed,
     };
     Some((sli, raw))
 }

@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 
 use headroom_core::{
-    AlertPolicy, AlertWindows, PromQuery, RatioQueries, RuleStep, RulesSpec, Sli, Slo, SlothSpec,
-    Window,
+    AlertPolicy, AlertWindows, PromQuery, QueryForm, RatioQueries, RuleStep, RulesSpec, Sli, Slo,
+    SlothSpec, Window,
 };
 
 use crate::alerts::{CAMEL, Defaults, read_windows};
@@ -280,6 +280,7 @@ fn sli(
                     bad: PromQuery(bad.v),
                     total: PromQuery(total.v),
                 },
+                form: QueryForm::Windowed,
             };
             Some((sli, None))
         }
@@ -817,6 +818,7 @@ fn getting_started_availability(
             bad: PromQuery(bad),
             total: PromQuery(total),
         },
+        form: QueryForm::Windowed,
     };
     Some((sli, Some(raw)))
 }

@@ -1,7 +1,8 @@
 //! headroom beside a real Prometheus (Debian's 2.42, installed by .ci/run): Prometheus scrapes a
 //! test target and remote-writes to headroom while headroom scrapes the same target itself. Both
 //! routes must count what Prometheus's `increase()` counts over the same range, within 1%, across
-//! a counter reset.
+//! a counter reset, for Sloth's `rate()` queries and for OpenSLO's `counter: true` queries of the
+//! bare counters alike.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -167,6 +168,18 @@ fn start_prometheus(dir: &Path, config: &str, addr: SocketAddr) -> Running {
     running
 }
 
+/// An OpenSLO SLO of `job`'s requests, `counter: true` over the bare counters, as a YAML document
+/// of its own after the native one.
+fn openslo_counter(name: &str, job: &str) -> String {
+    format!(
+        "---\napiVersion: openslo/v1\nkind: SLO\nmetadata: {{name: {name}}}\nspec:\n  service: test\n  \
+         indicator:\n    metadata: {{name: {name}-requests}}\n    spec:\n      ratioMetric:\n        \
+         counter: true\n        good: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(test_requests_total{{job=\"{job}\",code!~\"5..\"}})'}}}}}}\n        \
+         total: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(test_requests_total{{job=\"{job}\"}})'}}}}}}\n  \
+         timeWindow: [{{duration: 1d, isRolling: true}}]\n  budgetingMethod: Occurrences\n  objectives: [{{target: 0.99}}]\n"
+    )
+}
+
 /// Good and total events headroom holds for an SLO over its whole window.
 fn headroom_counts(addr: SocketAddr, slo: &str) -> (f64, f64) {
     let (status, body) = http(addr, &format!("/api/v1/slos/{slo}"));
@@ -192,9 +205,11 @@ fn remote_written_and_scraped_counts_equal_prometheus_increase() {
         )
     };
     let config = format!(
-        "anonymous_read: true\nscrape:\n  - job: direct\n    interval: 1s\n    timeout: 1s\n    targets: [\"{target}\"]\nslos:\n{}{}",
+        "anonymous_read: true\nscrape:\n  - job: direct\n    interval: 1s\n    timeout: 1s\n    targets: [\"{target}\"]\nslos:\n{}{}{}{}",
         slo("via-remote-write", "via-prometheus"),
         slo("via-scrape", "direct"),
+        openslo_counter("openslo-via-remote-write", "via-prometheus"),
+        openslo_counter("openslo-via-scrape", "direct"),
     );
     let config_file = tmp.path().join("headroom.yaml");
     std::fs::write(&config_file, config).unwrap();
@@ -259,7 +274,12 @@ fn remote_written_and_scraped_counts_equal_prometheus_increase() {
         "Prometheus's increase(): good {prom_good} of {prom_total}"
     );
 
-    for slo in ["via-remote-write", "via-scrape"] {
+    for slo in [
+        "via-remote-write",
+        "via-scrape",
+        "openslo-via-remote-write",
+        "openslo-via-scrape",
+    ] {
         let mut got = (0.0, 0.0);
         let close = |a: f64, b: f64| (a - b).abs() <= 0.01 * b;
         let agreed = wait_for(Duration::from_secs(20), || {
@@ -308,8 +328,15 @@ fn an_slo_answered_by_a_real_prometheus_backfills_then_follows() {
     // Let Prometheus hold a few complete 10 s steps before headroom starts.
     std::thread::sleep(Duration::from_secs(25));
 
+    // The same SLI twice: in Sloth's `rate()` form, and as OpenSLO's `counter: true` over the
+    // bare counters, which the backend is asked as increases per step.
     let config = format!(
-        "anonymous_read: true\nbackends:\n  - name: prom\n    prometheus: {{url: \"http://{prom}\", timeout: 5s}}\n    interval: 10s\n    delay: 2s\n    default: true\nslos:\n  - name: shop\n    service: shop\n    objective: 99\n    window: 1d\n    sli:\n      ratio:\n        bad: sum(rate(test_requests_total{{code=~\"5..\"}}[{{{{.window}}}}]))\n        total: sum(rate(test_requests_total[{{{{.window}}}}]))\n"
+        "anonymous_read: true\nbackends:\n  - name: prom\n    prometheus: {{url: \"http://{prom}\", timeout: 5s}}\n    interval: 10s\n    delay: 2s\n    default: true\nslos:\n  - name: shop\n    service: shop\n    objective: 99\n    window: 1d\n    sli:\n      ratio:\n        bad: sum(rate(test_requests_total{{code=~\"5..\"}}[{{{{.window}}}}]))\n        total: sum(rate(test_requests_total[{{{{.window}}}}]))\n\
+         ---\napiVersion: openslo/v1\nkind: SLO\nmetadata: {{name: shop-openslo}}\nspec:\n  service: shop\n  \
+         indicator:\n    metadata: {{name: shop-requests}}\n    spec:\n      ratioMetric:\n        counter: true\n        \
+         bad: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(test_requests_total{{code=~\"5..\"}})'}}}}}}\n        \
+         total: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(test_requests_total)'}}}}}}\n  \
+         timeWindow: [{{duration: 1d, isRolling: true}}]\n  budgetingMethod: Occurrences\n  objectives: [{{target: 0.99}}]\n"
     );
     let config_file = tmp.path().join("headroom.yaml");
     std::fs::write(&config_file, config).unwrap();
@@ -341,4 +368,23 @@ fn an_slo_answered_by_a_real_prometheus_backfills_then_follows() {
     // 98% of requests are good; rate() × step counts keep that ratio.
     let ratio = later.0 / later.1;
     assert!((ratio - 0.98).abs() < 0.005, "SLI {ratio} from {later:?}");
+
+    // The OpenSLO counter's steps are the same requests: the same share, and counts of the same
+    // size (an increase per step taken for a rate would be ten times as many).
+    let mut openslo = (0.0, 0.0);
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            openslo = headroom_counts(headroom, "shop-openslo");
+            openslo.1 >= first.1
+        }),
+        "the OpenSLO counter SLO holds {openslo:?}, the rate SLO {first:?}"
+    );
+    let now = headroom_counts(headroom, "shop");
+    println!("backend: OpenSLO counter {openslo:?}, rate form {now:?}");
+    let ratio = openslo.0 / openslo.1;
+    assert!((ratio - 0.98).abs() < 0.005, "SLI {ratio} from {openslo:?}");
+    assert!(
+        openslo.1 <= 2.0 * now.1,
+        "OpenSLO counter {openslo:?} against the rate form's {now:?}"
+    );
 }

@@ -1,8 +1,12 @@
 //! From an SLO's SLI queries to good/total counts per step.
 //!
-//! SLI queries are rates over Sloth's `{{.window}}` placeholder. With the window set to the step
-//! `s`, a range query's value at `t` is the per-second rate over `(t − s, t]`, so the step's
-//! count is that value times `s` in seconds.
+//! SLI queries count over Sloth's `{{.window}}` placeholder, set to the step `s`: a range
+//! query's value at `t` counts `(t − s, t]`. A `rate()` query's value is per second, so the
+//! step's count is that value times `s` in seconds; an `increase()` or `_over_time` query's value
+//! is the count itself ([`headroom_metrics::windowed::scale`]). OpenSLO's counters and
+//! per-interval counts are asked as `increase(sel[s])` and `sum_over_time(sel[s])`, and a
+//! threshold metric as counts of its values in the step
+//! ([`headroom_metrics::windowed`]), so a step counts what headroom would count natively.
 //!
 //! No data is not good data: a step whose total is absent (or NaN) yields no count at all.
 //! The other query of a pair may be absent where the total is not; it then counts as zero,
@@ -14,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use headroom_core::{PromQuery, RatioQueries, Sli, Span, Timestamp};
+use headroom_metrics::windowed::{Scale, query_over_window, scale, threshold_queries};
 
 use super::RangeSeries;
 
@@ -52,25 +57,36 @@ pub fn step_queries(sli: &Sli, step: Span) -> Option<StepQueries> {
     Some(match sli {
         // Pushed to the events API or measured by headroom's own probes: nothing to query.
         Sli::Events | Sli::Probe { .. } => return None,
-        Sli::Ratio { queries } => match queries {
-            RatioQueries::GoodTotal { good, total } => StepQueries::GoodTotal {
-                good: w(good),
-                total: w(total),
-            },
-            RatioQueries::BadTotal { bad, total } => StepQueries::BadTotal {
-                bad: w(bad),
-                total: w(total),
-            },
-            RatioQueries::GoodBad { good, bad } => StepQueries::GoodBad {
-                good: w(good),
-                bad: w(bad),
-            },
-        },
+        Sli::Ratio { queries, form } => {
+            let window = step.to_string();
+            let w = |q: &PromQuery| query_over_window(q, *form, &window);
+            match queries {
+                RatioQueries::GoodTotal { good, total } => StepQueries::GoodTotal {
+                    good: w(good),
+                    total: w(total),
+                },
+                RatioQueries::BadTotal { bad, total } => StepQueries::BadTotal {
+                    bad: w(bad),
+                    total: w(total),
+                },
+                RatioQueries::GoodBad { good, bad } => StepQueries::GoodBad {
+                    good: w(good),
+                    bad: w(bad),
+                },
+            }
+        }
         // The threshold is already in the good query (a bucket's `le`); it is good over total.
         Sli::Threshold { good, total, .. } => StepQueries::GoodTotal {
             good: w(good),
             total: w(total),
         },
+        Sli::ThresholdMetric { query, good_when } => {
+            let (good, total) = threshold_queries(query, *good_when);
+            StepQueries::GoodTotal {
+                good: w(&good),
+                total: w(&total),
+            }
+        }
         Sli::RawErrorRatio { error_ratio } => StepQueries::ErrorRatio {
             error_ratio: w(error_ratio),
         },
@@ -130,7 +146,13 @@ pub fn grouped_step_counts(
     second: &[RangeSeries],
     grouping: &[String],
 ) -> BTreeMap<Vec<(String, String)>, Vec<StepCount>> {
-    let secs = step.as_secs_f64();
+    // What turns each query's value into the step's count.
+    let factor = |q: &str| match scale(q) {
+        Scale::PerSecond => step.as_secs_f64(),
+        Scale::PerWindow => 1.0,
+    };
+    let (first_query, second_query) = queries.queries();
+    let (fa, fb) = (factor(first_query), second_query.map_or(1.0, factor));
     let a = sum_by_group(first, grouping);
     let b = sum_by_group(second, grouping);
     let empty = BTreeMap::new();
@@ -143,8 +165,8 @@ pub fn grouped_step_counts(
             StepQueries::GoodTotal { .. } => b
                 .iter()
                 .map(|(&at, &total)| {
-                    let total = (total * secs).max(0.0);
-                    let good = a.get(&at).map_or(0.0, |g| g * secs);
+                    let total = (total * fb).max(0.0);
+                    let good = a.get(&at).map_or(0.0, |g| g * fa);
                     StepCount {
                         at,
                         good: good.clamp(0.0, total),
@@ -155,8 +177,8 @@ pub fn grouped_step_counts(
             StepQueries::BadTotal { .. } => b
                 .iter()
                 .map(|(&at, &total)| {
-                    let total = (total * secs).max(0.0);
-                    let bad = a.get(&at).map_or(0.0, |x| x * secs);
+                    let total = (total * fb).max(0.0);
+                    let bad = a.get(&at).map_or(0.0, |x| x * fa);
                     StepCount {
                         at,
                         good: (total - bad).clamp(0.0, total),
@@ -169,8 +191,8 @@ pub fn grouped_step_counts(
                 steps
                     .into_iter()
                     .map(|at| {
-                        let good = a.get(&at).map_or(0.0, |g| (g * secs).max(0.0));
-                        let bad = b.get(&at).map_or(0.0, |x| (x * secs).max(0.0));
+                        let good = a.get(&at).map_or(0.0, |g| (g * fa).max(0.0));
+                        let bad = b.get(&at).map_or(0.0, |x| (x * fb).max(0.0));
                         StepCount {
                             at,
                             good,
@@ -223,6 +245,7 @@ fn sum_by_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use headroom_core::{Bound, Comparison, QueryForm};
 
     fn q(s: &str) -> PromQuery {
         PromQuery(s.into())
@@ -257,6 +280,7 @@ mod tests {
                 bad: q("sum(rate(err[{{.window}}]))"),
                 total: q("sum(rate(all[{{.window}}]))"),
             },
+            form: QueryForm::Windowed,
         };
         assert_eq!(
             step_queries(&sli, Span::minutes(90)),
@@ -275,6 +299,63 @@ mod tests {
             step_queries(&threshold, Span::MINUTE),
             Some(StepQueries::GoodTotal { good, .. }) if good == "g[1m]"
         ));
+    }
+
+    #[test]
+    fn openslo_counters_and_thresholds_are_asked_as_counts_of_the_step() {
+        let counter = Sli::Ratio {
+            queries: RatioQueries::GoodTotal {
+                good: q(r#"sum(http_requests{component="web",code=~"2xx|4xx"})"#),
+                total: q(r#"sum(http_requests{component="web"})"#),
+            },
+            form: QueryForm::Counter,
+        };
+        assert_eq!(
+            step_queries(&counter, Span::MINUTE),
+            Some(StepQueries::GoodTotal {
+                good: r#"sum(increase(http_requests{code=~"2xx|4xx",component="web"}[1m]))"#.into(),
+                total: r#"sum(increase(http_requests{component="web"}[1m]))"#.into(),
+            })
+        );
+        let per_interval = Sli::Ratio {
+            queries: RatioQueries::BadTotal {
+                bad: q("errors"),
+                total: q("requests"),
+            },
+            form: QueryForm::PerInterval,
+        };
+        assert_eq!(
+            step_queries(&per_interval, Span::minutes(5)),
+            Some(StepQueries::BadTotal {
+                bad: "sum_over_time(errors[5m])".into(),
+                total: "sum_over_time(requests[5m])".into(),
+            })
+        );
+        let threshold = Sli::ThresholdMetric {
+            query: q("search_latency_ms"),
+            good_when: Bound::new(Comparison::Lt, 500.0).unwrap(),
+        };
+        assert_eq!(
+            step_queries(&threshold, Span::MINUTE),
+            Some(StepQueries::GoodTotal {
+                good: "sum(sum_over_time(((search_latency_ms) < bool 500)[1m:]))".into(),
+                total: "sum(count_over_time((search_latency_ms)[1m:]))".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn counts_of_the_step_are_taken_as_they_are() {
+        // An increase over the step is the step's count: not multiplied by its seconds, as a
+        // rate is. Each query has its own scale.
+        let qs = StepQueries::GoodTotal {
+            good: "sum(increase(good[1m]))".into(),
+            total: "sum(rate(all[1m]))".into(),
+        };
+        let good = [series(&[], &[(60_000, 45.0)])];
+        let total = [series(&[], &[(60_000, 1.0)])];
+        let got = step_counts(&qs, Span::MINUTE, &good, &total);
+        assert_eq!(counts(&got), vec![(60_000, 45.0, 60.0)]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use axum::routing::get;
 use headroom_collect::backend::{
     Auth, Backend, BackendConfig, BackendError, Follower, Sample, StepQueries, step_queries,
 };
-use headroom_core::{PromQuery, RatioQueries, Sli, Span, Timestamp};
+use headroom_core::{PromQuery, QueryForm, RatioQueries, Sli, Span, Timestamp};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
@@ -226,6 +226,7 @@ async fn query_and_query_range_against_real_prometheus() {
             bad: PromQuery(r#"sum(rate(demo_requests_total{code="500"}[{{.window}}]))"#.into()),
             total: PromQuery("sum(rate(demo_requests_total[{{.window}}]))".into()),
         },
+        form: QueryForm::Windowed,
     };
     let step = Span(2_000);
     let qs = step_queries(&sli, step).unwrap();
@@ -255,6 +256,47 @@ async fn query_and_query_range_against_real_prometheus() {
     for c in &counts {
         assert!(c.at >= fetch.start && c.at <= fetch.end, "{c:?}");
         assert!(c.good >= 0.0 && c.good <= c.total, "{c:?}");
+    }
+
+    // The same counters as an OpenSLO `counter: true` SLI: bare selectors, asked as their
+    // increase over each step, which is the step's count as it is. Scrapes add 11 requests a
+    // second, so a 2 s step of steady growth holds about 22 (`increase()` extrapolates a
+    // window's samples to its edges), 10/11 of them good; multiplied by the step's seconds as a
+    // rate is, it would hold 44.
+    let counter = Sli::Ratio {
+        queries: RatioQueries::BadTotal {
+            bad: PromQuery(r#"sum(demo_requests_total{code="500"})"#.into()),
+            total: PromQuery("sum(demo_requests_total)".into()),
+        },
+        form: QueryForm::Counter,
+    };
+    let qs = step_queries(&counter, step).unwrap();
+    let StepQueries::BadTotal { bad, total } = &qs else {
+        panic!("{qs:?}")
+    };
+    assert_eq!(bad, r#"sum(increase(demo_requests_total{code="500"}[2s]))"#);
+    assert_eq!(total, "sum(increase(demo_requests_total[2s]))");
+    // Two more steps of growth for Prometheus to scrape.
+    tokio::time::sleep(Duration::from_millis(4_000)).await;
+    let fetch = follower.due(now()).unwrap();
+    let counts = backend.step_counts(&qs, step, fetch).await.unwrap();
+    let moved: Vec<_> = counts.iter().filter(|c| c.total > 0.0).collect();
+    assert!(!moved.is_empty(), "no step saw the growth: {counts:?}");
+    for c in &moved {
+        // The earlier jump (60 good, 6 failed) has the same share.
+        assert!((c.good / c.total - 10.0 / 11.0).abs() < 0.02, "{c:?}");
+    }
+    // Steps wholly inside the growth, a scrape's stamp-to-answer lag aside.
+    let steady: Vec<_> = moved
+        .iter()
+        .filter(|c| c.at - step >= growth_started + Span::SECOND)
+        .collect();
+    assert!(!steady.is_empty(), "no step of steady growth: {counts:?}");
+    for c in &steady {
+        assert!(
+            (11.0..=33.0).contains(&c.total),
+            "a step's count, not a rate times its seconds: {c:?}"
+        );
     }
 
     // A real parse error comes back with Prometheus's errorType.

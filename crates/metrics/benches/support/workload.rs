@@ -2,7 +2,7 @@
 //! application, node and runtime metrics, 5 samples each, and 10 SLOs whose selectors match
 //! about 5% of them. Shared by the `route` bench and the `remote_write_load` example.
 
-use headroom_core::{PromQuery, RatioQueries, Sli, Timestamp};
+use headroom_core::{PromQuery, QueryForm, RatioQueries, Sli, Timestamp};
 use headroom_ingest::remote_write::Series;
 use headroom_metrics::{RoutedSlo, plan};
 
@@ -127,6 +127,7 @@ fn ratio(slo: &str, grouping: &[&str], good: &str, total: &str) -> RoutedSlo {
             good: PromQuery(good.to_string()),
             total: PromQuery(total.to_string()),
         },
+        form: QueryForm::Windowed,
     };
     let plan = plan(&sli, &grouping)
         .expect("workload queries plan natively")

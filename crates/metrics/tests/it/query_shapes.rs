@@ -1,6 +1,6 @@
 //! Each supported PromQL shape with its exact terms, and each rejected construct's message.
 
-use headroom_core::{PromQuery, RatioQueries, Sli};
+use headroom_core::{Bound, Comparison, PromQuery, QueryForm, RatioQueries, Sli};
 use headroom_metrics::query::count_query;
 use headroom_metrics::{CountExpr, LabelMatcher, MatchOp, Reading, Selector, Term, plan};
 
@@ -23,12 +23,12 @@ fn term(coef: f64, selector: Selector, reading: Reading) -> Term {
 }
 
 fn count(q: &str) -> CountExpr {
-    count_query("good", q, &[]).unwrap_or_else(|e| panic!("{q}: {e}"))
+    count_query("good", q, &[], QueryForm::Windowed).unwrap_or_else(|e| panic!("{q}: {e}"))
 }
 
 fn grouped(q: &str, grouping: &[&str]) -> Result<CountExpr, headroom_metrics::Unsupported> {
     let g: Vec<String> = grouping.iter().map(|s| s.to_string()).collect();
-    count_query("total", q, &g)
+    count_query("total", q, &g, QueryForm::Windowed)
 }
 
 fn inc(metric: &str, matchers: &[(&str, MatchOp, &str)]) -> Term {
@@ -147,6 +147,7 @@ fn ratio_forms_fold_into_good_and_total() {
             bad: q(a),
             total: q(b),
         },
+        form: QueryForm::Windowed,
     };
     let p = plan(&bad_total, &[]).unwrap().unwrap();
     assert_eq!(p.total.terms, [inc("b_total", &[])]);
@@ -163,6 +164,7 @@ fn ratio_forms_fold_into_good_and_total() {
             good: q(a),
             bad: q(b),
         },
+        form: QueryForm::Windowed,
     };
     let p = plan(&good_bad, &[]).unwrap().unwrap();
     assert_eq!(p.good.terms, [inc("a_total", &[])]);
@@ -285,7 +287,7 @@ const REJECTED: &[(&str, &str)] = &[
 #[test]
 fn rejected_constructs_are_named_with_the_way_out() {
     for (query, construct) in REJECTED {
-        let e = count_query("bad", query, &[]).expect_err(query);
+        let e = count_query("bad", query, &[], QueryForm::Windowed).expect_err(query);
         assert!(
             e.construct.starts_with(construct),
             "{query}: construct {:?}, expected {construct:?}",
@@ -306,4 +308,284 @@ fn rejected_constructs_are_named_with_the_way_out() {
             e.message
         );
     }
+}
+
+fn openslo(good: &str, total: &str, form: QueryForm) -> Sli {
+    Sli::Ratio {
+        queries: RatioQueries::GoodTotal {
+            good: q(good),
+            total: q(total),
+        },
+        form,
+    }
+}
+
+#[test]
+fn openslo_counters_read_bare_selectors_and_sums_of_them_as_increases() {
+    let c = |s: &str| {
+        count_query("good", s, &[], QueryForm::Counter)
+            .unwrap()
+            .terms
+    };
+    let web = |code: Option<&str>| {
+        let mut m = vec![
+            ("k8s_cluster", MatchOp::Equal, "prod"),
+            ("component", MatchOp::Equal, "web"),
+        ];
+        if let Some(code) = code {
+            m.push(("code", MatchOp::Regex, code));
+        }
+        inc("http_requests", &m)
+    };
+    // OpenSLO's own example, `counter: true`.
+    let p = plan(
+        &openslo(
+            r#"sum(http_requests{k8s_cluster="prod",component="web",code=~"2xx|4xx"})"#,
+            r#"sum(http_requests{k8s_cluster="prod",component="web"})"#,
+            QueryForm::Counter,
+        ),
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(p.good.terms, [web(Some("2xx|4xx"))]);
+    assert_eq!(p.total.terms, [web(None)]);
+
+    // A bare selector, `sum by`, `sum without`, and linear combinations of them.
+    assert_eq!(
+        c(r#"requests{code="200"}"#),
+        [inc("requests", &[("code", MatchOp::Equal, "200")])]
+    );
+    assert_eq!(c("sum by (code) (requests)"), [inc("requests", &[])]);
+    assert_eq!(
+        c("sum without (instance) (requests)"),
+        [inc("requests", &[])]
+    );
+    assert_eq!(
+        c("sum(a) - 2 * (b)"),
+        [inc("a", &[]), term(-2.0, sel("b", &[]), Reading::Increase)]
+    );
+    // A range function keeps its own meaning: Sloth's form still reads under `counter: true`.
+    assert_eq!(c("sum(rate(x[{{.window}}]))"), [inc("x", &[])]);
+
+    // Bad over total folds into good = total − bad as for any ratio.
+    let p = plan(
+        &Sli::Ratio {
+            queries: RatioQueries::BadTotal {
+                bad: q(r#"sum(requests{code=~"5.."})"#),
+                total: q("sum(requests)"),
+            },
+            form: QueryForm::Counter,
+        },
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        p.good.terms,
+        [
+            inc("requests", &[]),
+            term(
+                -1.0,
+                sel("requests", &[("code", MatchOp::Regex, "5..")]),
+                Reading::Increase
+            )
+        ]
+    );
+
+    // Grouping labels must survive the sums, as in Sloth's form.
+    let g = vec!["route".to_string()];
+    assert!(count_query("total", "sum by (route) (requests)", &g, QueryForm::Counter).is_ok());
+    let e = count_query("total", "sum by (code) (requests)", &g, QueryForm::Counter).unwrap_err();
+    assert_eq!(
+        e.construct,
+        "grouping label `route` dropped by `sum by (code)`"
+    );
+}
+
+#[test]
+fn openslo_per_interval_counts_read_bare_selectors_as_sample_sums() {
+    let p = plan(&openslo("Any", "sum(Any)", QueryForm::PerInterval), &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        p.good.terms,
+        [term(1.0, sel("Any", &[]), Reading::SampleSum)]
+    );
+    assert_eq!(
+        p.total.terms,
+        [term(1.0, sel("Any", &[]), Reading::SampleSum)]
+    );
+    // Mixed with `sum_over_time()` it is one scale; with `rate()` it is not.
+    assert!(
+        count_query(
+            "good",
+            "sum(x) + sum(sum_over_time(y[5m]))",
+            &[],
+            QueryForm::PerInterval
+        )
+        .is_ok()
+    );
+}
+
+/// (form, query, construct named) for every construct refused in OpenSLO's forms.
+const REJECTED_IN_OPENSLO_FORMS: &[(QueryForm, &str, &str)] = &[
+    (
+        QueryForm::Counter,
+        "sum(x) + sum(rate(y[5m]))",
+        "`rate()` mixed with a counter read without a range",
+    ),
+    (
+        QueryForm::PerInterval,
+        "sum(rate(y[5m])) - sum(x)",
+        "`rate()` mixed with a per-interval count read without a range",
+    ),
+    (QueryForm::Counter, "avg(x)", "`avg` aggregation"),
+    (QueryForm::Counter, "max by (code) (x)", "`max` aggregation"),
+    (QueryForm::Counter, "sum(x offset 5m)", "`offset`"),
+    (QueryForm::PerInterval, "x @ 1700000000", "`@` modifier"),
+    (
+        QueryForm::Counter,
+        r#"sum({job="api"})"#,
+        "selector without a metric name",
+    ),
+    (QueryForm::Counter, "sum(x) / sum(y)", "division"),
+    (QueryForm::Counter, "sum(x) > 0", "comparison `>`"),
+    (QueryForm::PerInterval, "sum(x) or vector(0)", "`or`"),
+    (QueryForm::Counter, "sum(x) + 1", "number `1`"),
+    (
+        QueryForm::Counter,
+        "sum(x) * sum(y)",
+        "product of two vectors",
+    ),
+    (
+        QueryForm::Counter,
+        "max_over_time(x[5m])",
+        "`max_over_time()`",
+    ),
+    (
+        QueryForm::Counter,
+        "x[5m]",
+        "range selector outside a function",
+    ),
+    (
+        QueryForm::Counter,
+        "sum:trace.http.request.hits{*}.as_count()",
+        "PromQL that does not parse",
+    ),
+    // Sloth's form still refuses a series without a range.
+    (
+        QueryForm::Windowed,
+        "sum(x)",
+        "instant selector without a range",
+    ),
+];
+
+#[test]
+fn constructs_refused_in_openslo_forms_are_named() {
+    for (form, query, construct) in REJECTED_IN_OPENSLO_FORMS {
+        let e = count_query("good", query, &[], *form).expect_err(query);
+        assert!(
+            e.construct.starts_with(construct),
+            "{query} ({form:?}): construct {:?}, expected {construct:?}",
+            e.construct
+        );
+        assert!(
+            e.message
+                .starts_with(&format!("{} is not supported natively", e.construct)),
+            "{query}: {}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn openslo_threshold_metrics_read_one_selector_value_by_value() {
+    let bound = Bound::new(Comparison::Lt, 500.0).unwrap();
+    let metric = |s: &str| Sli::ThresholdMetric {
+        query: q(s),
+        good_when: bound,
+    };
+    let p = plan(&metric(r#"(search_latency_ms{job="shop"})"#), &[])
+        .unwrap()
+        .unwrap();
+    let s = sel("search_latency_ms", &[("job", MatchOp::Equal, "shop")]);
+    assert_eq!(
+        p.good.terms,
+        [term(1.0, s.clone(), Reading::SampleMeets(bound))]
+    );
+    assert_eq!(p.total.terms, [term(1.0, s, Reading::SampleCount)]);
+
+    for (query, construct) in [
+        // OpenSLO's own example SLI (slis.yaml, annotator-throughput).
+        (
+            r#"sum(min_over_time(kafka_consumergroup_lag{k8s_cluster="prod"}[2m]))"#,
+            "`sum` of a threshold metric",
+        ),
+        ("min_over_time(lag[2m])", "`min_over_time()`"),
+        ("max_over_time((lag)[5m:])", "`max_over_time()`"),
+        ("(lag)[5m:]", "subquery"),
+        ("lag / 1000", "operator `/`"),
+        ("lag offset 5m", "`offset`"),
+        ("vector(3)", "`vector()`"),
+        ("3", "an expression that is not a series selector"),
+    ] {
+        let e = plan(&metric(query), &[]).expect_err(query);
+        assert_eq!(e.query, "threshold", "{query}");
+        assert!(
+            e.construct.starts_with(construct),
+            "{query}: construct {:?}, expected {construct:?}",
+            e.construct
+        );
+        assert!(
+            e.message.contains("external Prometheus-compatible backend"),
+            "{}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn raw_ratios_read_without_a_range_are_one_event_per_sample() {
+    let raw = |s: &str| Sli::RawErrorRatio { error_ratio: q(s) };
+    let sum = term(1.0, sel("r", &[]), Reading::SampleSum);
+    let n = term(1.0, sel("r", &[]), Reading::SampleCount);
+    // A failure ratio: good = samples − their sum.
+    let p = plan(&raw("r"), &[]).unwrap().unwrap();
+    assert_eq!(
+        p.good.terms,
+        [n.clone(), term(-1.0, sel("r", &[]), Reading::SampleSum)]
+    );
+    assert_eq!(p.total.terms, std::slice::from_ref(&n));
+    // A success ratio (OpenSLO `rawType: success`, written `1 - (query)`): good = their sum.
+    let p = plan(&raw("1 - (r)"), &[]).unwrap().unwrap();
+    assert_eq!(p.good.terms, [sum]);
+    assert_eq!(p.total.terms, [n]);
+
+    // `1 - (1 - (G / T))`: OpenSLO's wifi example with `rawType: success` is an error ratio G / T.
+    let p = plan(
+        &raw(
+            "1 - (1 - (sum(sum_over_time(s[{{.window}}])) / sum(count_over_time(s[{{.window}}]))))",
+        ),
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        p.good.terms,
+        [
+            term(1.0, sel("s", &[]), Reading::SampleCount),
+            term(-1.0, sel("s", &[]), Reading::SampleSum)
+        ]
+    );
+    assert_eq!(
+        p.total.terms,
+        [term(1.0, sel("s", &[]), Reading::SampleCount)]
+    );
+
+    // A ratio of instant values across series needs a PromQL engine.
+    let e = plan(&raw("sum(errors) / sum(requests)"), &[]).unwrap_err();
+    assert_eq!(e.construct, "instant selector without a range");
+    let e = plan(&raw("avg(r)"), &[]).unwrap_err();
+    assert_eq!(e.construct, "`avg` aggregation");
 }

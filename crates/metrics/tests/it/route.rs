@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use headroom_core::{PromQuery, RatioQueries, Sli, SloId, Span, Timestamp};
+use headroom_core::{
+    Bound, Comparison, PromQuery, QueryForm, RatioQueries, Sli, SloId, Span, Timestamp,
+};
 use headroom_ingest::Event;
 use headroom_ingest::remote_write::STALE_NAN_BITS;
 use headroom_metrics::{Limits, NativePlan, RoutedSlo, Router, plan};
@@ -35,6 +37,7 @@ fn ratio(good: &str, total: &str, grouping: &[&str]) -> NativePlan {
             good: q(good),
             total: q(total),
         },
+        form: QueryForm::Windowed,
     };
     plan(&sli, &grouping).unwrap().unwrap()
 }
@@ -45,6 +48,7 @@ fn ratio_bad(bad: &str, total: &str) -> NativePlan {
             bad: q(bad),
             total: q(total),
         },
+        form: QueryForm::Windowed,
     };
     plan(&sli, &[]).unwrap().unwrap()
 }
@@ -259,6 +263,7 @@ fn bad_total_plan_emits_total_minus_bad() {
             bad: q(r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#),
             total: q(r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#),
         },
+        form: QueryForm::Windowed,
     };
     let plan = plan(&sli, &[]).unwrap().unwrap();
     let mut r = Router::new(vec![slo("s", &[], plan)], Limits::default());
@@ -291,6 +296,78 @@ fn raw_error_ratio_over_gauge_samples() {
         flat(&r.drain(at(120)), "wifi"),
         [(0, 1.75, 3.0), (1, 0.75, 1.0)]
     );
+}
+
+#[test]
+fn openslo_counters_per_interval_counts_and_threshold_values() {
+    let openslo = |good: &str, total: &str, form| {
+        let sli = Sli::Ratio {
+            queries: RatioQueries::GoodTotal {
+                good: q(good),
+                total: q(total),
+            },
+            form,
+        };
+        plan(&sli, &[]).unwrap().unwrap()
+    };
+    let threshold = plan(
+        &Sli::ThresholdMetric {
+            query: q("latency_ms"),
+            good_when: Bound::new(Comparison::Lte, 300.0).unwrap(),
+        },
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    let mut r = Router::new(
+        vec![
+            slo(
+                "counter",
+                &[],
+                openslo(r#"sum(hits{code="200"})"#, "sum(hits)", QueryForm::Counter),
+            ),
+            slo(
+                "per-interval",
+                &[],
+                openslo(
+                    r#"sum(hits{code="200"})"#,
+                    "sum(hits)",
+                    QueryForm::PerInterval,
+                ),
+            ),
+            slo("latency", &[], threshold),
+        ],
+        Limits::default(),
+    );
+    let hits = |code: &str| labels(&[("__name__", "hits"), ("code", code)]);
+    // The same series read both ways: 10 → 25 → 4 (a reset) → 4 (a retry) → 9.
+    r.observe(
+        &hits("200"),
+        &samples(&[(0, 10.0), (20, 25.0), (40, 4.0), (40, 4.0), (70, 9.0)]),
+    );
+    r.observe(&hits("500"), &samples(&[(0, 1.0), (20, 3.0), (70, 2.0)]));
+    r.observe(
+        &labels(&[("__name__", "latency_ms")]),
+        &samples(&[
+            (0, 120.0),
+            (20, 300.0),
+            (40, 301.0),
+            (70, f64::NAN),
+            (80, 90.0),
+        ]),
+    );
+    let out = r.drain(at(120));
+    // A counter: the first sample is a baseline, a drop a reset counting the new value whole.
+    // Minute 0: good +15 +4, total +19 +2; minute 1: good +5, total +5 and the 500s' reset to 2.
+    assert_eq!(flat(&out, "counter"), [(0, 19.0, 21.0), (1, 5.0, 7.0)]);
+    // Per-interval counts: every sample counts whole (the first too, a drop is just a smaller
+    // interval), a retry once.
+    assert_eq!(
+        flat(&out, "per-interval"),
+        [(0, 39.0, 43.0), (1, 9.0, 11.0)]
+    );
+    // A threshold metric: every value an event, good when ≤ 300; NaN is no value.
+    assert_eq!(flat(&out, "latency"), [(0, 2.0, 3.0), (1, 1.0, 1.0)]);
 }
 
 #[test]

@@ -260,7 +260,7 @@ fn headroom_and_prometheus_agree_on_budget_and_alerts() {
     let promtool = common::promtool();
     let slos = slos();
     let slo = native(&slos[0]);
-    let id = slo.id.clone();
+    let id = slo.id.to_string();
 
     // headroom.
     let report = backtest::run(vec![slo.clone()], events(&id, LAST_MINUTE)).expect("backtest");

@@ -10,6 +10,7 @@ mod listener;
 mod module_order;
 mod oncall;
 mod openapi_check;
+mod openslo;
 mod pagerduty_events;
 mod scopes;
 mod secrets;

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use headroom_core::{
-    AlertWindows, BudgetWindow, BudgetingMethod, CalendarUnit, PromQuery, RatioQueries, RuleStep,
-    RulesSpec, Sli, Slo, SlothSpec, Span, Window,
+    AlertWindows, Bound, BudgetWindow, BudgetingMethod, CalendarUnit, Comparison, PromQuery,
+    QueryForm, RatioQueries, RuleStep, RulesSpec, Sli, Slo, SlothSpec, Span, Window,
 };
 use headroom_spec::{
     Config, Problem, ProblemKind, Purpose, load_paths, load_paths_for_rules, load_sources,
@@ -299,7 +299,8 @@ fn sloth_getting_started_maps_labels_queries_and_alerts() {
                 total: q(
                     r#"sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}]))"#
                 ),
-            }
+            },
+            form: QueryForm::Windowed,
         }
     );
     let labels: Vec<(&str, &str)> = s
@@ -374,6 +375,7 @@ fn sloth_example_sli_plugin_is_evaluated_natively() {
         let c = load_ok(&fixture("sloth/examples").join(file));
         let Sli::Ratio {
             queries: RatioQueries::BadTotal { bad, total },
+            ..
         } = &slo(&c, "myservice-requests-availability").sli
         else {
             panic!("{file}: a bad/total ratio expected");
@@ -622,7 +624,9 @@ fn openslo_v1_slo_with_calendar_window_and_timeslices() {
                     r#"sum(http_requests{k8s_cluster="prod",component="web",code=~"2xx|4xx"})"#
                 ),
                 total: q(r#"sum(http_requests{k8s_cluster="prod",component="web"})"#),
-            }
+            },
+            // `counter: true`: the queries' values are running totals.
+            form: QueryForm::Counter,
         }
     );
     assert_eq!(s.labels["env"], "prod");
@@ -645,18 +649,28 @@ fn openslo_budgeting_methods_map_to_core() {
         }
     );
     assert_eq!(percent(s), 99.0);
-    // A threshold metric counts the samples that meet `op: lt, value: 500`.
+    // A threshold metric: each value is an event, good when it meets `op: lt, value: 500`.
     assert_eq!(
         s.sli,
-        Sli::Threshold {
-            good: q("sum(sum_over_time(((Any) < bool 500)[{{.window}}:]))"),
-            total: q("sum(count_over_time((Any)[{{.window}}:]))"),
-            threshold: Some(500.0),
+        Sli::ThresholdMetric {
+            query: q("Any"),
+            good_when: Bound::new(Comparison::Lt, 500.0).unwrap(),
         }
     );
 
     let c = load("ratio-timeslices.yaml");
     let s = slo(&c, "main-page");
+    // No `counter`: each value is the count of its own interval, as the OpenSLO SDK reads it.
+    assert_eq!(
+        s.sli,
+        Sli::Ratio {
+            queries: RatioQueries::GoodTotal {
+                good: q("Any"),
+                total: q("Any"),
+            },
+            form: QueryForm::PerInterval,
+        }
+    );
     assert_eq!(
         s.budgeting,
         BudgetingMethod::RatioTimeslices {
@@ -687,7 +701,18 @@ fn openslo_budgeting_methods_map_to_core() {
             tz: chrono_tz::America::New_York
         }
     );
-    assert!(c.warnings.is_empty());
+    // No `counter`, which OpenSLO requires: read as `counter: false`, with a warning where the
+    // ratioMetric's fields start.
+    assert_eq!(c.warnings.len(), 1, "{}", render(&c.warnings));
+    let w = &c.warnings[0];
+    assert_eq!((w.line, w.column), (14, 9), "{w}");
+    assert!(
+        w.message.starts_with(
+            "ratioMetric has no counter (OpenSLO requires it): its values are read as counts per \
+             interval"
+        ),
+        "{w}"
+    );
 }
 
 #[test]
@@ -713,8 +738,13 @@ fn openslo_calendar_1m_is_read_as_a_month_with_a_warning() {
             }
         );
     }
-    assert_eq!(c.warnings.len(), 1);
-    let w = &c.warnings[0];
+    // The other warning: its ratioMetric has no `counter`.
+    assert_eq!(c.warnings.len(), 2, "{}", render(&c.warnings));
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.message.starts_with("calendar"))
+        .expect("the calendar warning");
     assert_eq!(
         (w.file.as_str(), w.line, w.column),
         (path.display().to_string().as_str(), 27, 17)
@@ -791,7 +821,8 @@ spec:
                     "sum:trace.http.request.hits.by_http_status{http.status_code:200}.as_count()"
                 ),
                 total: q("sum:trace.http.request.hits.by_http_status{*}.as_count()"),
-            }
+            },
+            form: QueryForm::Counter,
         }
     );
     // high-priority's inline condition: burn rate above 2 over 1h, for 5m.
@@ -889,6 +920,94 @@ fn openslo_raw_success_ratio_becomes_an_error_ratio() {
     );
 }
 
+/// Every OpenSLO fixture loads to run, not only to generate rules: each SLO's queries plan
+/// natively (no backend is declared), counters and thresholds included.
+#[test]
+fn every_openslo_fixture_loads_to_run_natively() {
+    let mut files = yaml_files("openslo/v1");
+    files.extend(yaml_files("openslo/budgeting-method"));
+    let mut slos = 0;
+    for path in &files {
+        let c = load_paths(std::slice::from_ref(path))
+            .unwrap_or_else(|p| panic!("{} should load to run:\n{}", path.display(), render(&p)));
+        slos += c.slos.len();
+    }
+    // slos.yaml: 1; the budgeting-method examples: 1 + 1 + 1 + 2.
+    assert_eq!(slos, 6);
+}
+
+#[test]
+fn openslo_counter_flag_says_what_the_values_are() {
+    let doc = |counter: &str| {
+        format!(
+            "apiVersion: openslo/v1\nkind: SLO\nmetadata: {{name: web}}\nspec:\n  service: web\n  \
+             indicator:\n    metadata: {{name: ok}}\n    spec:\n      ratioMetric:\n{counter}        \
+             good: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(ok)'}}}}}}\n        \
+             total: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(all)'}}}}}}\n  \
+             timeWindow: [{{duration: 7d, isRolling: true}}]\n  budgetingMethod: Occurrences\n  \
+             objectives: [{{target: 0.99}}]\n"
+        )
+    };
+    for (counter, form, warned) in [
+        ("        counter: true\n", QueryForm::Counter, false),
+        ("        counter: false\n", QueryForm::PerInterval, false),
+        ("", QueryForm::PerInterval, true),
+    ] {
+        let c = load_str("web.yaml", &doc(counter)).unwrap_or_else(|p| panic!("{}", render(&p)));
+        let Sli::Ratio { form: got, .. } = &slo(&c, "web").sli else {
+            panic!("a ratio SLI expected")
+        };
+        assert_eq!(*got, form, "{counter:?}");
+        assert_eq!(
+            c.warnings.len(),
+            usize::from(warned),
+            "{counter:?}: {}",
+            render(&c.warnings)
+        );
+    }
+    // In Sloth's windowed form the flag changes nothing, and its absence is not worth a warning.
+    let sloth_form = doc("")
+        .replace("sum(ok)", "sum(rate(ok[{{.window}}]))")
+        .replace("sum(all)", "sum(rate(all[{{.window}}]))");
+    let c = load_str("web.yaml", &sloth_form).unwrap_or_else(|p| panic!("{}", render(&p)));
+    assert!(c.warnings.is_empty(), "{}", render(&c.warnings));
+}
+
+#[test]
+fn openslo_threshold_metric_has_no_counter() {
+    let text = "apiVersion: openslo/v1
+kind: SLO
+metadata: {name: search}
+spec:
+  service: shop
+  indicator:
+    metadata: {name: latency}
+    spec:
+      thresholdMetric:
+        counter: true
+        metricSource: {type: Prometheus, spec: {query: search_latency_ms}}
+  timeWindow: [{duration: 14d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{op: lt, value: 500, target: 0.99}]
+";
+    let problems = load_str("search.yaml", text).unwrap_err();
+    assert_eq!(
+        render(&problems),
+        "  search.yaml:10:9: counter belongs to ratioMetric: a thresholdMetric compares each value \
+         of its metric with the objective's op and value, so it has no counter to read\n"
+    );
+    // Without it, the metric's values are compared with the objective, natively.
+    let c = load_str("search.yaml", &text.replace("        counter: true\n", ""))
+        .unwrap_or_else(|p| panic!("{}", render(&p)));
+    assert_eq!(
+        slo(&c, "search").sli,
+        Sli::ThresholdMetric {
+            query: q("search_latency_ms"),
+            good_when: Bound::new(Comparison::Lt, 500.0).unwrap(),
+        }
+    );
+}
+
 #[test]
 fn openslo_v1alpha_window_is_its_days() {
     let c = load_ok(&fixture("sloth/validate/bad").join(SLOTH_BAD_BEFORE_V016));
@@ -928,7 +1047,8 @@ fn openslo_v1alpha_is_read_as_sloth_reads_it() {
                 total: q(
                     r#"sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}]))"#
                 ),
-            }
+            },
+            form: QueryForm::Windowed,
         }
     );
     assert_eq!(
@@ -1317,7 +1437,8 @@ fn native_happy_path() {
     assert!(matches!(
         e.sli,
         Sli::Ratio {
-            queries: RatioQueries::BadTotal { .. }
+            queries: RatioQueries::BadTotal { .. },
+            form: QueryForm::Windowed,
         }
     ));
     assert_eq!(

@@ -414,9 +414,9 @@ fn readme_configs_load() {
         .split("```yaml\n")
         .skip(1)
         .filter_map(|b| b.split("```").next())
-        .filter(|b| b.contains("slos:") || b.contains("route:"))
+        .filter(|b| b.contains("slos:") || b.contains("route:") || b.contains("kind: SLO"))
         .collect();
-    assert!(blocks.len() >= 2, "README has its config examples");
+    assert!(blocks.len() >= 3, "README has its config examples");
     for b in blocks {
         // Files the examples name (tokens) do not exist here; the rest must be valid as written.
         let text = b.replace("      bearer_token_file: /etc/headroom/mimir-token\n", "");
