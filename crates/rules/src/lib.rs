@@ -16,7 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use headroom_core::{AlertPolicy, AlertWindows, PromQuery, RatioQueries, RuleStep, Sli, Slo, Span};
+use headroom_core::{
+    AlertPolicy, AlertWindows, PromQuery, QueryForm, RatioQueries, RuleStep, Sli, Slo, Span,
+};
 use headroom_metrics::windowed::{query_over_window, threshold_queries};
 
 mod yaml;
@@ -312,6 +314,7 @@ impl<'a> Writer<'a> {
         let (
             Sli::Ratio {
                 queries: RatioQueries::BadTotal { bad, total },
+                form: QueryForm::Windowed,
             },
             None,
         ) = (&self.slo.sli, &self.slo.rules.raw_error_ratio)

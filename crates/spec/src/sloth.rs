@@ -478,7 +478,8 @@ fn steps(
         sli,
         None | Some((
             Sli::Ratio {
-                queries: RatioQueries::BadTotal { .. }
+                queries: RatioQueries::BadTotal { .. },
+                ..
             },
             None
         ))
