@@ -2,6 +2,7 @@
 
 mod fuzz_regressions;
 mod github_hooks;
+mod gitlab_hooks;
 mod hook_signatures;
 mod remote_write;
 mod respond_formats;
