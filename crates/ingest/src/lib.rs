@@ -3,6 +3,9 @@
 pub mod alertmanager;
 pub mod events;
 pub mod exposition;
+pub mod github;
+pub mod gitlab;
+pub mod hook;
 pub mod pagerduty;
 pub mod remote_write;
 
