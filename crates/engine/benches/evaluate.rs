@@ -29,7 +29,7 @@ const T0: i64 = 1_767_571_200_000;
 fn slo(id: String) -> Slo {
     let period = Span::days(30);
     Slo {
-        id: id.clone(),
+        id: id.clone().into(),
         service: "bench".to_string(),
         name: id,
         description: None,
@@ -116,7 +116,7 @@ fn recording(n: usize) -> (Vec<Slo>, Vec<RecordedEvent>) {
     for m in 0..30 * 1440 {
         for (i, s) in slos.iter().enumerate() {
             events.push(RecordedEvent {
-                slo: s.id.clone(),
+                slo: s.id.to_string(),
                 event: Event {
                     at: Timestamp(T0 + m * MIN),
                     good: 1000.0 - bad(i, m),

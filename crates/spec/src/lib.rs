@@ -520,7 +520,8 @@ fn duplicate_ids(cx: &mut Cx, slos: &[Slo]) {
                 pos,
                 format!(
                     "duplicate SLO id {:?}: already defined at {}",
-                    slo.id, first.source
+                    slo.id.as_str(),
+                    first.source
                 ),
             );
         } else {

@@ -639,7 +639,7 @@ pub(crate) fn resolve_references(cx: &mut Cx, signals: &Signals, slos: &mut [Slo
                         pos,
                         format!(
                             "SLO {:?} names probe {probe:?}, which is not defined{hint}",
-                            slo.id
+                            slo.id.as_str()
                         ),
                     );
                 }
@@ -648,7 +648,7 @@ pub(crate) fn resolve_references(cx: &mut Cx, signals: &Signals, slos: &mut [Slo
                         pos,
                         format!(
                             "SLO {:?}: probe {probe:?} is a heartbeat, which has no latency",
-                            slo.id
+                            slo.id.as_str()
                         ),
                     );
                 }
@@ -665,7 +665,7 @@ pub(crate) fn resolve_references(cx: &mut Cx, signals: &Signals, slos: &mut [Slo
                     pos,
                     format!(
                         "SLO {:?} names backend {b:?}, which is not defined{hint}",
-                        slo.id
+                        slo.id.as_str()
                     ),
                 );
             }
@@ -686,7 +686,9 @@ pub(crate) fn check_native_queries(cx: &mut Cx, slos: &[Slo]) {
                 pos,
                 format!(
                     "SLO {:?}: its {} query cannot run natively: {}",
-                    slo.id, u.query, u.message
+                    slo.id.as_str(),
+                    u.query,
+                    u.message
                 ),
             );
         }

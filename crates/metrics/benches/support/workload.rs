@@ -132,7 +132,7 @@ fn ratio(slo: &str, grouping: &[&str], good: &str, total: &str) -> RoutedSlo {
         .expect("workload queries plan natively")
         .expect("ratio SLIs have queries");
     RoutedSlo {
-        slo: slo.to_string(),
+        slo: slo.to_string().into(),
         grouping,
         plan,
     }
