@@ -3,7 +3,9 @@
 //!
 //! Invariants:
 //! - every configured SLO (and every group value seen) has exactly one series in the SLI store;
-//! - an ingest batch is validated whole before anything is written (all or nothing);
+//! - an ingest batch is validated whole before anything is written (all or nothing); routed
+//!   increments (`ingest_routed`) instead leave out and count what cannot be stored, since the
+//!   baseline moves they carry must be stored regardless;
 //! - `evaluate` is the only place alert state changes, and it returns every transition it made.
 
 pub mod backtest;
@@ -25,13 +27,14 @@ use headroom_tsdb::{
 /// Why an ingest batch was refused. Nothing of a refused batch is stored.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("no SLO {0:?} is configured")]
+    #[error("no SLO {:?} is configured", .0.as_str())]
     UnknownSlo(SloId),
     #[error("events[{index}]: {message}")]
     BadEvent { index: usize, message: String },
     #[error(
-        "SLO {slo:?} would exceed {max} groups: each group keeps its own history, so a grouping label \
-         must take few values (an endpoint or a customer tier, not a request id)"
+        "SLO {:?} would exceed {max} groups: each group keeps its own history, so a grouping label \
+         must take few values (an endpoint or a customer tier, not a request id)",
+        slo.as_str()
     )]
     TooManyGroups { slo: SloId, max: usize },
     #[error(transparent)]
