@@ -279,11 +279,23 @@ impl Router {
     }
 
     /// Gives back the baselines stored before a restart (call before the first sample): each
-    /// series' first sample then counts from its stored one, a retry of it or of anything older
-    /// counts nothing, and baselines of series silent for `forget_after` are forgotten.
-    pub fn restore(&mut self, baselines: impl IntoIterator<Item = (SeriesId, Timestamp, f64)>) {
-        self.restored
-            .extend(baselines.into_iter().map(|(id, at, v)| (id, (at, v))));
+    /// series' first sample then counts from its stored one, and a retry of it or of anything
+    /// older counts nothing. Baselines already silent for `forget_after` at `now` are forgotten
+    /// at once, as a router running all along would have; the others once they fall silent
+    /// that long.
+    pub fn restore(
+        &mut self,
+        baselines: impl IntoIterator<Item = (SeriesId, Timestamp, f64)>,
+        now: Timestamp,
+    ) {
+        let horizon = now - self.limits.forget_after;
+        for (id, at, value) in baselines {
+            if at >= horizon {
+                self.restored.insert(id, (at, value));
+            } else {
+                self.moves.push(BaselineMove::Forget(id));
+            }
+        }
     }
 
     /// Replaces the plans (config reload), keeping counter state of series that still match, and

@@ -126,12 +126,13 @@ impl Signals {
     }
 
     /// Gives the router the counter baselines the SLI store holds (at start, before any sample).
-    pub fn restore(&self, tsdb: &Tsdb) {
+    pub fn restore(&self, tsdb: &Tsdb, now: Timestamp) {
         let stored = tsdb.series_baselines();
         self.intake().router.restore(
             stored
                 .into_iter()
                 .map(|(id, b)| (SeriesId(id), b.at, b.value)),
+            now,
         );
     }
 

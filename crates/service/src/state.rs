@@ -286,7 +286,7 @@ pub async fn build_state_from(
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
     let engine = Engine::new(tsdb, config.slos)?;
-    signals.restore(engine.tsdb());
+    signals.restore(engine.tsdb(), now);
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
             engine.restore_alert(

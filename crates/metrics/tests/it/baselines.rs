@@ -30,9 +30,9 @@ impl Stored {
         }
     }
 
-    fn restored(&self, slos: Vec<RoutedSlo>, limits: Limits) -> Router {
+    fn restored(&self, slos: Vec<RoutedSlo>, limits: Limits, now: Timestamp) -> Router {
         let mut r = Router::new(slos, limits);
-        r.restore(self.0.iter().map(|(&id, &(at, v))| (id, at, v)));
+        r.restore(self.0.iter().map(|(&id, &(at, v))| (id, at, v)), now);
         r
     }
 }
@@ -87,7 +87,7 @@ fn the_increase_across_a_restart_counts_once_and_a_reset_counts_whole() {
     let mut stored = Stored::default();
     stored.apply(&d.baselines);
 
-    let mut after = stored.restored(vec![availability()], Limits::default());
+    let mut after = stored.restored(vec![availability()], Limits::default(), at(40));
     // The request answered before the crash is sent again, then the counters go on: the
     // 200 series by 15, the 500 series restarted (a reset) and is at 3.
     after.observe(
@@ -107,7 +107,7 @@ fn the_increase_across_a_restart_counts_once_and_a_reset_counts_whole() {
 
 #[test]
 fn without_a_stored_baseline_the_first_sample_is_a_baseline() {
-    let mut r = Stored::default().restored(vec![counter()], Limits::default());
+    let mut r = Stored::default().restored(vec![counter()], Limits::default(), at(0));
     let series = labels(&[("__name__", "c_total")]);
     r.observe(&series, &samples(&[(0, 50.0), (10, 52.0)]));
     assert_eq!(totals(&r.drain(at(20))), (2.0, 2.0));
@@ -145,21 +145,37 @@ fn forgotten_series_leave_the_stored_baselines() {
     stored.apply(&d.baselines);
     assert_eq!(stored.0.len(), 1);
 
-    // After a restart, a stored baseline no series claims is forgotten the same way: `b` comes
-    // back and resumes, while `c`'s (stored long ago) goes at the first drain past its time.
-    let c = SeriesId::of(&labels(&[("__name__", "c_total"), ("pod", "c")]));
-    stored.0.insert(c, (at(0), 5.0));
-    let mut r = stored.restored(vec![counter()], limits);
+    // After a restart, stored baselines no series claims are forgotten the same way: `b` comes
+    // back and resumes; `c`'s, silent for longer than 10 minutes already, goes at once, even
+    // though `c` comes back before any drain (a router running all along had forgotten it);
+    // `d`'s goes at the first drain past its time.
+    let c = labels(&[("__name__", "c_total"), ("pod", "c")]);
+    let d = SeriesId::of(&labels(&[("__name__", "c_total"), ("pod", "d")]));
+    stored.0.insert(SeriesId::of(&c), (at(0), 5.0));
+    stored.0.insert(d, (at(200), 5.0));
+    let mut r = stored.restored(vec![counter()], limits, at(700));
     r.observe(&b, &samples(&[(520, 6.0)]));
-    let d = r.drain(at(700));
-    assert_eq!(totals(&d), (2.0, 2.0));
-    stored.apply(&d.baselines);
+    r.observe(&c, &samples(&[(690, 9.0), (695, 11.0)]));
+    let drained = r.drain(at(700));
+    assert_eq!(
+        totals(&drained),
+        (4.0, 4.0),
+        "b from its baseline, c from a new one"
+    );
+    stored.apply(&drained.baselines);
     assert_eq!(
         stored.0,
-        HashMap::from([(SeriesId::of(&b), (at(520), 6.0))]),
+        HashMap::from([
+            (SeriesId::of(&b), (at(520), 6.0)),
+            (SeriesId::of(&c), (at(695), 11.0)),
+            (d, (at(200), 5.0)),
+        ]),
         "{:?}",
-        d.baselines
+        drained.baselines
     );
+    assert_eq!(r.stats().series_resumed, 1);
+    let drained = r.drain(at(200 + 601));
+    assert_eq!(drained.baselines, [BaselineMove::Forget(d)]);
 }
 
 #[test]
@@ -229,7 +245,7 @@ proptest! {
             counted += totals(&d).1;
             stored.apply(&d.baselines);
         }
-        let mut after = stored.restored(vec![counter()], Limits::default());
+        let mut after = stored.restored(vec![counter()], Limits::default(), at(600));
         for b in &batches[acked..] {
             after.observe(&series, &samples(b));
             counted += totals(&after.drain(at(600))).1;
