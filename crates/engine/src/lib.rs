@@ -3,12 +3,14 @@
 //!
 //! Invariants:
 //! - every configured SLO (and every group value seen) has exactly one series in the SLI store;
-//! - an ingest batch is validated whole before anything is written (all or nothing);
+//! - an ingest batch is validated whole before anything is written (all or nothing); routed
+//!   increments (`ingest_routed`) instead leave out and count what cannot be stored, since the
+//!   baseline moves they carry must be stored regardless;
 //! - `evaluate` is the only place alert state changes, and it returns every transition it made.
 
 pub mod backtest;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 use headroom_core::evaluator::{GroupAlerts, windows};
@@ -18,8 +20,8 @@ use headroom_core::{
 };
 use headroom_ingest::Event;
 use headroom_tsdb::{
-    AppendOutcome, Counting, Sample, SeriesConfig, SeriesHandle, SeriesKey, SliceKind, SliceRule,
-    Tsdb, TsdbError,
+    AppendOutcome, BaselineMove, Counting, Logged, Sample, SeriesConfig, SeriesHandle, SeriesKey,
+    SliceKind, SliceRule, Tsdb, TsdbError,
 };
 
 /// Why an ingest batch was refused. Nothing of a refused batch is stored.
@@ -37,6 +39,18 @@ pub enum IngestError {
     TooManyGroups { slo: SloId, max: usize },
     #[error(transparent)]
     Store(#[from] TsdbError),
+}
+
+/// What [`Engine::ingest_routed`] wrote.
+#[derive(Debug)]
+pub struct RoutedIngest {
+    /// The record; durable once `Tsdb::sync` returns for it.
+    pub logged: Logged,
+    /// SLOs that received events.
+    pub slos: Vec<SloId>,
+    /// Events left out: of an SLO no longer configured, of a group beyond [`MAX_GROUPS`], or
+    /// outside what their series holds.
+    pub dropped: usize,
 }
 
 /// The latest evaluated state of one SLO group.
@@ -349,6 +363,95 @@ impl Engine {
             }
             Counting::Increments => self.tsdb.append_increments(&samples, now)?,
         })
+    }
+
+    /// Writes increments routed from counter sources, for any number of SLOs, together with the
+    /// baseline moves that produced them: one record of the SLI store (see `Tsdb::log_routed`),
+    /// so the stored baselines always match the stored increments. Nothing is refused for one
+    /// bad event: events that cannot be stored are left out and counted, and the moves are
+    /// written regardless. `Err` only when the store cannot write (the caller retries the same
+    /// batch). Returns before the record is durable: the caller waits with `Tsdb::sync`, outside
+    /// whatever lock orders its batches.
+    pub fn ingest_routed(
+        &self,
+        batches: &[(SloId, Vec<Event>)],
+        baselines: &[BaselineMove],
+        now: Timestamp,
+    ) -> Result<RoutedIngest, IngestError> {
+        let mut samples = Vec::new();
+        let mut slos = Vec::new();
+        let mut dropped = 0;
+        for (slo_id, events) in batches {
+            let Some(slo) = self.slo(slo_id) else {
+                dropped += events.len(); // removed by a reload: nowhere to go
+                continue;
+            };
+            let mut mine = Vec::with_capacity(events.len());
+            let mut groups = Vec::with_capacity(events.len());
+            for e in events {
+                let Ok(group) = GroupKey::of(&slo.grouping, &e.labels) else {
+                    dropped += 1;
+                    continue;
+                };
+                mine.push(Sample {
+                    key: series_key(&slo, &group),
+                    at: e.at,
+                    good: e.good,
+                    total: e.total,
+                });
+                groups.push(group);
+            }
+            if !slo.grouping.is_empty() {
+                let before = mine.len();
+                mine = self.open_routed_groups(&slo, mine, groups, now)?;
+                dropped += before - mine.len();
+            }
+            if !mine.is_empty() {
+                slos.push(slo_id.clone());
+                samples.extend(mine);
+            }
+        }
+        let logged = self.tsdb.log_routed(&samples, baselines, now)?;
+        dropped += logged.dropped;
+        Ok(RoutedIngest {
+            logged,
+            slos,
+            dropped,
+        })
+    }
+
+    /// Creates the groups routed samples name for the first time, as far as [`MAX_GROUPS`]
+    /// allows, and returns the samples that have a series to go to. A new group is only opened
+    /// for a sample its series would take, so no group is created empty.
+    fn open_routed_groups(
+        &self,
+        slo: &Arc<Slo>,
+        samples: Vec<Sample>,
+        groups: Vec<GroupKey>,
+        now: Timestamp,
+    ) -> Result<Vec<Sample>, TsdbError> {
+        let cfg = series_config(slo);
+        let mut room = MAX_GROUPS.saturating_sub(self.tsdb.groups_of(&slo.id).len());
+        let mut opening: BTreeSet<String> = BTreeSet::new();
+        let mut keep = Vec::with_capacity(samples.len());
+        for (s, g) in samples.into_iter().zip(groups) {
+            let exists = self.tsdb.config_of(&s.key).is_some() || opening.contains(&s.key.group);
+            if !exists {
+                let fits = self
+                    .tsdb
+                    .check_new(cfg, std::slice::from_ref(&s), now, Counting::Increments)
+                    .is_ok();
+                if !fits || room == 0 {
+                    continue;
+                }
+                room -= 1;
+                opening.insert(s.key.group.clone());
+            }
+            keep.push((s, g));
+        }
+        let (samples, groups): (Vec<Sample>, Vec<GroupKey>) = keep.into_iter().unzip();
+        self.add_new_groups(slo, &samples, &groups)?;
+        Ok(samples)
     }
 
     /// A new group value gets its own series (and budget) on first sight.

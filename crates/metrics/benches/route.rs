@@ -46,7 +46,7 @@ fn route(c: &mut Criterion) {
                 for s in &series {
                     router.observe(&s.labels, &s.samples);
                 }
-                router.drain(now)
+                router.drain(now).increments
             },
             BatchSize::SmallInput,
         )
@@ -63,7 +63,7 @@ fn route(c: &mut Criterion) {
                 for s in &series {
                     router.observe(&s.labels, &s.samples);
                 }
-                router.drain(now)
+                router.drain(now).increments
             },
             BatchSize::SmallInput,
         )

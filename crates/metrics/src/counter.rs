@@ -17,7 +17,8 @@ use crate::query::Reading;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// A series without a sample for longer than this (by sample time, against `now` of a
-    /// drain) is forgotten; if it comes back, its next sample is a new baseline.
+    /// drain) is forgotten, and so is its stored baseline; if it comes back, its next sample is
+    /// a new baseline.
     pub forget_after: Span,
     /// At most this many series are tracked; samples of new series beyond it are refused.
     pub max_series: usize,
@@ -56,6 +57,14 @@ pub struct SeriesState {
 }
 
 impl SeriesState {
+    /// A series resuming from a stored baseline: the next sample counts from it, exactly as if
+    /// the series had been tracked all along.
+    pub fn resumed(at: Timestamp, value: f64) -> Self {
+        SeriesState {
+            last: Some((at, value)),
+        }
+    }
+
     /// The last accepted sample.
     pub fn last(&self) -> Option<(Timestamp, f64)> {
         self.last

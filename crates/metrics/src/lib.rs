@@ -19,6 +19,9 @@
 //!   event may carry one before the other.
 //! - Memory is bounded: series silent for `forget_after` are forgotten, at most `max_series`
 //!   are tracked, at most `max_groups` groups per grouped SLO.
+//! - Each drain hands out the baseline moves behind its increments (and the series forgotten);
+//!   stored together, they let a restarted router ([`Router::restore`]) count each series'
+//!   increase across the restart once.
 //!
 //! [`Event`]: headroom_ingest::Event
 
@@ -31,4 +34,4 @@ pub use counter::{Limits, SeriesState, Step};
 pub use query::{
     CountExpr, LabelMatcher, MatchOp, NativePlan, Reading, Selector, Term, Unsupported, plan,
 };
-pub use route::{RoutedSlo, Router, RouterStats};
+pub use route::{BaselineMove, Drained, RoutedSlo, Router, RouterStats, SeriesId};

@@ -5,12 +5,18 @@
 //! looked up among tracked series; a new one has its matchers evaluated once, and what it feeds
 //! (SLO, group, good or total, coefficient) is kept with its counter state. One counter state
 //! per series serves every term reading it.
+//!
+//! Baselines: every drain also hands out how the series' last accepted samples moved (and which
+//! series were forgotten), for the caller to store in the same record as the increments; after a
+//! restart, [`Router::restore`] gives those baselines back and a series' first sample counts its
+//! increase since the stored one instead of starting a new baseline.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use headroom_core::{SloId, Span, Timestamp};
 use headroom_ingest::Event;
+use sha2::{Digest, Sha256};
 
 use crate::counter::{Advance, Limits, SeriesState};
 use crate::query::{NativePlan, Reading, Selector, label_value};
@@ -38,6 +44,62 @@ pub struct RouterStats {
     pub series_refused: u64,
     /// Series routes not opened because their SLO already had `max_groups` groups.
     pub groups_refused: u64,
+    /// Series whose first sample counted from a restored baseline.
+    pub series_resumed: u64,
+}
+
+/// A series as the SLI store names its baseline: the first 16 bytes of SHA-256 over its labels.
+/// Stable across processes and versions (unlike the series map's randomly seeded hasher), and
+/// of one size whatever the labels' length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesId(pub [u8; 16]);
+
+impl SeriesId {
+    /// `labels` sorted by name, including `__name__`, as [`Router::observe`] takes them.
+    pub fn of(labels: &[(String, String)]) -> SeriesId {
+        let mut h = Sha256::new();
+        for (name, value) in labels {
+            // Length-prefixed, so no two label sets write the same bytes.
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update((value.len() as u64).to_le_bytes());
+            h.update(value.as_bytes());
+        }
+        let digest = h.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        SeriesId(id)
+    }
+}
+
+/// How what the router remembers of a series changed: to be stored with the increments drained
+/// with it, so the stored baselines always match the stored increments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BaselineMove {
+    /// The series' last accepted sample is now `(at, value)`.
+    Set {
+        series: SeriesId,
+        at: Timestamp,
+        value: f64,
+    },
+    /// The series is no longer tracked (silent for `forget_after`, or no SLO selects it).
+    Forget(SeriesId),
+}
+
+/// What one drain hands out.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Drained {
+    /// Per SLO (only SLOs with events), as [`Router::drain`] says.
+    pub increments: Vec<(SloId, Vec<Event>)>,
+    /// The baseline moves since the previous drain, in the order they happened: at most one a
+    /// series per `observe`, where its samples ended.
+    pub baselines: Vec<BaselineMove>,
+}
+
+impl Drained {
+    pub fn is_empty(&self) -> bool {
+        self.increments.is_empty() && self.baselines.is_empty()
+    }
 }
 
 /// Which count a term adds to.
@@ -74,6 +136,7 @@ struct Route {
 
 #[derive(Debug)]
 struct Tracked {
+    id: SeriesId,
     state: SeriesState,
     routes: Vec<Route>,
     /// The latest sample timestamp seen, NaN or not: what `forget_after` is measured from.
@@ -187,6 +250,11 @@ pub struct Router {
     index: Index,
     slos: Vec<SloState>,
     series: HashMap<Box<[(String, String)]>, Tracked>,
+    /// Stored baselines of series not seen since the restart: a series takes its own on first
+    /// sight; the rest are forgotten like silent series.
+    restored: HashMap<SeriesId, (Timestamp, f64)>,
+    /// Baseline moves since the last drain.
+    moves: Vec<BaselineMove>,
     stats: RouterStats,
     last_sweep: Option<Timestamp>,
 }
@@ -203,8 +271,30 @@ impl Router {
             index,
             slos,
             series: HashMap::new(),
+            restored: HashMap::new(),
+            moves: Vec::new(),
             stats: RouterStats::default(),
             last_sweep: None,
+        }
+    }
+
+    /// Gives back the baselines stored before a restart (call before the first sample): each
+    /// series' first sample then counts from its stored one, and a retry of it or of anything
+    /// older counts nothing. Baselines already silent for `forget_after` at `now` are forgotten
+    /// at once, as a router running all along would have; the others once they fall silent
+    /// that long.
+    pub fn restore(
+        &mut self,
+        baselines: impl IntoIterator<Item = (SeriesId, Timestamp, f64)>,
+        now: Timestamp,
+    ) {
+        let horizon = now - self.limits.forget_after;
+        for (id, at, value) in baselines {
+            if at >= horizon {
+                self.restored.insert(id, (at, value));
+            } else {
+                self.moves.push(BaselineMove::Forget(id));
+            }
         }
     }
 
@@ -221,21 +311,23 @@ impl Router {
                 _ => SloState::new(s.slo, s.grouping),
             })
             .collect();
-        let (index, slos, stats, max_groups) = (
+        let (index, slos, stats, moves, max_groups) = (
             &self.index,
             &mut self.slos,
             &mut self.stats,
+            &mut self.moves,
             self.limits.max_groups,
         );
         self.series.retain(|labels, tracked| {
-            let Some(name) = label_value(labels, "__name__") else {
-                return false;
-            };
-            let Some(readers) = index.by_metric.get(name) else {
-                return false;
-            };
-            tracked.routes = routes(index, readers, slos, labels, max_groups, stats);
-            !tracked.routes.is_empty()
+            let readers = label_value(labels, "__name__").and_then(|n| index.by_metric.get(n));
+            if let Some(readers) = readers {
+                tracked.routes = routes(index, readers, slos, labels, max_groups, stats);
+            }
+            let keep = readers.is_some() && !tracked.routes.is_empty();
+            if !keep {
+                moves.push(BaselineMove::Forget(tracked.id));
+            }
+            keep
         });
         self.stats.series_tracked = self.series.len();
     }
@@ -249,7 +341,13 @@ impl Router {
             return;
         };
         if let Some(tracked) = self.series.get_mut(labels) {
-            apply(tracked, samples, &mut self.slos, &mut self.stats);
+            apply(
+                tracked,
+                samples,
+                &mut self.slos,
+                &mut self.stats,
+                &mut self.moves,
+            );
             return;
         }
         let routes = routes(
@@ -268,12 +366,27 @@ impl Router {
             self.stats.samples_over_cap += samples.len() as u64;
             return;
         }
+        let id = SeriesId::of(labels);
+        let (state, seen) = match self.restored.remove(&id) {
+            Some((at, value)) => {
+                self.stats.series_resumed += 1;
+                (SeriesState::resumed(at, value), at)
+            }
+            None => (SeriesState::default(), Timestamp(i64::MIN)),
+        };
         let tracked = self.series.entry(labels.into()).or_insert(Tracked {
-            state: SeriesState::default(),
+            id,
+            state,
             routes,
-            seen: Timestamp(i64::MIN),
+            seen,
         });
-        apply(tracked, samples, &mut self.slos, &mut self.stats);
+        apply(
+            tracked,
+            samples,
+            &mut self.slos,
+            &mut self.stats,
+            &mut self.moves,
+        );
         self.stats.series_tracked = self.series.len();
     }
 
@@ -281,19 +394,24 @@ impl Router {
     /// event per (group, minute) with `labels` = the SLO's grouping labels and `at` = the
     /// minute's start. Increments, not observations: good may lead or trail total (see
     /// `Engine::ingest_increments`). Also forgets series silent for `forget_after` before `now`.
-    pub fn drain(&mut self, now: Timestamp) -> Vec<(SloId, Vec<Event>)> {
+    /// With them, the baseline moves that produced them: storing both together (or neither)
+    /// is what lets a restart resume without counting anything twice.
+    pub fn drain(&mut self, now: Timestamp) -> Drained {
         self.sweep(now);
-        let mut out = Vec::new();
+        let mut increments = Vec::new();
         for slo in &mut self.slos {
             let mut events = Vec::new();
             for (labels, ledger) in &mut slo.ledgers {
                 ledger.drain(labels, &mut events);
             }
             if !events.is_empty() {
-                out.push((slo.name.clone(), events));
+                increments.push((slo.name.clone(), events));
             }
         }
-        out
+        Drained {
+            increments,
+            baselines: std::mem::take(&mut self.moves),
+        }
     }
 
     pub fn stats(&self) -> RouterStats {
@@ -310,19 +428,36 @@ impl Router {
         }
         self.last_sweep = Some(now);
         let horizon = now - self.limits.forget_after;
-        self.series.retain(|_, t| t.seen >= horizon);
+        let moves = &mut self.moves;
+        self.series.retain(|_, t| {
+            let keep = t.seen >= horizon;
+            if !keep {
+                moves.push(BaselineMove::Forget(t.id));
+            }
+            keep
+        });
+        self.restored.retain(|&id, &mut (at, _)| {
+            let keep = at >= horizon;
+            if !keep {
+                moves.push(BaselineMove::Forget(id));
+            }
+            keep
+        });
         self.stats.series_tracked = self.series.len();
     }
 }
 
-/// Steps a tracked series through its samples and adds what they count to its routes' ledgers.
+/// Steps a tracked series through its samples, adds what they count to its routes' ledgers and
+/// notes where its baseline moved.
 fn apply(
     tracked: &mut Tracked,
     samples: &[(Timestamp, f64)],
     slos: &mut [SloState],
     stats: &mut RouterStats,
+    moves: &mut Vec<BaselineMove>,
 ) {
     stats.samples_matched += samples.len() as u64;
+    let before = tracked.state.last();
     for &(at, value) in samples {
         tracked.seen = tracked.seen.max(at);
         let previous = match tracked.state.advance(at, value) {
@@ -343,6 +478,16 @@ fn apply(
                     .add(at, r.side, r.coef * amount);
             }
         }
+    }
+    // One move per series and call, not per sample: only where it ended matters.
+    if let Some((at, value)) = tracked.state.last()
+        && before.is_none_or(|(t, _)| t != at)
+    {
+        moves.push(BaselineMove::Set {
+            series: tracked.id,
+            at,
+            value,
+        });
     }
 }
 

@@ -44,15 +44,12 @@ pub async fn write(
             max_decompressed: MAX_DECOMPRESSED,
         };
         let series = decode(&body, &limits).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let now = st.now();
-        let batches = st.signals.route(
+        st.take_samples(
             series
                 .iter()
                 .map(|s| (s.labels.as_slice(), s.samples.as_slice())),
-            now,
-        );
-        st.deliver(batches)
-            .map_err(|e| ApiError::unavailable_logged("samples not stored", e))
+        )
+        .map_err(|e| ApiError::unavailable_logged("samples not stored", e))
     })
     .await
     .map_err(ApiError::internal)?;

@@ -7,20 +7,27 @@
 //!   to write (disk trouble) is kept and delivered before anything newer, and the request that
 //!   carried it gets a 5xx so Prometheus retries (its retried samples are then recognised as
 //!   already seen and add nothing);
+//! - counter baselines are stored with the increments they produced, in one record of the SLI
+//!   store, and records are written in the order the router made them (routing and writing
+//!   share one lock; only the wait for fsync is outside it). So after a crash the store holds
+//!   the baselines of exactly the increments it holds, and the router restored from them
+//!   ([`Signals::restore`]) counts each series' increase across the restart once;
+//! - a backend follower's last stored step is stored with that step's counts, likewise;
 //! - an event outside what an SLO's series accepts (older than its window, or from the future) is
 //!   dropped and counted, never allowed to refuse the rest of the batch.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use headroom_core::{Sli, Slo, SloId, Span, Timestamp};
 use headroom_engine::{Engine, IngestError};
 use headroom_ingest::Event;
-use headroom_metrics::route::{RoutedSlo, Router};
+use headroom_metrics::route::{RoutedSlo, Router, SeriesId};
 use headroom_probe::fleet::HeartbeatBoard;
 use headroom_probe::spec::{ProbeKind, ProbeResult, ProbeSpec};
 use headroom_spec::Config;
+use headroom_tsdb::{Baseline, BaselineKey, BaselineMove, Tsdb, TsdbError};
 
 use crate::changed::ChangedSlos;
 
@@ -61,12 +68,24 @@ const FAILURE_THRESHOLD: usize = 3;
 const SUCCESS_THRESHOLD: usize = 2;
 
 pub struct Signals {
-    router: Mutex<Router>,
-    /// Increments the SLI store could not take yet, per SLO, oldest first.
-    undelivered: Mutex<Vec<(SloId, Vec<Event>)>>,
+    intake: Mutex<Intake>,
     pub probes: Mutex<BTreeMap<String, ProbeRecord>>,
     pub heartbeats: Arc<HeartbeatBoard>,
     pub health: SignalHealth,
+}
+
+/// The router and what it made that is not stored yet, behind one lock: batches are routed and
+/// written in one order, so the stored baselines never run ahead of the stored increments.
+struct Intake {
+    router: Router,
+    /// Batches the SLI store could not take yet, oldest first.
+    undelivered: VecDeque<Pending>,
+}
+
+/// Increments with the baseline moves that produced them: written as one record.
+struct Pending {
+    increments: Vec<(SloId, Vec<Event>)>,
+    baselines: Vec<BaselineMove>,
 }
 
 /// The SLOs whose PromQL queries run natively on samples (no backend answers them).
@@ -87,8 +106,10 @@ pub fn routed_slos(slos: &[Slo]) -> Vec<RoutedSlo> {
 impl Signals {
     pub fn new(config: &Config) -> Signals {
         let signals = Signals {
-            router: Mutex::new(Router::new(routed_slos(&config.slos), Default::default())),
-            undelivered: Mutex::new(Vec::new()),
+            intake: Mutex::new(Intake {
+                router: Router::new(routed_slos(&config.slos), Default::default()),
+                undelivered: VecDeque::new(),
+            }),
             probes: Mutex::new(BTreeMap::new()),
             heartbeats: Arc::new(HeartbeatBoard::new()),
             health: SignalHealth::default(),
@@ -100,11 +121,23 @@ impl Signals {
     /// A config reload: new plans (counter state of series that still match is kept) and the
     /// new probe list (history of probes that remain is kept).
     pub fn replace(&self, config: &Config) {
-        self.router
-            .lock()
-            .expect("router lock")
-            .replace(routed_slos(&config.slos));
+        self.intake().router.replace(routed_slos(&config.slos));
         self.set_probes(&config.probes);
+    }
+
+    /// Gives the router the counter baselines the SLI store holds (at start, before any sample).
+    pub fn restore(&self, tsdb: &Tsdb, now: Timestamp) {
+        let stored = tsdb.series_baselines();
+        self.intake().router.restore(
+            stored
+                .into_iter()
+                .map(|(id, b)| (SeriesId(id), b.at, b.value)),
+            now,
+        );
+    }
+
+    fn intake(&self) -> MutexGuard<'_, Intake> {
+        self.intake.lock().expect("intake lock")
     }
 
     fn set_probes(&self, specs: &[ProbeSpec]) {
@@ -126,24 +159,38 @@ impl Signals {
         }
     }
 
-    /// Routes Prometheus series (remote-written or scraped) and takes the increments.
-    pub fn route<'a>(
+    /// Routes Prometheus series (remote-written or scraped) and stores the increments with the
+    /// baseline moves behind them; returns the events stored once they are durable. On a store
+    /// failure they are kept to be written first next time, and the error returned.
+    pub fn take_samples<'a>(
         &self,
+        engine: &Engine,
+        changed: &ChangedSlos,
         series: impl IntoIterator<Item = (&'a [(String, String)], &'a [(Timestamp, f64)])>,
         now: Timestamp,
-    ) -> Vec<(SloId, Vec<Event>)> {
-        let mut router = self.router.lock().expect("router lock");
-        let mut n = 0u64;
-        for (labels, samples) in series {
-            n += samples.len() as u64;
-            router.observe(labels, samples);
-        }
-        self.health.samples_received.fetch_add(n, Ordering::Relaxed);
-        router.drain(now)
+    ) -> Result<usize, Undeliverable> {
+        let written = {
+            let mut intake = self.intake();
+            let mut n = 0u64;
+            for (labels, samples) in series {
+                n += samples.len() as u64;
+                intake.router.observe(labels, samples);
+            }
+            self.health.samples_received.fetch_add(n, Ordering::Relaxed);
+            let drained = intake.router.drain(now);
+            if !drained.is_empty() {
+                intake.undelivered.push_back(Pending {
+                    increments: drained.increments,
+                    baselines: drained.baselines.iter().map(stored_move).collect(),
+                });
+            }
+            self.write_undelivered(&mut intake, engine, changed, now)?
+        };
+        sync(engine, written)
     }
 
     pub fn router_stats(&self) -> headroom_metrics::route::RouterStats {
-        self.router.lock().expect("router lock").stats()
+        self.intake().router.stats()
     }
 
     /// Keeps a probe's result in its history; returns the change it makes to the probe's
@@ -189,9 +236,10 @@ impl Signals {
         None
     }
 
-    /// Writes routed increments into the engine: first whatever an earlier call could not deliver,
-    /// then these. Events an SLO's series cannot hold are dropped and counted. On a store failure the
-    /// rest is kept for the next call and the error returned. Blocking: call off the async workers.
+    /// Writes increments into the engine (probe results, or anything without a baseline): first
+    /// whatever an earlier call could not deliver, then these. Events an SLO's series cannot hold
+    /// are dropped and counted. On a store failure the rest is kept for the next call and the
+    /// error returned. Blocking: call off the async workers.
     pub fn deliver(
         &self,
         engine: &Engine,
@@ -199,49 +247,187 @@ impl Signals {
         batches: Vec<(SloId, Vec<Event>)>,
         now: Timestamp,
     ) -> Result<usize, Undeliverable> {
-        let mut queue = std::mem::take(&mut *self.undelivered.lock().expect("undelivered lock"));
-        queue.extend(batches.into_iter().filter(|(_, e)| !e.is_empty()));
-        let mut delivered = 0;
-        let mut pending = queue.into_iter();
-        while let Some((slo_id, events)) = pending.next() {
-            let Some(slo) = engine.slo(&slo_id) else {
-                continue; // removed by a reload: its increments have nowhere to go
-            };
-            let (kept, dropped) = in_range(&slo, events, now);
-            self.health
-                .events_out_of_range
-                .fetch_add(dropped, Ordering::Relaxed);
-            if kept.is_empty() {
-                continue;
+        let written = {
+            let mut intake = self.intake();
+            let batches: Vec<_> = batches.into_iter().filter(|(_, e)| !e.is_empty()).collect();
+            if !batches.is_empty() {
+                intake.undelivered.push_back(Pending {
+                    increments: batches,
+                    baselines: Vec::new(),
+                });
             }
-            match engine.ingest_increments(&slo_id, &kept, now) {
-                Ok(_) => {
-                    delivered += kept.len();
-                    changed.mark(&slo_id);
-                }
-                Err(
-                    e @ IngestError::Store(
-                        headroom_tsdb::TsdbError::Io { .. }
-                        | headroom_tsdb::TsdbError::Failed { .. },
-                    ),
-                ) => {
-                    let mut keep = self.undelivered.lock().expect("undelivered lock");
-                    keep.push((slo_id, kept));
-                    keep.extend(pending);
-                    return Err(Undeliverable(e));
-                }
-                Err(e) => {
-                    // Not a disk problem: the events themselves are unacceptable (a new group over the
-                    // limit, say). Retrying cannot help; count them as dropped.
-                    tracing::warn!(slo = %slo_id, error = %e, "routed events refused");
-                    self.health
-                        .events_out_of_range
-                        .fetch_add(kept.len() as u64, Ordering::Relaxed);
+            self.write_undelivered(&mut intake, engine, changed, now)?
+        };
+        sync(engine, written)
+    }
+
+    /// Stores the counts of a backend follower's steps up to `through` (a step end) with that
+    /// step end as the follower's baseline, in one record; durable when it returns `Ok`. Not
+    /// kept on failure: the follower asks for the steps again, and its baseline stays where the
+    /// stored counts end.
+    pub fn store_steps(
+        &self,
+        engine: &Engine,
+        changed: &ChangedSlos,
+        slo: &SloId,
+        events: Vec<Event>,
+        through: Timestamp,
+        now: Timestamp,
+    ) -> Result<usize, Undeliverable> {
+        let step = Pending {
+            increments: vec![(slo.clone(), events)],
+            baselines: vec![BaselineMove::Set(
+                follower_key(slo),
+                Baseline {
+                    at: through,
+                    value: 0.0,
+                },
+            )],
+        };
+        let written = {
+            let _in_order = self.intake();
+            self.write(engine, changed, step, now).map_err(|(_, e)| e)?
+        };
+        sync(engine, written)
+    }
+
+    /// Forgets the stored baselines of followers `keep` says no to (an SLO no longer answered by
+    /// a backend): if it is followed again later, it resumes from its data, not from a step
+    /// stored before other data may have been written into its series.
+    pub fn forget_followers(
+        &self,
+        engine: &Engine,
+        keep: impl Fn(&str) -> bool,
+        now: Timestamp,
+    ) -> Result<(), Undeliverable> {
+        let written = {
+            let _in_order = self.intake();
+            let baselines: Vec<BaselineMove> = engine
+                .tsdb()
+                .follower_baselines()
+                .into_iter()
+                .filter(|(slo, _)| !keep(slo))
+                .map(|(slo, _)| BaselineMove::Forget(BaselineKey::Follower(slo)))
+                .collect();
+            if baselines.is_empty() {
+                return Ok(());
+            }
+            let forget = Pending {
+                increments: Vec::new(),
+                baselines,
+            };
+            self.write(engine, &ChangedSlos::default(), forget, now)
+                .map_err(|(_, e)| e)?
+        };
+        sync(engine, written).map(|_| ())
+    }
+
+    /// Writes the undelivered batches in order; on a store failure keeps the rest, the failed
+    /// one first. Returns the events written.
+    fn write_undelivered(
+        &self,
+        intake: &mut Intake,
+        engine: &Engine,
+        changed: &ChangedSlos,
+        now: Timestamp,
+    ) -> Result<usize, Undeliverable> {
+        let mut written = 0;
+        while let Some(pending) = intake.undelivered.pop_front() {
+            match self.write(engine, changed, pending, now) {
+                Ok(n) => written += n,
+                Err((pending, e)) => {
+                    intake.undelivered.push_front(pending);
+                    return Err(e);
                 }
             }
         }
-        Ok(delivered)
+        Ok(written)
     }
+
+    /// Writes one batch with its baseline moves as one record (not waiting for fsync); returns
+    /// the events written. A store failure hands the batch back to be kept.
+    fn write(
+        &self,
+        engine: &Engine,
+        changed: &ChangedSlos,
+        pending: Pending,
+        now: Timestamp,
+    ) -> Result<usize, (Pending, Undeliverable)> {
+        let mut dropped: usize = 0;
+        let increments: Vec<(SloId, Vec<Event>)> = pending
+            .increments
+            .into_iter()
+            .filter_map(|(slo_id, events)| {
+                let slo = engine.slo(&slo_id)?; // removed by a reload: nowhere to go
+                let (kept, out) = in_range(&slo, events, now);
+                dropped += out as usize;
+                (!kept.is_empty()).then_some((slo_id, kept))
+            })
+            .collect();
+        let outcome = engine.ingest_routed(&increments, &pending.baselines, now);
+        let pending = Pending {
+            increments,
+            baselines: pending.baselines,
+        };
+        match outcome {
+            Ok(r) => {
+                self.health
+                    .events_out_of_range
+                    .fetch_add((dropped + r.dropped) as u64, Ordering::Relaxed);
+                for slo in &r.slos {
+                    changed.mark(slo);
+                }
+                Ok(r.logged.samples)
+            }
+            Err(e @ IngestError::Store(TsdbError::Io { .. } | TsdbError::Failed { .. })) => {
+                Err((pending, Undeliverable(e)))
+            }
+            Err(e) => {
+                // Not a disk problem (a group's series refused its configuration): retrying
+                // cannot help. Dropped and counted; the baselines stay where the stored data
+                // ends, so nothing stored is counted twice.
+                tracing::warn!(error = %e, "routed events refused");
+                let n: usize = pending.increments.iter().map(|(_, e)| e.len()).sum();
+                self.health
+                    .events_out_of_range
+                    .fetch_add((dropped + n) as u64, Ordering::Relaxed);
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// Waits (outside the intake lock, so fsyncs are shared) until every record written so far is
+/// durable, not only this call's: a retried request whose samples an earlier call stored is
+/// answered only once that call's record is durable too.
+fn sync(engine: &Engine, written: usize) -> Result<usize, Undeliverable> {
+    engine
+        .tsdb()
+        .sync_written()
+        .map_err(|e| Undeliverable(IngestError::Store(e)))?;
+    Ok(written)
+}
+
+/// The router's move as the SLI store keeps it.
+fn stored_move(m: &headroom_metrics::BaselineMove) -> BaselineMove {
+    match *m {
+        headroom_metrics::BaselineMove::Set { series, at, value } => {
+            BaselineMove::Set(BaselineKey::Series(series.0), Baseline { at, value })
+        }
+        headroom_metrics::BaselineMove::Forget(series) => {
+            BaselineMove::Forget(BaselineKey::Series(series.0))
+        }
+    }
+}
+
+/// Where the SLI store keeps the last step a backend follower stored for `slo`.
+pub fn follower_key(slo: &str) -> BaselineKey {
+    BaselineKey::Follower(slo.to_string())
+}
+
+/// The last step end a follower stored for `slo`, if its baseline is stored.
+pub fn follower_baseline(tsdb: &Tsdb, slo: &str) -> Option<Timestamp> {
+    tsdb.baseline(&follower_key(slo)).map(|b| b.at)
 }
 
 /// The SLI events one probe result makes: one per SLO that names the probe. Good when the run

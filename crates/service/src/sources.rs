@@ -1,7 +1,9 @@
 //! The running signal sources of one config: the probe fleet, the scrape jobs and one follower
-//! per SLO answered by an external backend. A reload stops them all and starts the new set; the
-//! increments they produce go to one channel ([`Deliveries`]), whose task writes them into the
-//! engine off the async workers.
+//! per SLO answered by an external backend. A reload stops them all and starts the new set.
+//! Probe results and scrapes go to one channel ([`Deliveries`]), whose task routes and writes
+//! them into the engine off the async workers; a follower stores each fetch itself and moves on
+//! only once it is durable, so stopping it (which waits for a store in progress) leaves its
+//! stored baseline exactly where its stored counts end.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,25 +12,42 @@ use std::time::Duration;
 use headroom_collect::backend::{
     Backend, Follower, RangeSeries, grouped_step_counts, step_queries,
 };
-use headroom_collect::scrape::{HttpScraper, Scheme, ScrapeJob, ScrapeRunner, TargetHealth};
+use headroom_collect::scrape::{
+    HttpScraper, Scheme, ScrapeJob, ScrapeRunner, ScrapedSeries, TargetHealth,
+};
 use headroom_core::{Slo, SloId, Span, Timestamp};
 use headroom_engine::Engine;
 use headroom_ingest::Event;
 use headroom_probe::fleet::{ProbeFleet, ResultSink};
 use headroom_probe::spec::ProbeSpec;
 use headroom_spec::{BackendAuth, BackendConfig, Config, ScrapeConfig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use crate::signals::{ProbeAlert, Signals, probe_events};
+use crate::signals::{ProbeAlert, Signals, Undeliverable, follower_baseline, probe_events};
 
 /// Probes running at once, across the fleet.
 const PROBE_CONCURRENCY: usize = 64;
 
 /// Increments for SLOs, as sources produce them.
 pub type Batch = Vec<(SloId, Vec<Event>)>;
-pub type Deliveries = mpsc::UnboundedSender<Batch>;
+
+/// What the delivery task writes.
+pub enum Delivery {
+    /// Events without a baseline (probe results).
+    Events(Batch),
+    /// One scrape's series, routed when written so routing and writing keep one order.
+    Scraped(Vec<ScrapedSeries>),
+}
+
+pub type Deliveries = mpsc::UnboundedSender<Delivery>;
+
+/// Stores one fetch of a follower: the SLO, its step counts and the last step end they cover.
+/// Blocking (it waits for fsync).
+pub type StepStore =
+    Arc<dyn Fn(&SloId, Vec<Event>, Timestamp) -> Result<usize, Undeliverable> + Send + Sync>;
+
 /// What raises or resolves a probe's failure alert (alerting lives above the sources).
 pub type ProbeAlerts = Arc<dyn Fn(ProbeSpec, ProbeAlert) + Send + Sync>;
 
@@ -37,6 +56,8 @@ pub struct Sources {
     fleet: Option<ProbeFleet>,
     scrapers: Vec<ScrapeRunner>,
     followers: Vec<JoinHandle<()>>,
+    /// Dropping it tells every follower to stop at its next wait.
+    stop_followers: watch::Sender<()>,
 }
 
 impl Sources {
@@ -53,8 +74,10 @@ impl Sources {
         for s in self.scrapers {
             s.stop().await;
         }
+        // Not aborted: a follower storing a fetch finishes it first, so the next one (after a
+        // reload) reads a baseline no write in flight can still move.
+        drop(self.stop_followers);
         for f in self.followers {
-            f.abort();
             let _ = f.await;
         }
     }
@@ -66,7 +89,7 @@ pub fn start(
     engine: &Arc<Engine>,
     signals: &Arc<Signals>,
     clock: &Clock,
-    tx: &Deliveries,
+    (tx, steps): (&Deliveries, StepStore),
     alerts: ProbeAlerts,
 ) -> Sources {
     let fleet = (!config.probes.is_empty()).then(|| {
@@ -82,7 +105,7 @@ pub fn start(
                 for (slo, e) in events {
                     by_slo.entry(slo).or_default().push(e);
                 }
-                let _ = out.send(by_slo.into_iter().collect());
+                let _ = out.send(Delivery::Events(by_slo.into_iter().collect()));
             }
         });
         let clock = clock.clone();
@@ -107,28 +130,19 @@ pub fn start(
         let Some(scraper) = scraper.clone() else {
             break;
         };
-        let (signals, clock) = (signals.clone(), clock.clone());
         let out = tx.clone();
-        let sink = Arc::new(
-            move |series: Vec<headroom_collect::scrape::ScrapedSeries>| {
-                let now = clock();
-                let batch = signals.route(
-                    series
-                        .iter()
-                        .map(|s| (s.labels.as_slice(), s.samples.as_slice())),
-                    now,
-                );
-                if !batch.is_empty() {
-                    let _ = out.send(batch);
-                }
-            },
-        );
+        let sink = Arc::new(move |series: Vec<ScrapedSeries>| {
+            if !series.is_empty() {
+                let _ = out.send(Delivery::Scraped(series));
+            }
+        });
         match ScrapeRunner::start(scrape_job(job), scraper, sink) {
             Ok(r) => scrapers.push(r),
             Err(e) => tracing::error!(job = %job.job, error = %e, "scrape job not started"),
         }
     }
 
+    let (stop_followers, stop) = watch::channel(());
     let mut followers = Vec::new();
     for slo in engine.slos() {
         let Some(name) = &slo.backend else { continue };
@@ -141,7 +155,7 @@ pub fn start(
                 slo.clone(),
                 Arc::new(b),
                 (cfg.interval, cfg.delay),
-                tx.clone(),
+                (steps.clone(), stop.clone()),
             ))),
             Err(e) => tracing::error!(backend = %name, error = %e, "backend client not built"),
         }
@@ -150,6 +164,7 @@ pub fn start(
         fleet,
         scrapers,
         followers,
+        stop_followers,
     }
 }
 
@@ -195,9 +210,16 @@ pub(crate) fn backend_config(c: &BackendConfig) -> headroom_collect::backend::Ba
     }
 }
 
+/// Where a follower starts: after the last step end stored with its counts (its baseline), or,
+/// for data stored before baselines were (no baseline yet), after the newest bucket holding
+/// events.
+pub fn resume_point(engine: &Engine, slo: &Slo, now: Timestamp) -> Option<Timestamp> {
+    follower_baseline(engine.tsdb(), &slo.id).or_else(|| last_stored(engine, slo, now))
+}
+
 /// The last step end already stored for an SLO: the end of the newest minute (or, beyond the
-/// minute level, hour) holding events, across its groups. Found in the SLI store itself, so a restart resumes
-/// exactly where the data ends, with no cursor to keep in step with it.
+/// minute level, hour) holding events, across its groups. Exact for steps of a minute or more
+/// whose last step held events; the fallback for stores written before follower baselines.
 fn last_stored(engine: &Engine, slo: &Slo, now: Timestamp) -> Option<Timestamp> {
     let oldest = now - slo.window.max_length();
     engine
@@ -224,13 +246,15 @@ fn last_stored(engine: &Engine, slo: &Slo, now: Timestamp) -> Option<Timestamp> 
 }
 
 /// Keeps one SLO's SLI filled from a backend: backfills its window at start, then asks for each
-/// step once it is complete. A failed query is asked again later; nothing is counted twice.
+/// step once it is complete. Each fetch is stored with its last step end as the follower's
+/// baseline, in one record, before the next is asked: a restart resumes right after it, so no
+/// step is counted twice or skipped. A failed query or store is asked again later.
 async fn follow(
     (engine, signals, clock): (Arc<Engine>, Arc<Signals>, Clock),
     slo: Arc<Slo>,
     backend: Arc<Backend>,
     (step, delay): (Span, Span),
-    tx: Deliveries,
+    (store, mut stop): (StepStore, watch::Receiver<()>),
 ) {
     let Some(queries) = step_queries(&slo.sli, step) else {
         return;
@@ -240,25 +264,35 @@ async fn follow(
         step,
         slo.window.max_length(),
         delay,
-        last_stored(&engine, &slo, now),
+        resume_point(&engine, &slo, now),
     );
     loop {
         let now = clock();
         let Some(fetch) = follower.due(now) else {
             let wait = (follower.next_wake(now) - now).millis().max(100);
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-            continue;
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => continue,
+            }
         };
         let (first, second) = queries.queries();
-        let a = backend
-            .query_range(first, fetch.start, fetch.end, step)
-            .await;
-        let b = match second {
-            Some(q) => backend.query_range(q, fetch.start, fetch.end, step).await,
-            None => Ok(Vec::<RangeSeries>::new()),
+        let asked = async {
+            let a = backend
+                .query_range(first, fetch.start, fetch.end, step)
+                .await?;
+            let b = match second {
+                Some(q) => backend.query_range(q, fetch.start, fetch.end, step).await?,
+                None => Vec::<RangeSeries>::new(),
+            };
+            Ok::<_, headroom_collect::backend::BackendError>((a, b))
         };
-        match (a, b) {
-            (Ok(a), Ok(b)) => {
+        // Stopping while asking loses nothing: nothing is stored until the answer is complete.
+        let answer = tokio::select! {
+            _ = stop.changed() => return,
+            a = asked => a,
+        };
+        match answer {
+            Ok((a, b)) => {
                 let groups = grouped_step_counts(&queries, step, &a, &b, &slo.grouping);
                 let mut events = Vec::new();
                 for (labels, counts) in groups {
@@ -271,12 +305,19 @@ async fn follow(
                         labels: labels.clone(),
                     }));
                 }
-                if !events.is_empty() && tx.send(vec![(slo.id.clone(), events)]).is_err() {
-                    return;
+                let (store, id) = (store.clone(), slo.id.clone());
+                let stored =
+                    tokio::task::spawn_blocking(move || store(&id, events, fetch.end)).await;
+                match stored {
+                    Ok(Ok(_)) => follower.fetched(fetch),
+                    Ok(Err(e)) => {
+                        tracing::warn!(slo = %slo.id, error = %e, "backend steps not stored; they will be asked again");
+                        follower.failed(now);
+                    }
+                    Err(_) => return, // the store panicked: the runtime is going down
                 }
-                follower.fetched(fetch);
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Err(e) => {
                 signals
                     .health
                     .backend_queries_failed

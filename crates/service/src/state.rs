@@ -153,11 +153,40 @@ impl Headroom {
         self.alerting.accept(&self.incidents, alerts, source).await
     }
 
-    /// Writes routed increments into the engine (see [`Signals::deliver`]). Blocking: call off
-    /// the async workers.
+    /// Writes increments without a baseline (probe results) into the engine (see
+    /// [`Signals::deliver`]). Blocking: call off the async workers.
     pub fn deliver(&self, batches: Vec<(SloId, Vec<Event>)>) -> Result<usize, Undeliverable> {
         self.signals
             .deliver(&self.engine, &self.changed, batches, self.now())
+    }
+
+    /// Routes Prometheus series (remote-written or scraped) into the SLOs and stores what they
+    /// count with their baselines (see [`Signals::take_samples`]); durable when it returns `Ok`.
+    /// Blocking: call off the async workers.
+    pub fn take_samples<'a>(
+        &self,
+        series: impl IntoIterator<Item = (&'a [(String, String)], &'a [(Timestamp, f64)])>,
+    ) -> Result<usize, Undeliverable> {
+        self.signals
+            .take_samples(&self.engine, &self.changed, series, self.now())
+    }
+
+    /// Stores a backend follower's fetch with its last step end (see [`Signals::store_steps`]).
+    /// Blocking: call off the async workers.
+    pub fn store_steps(
+        &self,
+        slo: &SloId,
+        events: Vec<Event>,
+        through: Timestamp,
+    ) -> Result<usize, Undeliverable> {
+        self.signals.store_steps(
+            &self.engine,
+            &self.changed,
+            slo,
+            events,
+            through,
+            self.now(),
+        )
     }
 
     /// Pushes a batch of events (JSON, or NDJSON) into an SLO, once per idempotency key. A
@@ -265,6 +294,7 @@ pub async fn build_state_from(
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
     let engine = Engine::new(tsdb, config.slos)?;
+    signals.restore(engine.tsdb(), now);
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
             engine.restore_alert(

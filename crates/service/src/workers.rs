@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::evaluation::run_evaluator;
 use crate::signals::ProbeAlert;
-use crate::sources::{Batch, Deliveries, ProbeAlerts};
+use crate::sources::{Deliveries, Delivery, ProbeAlerts, StepStore};
 use crate::state::Headroom;
 
 /// How often the SLI store writes a snapshot (and trims its write-ahead log).
@@ -72,19 +72,27 @@ pub async fn probe_alert(h: &Headroom, spec: &ProbeSpec, change: ProbeAlert) {
     h.alerting.probe_alert(&h.incidents, spec, change).await
 }
 
-/// Starts the delivery task: routed and probed increments are written here, one batch at a
-/// time, and what the store could not take is retried every few seconds.
+/// Starts the delivery task: scrapes are routed and written here and probe results written,
+/// one at a time, and what the store could not take is retried every few seconds.
 pub fn start_delivery(h: Headroom) -> Deliveries {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Batch>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
     tokio::spawn(async move {
         let mut retry = tokio::time::interval(REDELIVER_EVERY);
         loop {
-            let batch = tokio::select! {
-                b = rx.recv() => match b { Some(b) => b, None => return },
-                _ = retry.tick() => Vec::new(),
+            let delivery = tokio::select! {
+                d = rx.recv() => match d { Some(d) => d, None => return },
+                _ = retry.tick() => Delivery::Events(Vec::new()),
             };
             let st = h.clone();
-            let outcome = tokio::task::spawn_blocking(move || st.deliver(batch)).await;
+            let outcome = tokio::task::spawn_blocking(move || match delivery {
+                Delivery::Events(batch) => st.deliver(batch),
+                Delivery::Scraped(series) => st.take_samples(
+                    series
+                        .iter()
+                        .map(|s| (s.labels.as_slice(), s.samples.as_slice())),
+                ),
+            })
+            .await;
             if let Ok(Err(e)) = outcome {
                 tracing::warn!(error = %e, "signal increments kept for a later retry");
             }
@@ -102,13 +110,40 @@ pub async fn restart_sources(h: &Headroom, config: &Config) {
     if let Some(old) = slot.take() {
         old.stop().await;
     }
+    // After the old followers stopped: none of them can store a baseline any more.
+    let st = h.clone();
+    let followed: Vec<String> = config
+        .slos
+        .iter()
+        .filter(|s| s.backend.is_some())
+        .map(|s| s.id.to_string())
+        .collect();
+    let forgotten = tokio::task::spawn_blocking(move || {
+        st.signals.forget_followers(
+            &st.engine,
+            |slo| followed.iter().any(|f| f == slo),
+            st.now(),
+        )
+    })
+    .await;
+    if let Ok(Err(e)) = forgotten {
+        tracing::warn!(error = %e, "baselines of SLOs no longer followed not forgotten yet");
+    }
     let st = h.clone();
     let alerts: ProbeAlerts = std::sync::Arc::new(move |spec, change| {
         let st = st.clone();
         tokio::spawn(async move { probe_alert(&st, &spec, change).await });
     });
+    let st = h.clone();
+    let steps: StepStore =
+        std::sync::Arc::new(move |slo, events, through| st.store_steps(slo, events, through));
     *slot = Some(crate::sources::start(
-        config, &h.engine, &h.signals, &h.clock, tx, alerts,
+        config,
+        &h.engine,
+        &h.signals,
+        &h.clock,
+        (tx, steps),
+        alerts,
     ));
 }
 

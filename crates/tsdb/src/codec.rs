@@ -28,6 +28,10 @@ impl Enc<'_> {
         self.u32(s.len() as u32);
         self.0.extend_from_slice(s.as_bytes());
     }
+    /// Raw bytes of a fixed length: the reader knows how many.
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
     pub fn u32_rows<const N: usize>(&mut self, rows: &[[u32; N]]) {
         self.0.reserve(rows.len() * N * 4);
         for row in rows {
@@ -58,6 +62,9 @@ impl<'a> Dec<'a> {
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
+    pub fn remaining(&self) -> usize {
+        self.buf.len()
+    }
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.buf.len() < n {
             return Err(DecodeError("unexpected end of data"));
@@ -66,7 +73,7 @@ impl<'a> Dec<'a> {
         self.buf = rest;
         Ok(head)
     }
-    fn array<const K: usize>(&mut self) -> Result<[u8; K], DecodeError> {
+    pub fn array<const K: usize>(&mut self) -> Result<[u8; K], DecodeError> {
         let mut a = [0u8; K];
         a.copy_from_slice(self.take(K)?);
         Ok(a)

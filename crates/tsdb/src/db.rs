@@ -9,6 +9,7 @@ use std::sync::{
 
 use headroom_core::{Span, Timestamp};
 
+use crate::baseline::{Baseline, BaselineKey, BaselineMove, Baselines};
 use crate::error::TsdbError;
 use crate::series::{SampleError, Series, SeriesConfig, SeriesKey, check_counts, check_increment};
 use crate::snapshot::{self, SNAPSHOT_TMP, SnapshotHeader, SnapshotWriter};
@@ -39,6 +40,18 @@ pub struct Sample {
     pub at: Timestamp,
     pub good: f64,
     pub total: f64,
+}
+
+/// Routed increments written and applied by [`Tsdb::log_routed`], not yet known durable:
+/// [`Tsdb::sync`] waits for that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "the record may not be durable until `Tsdb::sync` returns"]
+pub struct Logged {
+    lsn: u64,
+    /// Samples written.
+    pub samples: usize,
+    /// Samples left out: their series does not exist, or cannot hold them (see [`Tsdb::append`]).
+    pub dropped: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +140,8 @@ struct Appender {
     /// The minute every series was last advanced to: a second `advance` within it is a no-op.
     advanced_to: i64,
     idempotency: Idempotency,
+    /// Changed only by records, in log order, under this lock: what a snapshot copies at rotation.
+    baselines: Baselines,
     wal: Option<WalFile>,
     /// Set when the log may hold a partial record: no further writes are safe.
     broken: Option<String>,
@@ -140,6 +155,7 @@ impl Appender {
             clock,
             advanced_to: i64::MIN,
             idempotency: Idempotency::default(),
+            baselines: Baselines::default(),
             wal: None,
             broken: None,
             buf: Vec::new(),
@@ -349,6 +365,7 @@ impl Tsdb {
             ..SnapshotHeader::default()
         });
         let mut app = Appender::new(header.next_lsn, header.clock);
+        app.baselines = header.baselines;
         for (key, lsn, seen_at) in header.idempotency {
             app.idempotency.insert(key, lsn, seen_at);
         }
@@ -518,25 +535,7 @@ impl Tsdb {
             let map = read(&self.series);
             let cells = self.validate(&map, batch, now, counting)?;
             let lsn = if app.wal.is_some() {
-                // The record names each series once, samples point into that table.
-                let mut table: HashMap<*const SeriesCell, u32> = HashMap::new();
-                let mut keys: Vec<&SeriesKey> = Vec::new();
-                let logged: Vec<LoggedSample> = batch
-                    .iter()
-                    .zip(&cells)
-                    .map(|(s, cell)| {
-                        let key = *table.entry(Arc::as_ptr(cell)).or_insert_with(|| {
-                            keys.push(&s.key);
-                            keys.len() as u32 - 1
-                        });
-                        LoggedSample {
-                            key,
-                            at: s.at,
-                            good: s.good,
-                            total: s.total,
-                        }
-                    })
-                    .collect();
+                let (keys, logged) = key_table(batch.iter().zip(cells.iter().copied()));
                 app.log(
                     self.durability.as_ref(),
                     wal::append_body(now, idempotency_key, &keys, logged.iter().copied()),
@@ -562,6 +561,101 @@ impl Tsdb {
         Ok(AppendOutcome::Applied {
             samples: batch.len(),
         })
+    }
+
+    /// Writes counter increments routed from a source together with the baseline moves that
+    /// produced them, as one log record, and applies both; [`Tsdb::sync`] then waits until the
+    /// record is durable (a caller that must keep records in its own order writes under its
+    /// lock and waits outside it, so group commit still shares fsyncs). A crash keeps the
+    /// increments and the moves together or neither, so a source resuming from its stored
+    /// baseline never counts a stored increment twice.
+    ///
+    /// Unlike [`Tsdb::append`], a sample its series cannot take (no such series, not finite,
+    /// outside the series' range) is left out and counted in [`Logged::dropped`]; the moves are
+    /// written regardless, since the source did move past it.
+    pub fn log_routed(
+        &self,
+        batch: &[Sample],
+        moves: &[BaselineMove],
+        now: Timestamp,
+    ) -> Result<Logged, TsdbError> {
+        let mut app = self.writer()?;
+        let map = read(&self.series);
+        let (latest, latest_allowed) = self.batch_reach(batch, now);
+        let kept: Vec<(&Sample, &Arc<SeriesCell>)> = batch
+            .iter()
+            .filter_map(|s| {
+                let cell = map.by_key.get(&s.key)?;
+                let series = &read(&cell.0).series;
+                check_sample(series, s, Counting::Increments, now, latest, latest_allowed).ok()?;
+                Some((s, cell))
+            })
+            .collect();
+        let dropped = batch.len() - kept.len();
+        if kept.is_empty() && moves.is_empty() {
+            return Ok(Logged {
+                lsn: 0,
+                samples: 0,
+                dropped,
+            });
+        }
+        let lsn = if app.wal.is_some() {
+            let (keys, logged) = key_table(kept.iter().copied());
+            app.log(
+                self.durability.as_ref(),
+                wal::routed_body(now, &keys, logged.iter().copied(), moves),
+            )?
+        } else {
+            app.log(None, |_| {})?
+        };
+        let mut writes: Vec<Write<'_>> = kept
+            .iter()
+            .map(|(s, cell)| (&***cell, s.at, s.good, s.total))
+            .collect();
+        apply_writes(&mut writes, now, lsn);
+        app.clock = app.clock.max(now);
+        app.baselines.apply(moves);
+        Ok(Logged {
+            lsn,
+            samples: kept.len(),
+            dropped,
+        })
+    }
+
+    /// Waits until a [`Tsdb::log_routed`] record is durable (at once for an in-memory store).
+    pub fn sync(&self, logged: &Logged) -> Result<(), TsdbError> {
+        self.wait_durable(logged.lsn)
+    }
+
+    /// Waits until every record written so far is durable: for a caller that answers for data
+    /// another call wrote (a retried batch whose samples an earlier record already counted).
+    pub fn sync_written(&self) -> Result<(), TsdbError> {
+        match &self.durability {
+            Some(d) => {
+                let lsn = lock(&d.tail).written_lsn;
+                d.wait(lsn)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// One source's baseline, as the records applied so far left it.
+    pub fn baseline(&self, key: &BaselineKey) -> Option<Baseline> {
+        lock(&self.appender).baselines.get(key)
+    }
+
+    /// Every counter series' baseline (what a router resumes from at start).
+    pub fn series_baselines(&self) -> Vec<([u8; 16], Baseline)> {
+        lock(&self.appender).baselines.series().collect()
+    }
+
+    /// Every backend follower's baseline, by SLO id.
+    pub fn follower_baselines(&self) -> Vec<(String, Baseline)> {
+        lock(&self.appender)
+            .baselines
+            .followers()
+            .map(|(slo, b)| (slo.to_owned(), b))
+            .collect()
     }
 
     /// Moves every series' newest bucket up to `now` (buckets close even without data). Cheap
@@ -616,6 +710,8 @@ impl Tsdb {
                     .iter()
                     .map(|(k, &(lsn, seen_at))| (k.clone(), lsn, seen_at))
                     .collect(),
+                // As of the rotation, like the idempotency keys: the new log replays over them.
+                baselines: app.baselines.clone(),
             }
         };
         let cells: Vec<(SeriesKey, Arc<SeriesCell>)> = read(&self.series)
@@ -637,7 +733,7 @@ impl Tsdb {
         // record has to be durable before the snapshot counts, or a power cut could leave it
         // half applied.
         durability.wait(newest_applied)?;
-        out.finish()?;
+        out.finish(&header.baselines)?;
         for (generation, path) in wal::list_wal_files(&durability.dir)? {
             if generation < header.wal_generation {
                 fs::remove_file(&path).map_err(TsdbError::io("remove", &path))?;
@@ -700,13 +796,13 @@ impl Tsdb {
         self.len() == 0
     }
 
-    /// Approximate bytes held: series rings, keys, map entries and idempotency keys.
     /// Bytes in the current write-ahead log (0 in memory): a checkpoint resets it, and the server
     /// checkpoints early when it grows, so a restart never replays much.
     pub fn wal_bytes(&self) -> u64 {
         lock(&self.appender).wal.as_ref().map_or(0, |w| w.len)
     }
 
+    /// Approximate bytes held: series rings, keys, map entries, idempotency keys and baselines.
     pub fn memory_bytes(&self) -> usize {
         let per_entry = size_of::<(SeriesKey, Arc<SeriesCell>)>() + size_of::<SeriesCell>() + 16;
         let series: usize = read(&self.series)
@@ -724,7 +820,7 @@ impl Tsdb {
             .keys()
             .map(|k| k.capacity() + size_of::<(String, (u64, Timestamp))>() + 8)
             .sum();
-        series + idempotency + app.buf.capacity()
+        series + idempotency + app.baselines.memory_bytes() + app.buf.capacity()
     }
 
     fn writer(&self) -> Result<MutexGuard<'_, Appender>, TsdbError> {
@@ -851,6 +947,29 @@ pub enum Counting {
 /// One sample bound for one series.
 type Write<'a> = (&'a SeriesCell, Timestamp, f64, f64);
 
+/// A record names each series once and its samples point into that table.
+fn key_table<'a>(
+    samples: impl Iterator<Item = (&'a Sample, &'a Arc<SeriesCell>)>,
+) -> (Vec<&'a SeriesKey>, Vec<LoggedSample>) {
+    let mut table: HashMap<*const SeriesCell, u32> = HashMap::new();
+    let mut keys: Vec<&SeriesKey> = Vec::new();
+    let logged = samples
+        .map(|(s, cell)| {
+            let key = *table.entry(Arc::as_ptr(cell)).or_insert_with(|| {
+                keys.push(&s.key);
+                keys.len() as u32 - 1
+            });
+            LoggedSample {
+                key,
+                at: s.at,
+                good: s.good,
+                total: s.total,
+            }
+        })
+        .collect();
+    (keys, logged)
+}
+
 /// Applies an append record: each series under its lock once, its samples in batch order, after
 /// advancing it to `now`. Live and on replay alike, so replay rebuilds the same rings.
 fn apply_writes(writes: &mut [Write<'_>], now: Timestamp, lsn: u64) {
@@ -897,6 +1016,25 @@ fn apply_configure(
     Ok(())
 }
 
+/// Re-applies a logged record's samples; a series removed since is simply skipped.
+fn replay_writes(
+    map: &SeriesMap,
+    keys: &[SeriesKey],
+    samples: &[LoggedSample],
+    now: Timestamp,
+    lsn: u64,
+) {
+    let cells: Vec<Option<&Arc<SeriesCell>>> = keys.iter().map(|k| map.by_key.get(k)).collect();
+    let mut writes: Vec<Write<'_>> = samples
+        .iter()
+        .filter_map(|s| {
+            let cell = cells[s.key as usize]?;
+            Some((&**cell, s.at, s.good, s.total))
+        })
+        .collect();
+    apply_writes(&mut writes, now, lsn);
+}
+
 /// Re-applies one log record at open.
 fn replay(map: &mut SeriesMap, app: &mut Appender, lsn: u64, record: Record) -> Result<(), String> {
     match record {
@@ -917,21 +1055,22 @@ fn replay(map: &mut SeriesMap, app: &mut Appender, lsn: u64, record: Record) -> 
             keys,
             samples,
         } => {
-            // A series removed since is simply skipped.
-            let cells: Vec<Option<&Arc<SeriesCell>>> =
-                keys.iter().map(|k| map.by_key.get(k)).collect();
-            let mut writes: Vec<Write<'_>> = samples
-                .iter()
-                .filter_map(|s| {
-                    let cell = cells[s.key as usize]?;
-                    Some((&**cell, s.at, s.good, s.total))
-                })
-                .collect();
-            apply_writes(&mut writes, now, lsn);
+            replay_writes(map, &keys, &samples, now, lsn);
             app.clock = app.clock.max(now);
             if let Some(key) = idempotency_key {
                 app.idempotency.insert(key, lsn, now);
             }
+        }
+        Record::Routed {
+            now,
+            keys,
+            samples,
+            moves,
+        } => {
+            replay_writes(map, &keys, &samples, now, lsn);
+            app.clock = app.clock.max(now);
+            // Absolute values applied in log order: replaying a record again leaves the same.
+            app.baselines.apply(&moves);
         }
         Record::Advance { now } => {
             apply_advance(map, now, lsn);

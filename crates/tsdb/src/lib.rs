@@ -64,7 +64,9 @@
 //!   at query time.
 //! - **Validation.** A batch is checked whole before anything is applied: unknown series,
 //!   non-finite or negative counts, good > total, older than `now - retention` (`TooOld`) or
-//!   later than `now + max_future` (`TooFarInFuture`).
+//!   later than `now + max_future` (`TooFarInFuture`). Routed increments (`log_routed`) are the
+//!   exception: a sample its series cannot take is left out and counted, and the rest is
+//!   written with the baseline moves, since the source did move past it.
 //!
 //! # Durability
 //! A directory holds `snapshot.bin` and `wal-<generation, 16 hex digits>.log` files.
@@ -86,7 +88,11 @@
 //! - `3` append: `now: i64`, idempotency key (`u8` flag + string), a key table
 //!   (`u32` count + keys), samples (`u32` count + `key_index: u32, at_ms: i64, good: f64,
 //!   total: f64`);
-//! - `4` advance: `now: i64`.
+//! - `4` advance: `now: i64`;
+//! - `5` routed append (added later; older logs simply hold none): `now: i64`, the key table
+//!   and samples as in `3`, then baseline moves (`u32` count + per move a tag `u8` and its key:
+//!   `1` set a series' baseline (16-byte digest, `at: i64`, `value: f64`), `2` set a follower's
+//!   (SLO id string, `at`, `value`), `3` forget a series' (digest), `4` forget a follower's (id)).
 //!
 //! Appends are serialized; each writes its record (one `write`) and applies it under the
 //! writers' lock, so log order is apply order, then waits outside every lock until the record
@@ -102,7 +108,8 @@
 //! (older logs are fsync'd whole before the next one starts) and open fails.
 //!
 //! **Snapshot**: the magic `HRTSSNP1`, then frames whose payload begins with a kind byte:
-//! - `0` header: `format_version: u32` (3), `wal_generation: u64`, `next_lsn: u64`,
+//! - `0` header: `format_version: u32` (4; 3 is still read, as holding no baselines),
+//!   `wal_generation: u64`, `next_lsn: u64`,
 //!   `clock: i64`, idempotency keys (`u64` count + key string, `lsn: u64`, `seen_at: i64`);
 //! - `1` series, one per series: key, config, `applied_lsn: u64`, `started: u8`,
 //!   `levels: u8`, then per level `width_ms: i64, len: u32, head: i64`, counts `floor` and
@@ -113,7 +120,9 @@
 //!   `k mod slots`, the newest being the slice holding the start of bucket `head`; at coarser
 //!   levels `len` slots, like the counts. All in slot order: the rings as they are in memory, so
 //!   loading is a straight read and little-endian decode;
-//! - `2` end: `series_count: u64`.
+//! - `3` baselines (version 4), after every series, in blocks of at most 65,536: moves as in
+//!   the log's record `5`, sets only;
+//! - `2` end: `series_count: u64`, and in version 4 `baseline_count: u64`.
 //!
 //! `checkpoint` rotates the log (fsync the old one, create and fsync the next generation), then
 //! copies each series under its own lock into `snapshot.tmp`, fsyncs it, renames it over
@@ -126,10 +135,21 @@
 //! A damaged snapshot fails the open (it is only ever replaced whole, so damage is not a crash
 //! artefact). Leftover `snapshot.tmp` and logs older than the snapshot are removed at open.
 //!
+//! **Baselines** say where each source of counter increments stood when the increments logged
+//! with it were taken: a counter series' last accepted sample (named by a digest of its labels,
+//! which the caller computes), or the last step end a backend follower stored. They travel in
+//! the same record as those increments (`log_routed`), so after a crash the store holds both or
+//! neither, and a source resuming from its baseline counts nothing twice and skips nothing.
+//! Records move them in log order under the writers' lock; a snapshot copies them at rotation,
+//! like idempotency keys, and replay applies the moves of later records again (absolute values,
+//! so replaying is idempotent). Memory: a 32-byte hash-map entry a series (some 40–70 bytes with
+//! the map's spare room).
+//!
 //! **Idempotency keys** are opaque strings (the server scopes them), remembered with the record
 //! that carried them for `idempotency_ttl` (24 h) of `now`; they live in append records and
 //! the snapshot header, so a retry after a restart is still a duplicate.
 
+mod baseline;
 mod codec;
 mod db;
 mod error;
@@ -137,7 +157,8 @@ mod series;
 mod snapshot;
 mod wal;
 
-pub use db::{AppendOutcome, Counting, Sample, SeriesHandle, Tsdb, TsdbOptions};
+pub use baseline::{Baseline, BaselineKey, BaselineMove};
+pub use db::{AppendOutcome, Counting, Logged, Sample, SeriesHandle, Tsdb, TsdbOptions};
 pub use error::TsdbError;
 pub use series::{
     ConfigError, LevelInfo, SampleError, Series, SeriesConfig, SeriesKey, SliceKind, SliceRule,

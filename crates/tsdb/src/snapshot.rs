@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use headroom_core::Timestamp;
 
+use crate::baseline::{BaselineMove, Baselines, decode_moves, encode_moves};
 use crate::codec::{self, Dec, DecodeError, Enc};
 use crate::error::TsdbError;
 use crate::series::{Series, SeriesKey};
@@ -14,12 +15,17 @@ use crate::wal::{decode_config, decode_key, encode_config, encode_key, sync_dir}
 pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
 pub(crate) const SNAPSHOT_TMP: &str = "snapshot.tmp";
 const MAGIC: &[u8; 8] = b"HRTSSNP1";
-/// The only version read and written (earlier development builds wrote 1 and 2).
-const FORMAT_VERSION: u32 = 3;
+/// The version written. 4 added the baselines; 3 (without them) is still read, as holding none.
+/// Earlier development builds wrote 1 and 2, which are not read.
+const FORMAT_VERSION: u32 = 4;
+const FORMAT_WITHOUT_BASELINES: u32 = 3;
 
 const BLOCK_HEADER: u8 = 0;
 const BLOCK_SERIES: u8 = 1;
 const BLOCK_END: u8 = 2;
+const BLOCK_BASELINES: u8 = 3;
+/// Baselines per block: keeps each block's buffer a few megabytes at most.
+const BASELINES_PER_BLOCK: usize = 65_536;
 
 /// Everything in a snapshot besides the series.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,6 +37,8 @@ pub(crate) struct SnapshotHeader {
     pub clock: Timestamp,
     /// Idempotency keys with the record that first carried them and when.
     pub idempotency: Vec<(String, u64, Timestamp)>,
+    /// As of `next_lsn`: records from it on are replayed over them. Written after the series.
+    pub baselines: Baselines,
 }
 
 /// One series as stored, with the sequence number of the last log record applied to it.
@@ -99,12 +107,29 @@ impl SnapshotWriter {
         r
     }
 
-    /// Ends the file, fsyncs it, renames it over the snapshot and fsyncs the directory.
-    pub fn finish(mut self) -> Result<(), TsdbError> {
+    /// Ends the file with the baselines, fsyncs it, renames it over the snapshot and fsyncs
+    /// the directory.
+    pub fn finish(mut self, baselines: &Baselines) -> Result<(), TsdbError> {
+        let mut sets = baselines.sets();
+        let mut chunk = Vec::with_capacity(BASELINES_PER_BLOCK);
+        let mut written = 0u64;
+        loop {
+            chunk.clear();
+            chunk.extend(sets.by_ref().take(BASELINES_PER_BLOCK));
+            if chunk.is_empty() {
+                break;
+            }
+            written += chunk.len() as u64;
+            self.block(|e| {
+                e.u8(BLOCK_BASELINES);
+                encode_moves(e, &chunk);
+            })?;
+        }
         let count = self.series;
         self.block(|e| {
             e.u8(BLOCK_END);
             e.u64(count);
+            e.u64(written);
         })?;
         let tmp = self.tmp.clone();
         let file = self
@@ -160,8 +185,10 @@ pub(crate) fn load(
     if &magic != MAGIC {
         return Err(corrupt("not a headroom snapshot (bad magic)".into()));
     }
-    let mut header = None;
+    let mut header: Option<SnapshotHeader> = None;
+    let mut version = 0;
     let mut series = 0u64;
+    let mut baselines = 0u64;
     loop {
         let mut fh = [0u8; codec::FRAME_HEADER];
         r.read_exact(&mut fh)
@@ -179,11 +206,13 @@ pub(crate) fn load(
         }
         let mut d = Dec::new(&buf);
         let bad = |e: DecodeError| corrupt(e.to_string());
-        match (d.u8().map_err(bad)?, &header) {
+        match (d.u8().map_err(bad)?, &mut header) {
             (BLOCK_HEADER, None) => {
-                header = Some(decode_header(&mut d).map_err(bad)?);
+                let (v, h) = decode_header(&mut d).map_err(bad)?;
+                version = v;
+                header = Some(h);
             }
-            (BLOCK_SERIES, Some(_)) => {
+            (BLOCK_SERIES, Some(_)) if baselines == 0 => {
                 let key = decode_key(&mut d).map_err(bad)?;
                 let config = decode_config(&mut d).map_err(bad)?;
                 let applied_lsn = d.u64().map_err(bad)?;
@@ -196,9 +225,22 @@ pub(crate) fn load(
                     series: s,
                 });
             }
+            (BLOCK_BASELINES, Some(h)) if version >= FORMAT_VERSION => {
+                let moves = decode_moves(&mut d).map_err(bad)?;
+                if moves.iter().any(|m| matches!(m, BaselineMove::Forget(_))) {
+                    return Err(corrupt("a baselines block holds a removal".into()));
+                }
+                baselines += moves.len() as u64;
+                h.baselines.apply(&moves);
+            }
             (BLOCK_END, Some(_)) => {
                 if d.u64().map_err(bad)? != series {
                     return Err(corrupt("series count does not match the end block".into()));
+                }
+                if version >= FORMAT_VERSION && d.u64().map_err(bad)? != baselines {
+                    return Err(corrupt(
+                        "baseline count does not match the end block".into(),
+                    ));
                 }
                 return Ok(header);
             }
@@ -207,8 +249,10 @@ pub(crate) fn load(
     }
 }
 
-fn decode_header(d: &mut Dec<'_>) -> Result<SnapshotHeader, DecodeError> {
-    if d.u32()? != FORMAT_VERSION {
+/// The format version and the header.
+fn decode_header(d: &mut Dec<'_>) -> Result<(u32, SnapshotHeader), DecodeError> {
+    let version = d.u32()?;
+    if version != FORMAT_VERSION && version != FORMAT_WITHOUT_BASELINES {
         return Err(DecodeError(
             "unsupported snapshot format version (written by another headroom version)",
         ));
@@ -221,10 +265,119 @@ fn decode_header(d: &mut Dec<'_>) -> Result<SnapshotHeader, DecodeError> {
     for _ in 0..n {
         idempotency.push((d.str()?.to_owned(), d.u64()?, Timestamp(d.i64()?)));
     }
-    Ok(SnapshotHeader {
-        wal_generation,
-        next_lsn,
-        clock,
-        idempotency,
-    })
+    Ok((
+        version,
+        SnapshotHeader {
+            wal_generation,
+            next_lsn,
+            clock,
+            idempotency,
+            baselines: Baselines::default(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::{Baseline, BaselineKey};
+    use crate::{AppendOutcome, SeriesConfig, Tsdb, TsdbOptions};
+    use headroom_core::{SliData, Span};
+
+    const T: Timestamp = Timestamp(1_700_006_400_000);
+
+    fn frame(buf: &mut Vec<u8>, body: impl FnOnce(&mut Enc<'_>)) {
+        let start = codec::begin_frame(buf);
+        body(&mut Enc(buf));
+        codec::finish_frame(buf, start);
+    }
+
+    /// A snapshot as version 3 wrote it, byte for byte: no baselines blocks, and an end block
+    /// holding only the series count.
+    fn write_version_3(dir: &Path, key: &SeriesKey, applied_lsn: u64, series: &Series) {
+        let mut buf = MAGIC.to_vec();
+        frame(&mut buf, |e| {
+            e.u8(BLOCK_HEADER);
+            e.u32(3);
+            e.u64(1); // wal_generation
+            e.u64(applied_lsn + 1); // next_lsn
+            e.i64(T.millis()); // clock
+            e.u64(1);
+            e.str("slo-a\0batch-1");
+            e.u64(applied_lsn);
+            e.i64(T.millis());
+        });
+        frame(&mut buf, |e| {
+            e.u8(BLOCK_SERIES);
+            encode_key(e, key);
+            encode_config(e, series.config());
+            e.u64(applied_lsn);
+            series.encode(e);
+        });
+        frame(&mut buf, |e| {
+            e.u8(BLOCK_END);
+            e.u64(1);
+        });
+        fs::write(dir.join(SNAPSHOT_FILE), buf).unwrap();
+    }
+
+    #[test]
+    fn a_version_3_snapshot_loads_as_holding_no_baselines() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SeriesKey::ungrouped("checkout");
+        let mut series = Series::new(SeriesConfig::occurrences(Span::days(31))).unwrap();
+        series.add(T - Span::minutes(3), 7.0, 9.0).unwrap();
+        write_version_3(dir.path(), &key, 4, &series);
+
+        let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+        let counts = |db: &Tsdb| {
+            db.with_series(&key, |s| s.counts(T - Span::HOUR, T + Span::MINUTE))
+                .unwrap()
+        };
+        assert_eq!((counts(&db).good, counts(&db).total), (7.0, 9.0));
+        assert!(db.series_baselines().is_empty() && db.follower_baselines().is_empty());
+        // The rest of the header still counts: the idempotency key is remembered.
+        let retry = [crate::Sample {
+            key: key.clone(),
+            at: T,
+            good: 1.0,
+            total: 1.0,
+        }];
+        assert_eq!(
+            db.append(&retry, Some("slo-a\0batch-1"), T).unwrap(),
+            AppendOutcome::Duplicate
+        );
+
+        // The next checkpoint writes the current version, baselines included.
+        let moved = Baseline { at: T, value: 12.0 };
+        let l = db
+            .log_routed(
+                &[],
+                &[BaselineMove::Set(BaselineKey::Series([2; 16]), moved)],
+                T,
+            )
+            .unwrap();
+        db.sync(&l).unwrap();
+        db.checkpoint().unwrap();
+        drop(db);
+        let bytes = fs::read(dir.path().join(SNAPSHOT_FILE)).unwrap();
+        let (header, _) = codec::read_frame(&bytes[MAGIC.len()..]).unwrap();
+        assert_eq!(header[1..5], FORMAT_VERSION.to_le_bytes());
+        let db = Tsdb::open(dir.path(), TsdbOptions::default()).unwrap();
+        assert_eq!(db.series_baselines(), [([2; 16], moved)]);
+        assert_eq!(counts(&db).total, 9.0);
+    }
+
+    #[test]
+    fn an_unknown_version_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = MAGIC.to_vec();
+        frame(&mut buf, |e| {
+            e.u8(BLOCK_HEADER);
+            e.u32(FORMAT_VERSION + 1);
+        });
+        fs::write(dir.path().join(SNAPSHOT_FILE), buf).unwrap();
+        let err = load(dir.path(), |_| {}).unwrap_err().to_string();
+        assert!(err.contains("unsupported snapshot format version"), "{err}");
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use headroom_core::{Span, Timestamp};
 
+use crate::baseline::{BaselineMove, decode_moves, encode_moves};
 use crate::codec::{self, Dec, DecodeError, Enc, FrameError};
 use crate::error::TsdbError;
 use crate::series::{SeriesConfig, SeriesKey, SliceKind, SliceRule};
@@ -17,6 +18,8 @@ const KIND_CONFIGURE: u8 = 1;
 const KIND_REMOVE: u8 = 2;
 const KIND_APPEND: u8 = 3;
 const KIND_ADVANCE: u8 = 4;
+/// Added after the first release; logs written before it simply hold none.
+const KIND_ROUTED: u8 = 5;
 
 pub(crate) fn wal_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("wal-{generation:016x}.log"))
@@ -141,6 +144,14 @@ pub(crate) enum Record {
     Advance {
         now: Timestamp,
     },
+    /// Counter increments and the baseline moves that produced them: one record, so a crash
+    /// keeps both or neither.
+    Routed {
+        now: Timestamp,
+        keys: Vec<SeriesKey>,
+        samples: Vec<LoggedSample>,
+        moves: Vec<BaselineMove>,
+    },
 }
 
 pub(crate) fn encode_key(e: &mut Enc<'_>, key: &SeriesKey) {
@@ -237,18 +248,66 @@ pub(crate) fn append_body<'a>(
                 e.str(k);
             }
         }
-        e.u32(keys.len() as u32);
-        for k in keys {
-            encode_key(e, k);
-        }
-        e.u32(samples.len() as u32);
-        for s in samples {
-            e.u32(s.key);
-            e.i64(s.at.millis());
-            e.f64(s.good);
-            e.f64(s.total);
-        }
+        encode_samples(e, keys, samples);
     }
+}
+
+pub(crate) fn routed_body<'a>(
+    now: Timestamp,
+    keys: &'a [&'a SeriesKey],
+    samples: impl ExactSizeIterator<Item = LoggedSample> + 'a,
+    moves: &'a [BaselineMove],
+) -> impl FnOnce(&mut Enc<'_>) + 'a {
+    move |e| {
+        e.u8(KIND_ROUTED);
+        e.i64(now.millis());
+        encode_samples(e, keys, samples);
+        encode_moves(e, moves);
+    }
+}
+
+/// The key table, then the samples pointing into it.
+fn encode_samples(
+    e: &mut Enc<'_>,
+    keys: &[&SeriesKey],
+    samples: impl ExactSizeIterator<Item = LoggedSample>,
+) {
+    e.u32(keys.len() as u32);
+    for k in keys {
+        encode_key(e, k);
+    }
+    e.u32(samples.len() as u32);
+    for s in samples {
+        e.u32(s.key);
+        e.i64(s.at.millis());
+        e.f64(s.good);
+        e.f64(s.total);
+    }
+}
+
+fn decode_samples(
+    d: &mut Dec<'_>,
+    payload_len: usize,
+) -> Result<(Vec<SeriesKey>, Vec<LoggedSample>), DecodeError> {
+    let n_keys = d.u32()?;
+    let keys = (0..n_keys)
+        .map(|_| decode_key(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = d.u32()? as usize;
+    let mut samples = Vec::with_capacity(n.min(payload_len / 28));
+    for _ in 0..n {
+        let s = LoggedSample {
+            key: d.u32()?,
+            at: Timestamp(d.i64()?),
+            good: d.f64()?,
+            total: d.f64()?,
+        };
+        if s.key >= n_keys {
+            return Err(DecodeError("sample names a key the record does not hold"));
+        }
+        samples.push(s);
+    }
+    Ok((keys, samples))
 }
 
 pub(crate) fn decode_record(payload: &[u8]) -> Result<(u64, Record), DecodeError> {
@@ -268,24 +327,7 @@ pub(crate) fn decode_record(payload: &[u8]) -> Result<(u64, Record), DecodeError
                 0 => None,
                 _ => Some(d.str()?.to_owned()),
             };
-            let n_keys = d.u32()?;
-            let keys = (0..n_keys)
-                .map(|_| decode_key(&mut d))
-                .collect::<Result<Vec<_>, _>>()?;
-            let n = d.u32()? as usize;
-            let mut samples = Vec::with_capacity(n.min(payload.len() / 28));
-            for _ in 0..n {
-                let s = LoggedSample {
-                    key: d.u32()?,
-                    at: Timestamp(d.i64()?),
-                    good: d.f64()?,
-                    total: d.f64()?,
-                };
-                if s.key >= n_keys {
-                    return Err(DecodeError("sample names a key the record does not hold"));
-                }
-                samples.push(s);
-            }
+            let (keys, samples) = decode_samples(&mut d, payload.len())?;
             Record::Append {
                 now,
                 idempotency_key,
@@ -296,6 +338,16 @@ pub(crate) fn decode_record(payload: &[u8]) -> Result<(u64, Record), DecodeError
         KIND_ADVANCE => Record::Advance {
             now: Timestamp(d.i64()?),
         },
+        KIND_ROUTED => {
+            let now = Timestamp(d.i64()?);
+            let (keys, samples) = decode_samples(&mut d, payload.len())?;
+            Record::Routed {
+                now,
+                keys,
+                samples,
+                moves: decode_moves(&mut d)?,
+            }
+        }
         _ => return Err(DecodeError("unknown record kind")),
     };
     if !d.is_empty() {
@@ -368,6 +420,7 @@ pub(crate) fn read_wal(path: &Path) -> Result<WalContents, TsdbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::baseline::{Baseline, BaselineKey};
 
     #[test]
     fn records_round_trip() {
@@ -403,6 +456,21 @@ mod tests {
         );
         frame_record(&mut buf, 3, advance_body(Timestamp(9)));
         frame_record(&mut buf, 4, remove_body(&key));
+        let moves = [
+            BaselineMove::Set(
+                BaselineKey::Series([3; 16]),
+                Baseline {
+                    at: Timestamp(5),
+                    value: 41.5,
+                },
+            ),
+            BaselineMove::Forget(BaselineKey::Follower("shop".into())),
+        ];
+        frame_record(
+            &mut buf,
+            5,
+            routed_body(Timestamp(11), &keys, samples.iter().copied(), &moves),
+        );
         let mut out = Vec::new();
         let mut rest = &buf[..];
         while !rest.is_empty() {
@@ -430,7 +498,16 @@ mod tests {
                     }
                 ),
                 (3, Record::Advance { now: Timestamp(9) }),
-                (4, Record::Remove { key }),
+                (4, Record::Remove { key: key.clone() }),
+                (
+                    5,
+                    Record::Routed {
+                        now: Timestamp(11),
+                        keys: vec![key],
+                        samples: samples.to_vec(),
+                        moves: moves.to_vec(),
+                    }
+                ),
             ]
         );
     }

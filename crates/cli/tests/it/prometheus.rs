@@ -388,3 +388,122 @@ fn an_slo_answered_by_a_real_prometheus_backfills_then_follows() {
         "OpenSLO counter {openslo:?} against the rate form's {now:?}"
     );
 }
+
+/// kill -9 while a real Prometheus keeps remote-writing a counter it scrapes: Prometheus's queue
+/// retries through the downtime and resumes into the restarted headroom, and headroom's counts
+/// over the whole run still equal Prometheus's own `increase()` over the same samples. The
+/// increase while headroom was down (and over any request stored but not answered before the
+/// kill) is counted once, because each series' baseline is stored with its increments.
+#[test]
+fn remote_write_through_a_kill_9_counts_what_prometheus_increase_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let counters: Counters = Arc::new(Mutex::new(vec![("200", 5000.0), ("500", 40.0)]));
+    let target = serve_target(counters.clone());
+    // Steady traffic, fast enough that one scrape interval's increase lost at a restart would be
+    // far more than 1% of the whole.
+    let counting = counters.clone();
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let moving = running.clone();
+    let traffic = std::thread::spawn(move || {
+        while moving.load(std::sync::atomic::Ordering::SeqCst) {
+            {
+                let mut c = counting.lock().unwrap();
+                c[0].1 += 97.0;
+                c[1].1 += 3.0;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    });
+    let headroom = free_port();
+    let prom = free_port();
+    let config = "anonymous_read: true\nslos:\n  - name: app\n    service: test\n    objective: 99\n    window: 1d\n    sli:\n      ratio:\n        good: sum(rate(test_requests_total{job=\"app\",code!~\"5..\"}[{{.window}}]))\n        total: sum(rate(test_requests_total{job=\"app\"}[{{.window}}]))\n";
+    let config_file = tmp.path().join("headroom.yaml");
+    std::fs::write(&config_file, config).unwrap();
+    let data = tmp.path().join("data");
+    let (mut first_life, token) = start_headroom(&data, &config_file, headroom);
+
+    let _prom = start_prometheus(
+        tmp.path(),
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [\"{target}\"]\nremote_write:\n  - url: http://{headroom}/api/v1/write\n    authorization:\n      credentials: {token}\n    queue_config:\n      batch_send_deadline: 500ms\n      min_backoff: 100ms\n      max_backoff: 1s\n"
+        ),
+        prom,
+    );
+    let ok = "test_requests_total{code=\"200\"}";
+    let scraped = || prom_samples(prom, ok).len();
+    assert!(
+        wait_for(Duration::from_secs(30), || headroom_counts(headroom, "app")
+            .1
+            > 0.0),
+        "headroom never counted what Prometheus remote-wrote"
+    );
+    let seen = scraped();
+    assert!(
+        wait_for(Duration::from_secs(30), || scraped() >= seen + 2),
+        "prometheus stopped scraping"
+    );
+
+    // Child::kill sends SIGKILL on unix: no shutdown, no checkpoint.
+    first_life.0.kill().unwrap();
+    first_life.0.wait().unwrap();
+    let down_at = scraped();
+    // Prometheus keeps scraping while its remote-write requests fail and are retried.
+    assert!(
+        wait_for(Duration::from_secs(30), || scraped() >= down_at + 3),
+        "prometheus stopped scraping while headroom was down"
+    );
+    let (_second_life, _) = start_headroom(&data, &config_file, headroom);
+    let counted_before = headroom_counts(headroom, "app").1;
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            headroom_counts(headroom, "app").1 > counted_before
+        }),
+        "Prometheus's queue never resumed into the restarted headroom"
+    );
+
+    // The counters stop; Prometheus holds the final values once two scrapes have read them.
+    running.store(false, std::sync::atomic::Ordering::SeqCst);
+    traffic.join().unwrap();
+    let last = counters.lock().unwrap()[0].1;
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            let s = prom_samples(prom, ok);
+            s.len() >= 2 && s[s.len() - 2..].iter().all(|&(_, v)| v == last)
+        }),
+        "prometheus never scraped the final value {last}"
+    );
+
+    // Prometheus's own increase() over exactly the span of its samples (no extrapolation).
+    let samples = prom_samples(prom, ok);
+    let (first, last) = (samples[0].0, samples.last().unwrap().0);
+    let range_ms = ((last - first) * 1000.0).round() as i64 + 1;
+    let increase = |code: &str| -> f64 {
+        prom_query(
+            prom,
+            &format!("increase(test_requests_total{{code=\"{code}\"}}[{range_ms}ms])"),
+            last,
+        )
+        .iter()
+        .map(|(_, v)| v)
+        .sum()
+    };
+    let prom_good = increase("200");
+    let prom_total = prom_good + increase("500");
+    assert!(prom_total > 0.0);
+
+    let mut got = (0.0, 0.0);
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.01 * b;
+    let agreed = wait_for(Duration::from_secs(60), || {
+        got = headroom_counts(headroom, "app");
+        close(got.1, prom_total) && close(got.0, prom_good)
+    });
+    println!(
+        "through kill -9: headroom good {} of {}; Prometheus increase() good {prom_good} of {prom_total}",
+        got.0, got.1
+    );
+    assert!(
+        agreed,
+        "headroom counted good {} of {}, Prometheus's increase() says {prom_good} of {prom_total}",
+        got.0, got.1
+    );
+}

@@ -250,6 +250,63 @@ mod tests {
         assert!(attempt > 10);
     }
 
+    /// Restarts at every kind of moment over three simulated hours of 10 s steps: with a fetch
+    /// in flight (its steps not stored), right after a fetch was stored but before the follower
+    /// heard of it, and after a failed query. The store keeps each fetch's steps and its last
+    /// step end together, and a restarted follower starts from that end: every step of the
+    /// backfill and after is stored exactly once, in order, with no gap.
+    #[test]
+    fn restarts_resume_after_the_last_stored_step() {
+        let step = Span(10_000);
+        let delay = Span(2_000);
+        let window = Span::HOUR;
+        // What the store holds: the steps counted, and the last step end stored with them.
+        let mut stored: Vec<Timestamp> = Vec::new();
+        let mut stored_through: Option<Timestamp> = None;
+        let mut f = Follower::new(step, window, delay, stored_through);
+        let mut now = at(0, 0);
+        let first_start = f.due(now).unwrap().start;
+        let mut restarts = 0;
+        let mut event = 0u32;
+        while now < at(180, 0) {
+            if let Some(fetch) = f.due(now) {
+                event += 1;
+                match event % 11 {
+                    // Killed with the query in flight: nothing stored.
+                    3 | 8 => {
+                        f = Follower::new(step, window, delay, stored_through);
+                        restarts += 1;
+                    }
+                    // The query failed: asked again after the backoff.
+                    5 => f.failed(now),
+                    outcome => {
+                        let mut t = fetch.start;
+                        while t <= fetch.end {
+                            stored.push(t);
+                            t = t + step;
+                        }
+                        stored_through = Some(fetch.end);
+                        if outcome == 6 {
+                            // Killed after the store, before the follower moved on.
+                            f = Follower::new(step, window, delay, stored_through);
+                            restarts += 1;
+                        } else {
+                            f.fetched(fetch);
+                        }
+                    }
+                }
+            }
+            now = now + Span(1_000);
+        }
+        assert!(restarts >= 10, "{restarts} restarts");
+        assert_eq!(stored.first(), Some(&first_start));
+        for w in stored.windows(2) {
+            assert_eq!(w[1] - w[0], step, "a step twice or a gap after {}", w[0]);
+        }
+        assert_eq!(stored.last(), stored_through.as_ref());
+        assert!(*stored.last().unwrap() >= at(179, 0));
+    }
+
     #[test]
     fn backoff_doubles_and_resets() {
         let mut f = Follower::new(Span::MINUTE, Span::HOUR, Span(0), None);

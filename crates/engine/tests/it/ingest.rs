@@ -119,3 +119,56 @@ fn groups_are_bounded() {
         headroom_engine::MAX_GROUPS
     );
 }
+
+/// Routed increments never refuse a batch for one event: what cannot be stored is left out and
+/// counted, and the baseline moves are stored regardless, in the same record as the rest.
+#[test]
+fn routed_increments_leave_out_what_cannot_be_stored_and_keep_the_baselines() {
+    use headroom_tsdb::{Baseline, BaselineKey, BaselineMove};
+    let engine = Engine::new(Tsdb::in_memory(), vec![grouped()]).unwrap();
+    let now = Timestamp::from_secs(1_800_000_000);
+    let fill: Vec<Event> = (0..headroom_engine::MAX_GROUPS - 1)
+        .map(|i| event(now, &format!("/{i}")))
+        .collect();
+    engine.ingest("api", &fill, None, now).unwrap();
+    let moved = BaselineMove::Set(
+        BaselineKey::Series([4; 16]),
+        Baseline {
+            at: now,
+            value: 7.0,
+        },
+    );
+    let batches = vec![
+        (
+            "api".into(),
+            vec![
+                event(now, "/0"),              // an existing group
+                event(now + Span::HOUR, "/y"), // from the future: no group is opened for it
+                event(now, "/x"),              // the last free group
+                event(now, "/z"),              // over the limit
+                Event {
+                    labels: BTreeMap::new(), // names no group
+                    ..event(now, "")
+                },
+            ],
+        ),
+        ("gone".into(), vec![event(now, "/0")]), // an SLO no longer configured
+    ];
+    let r = engine
+        .ingest_routed(&batches, std::slice::from_ref(&moved), now)
+        .unwrap();
+    assert_eq!((r.logged.samples, r.dropped), (2, 4));
+    assert_eq!(r.slos, vec!["api".to_string()]);
+    let mut groups = engine.tsdb().groups_of("api");
+    groups.retain(|g| {
+        ["endpoint=/0", "endpoint=/x", "endpoint=/y", "endpoint=/z"].contains(&g.as_str())
+    });
+    assert_eq!(groups, ["endpoint=/0", "endpoint=/x"]);
+    assert_eq!(
+        engine.tsdb().baseline(&BaselineKey::Series([4; 16])),
+        Some(Baseline {
+            at: now,
+            value: 7.0
+        })
+    );
+}

@@ -11,13 +11,13 @@ use headroom_ingest::remote_write::STALE_NAN_BITS;
 use headroom_metrics::{Limits, NativePlan, RoutedSlo, Router, plan};
 use proptest::prelude::*;
 
-const T0: i64 = 1_700_000_040_000; // a minute boundary
+pub const T0: i64 = 1_700_000_040_000; // a minute boundary
 
-fn at(secs: i64) -> Timestamp {
+pub fn at(secs: i64) -> Timestamp {
     Timestamp(T0 + secs * 1000)
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = pairs
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -30,7 +30,7 @@ fn q(s: &str) -> PromQuery {
     PromQuery(s.to_string())
 }
 
-fn ratio(good: &str, total: &str, grouping: &[&str]) -> NativePlan {
+pub fn ratio(good: &str, total: &str, grouping: &[&str]) -> NativePlan {
     let grouping: Vec<String> = grouping.iter().map(|s| s.to_string()).collect();
     let sli = Sli::Ratio {
         queries: RatioQueries::GoodTotal {
@@ -53,7 +53,7 @@ fn ratio_bad(bad: &str, total: &str) -> NativePlan {
     plan(&sli, &[]).unwrap().unwrap()
 }
 
-fn slo(name: &str, grouping: &[&str], plan: NativePlan) -> RoutedSlo {
+pub fn slo(name: &str, grouping: &[&str], plan: NativePlan) -> RoutedSlo {
     RoutedSlo {
         slo: name.into(),
         grouping: grouping.iter().map(|s| s.to_string()).collect(),
@@ -62,7 +62,7 @@ fn slo(name: &str, grouping: &[&str], plan: NativePlan) -> RoutedSlo {
 }
 
 /// The availability SLO most tests use: good = non-5xx requests, total = all requests.
-fn availability() -> RoutedSlo {
+pub fn availability() -> RoutedSlo {
     slo(
         "api-availability",
         &[],
@@ -74,7 +74,7 @@ fn availability() -> RoutedSlo {
     )
 }
 
-fn req(code: &str) -> Vec<(String, String)> {
+pub fn req(code: &str) -> Vec<(String, String)> {
     labels(&[
         ("__name__", "http_requests_total"),
         ("job", "api"),
@@ -83,12 +83,12 @@ fn req(code: &str) -> Vec<(String, String)> {
     ])
 }
 
-fn samples(points: &[(i64, f64)]) -> Vec<(Timestamp, f64)> {
+pub fn samples(points: &[(i64, f64)]) -> Vec<(Timestamp, f64)> {
     points.iter().map(|&(s, v)| (at(s), v)).collect()
 }
 
 /// (minute offset from T0, good, total) of one SLO's drained events, ungrouped.
-fn flat(out: &[(SloId, Vec<Event>)], slo: &str) -> Vec<(i64, f64, f64)> {
+pub fn flat(out: &[(SloId, Vec<Event>)], slo: &str) -> Vec<(i64, f64, f64)> {
     out.iter()
         .filter(|(s, _)| s == slo)
         .flat_map(|(_, evs)| evs.iter())
@@ -107,14 +107,14 @@ fn increases_per_minute_with_counter_reset() {
         &req("500"),
         &samples(&[(0, 7.0), (30, 7.0), (60, 9.0), (90, 9.0)]),
     );
-    let out = r.drain(at(120));
+    let out = r.drain(at(120)).increments;
     // Minute 0: +10 good. Minute 1: +20 then a reset to 5 (+5) good, +2 bad.
     assert_eq!(
         flat(&out, "api-availability"),
         [(0, 10.0, 10.0), (1, 25.0, 27.0)]
     );
     assert!(
-        r.drain(at(121)).is_empty(),
+        r.drain(at(121)).increments.is_empty(),
         "a drain empties what it returned"
     );
 }
@@ -128,7 +128,10 @@ fn staleness_markers_and_nan_are_skipped() {
         &samples(&[(0, 10.0), (15, stale), (30, f64::NAN), (45, 16.0)]),
     );
     // Across the gap the difference counts, as a range selector ignores the markers.
-    assert_eq!(flat(&r.drain(at(60)), "api-availability"), [(0, 6.0, 6.0)]);
+    assert_eq!(
+        flat(&r.drain(at(60)).increments, "api-availability"),
+        [(0, 6.0, 6.0)]
+    );
 }
 
 #[test]
@@ -139,7 +142,7 @@ fn retried_and_out_of_order_samples_count_once() {
     r.observe(&req("200"), &batch); // a retried remote_write request
     r.observe(&req("200"), &samples(&[(20, 15.0)])); // late, before the last one
     assert_eq!(
-        flat(&r.drain(at(60)), "api-availability"),
+        flat(&r.drain(at(60)).increments, "api-availability"),
         [(0, 10.0, 10.0)]
     );
     let s = r.stats();
@@ -159,7 +162,7 @@ fn series_that_match_nothing_are_not_tracked() {
     let other_metric = labels(&[("__name__", "go_goroutines"), ("job", "api")]);
     r.observe(&other_job, &samples(&[(0, 1.0), (10, 5.0)]));
     r.observe(&other_metric, &samples(&[(0, 1.0), (10, 5.0)]));
-    assert!(r.drain(at(60)).is_empty());
+    assert!(r.drain(at(60)).increments.is_empty());
     let s = r.stats();
     assert_eq!((s.series_tracked, s.samples_matched), (0, 0));
 }
@@ -172,16 +175,19 @@ fn series_that_come_and_go() {
     };
     let mut r = Router::new(vec![availability()], limits);
     r.observe(&req("200"), &samples(&[(0, 10.0), (30, 14.0)]));
-    assert_eq!(flat(&r.drain(at(60)), "api-availability"), [(0, 4.0, 4.0)]);
+    assert_eq!(
+        flat(&r.drain(at(60)).increments, "api-availability"),
+        [(0, 4.0, 4.0)]
+    );
     assert_eq!(r.stats().series_tracked, 1);
     // Silent for 10 minutes past its last sample: forgotten.
-    assert!(r.drain(at(30 + 601)).is_empty());
+    assert!(r.drain(at(30 + 601)).increments.is_empty());
     assert_eq!(r.stats().series_tracked, 0);
     // Back (say its pod restarted with a higher count left over): the first sample is a new
     // baseline, not an increase from the forgotten one.
     r.observe(&req("200"), &samples(&[(900, 50.0), (930, 53.0)]));
     assert_eq!(
-        flat(&r.drain(at(960)), "api-availability"),
+        flat(&r.drain(at(960)).increments, "api-availability"),
         [(15, 3.0, 3.0)]
     );
     assert_eq!(r.stats().series_tracked, 1);
@@ -210,7 +216,7 @@ fn grouping_gives_each_group_its_events() {
         &labels(&[("__name__", "http_requests_total"), ("code", "200")]),
         &samples(&[(0, 0.0), (10, 2.0)]),
     );
-    let out = r.drain(at(60));
+    let out = r.drain(at(60)).increments;
     assert_eq!(out.len(), 1);
     let mut got: Vec<(String, f64, f64)> = out[0]
         .1
@@ -250,7 +256,7 @@ fn group_cap_refuses_new_groups() {
             &samples(&[(0, 0.0), (10, 1.0)]),
         );
     }
-    let out = r.drain(at(60));
+    let out = r.drain(at(60)).increments;
     assert_eq!(out[0].1.len(), 2);
     // good and total each tried to open the third group.
     assert_eq!(r.stats().groups_refused, 2);
@@ -269,7 +275,7 @@ fn bad_total_plan_emits_total_minus_bad() {
     let mut r = Router::new(vec![slo("s", &[], plan)], Limits::default());
     r.observe(&req("200"), &samples(&[(0, 0.0), (20, 90.0)]));
     r.observe(&req("503"), &samples(&[(0, 0.0), (20, 10.0)]));
-    assert_eq!(flat(&r.drain(at(60)), "s"), [(0, 90.0, 100.0)]);
+    assert_eq!(flat(&r.drain(at(60)).increments, "s"), [(0, 90.0, 100.0)]);
 }
 
 #[test]
@@ -293,7 +299,7 @@ fn raw_error_ratio_over_gauge_samples() {
     r.observe(&client("a"), &samples(&[(0, 1.0), (30, 0.5), (60, 0.75)]));
     r.observe(&client("b"), &samples(&[(0, 0.25), (30, f64::NAN)]));
     assert_eq!(
-        flat(&r.drain(at(120)), "wifi"),
+        flat(&r.drain(at(120)).increments, "wifi"),
         [(0, 1.75, 3.0), (1, 0.75, 1.0)]
     );
 }
@@ -380,12 +386,12 @@ fn good_and_total_arriving_apart_add_up_exactly() {
     let all = labels(&[("__name__", "all_total")]);
     r.observe(&good, &samples(&[(0, 0.0), (10, 8.0)]));
     r.observe(&all, &samples(&[(0, 0.0)]));
-    assert_eq!(flat(&r.drain(at(15)), "split"), [(0, 8.0, 0.0)]);
+    assert_eq!(flat(&r.drain(at(15)).increments, "split"), [(0, 8.0, 0.0)]);
     r.observe(&all, &samples(&[(10, 9.0)]));
-    assert_eq!(flat(&r.drain(at(20)), "split"), [(0, 0.0, 9.0)]);
+    assert_eq!(flat(&r.drain(at(20)).increments, "split"), [(0, 0.0, 9.0)]);
     r.observe(&all, &samples(&[(70, 12.0)]));
     r.observe(&good, &samples(&[(70, 11.0)]));
-    assert_eq!(flat(&r.drain(at(80)), "split"), [(1, 3.0, 3.0)]);
+    assert_eq!(flat(&r.drain(at(80)).increments, "split"), [(1, 3.0, 3.0)]);
 }
 
 #[test]
@@ -400,9 +406,9 @@ fn a_bad_count_arriving_after_its_total_is_subtracted() {
     r.observe(&ok, &samples(&[(0, 0.0), (30, 95.0)]));
     r.observe(&bad, &samples(&[(0, 0.0)]));
     // The 500 series is late: its total counts as good for now.
-    assert_eq!(flat(&r.drain(at(31)), "bt"), [(0, 95.0, 95.0)]);
+    assert_eq!(flat(&r.drain(at(31)).increments, "bt"), [(0, 95.0, 95.0)]);
     r.observe(&bad, &samples(&[(30, 5.0)]));
-    assert_eq!(flat(&r.drain(at(32)), "bt"), [(0, 0.0, 5.0)]);
+    assert_eq!(flat(&r.drain(at(32)).increments, "bt"), [(0, 0.0, 5.0)]);
 }
 
 #[test]
@@ -421,7 +427,10 @@ fn replace_keeps_counter_state_of_series_that_still_match() {
     r.observe(&req("200"), &samples(&[(30, 15.0)]));
     r.observe(&req("500"), &samples(&[(30, 4.0)]));
     // The 200 series kept its baseline of 10: +5, not a fresh baseline.
-    assert_eq!(flat(&r.drain(at(60)), "ok-only"), [(0, 5.0, 5.0)]);
+    assert_eq!(
+        flat(&r.drain(at(60)).increments, "ok-only"),
+        [(0, 5.0, 5.0)]
+    );
 }
 
 #[test]
@@ -439,12 +448,15 @@ fn series_cap_refuses_new_series() {
         (s.series_tracked, s.series_refused, s.samples_over_cap),
         (2, 1, 2)
     );
-    assert_eq!(flat(&r.drain(at(60)), "api-availability"), [(0, 2.0, 2.0)]);
+    assert_eq!(
+        flat(&r.drain(at(60)).increments, "api-availability"),
+        [(0, 2.0, 2.0)]
+    );
 }
 
 /// Prometheus's formula, written independently: over the accepted samples (non-NaN, each
 /// after the last accepted one), last − first plus every value that a reset dropped.
-fn naive_increase(samples: &[(i64, f64)]) -> f64 {
+pub fn naive_increase(samples: &[(i64, f64)]) -> f64 {
     let mut accepted: Vec<(i64, f64)> = Vec::new();
     for &(t, v) in samples {
         if v.is_nan() || accepted.last().is_some_and(|&(lt, _)| t <= lt) {
@@ -463,7 +475,7 @@ fn naive_increase(samples: &[(i64, f64)]) -> f64 {
     last.1 - first.1 + resets
 }
 
-fn sample_value() -> impl Strategy<Value = f64> {
+pub fn sample_value() -> impl Strategy<Value = f64> {
     prop_oneof![
         8 => (0u32..1000).prop_map(f64::from),
         1 => Just(f64::from_bits(STALE_NAN_BITS)),
@@ -488,7 +500,7 @@ proptest! {
         for c in cuts {
             r.observe(&series, &samples(&points[from..c]));
             from = c;
-            for (_, evs) in r.drain(at(600)) {
+            for (_, evs) in r.drain(at(600)).increments {
                 for e in evs {
                     prop_assert_eq!(e.good, e.total);
                     total += e.total;
@@ -549,11 +561,11 @@ proptest! {
                 ai += 1;
             }
             if drains.get(k).copied().unwrap_or(false) {
-                take(r.drain(at(end)));
+                take(r.drain(at(end)).increments);
             }
             k += 1;
         }
-        take(r.drain(at(end)));
+        take(r.drain(at(end)).increments);
         // Once everything arrived, every minute holds exactly its good and total, whatever the
         // order and the drains in between.
         per_minute.retain(|_, v| *v != (0.0, 0.0));

@@ -1,4 +1,5 @@
 //! One integration-test binary for the service (it links once).
 
+mod baselines;
 mod module_order;
 mod ownership;

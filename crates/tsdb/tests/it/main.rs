@@ -1,5 +1,6 @@
 //! One integration-test binary for the crate (it links once).
 
+mod baselines;
 mod crash;
 mod durability;
 mod model;
