@@ -362,7 +362,7 @@ fn openslo_counters_per_interval_counts_and_threshold_values() {
             (80, 90.0),
         ]),
     );
-    let out = r.drain(at(120));
+    let out = r.drain(at(120)).increments;
     // A counter: the first sample is a baseline, a drop a reset counting the new value whole.
     // Minute 0: good +15 +4, total +19 +2; minute 1: good +5, total +5 and the 500s' reset to 2.
     assert_eq!(flat(&out, "counter"), [(0, 19.0, 21.0), (1, 5.0, 7.0)]);
