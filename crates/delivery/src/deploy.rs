@@ -188,9 +188,17 @@ impl Service {
         for (index, repo) in self.repositories.iter().enumerate() {
             let reason = if repo.name.is_empty() {
                 Some("the name is empty")
-            } else if repo.path.as_deref().is_some_and(|p| p.trim_matches('/').is_empty()) {
+            } else if repo
+                .path
+                .as_deref()
+                .is_some_and(|p| p.trim_matches('/').is_empty())
+            {
                 Some("the path is empty (leave it out for the whole repository)")
-            } else if repo.path.as_deref().is_some_and(|p| p.split('/').any(|c| c == "..")) {
+            } else if repo
+                .path
+                .as_deref()
+                .is_some_and(|p| p.split('/').any(|c| c == ".."))
+            {
                 Some("the path leaves the repository (`..`)")
             } else {
                 None

@@ -457,15 +457,14 @@ pub fn report(history: &DeliveryHistory, range: TimeRange, filter: &DoraFilter) 
         .iter()
         .map(|i| history.attribute(i))
         .collect();
-    let mut deploy_of: HashMap<&str, u32> = HashMap::new();
-    for (ix, d) in history.deploys.iter().enumerate() {
-        deploy_of.insert(d.id.0.as_str(), ix as u32);
-    }
     // Incidents counted against each deploy, and each in-scope service's open incidents.
     let mut incidents_of: HashMap<u32, Vec<u32>> = HashMap::new();
     let mut open: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
     for (ix, (incident, attribution)) in history.incidents.iter().zip(&attributions).enumerate() {
-        if let Some(d) = attribution.deploy().and_then(|id| deploy_of.get(id.0.as_str())) {
+        if let Some(d) = attribution
+            .deploy()
+            .and_then(|id| history.deploy_ix.get(id))
+        {
             incidents_of.entry(*d).or_default().push(ix as u32);
         }
         let until = incident.resolved.map_or(i64::MAX, Timestamp::millis);
@@ -513,7 +512,7 @@ pub fn report(history: &DeliveryHistory, range: TimeRange, filter: &DoraFilter) 
         let intervals = open.get(service).map_or(&[][..], Vec::as_slice);
         let first = group.successful.partition_point(|&d| finished(d) < from);
         let last = group.successful.partition_point(|&d| finished(d) < to);
-        for &d in &group.successful[first..last] {
+        for (before, &d) in group.successful.iter().enumerate().take(last).skip(first) {
             counted_deploys.push(d);
             let deploy = &history.deploys[d as usize];
             let at = deploy.finished.millis();
@@ -525,7 +524,7 @@ pub fn report(history: &DeliveryHistory, range: TimeRange, filter: &DoraFilter) 
             });
 
             commits.clear();
-            match history.changes_of(d, &paths, &mut walker, &mut commits) {
+            match history.changes_in(group, before, d, &paths, &mut walker, &mut commits) {
                 Found::Listed | Found::Range => {
                     for &c in &commits {
                         let authored = graph.authored(c).unwrap_or(at);
@@ -603,7 +602,7 @@ pub fn report(history: &DeliveryHistory, range: TimeRange, filter: &DoraFilter) 
         .filter(|(incident, attribution)| {
             let counted = attribution
                 .deploy()
-                .and_then(|id| deploy_of.get(id.0.as_str()))
+                .and_then(|id| history.deploy_ix.get(id))
                 .is_some_and(|d| counted_deploys.binary_search(d).is_ok());
             counted
                 || (range.contains(incident.started)
@@ -708,7 +707,10 @@ mod tests {
         );
         assert_eq!(
             weeks.bounds(2),
-            ((monday + Span::days(7)).millis(), (monday + Span::days(8)).millis())
+            (
+                (monday + Span::days(7)).millis(),
+                (monday + Span::days(8)).millis()
+            )
         );
         assert_eq!(weeks.of(monday.millis() - 1), 0);
         assert_eq!(weeks.of(monday.millis()), 1);

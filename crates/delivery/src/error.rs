@@ -40,14 +40,18 @@ pub enum DeliveryError {
          keep one of the two"
     )]
     Contradictory { id: String, reference: String },
-    #[error("pull request {repository}#{number}: merged ({merged}) before it was opened ({opened})")]
+    #[error(
+        "pull request {repository}#{number}: merged ({merged}) before it was opened ({opened})"
+    )]
     PullRequestTimes {
         repository: String,
         number: u64,
         opened: Timestamp,
         merged: Timestamp,
     },
-    #[error("pull request {repository}#{number}: a merge time without a merge commit, or the other way round")]
+    #[error(
+        "pull request {repository}#{number}: a merge time without a merge commit, or the other way round"
+    )]
     PullRequestMerge { repository: String, number: u64 },
     #[error("service {name:?}: repository {index}: {reason}")]
     Repository {
@@ -59,4 +63,6 @@ pub enum DeliveryError {
     Range { start: Timestamp, end: Timestamp },
     #[error("attribution window is {window}; it must be longer than zero")]
     Window { window: Span },
+    #[error("walk limit is 0; a deploy's walk must be allowed at least one commit")]
+    WalkLimit,
 }

@@ -52,7 +52,7 @@ impl Default for DoraConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "how", content = "commits", rename_all = "snake_case")]
 pub enum Shipped {
-    /// The deploy listed its commits.
+    /// The deploy listed its commits (those learnt: one never learnt has no authoring time).
     Listed(Vec<CommitSha>),
     /// The commits since the previous successful deploy of its service and environment
     /// (newest committed first), those a monorepo service's paths do not touch left out.
@@ -93,7 +93,7 @@ pub struct DeliveryHistory {
     pub(crate) deploy_tip: Vec<u32>,
     /// Each deploy's listed commits, interned.
     deploy_listed: Vec<Option<Vec<u32>>>,
-    deploy_ix: HashMap<DeployId, u32>,
+    pub(crate) deploy_ix: HashMap<DeployId, u32>,
     pub(crate) groups: HashMap<(String, Environment), Group>,
     by_version: HashMap<String, Vec<u32>>,
     pub(crate) incidents: Vec<IncidentFacts>,
@@ -138,6 +138,9 @@ impl DeliveryHistory {
             return Err(DeliveryError::Window {
                 window: config.attribution_window,
             });
+        }
+        if config.walk_limit == 0 {
+            return Err(DeliveryError::WalkLimit);
         }
         Ok(DeliveryHistory {
             config,
@@ -372,8 +375,8 @@ impl DeliveryHistory {
                 && deploy.environment.is_production()
                 && (incident.services.is_empty() || incident.services.contains(&deploy.service))
         });
-        let (before, after): (Vec<u32>, Vec<u32>) = candidates
-            .partition(|&d| self.deploys[d as usize].finished <= incident.started);
+        let (before, after): (Vec<u32>, Vec<u32>) =
+            candidates.partition(|&d| self.deploys[d as usize].finished <= incident.started);
         before
             .into_iter()
             .max_by(|&a, &b| self.order(a).cmp(&self.order(b)))
@@ -410,16 +413,28 @@ impl DeliveryHistory {
         walker: &mut Walker,
         out: &mut Vec<u32>,
     ) -> Found {
+        let deploy = &self.deploys[d as usize];
+        let group = &self.groups[&(deploy.service.clone(), deploy.environment.clone())];
+        let key = self.order(d);
+        let at = group.successful.partition_point(|&s| self.order(s) < key);
+        self.changes_in(group, at, d, paths, walker, out)
+    }
+
+    /// [`DeliveryHistory::changes_of`] for a deploy of `group` with `at` of the group's
+    /// successful deploys before it.
+    pub(crate) fn changes_in(
+        &self,
+        group: &Group,
+        at: usize,
+        d: u32,
+        paths: &[String],
+        walker: &mut Walker,
+        out: &mut Vec<u32>,
+    ) -> Found {
         if let Some(listed) = &self.deploy_listed[d as usize] {
             out.extend(listed.iter().copied().filter(|&c| self.graph.is_known(c)));
             return Found::Listed;
         }
-        let deploy = &self.deploys[d as usize];
-        let group = &self.groups[&(deploy.service.clone(), deploy.environment.clone())];
-        let key = self.order(d);
-        let at = group
-            .successful
-            .partition_point(|&s| self.order(s) < key);
         if at == 0 {
             return Found::FirstDeploy;
         }
@@ -449,10 +464,9 @@ impl DeliveryHistory {
                     let mut keep = from;
                     for i in from..out.len() {
                         let c = out[i];
-                        let touches = self
-                            .graph
-                            .files(c)
-                            .is_none_or(|files| files.iter().any(|f| paths.iter().any(|p| under(f, p))));
+                        let touches = self.graph.files(c).is_none_or(|files| {
+                            files.iter().any(|f| paths.iter().any(|p| under(f, p)))
+                        });
                         if touches {
                             out[keep] = c;
                             keep += 1;

@@ -4,8 +4,7 @@
 
 use headroom_core::Span;
 use headroom_delivery::{
-    Attribution, DeliveryError, DeliveryHistory, DeployId, DeployStatus, DoraConfig,
-    IncidentFacts,
+    Attribution, DeliveryError, DeliveryHistory, DeployId, DeployStatus, DoraConfig, IncidentFacts,
 };
 
 use crate::common::{at, deploy, incident};
@@ -15,18 +14,39 @@ use crate::common::{at, deploy, incident};
 fn history(config: DoraConfig) -> DeliveryHistory {
     let mut h = DeliveryHistory::new(config).unwrap();
     let ok = DeployStatus::Success;
-    h.record_deploy(deploy("p1", "cart", "production", "a1", at("2026-01-05T10:00"), ok))
-        .unwrap();
+    h.record_deploy(deploy(
+        "p1",
+        "cart",
+        "production",
+        "a1",
+        at("2026-01-05T10:00"),
+        ok,
+    ))
+    .unwrap();
     let mut p2 = deploy("p2", "cart", "production", "a2", at("2026-01-05T16:00"), ok);
     p2.version = Some("2.0".to_string());
     h.record_deploy(p2).unwrap();
-    h.record_deploy(deploy("p3", "cart", "production", "a3", at("2026-01-05T18:00"), DeployStatus::Failure))
-        .unwrap();
+    h.record_deploy(deploy(
+        "p3",
+        "cart",
+        "production",
+        "a3",
+        at("2026-01-05T18:00"),
+        DeployStatus::Failure,
+    ))
+    .unwrap();
     let mut s1 = deploy("s1", "cart", "staging", "a3", at("2026-01-05T19:00"), ok);
     s1.version = Some("2.0".to_string());
     h.record_deploy(s1).unwrap();
-    h.record_deploy(deploy("q1", "search", "production", "b1", at("2026-01-05T12:00"), ok))
-        .unwrap();
+    h.record_deploy(deploy(
+        "q1",
+        "search",
+        "production",
+        "b1",
+        at("2026-01-05T12:00"),
+        ok,
+    ))
+    .unwrap();
     h
 }
 
@@ -89,7 +109,16 @@ fn the_window_is_inclusive_and_configurable() {
         ..DoraConfig::default()
     })
     .unwrap_err();
-    assert_eq!(err.to_string(), "attribution window is 0s; it must be longer than zero");
+    assert_eq!(
+        err.to_string(),
+        "attribution window is 0s; it must be longer than zero"
+    );
+    let err = DeliveryHistory::new(DoraConfig {
+        walk_limit: 0,
+        ..DoraConfig::default()
+    })
+    .unwrap_err();
+    assert_eq!(err, DeliveryError::WalkLimit);
 }
 
 #[test]
@@ -221,7 +250,14 @@ fn contradictory_or_impossible_incidents_are_refused_whole() {
     assert!(h.incidents().is_empty());
     assert_eq!(h.attribution("both"), None);
 
-    let mut backwards = deploy("late", "cart", "production", "a9", at("2026-01-05T10:00"), DeployStatus::Success);
+    let mut backwards = deploy(
+        "late",
+        "cart",
+        "production",
+        "a9",
+        at("2026-01-05T10:00"),
+        DeployStatus::Success,
+    );
     backwards.started = at("2026-01-05T11:00");
     assert!(matches!(
         h.record_deploy(backwards).unwrap_err(),

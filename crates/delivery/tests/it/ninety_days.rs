@@ -38,9 +38,8 @@
 use headroom_core::{Span, Timestamp};
 use headroom_delivery::dora::{DoraMetrics, Tier};
 use headroom_delivery::{
-    Attribution, Commit, DeliveryHistory, Deploy, DeployId, DeployStatus, DoraConfig,
-    DoraFilter, DoraReport, Environment, IncidentFacts, PullRequest, Repository, Service,
-    TimeRange, report,
+    Attribution, Commit, DeliveryHistory, Deploy, DeployId, DeployStatus, DoraConfig, DoraFilter,
+    DoraReport, Environment, IncidentFacts, PullRequest, Repository, Service, TimeRange, report,
 };
 
 use crate::common::{at, incident, sha};
@@ -96,8 +95,14 @@ fn history() -> DeliveryHistory {
     .unwrap();
     h.record_deploy(prod_deploy("cart-0", "cart", "production", "M0", base))
         .unwrap();
-    h.record_deploy(prod_deploy("cart-stg-0", "cart", "staging", "M0", base - minutes(60)))
-        .unwrap();
+    h.record_deploy(prod_deploy(
+        "cart-stg-0",
+        "cart",
+        "staging",
+        "M0",
+        base - minutes(60),
+    ))
+    .unwrap();
     let mut tip = ("M0".to_string(), base - minutes(120));
     for k in 1..=65i64 {
         let (week, day) = ((k - 1) / 5, (k - 1) % 5);
@@ -169,14 +174,25 @@ fn history() -> DeliveryHistory {
                 files: None,
             })
             .unwrap();
-            let mut hotfix =
-                prod_deploy("cart-30h", "cart", "production", "H", at("2026-02-13T14:00"));
+            let mut hotfix = prod_deploy(
+                "cart-30h",
+                "cart",
+                "production",
+                "H",
+                at("2026-02-13T14:00"),
+            );
             hotfix.labels = vec!["hotfix".to_string()];
             h.record_deploy(hotfix).unwrap();
             tip = ("H".to_string(), authored);
         }
     }
-    let mut failed = prod_deploy("cart-f1", "cart", "production", "M52", at("2026-03-18T09:00"));
+    let mut failed = prod_deploy(
+        "cart-f1",
+        "cart",
+        "production",
+        "M52",
+        at("2026-03-18T09:00"),
+    );
     failed.status = DeployStatus::Failure;
     h.record_deploy(failed).unwrap();
 
@@ -185,19 +201,34 @@ fn history() -> DeliveryHistory {
         ..i
     };
     for i in [
-        resolved(incident("I1", &["cart"], at("2026-01-16T14:00")), "2026-01-16T17:00"),
+        resolved(
+            incident("I1", &["cart"], at("2026-01-16T14:00")),
+            "2026-01-16T17:00",
+        ),
         IncidentFacts {
             deploy: Some(DeployId::new("cart-19")),
-            ..resolved(incident("I2", &["cart"], at("2026-01-30T13:00")), "2026-01-30T18:30")
+            ..resolved(
+                incident("I2", &["cart"], at("2026-01-30T13:00")),
+                "2026-01-30T18:30",
+            )
         },
         IncidentFacts {
             not_caused_by_change: true,
-            ..resolved(incident("I3", &["cart"], at("2026-02-13T13:00")), "2026-02-13T15:00")
+            ..resolved(
+                incident("I3", &["cart"], at("2026-02-13T13:00")),
+                "2026-02-13T15:00",
+            )
         },
-        resolved(incident("I4", &["cart"], at("2026-02-27T13:00")), "2026-03-02T13:00"),
+        resolved(
+            incident("I4", &["cart"], at("2026-02-27T13:00")),
+            "2026-03-02T13:00",
+        ),
         IncidentFacts {
             version: Some("cart-50".to_string()),
-            ..resolved(incident("I5", &["cart"], at("2026-03-15T12:00")), "2026-03-15T14:00")
+            ..resolved(
+                incident("I5", &["cart"], at("2026-03-15T12:00")),
+                "2026-03-15T14:00",
+            )
         },
     ] {
         h.record_incident(i).unwrap();
@@ -214,8 +245,14 @@ fn history() -> DeliveryHistory {
         files: None,
     })
     .unwrap();
-    h.record_deploy(prod_deploy("billing-0", "billing", "production", "c0", base))
-        .unwrap();
+    h.record_deploy(prod_deploy(
+        "billing-0",
+        "billing",
+        "production",
+        "c0",
+        base,
+    ))
+    .unwrap();
     let mut parent = "c0".to_string();
     for j in 1..=13i64 {
         let deployed = at("2026-01-07T15:00") + Span::days(7 * (j - 1));
@@ -232,8 +269,14 @@ fn history() -> DeliveryHistory {
             .unwrap();
             parent = tag;
         }
-        h.record_deploy(prod_deploy(&format!("billing-{j}"), "billing", "production", &parent, deployed))
-            .unwrap();
+        h.record_deploy(prod_deploy(
+            &format!("billing-{j}"),
+            "billing",
+            "production",
+            &parent,
+            deployed,
+        ))
+        .unwrap();
     }
     h
 }
@@ -356,7 +399,10 @@ fn billing_and_its_team() {
     // 13 Wednesdays: 13 / 90 = 0.1444 a day ≥ 1/7 = 0.1429 → high (just).
     assert_eq!(m.deployment_frequency.deployments, 13);
     close(m.deployment_frequency.per_day, 13.0 / 90.0);
-    close(m.deployment_frequency.deployment_days_per_week, 13.0 * 7.0 / 90.0);
+    close(
+        m.deployment_frequency.deployment_days_per_week,
+        13.0 * 7.0 / 90.0,
+    );
     assert_eq!(m.deployment_frequency.tier, Some(Tier::High));
     // 39 commits without pull requests: 24 h ×13, 48 h ×13, 96 h ×13. Median index 19 → 48 h
     // (a day to a week → high); p90: h = 38 × 0.9 = 34.2 → indices 34, 35, both 96 h.
@@ -376,7 +422,10 @@ fn billing_and_its_team() {
     assert!(r.incidents.is_empty());
 
     let json = serde_json::to_value(&r).unwrap();
-    assert_eq!(json["recovery_time"]["median_seconds"], serde_json::Value::Null);
+    assert_eq!(
+        json["recovery_time"]["median_seconds"],
+        serde_json::Value::Null
+    );
     assert_eq!(json["recovery_time"]["tier"], serde_json::Value::Null);
     assert_eq!(json["change_failure_rate"]["rate"], 0.0);
     assert_eq!(json["lead_time"]["tier"], "high");
@@ -384,7 +433,11 @@ fn billing_and_its_team() {
     let service = report(&h, range(), &filter(Some("billing"), None, "production"));
     assert_eq!(service.metrics, r.metrics);
     // A service that is not the team's: nothing.
-    let neither = report(&h, range(), &filter(Some("billing"), Some("shop"), "production"));
+    let neither = report(
+        &h,
+        range(),
+        &filter(Some("billing"), Some("shop"), "production"),
+    );
     assert_eq!(neither.metrics.deployment_frequency.deployments, 0);
 }
 
@@ -396,7 +449,10 @@ fn everything_in_production() {
     // 66 + 13 = 79 deploys; billing's Wednesdays are cart's days too: 65 days.
     assert_eq!(m.deployment_frequency.deployments, 79);
     close(m.deployment_frequency.per_day, 79.0 / 90.0);
-    close(m.deployment_frequency.deployment_days_per_week, 65.0 * 7.0 / 90.0);
+    close(
+        m.deployment_frequency.deployment_days_per_week,
+        65.0 * 7.0 / 90.0,
+    );
     assert_eq!(m.deployment_frequency.tier, Some(Tier::High));
     // 105 changes: 0.5 h ×1, 2 h ×17, 6 h ×16, 20 h ×16, 24 h ×13, 48 h ×13, 50 h ×16, 96 h ×13
     // (indices 0 | 1–17 | 18–33 | 34–49 | 50–62 | 63–75 | 76–91 | 92–104). Median: index 52
@@ -463,11 +519,19 @@ fn everything_in_production() {
     assert_eq!(r.weeks[12].start, at("2026-03-30T00:00"));
     assert_eq!(r.weeks[12].end, at("2026-04-05T00:00"));
     close(week(12).deployment_frequency.per_day, 1.0);
-    close(week(12).deployment_frequency.deployment_days_per_week, 35.0 / 6.0);
+    close(
+        week(12).deployment_frequency.deployment_days_per_week,
+        35.0 / 6.0,
+    );
     assert_eq!(week(12).deployment_frequency.tier, Some(Tier::Elite));
 
     let json = serde_json::to_value(&r).unwrap();
-    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     for key in [
         "deployment_frequency",
         "lead_time",

@@ -162,14 +162,16 @@ fn learning_refuses_a_commit_that_contradicts_the_graph_and_changes_nothing() {
     assert!(!g.knows(&sha("c3")));
     assert!(!g.knows(&sha("c0")));
     // The same commit again is fine, and fills in its files.
-    g.learn(commit("c2", &["c1"], at("2026-01-05T10:00"))).unwrap();
+    g.learn(commit("c2", &["c1"], at("2026-01-05T10:00")))
+        .unwrap();
     assert_eq!(g.len(), 2);
 
-    let bad = serde_json::from_str::<Commit>(
-        r#"{"sha": "abc123", "authored": 0, "committed": 0}"#,
-    )
-    .unwrap_err();
-    assert!(bad.to_string().contains("\"abc123\": wrong length"), "{bad}");
+    let bad = serde_json::from_str::<Commit>(r#"{"sha": "abc123", "authored": 0, "committed": 0}"#)
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("\"abc123\": wrong length"),
+        "{bad}"
+    );
 }
 
 fn with_files(tag: &str, parents: &[&str], minute: i64, files: &[&str]) -> Commit {
@@ -210,12 +212,26 @@ fn a_monorepo_service_ships_only_commits_touching_its_directories() {
         h.learn_commit(c).unwrap();
     }
     for (id, service) in [("c0", "cart"), ("w0", "web")] {
-        h.record_deploy(deploy(id, service, "production", "r0", at("2026-01-05T09:00"), DeployStatus::Success))
-            .unwrap();
+        h.record_deploy(deploy(
+            id,
+            service,
+            "production",
+            "r0",
+            at("2026-01-05T09:00"),
+            DeployStatus::Success,
+        ))
+        .unwrap();
     }
     for (id, service) in [("c1", "cart"), ("w1", "web")] {
-        h.record_deploy(deploy(id, service, "production", "r6", at("2026-01-05T10:00"), DeployStatus::Success))
-            .unwrap();
+        h.record_deploy(deploy(
+            id,
+            service,
+            "production",
+            "r6",
+            at("2026-01-05T10:00"),
+            DeployStatus::Success,
+        ))
+        .unwrap();
     }
     assert_eq!(
         h.shipped(&DeployId::new("c1")),
@@ -227,6 +243,19 @@ fn a_monorepo_service_ships_only_commits_touching_its_directories() {
     );
     assert_eq!(h.shipped(&DeployId::new("c0")), Some(Shipped::FirstDeploy));
     assert_eq!(h.shipped(&DeployId::new("nope")), None);
+
+    let outside = Service {
+        name: "ops".to_string(),
+        team: None,
+        repositories: vec![Repository {
+            name: "octo-org/platform".to_string(),
+            path: Some("web/../..".to_string()),
+        }],
+    };
+    assert_eq!(
+        h.record_service(outside).unwrap_err().to_string(),
+        "service \"ops\": repository 0: the path leaves the repository (`..`)"
+    );
 }
 
 #[test]
@@ -239,9 +268,23 @@ fn listed_changes_win_over_the_walk() {
     ] {
         h.learn_commit(c).unwrap();
     }
-    h.record_deploy(deploy("d1", "cart", "production", "c1", at("2026-01-05T09:30"), DeployStatus::Success))
-        .unwrap();
-    let mut d2 = deploy("d2", "cart", "production", "c3", at("2026-01-05T11:30"), DeployStatus::Success);
+    h.record_deploy(deploy(
+        "d1",
+        "cart",
+        "production",
+        "c1",
+        at("2026-01-05T09:30"),
+        DeployStatus::Success,
+    ))
+    .unwrap();
+    let mut d2 = deploy(
+        "d2",
+        "cart",
+        "production",
+        "c3",
+        at("2026-01-05T11:30"),
+        DeployStatus::Success,
+    );
     d2.changes = Some(shas(&["c3"]));
     h.record_deploy(d2).unwrap();
     assert_eq!(
@@ -263,31 +306,80 @@ fn changes_a_rollback_took_out_count_once_when_they_return() {
     ] {
         h.learn_commit(c).unwrap();
     }
-    let prod = |id, tag, time| deploy(id, "cart", "production", tag, at(time), DeployStatus::Success);
-    h.record_deploy(prod("d1", "a", "2026-01-05T09:30")).unwrap();
-    h.record_deploy(prod("d2", "b2", "2026-01-05T11:00")).unwrap();
+    let prod = |id, tag, time| {
+        deploy(
+            id,
+            "cart",
+            "production",
+            tag,
+            at(time),
+            DeployStatus::Success,
+        )
+    };
+    h.record_deploy(prod("d1", "a", "2026-01-05T09:30"))
+        .unwrap();
+    h.record_deploy(prod("d2", "b2", "2026-01-05T11:00"))
+        .unwrap();
     let mut d3 = prod("d3", "a", "2026-01-05T12:00");
     d3.labels = vec!["Rollback".to_string()];
     h.record_deploy(d3).unwrap();
-    h.record_deploy(prod("d4", "c", "2026-01-05T14:00")).unwrap();
+    h.record_deploy(prod("d4", "c", "2026-01-05T14:00"))
+        .unwrap();
     // A failed and a cancelled deploy in between are never "the previous deploy".
-    h.record_deploy(deploy("f", "cart", "production", "b1", at("2026-01-05T13:30"), DeployStatus::Failure))
-        .unwrap();
-    h.record_deploy(deploy("x", "cart", "production", "b1", at("2026-01-05T13:40"), DeployStatus::Cancelled))
-        .unwrap();
+    h.record_deploy(deploy(
+        "f",
+        "cart",
+        "production",
+        "b1",
+        at("2026-01-05T13:30"),
+        DeployStatus::Failure,
+    ))
+    .unwrap();
+    h.record_deploy(deploy(
+        "x",
+        "cart",
+        "production",
+        "b1",
+        at("2026-01-05T13:40"),
+        DeployStatus::Cancelled,
+    ))
+    .unwrap();
 
     assert_eq!(
         h.shipped(&DeployId::new("d2")),
         Some(Shipped::Range(shas(&["b2", "b1"])))
     );
-    assert_eq!(h.shipped(&DeployId::new("d3")), Some(Shipped::Range(vec![])));
-    assert_eq!(h.shipped(&DeployId::new("d4")), Some(Shipped::Range(shas(&["c"]))));
+    assert_eq!(
+        h.shipped(&DeployId::new("d3")),
+        Some(Shipped::Range(vec![]))
+    );
+    assert_eq!(
+        h.shipped(&DeployId::new("d4")),
+        Some(Shipped::Range(shas(&["c"])))
+    );
     // Another environment keeps its own order: staging's first deploy has nothing before it.
-    h.record_deploy(deploy("s1", "cart", "staging", "c", at("2026-01-05T13:50"), DeployStatus::Success))
-        .unwrap();
+    h.record_deploy(deploy(
+        "s1",
+        "cart",
+        "staging",
+        "c",
+        at("2026-01-05T13:50"),
+        DeployStatus::Success,
+    ))
+    .unwrap();
     assert_eq!(h.shipped(&DeployId::new("s1")), Some(Shipped::FirstDeploy));
     // A deploy of a sha never learnt says so.
-    h.record_deploy(deploy("d5", "cart", "production", "zz", at("2026-01-05T15:00"), DeployStatus::Success))
-        .unwrap();
-    assert_eq!(h.shipped(&DeployId::new("d5")), Some(Shipped::UnknownCommit));
+    h.record_deploy(deploy(
+        "d5",
+        "cart",
+        "production",
+        "zz",
+        at("2026-01-05T15:00"),
+        DeployStatus::Success,
+    ))
+    .unwrap();
+    assert_eq!(
+        h.shipped(&DeployId::new("d5")),
+        Some(Shipped::UnknownCommit)
+    );
 }

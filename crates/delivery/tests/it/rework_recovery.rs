@@ -21,7 +21,14 @@ fn cart() -> DoraFilter {
 }
 
 fn ok(id: &str, time: &str) -> headroom_delivery::Deploy {
-    deploy(id, "cart", "production", id, at(time), DeployStatus::Success)
+    deploy(
+        id,
+        "cart",
+        "production",
+        id,
+        at(time),
+        DeployStatus::Success,
+    )
 }
 
 #[test]
@@ -51,8 +58,15 @@ fn rework_is_hotfixes_rollbacks_and_deploys_while_an_incident_is_open() {
         .unwrap();
     h.record_deploy(ok("d8", "2026-01-08T10:00")).unwrap();
     // A cancelled deploy is no deploy.
-    h.record_deploy(deploy("d9", "cart", "production", "d9", at("2026-01-08T11:00"), DeployStatus::Cancelled))
-        .unwrap();
+    h.record_deploy(deploy(
+        "d9",
+        "cart",
+        "production",
+        "d9",
+        at("2026-01-08T11:00"),
+        DeployStatus::Cancelled,
+    ))
+    .unwrap();
 
     let r = report(&h, week(), &cart());
     let rework = &r.metrics.rework_rate;
@@ -111,15 +125,31 @@ fn recovery_runs_from_the_deploy_to_its_incidents_resolution() {
 #[test]
 fn a_failed_deploy_recovers_with_the_next_successful_one() {
     let mut h = DeliveryHistory::new(DoraConfig::default()).unwrap();
-    let failed = |id, time| deploy(id, "cart", "production", id, at(time), DeployStatus::Failure);
+    let failed = |id, time| {
+        deploy(
+            id,
+            "cart",
+            "production",
+            id,
+            at(time),
+            DeployStatus::Failure,
+        )
+    };
     h.record_deploy(ok("d1", "2026-01-05T10:00")).unwrap();
     h.record_deploy(failed("f1", "2026-01-06T10:00")).unwrap();
     h.record_deploy(failed("f2", "2026-01-06T10:20")).unwrap();
     h.record_deploy(ok("d2", "2026-01-06T10:40")).unwrap();
     h.record_deploy(failed("f3", "2026-01-09T10:00")).unwrap();
     // A failed staging deploy is not production's.
-    h.record_deploy(deploy("s1", "cart", "staging", "s1", at("2026-01-06T09:00"), DeployStatus::Failure))
-        .unwrap();
+    h.record_deploy(deploy(
+        "s1",
+        "cart",
+        "staging",
+        "s1",
+        at("2026-01-06T09:00"),
+        DeployStatus::Failure,
+    ))
+    .unwrap();
 
     let r = report(&h, week(), &cart());
     let recovery = &r.metrics.recovery_time;
@@ -160,7 +190,10 @@ fn no_data_is_null_never_zero() {
     assert_eq!(json["lead_time"]["median_seconds"], serde_json::Value::Null);
     assert_eq!(json["lead_time"]["p90_seconds"], serde_json::Value::Null);
     assert_eq!(json["lead_time"]["tier"], serde_json::Value::Null);
-    assert_eq!(json["lead_time"]["review"], serde_json::json!({"changes": 0, "median_seconds": null}));
+    assert_eq!(
+        json["lead_time"]["review"],
+        serde_json::json!({"changes": 0, "median_seconds": null})
+    );
     assert_eq!(
         json["change_failure_rate"],
         serde_json::json!({"deployments": 0, "failed": 0, "rate": null, "tier": null})
@@ -173,7 +206,10 @@ fn no_data_is_null_never_zero() {
         json["rework_rate"],
         serde_json::json!({"deployments": 0, "rework": 0, "rate": null, "tier": null})
     );
-    assert_eq!(json["tier_source"], "DORA 2024 Accelerate State of DevOps Report");
+    assert_eq!(
+        json["tier_source"],
+        "DORA 2024 Accelerate State of DevOps Report"
+    );
     assert_eq!(json["tier_year"], 2024);
     assert_eq!(json["weeks"].as_array().unwrap().len(), 1);
     assert_eq!(json["attribution_window"], "1d");

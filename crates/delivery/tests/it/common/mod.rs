@@ -12,12 +12,7 @@ pub fn sha(tag: &str) -> CommitSha {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
     };
-    let text = format!(
-        "{:016x}{:016x}{:08x}",
-        fnv(1),
-        fnv(2),
-        fnv(3) as u32
-    );
+    let text = format!("{:016x}{:016x}{:08x}", fnv(1), fnv(2), fnv(3) as u32);
     CommitSha::parse(&text).unwrap()
 }
 
