@@ -121,7 +121,6 @@ impl Default for ServiceDelivery {
     }
 }
 
-
 pub(crate) fn read_service(cx: &mut Cx, f: &Fields) -> ServiceDelivery {
     let mut d = ServiceDelivery::default();
     if let Some(t) = f.str(cx, "team") {
@@ -240,10 +239,7 @@ fn repository(cx: &mut Cx, node: &Node) -> Option<At<Repository>> {
         None => None,
         Some(p) => {
             let trimmed = p.v.trim_end_matches('/');
-            if p.v.starts_with('/')
-                || trimmed.is_empty()
-                || !trimmed.split('/').all(is_segment)
-            {
+            if p.v.starts_with('/') || trimmed.is_empty() || !trimmed.split('/').all(is_segment) {
                 cx.err(
                     p.pos,
                     format!(

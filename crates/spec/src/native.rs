@@ -18,7 +18,6 @@
 //!     alerting: {name, labels, annotations, windows, page, ticket, tiers, no_data, min_events}
 //! ```
 
-
 use headroom_core::{
     AlertPolicy, AlertTier, AlertWindows, BudgetingMethod, BurnCondition, NoDataRule, Objective,
     PromQuery, QueryForm, RatioQueries, RulesSpec, Sli, Slo, Span, Window,
@@ -156,7 +155,15 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
     }
     if let Some(n) = f.val("hooks") {
         let hooks = crate::delivery::read_hooks(cx, n);
-        set_once(cx, &mut settings.hooks, At { v: hooks, pos: n.pos }, "hooks");
+        set_once(
+            cx,
+            &mut settings.hooks,
+            At {
+                v: hooks,
+                pos: n.pos,
+            },
+            "hooks",
+        );
     }
     for item in f.list(cx, "services").unwrap_or_default() {
         if let Some(s) = service(cx, item) {

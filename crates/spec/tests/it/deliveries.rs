@@ -102,12 +102,19 @@ fn hook_secrets_are_read_from_files_and_never_shown() {
     )
     .unwrap();
     let c = load_paths(&[path]).unwrap();
-    assert_eq!(c.hooks.github.as_ref().unwrap().secret, "github-hook-secret-1");
+    assert_eq!(
+        c.hooks.github.as_ref().unwrap().secret,
+        "github-hook-secret-1"
+    );
     let gl = c.hooks.gitlab.as_ref().unwrap();
     assert_eq!(gl.token, "gitlab-hook-token-2");
     assert!(gl.signing_key.is_some());
     let shown = format!("{c:?}");
-    for s in ["github-hook-secret-1", "gitlab-hook-token-2", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
+    for s in [
+        "github-hook-secret-1",
+        "gitlab-hook-token-2",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ] {
         assert!(!shown.contains(s), "{s} in {shown}");
     }
 
@@ -144,5 +151,8 @@ fn bad_hook_credentials_are_located_without_their_values() {
     assert!(!e.concat().contains("not base64 !!"));
     let twice = problems("hooks: {github: {secret: a}}\n---\nhooks: {github: {secret: b}}\n");
     assert_eq!(twice.len(), 1, "{twice:?}");
-    assert!(twice[0].starts_with("d.yaml:3:8: hooks is already set at"), "{twice:?}");
+    assert!(
+        twice[0].starts_with("d.yaml:3:8: hooks is already set at"),
+        "{twice:?}"
+    );
 }
