@@ -1,4 +1,5 @@
 //! One integration-test binary for the service (it links once).
 
+mod deploys;
 mod module_order;
 mod ownership;
