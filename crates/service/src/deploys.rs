@@ -460,6 +460,11 @@ impl Deploys {
         if services.is_empty() {
             return Ok(no_service(repository));
         }
+        if commits.is_empty() {
+            return Ok(HookOutcome::ignored(format!(
+                "push to {repository} carries no commits"
+            )));
+        }
         let kept: Vec<CommitRecord> = commits
             .into_iter()
             .filter(|c| covered(&services, repository, c))
@@ -473,6 +478,11 @@ impl Deploys {
             .store
             .upsert_commits(&kept, COMMITS_PER_REPOSITORY)
             .await?;
+        if new == 0 {
+            return Ok(HookOutcome::ignored(format!(
+                "every pushed commit of {repository} was already stored"
+            )));
+        }
         Ok(HookOutcome {
             commits: new,
             ..HookOutcome::default()
