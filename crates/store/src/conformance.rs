@@ -2941,14 +2941,14 @@ pub async fn commits_upsert_keeps_files_and_bounds(store: &Store) {
     assert_eq!(got, [a_files.clone(), b.clone()]);
     assert!(
         store
-            .get_commits("other/repo", &[a.sha.clone()])
+            .get_commits("other/repo", std::slice::from_ref(&a.sha))
             .await
             .unwrap()
             .is_empty()
     );
 
     let by_prefix = store.commits_by_prefix(r, "aaaaaaaa", 10).await.unwrap();
-    assert_eq!(by_prefix, [a_files.clone()]);
+    assert_eq!(by_prefix, std::slice::from_ref(&a_files));
     assert!(
         store
             .commits_by_prefix(r, "abab", 10)

@@ -134,12 +134,12 @@ fn a_git_range_sends_the_commits_the_deploy_ships() {
         commits.sort_by_key(|c| c.committed);
         assert_eq!(commits.len(), 2, "the range excludes its start");
         assert_eq!(commits[0].sha, a);
-        assert_eq!(commits[0].parents, [base.clone()]);
+        assert_eq!(commits[0].parents, std::slice::from_ref(&base));
         assert_eq!(
             commits[0].files.as_deref(),
             Some(&["src/cart.rs".to_string()][..])
         );
-        assert_eq!(commits[1].parents, [a.clone()]);
+        assert_eq!(commits[1].parents, std::slice::from_ref(&a));
         assert_eq!(commits[1].committed.to_rfc3339(), "2027-01-03T10:00:00Z");
         assert_eq!(
             commits[1].files.as_deref(),
