@@ -59,6 +59,7 @@ fn documented() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(alertmanager::forwarded))
         .routes(routes!(pagerduty::enqueue))
+        .routes(routes!(pagerduty::change))
         .routes(routes!(incidents::list_incidents, incidents::declare))
         .routes(routes!(incidents::metrics))
         .routes(routes!(incidents::get_incident))

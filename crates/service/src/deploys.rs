@@ -18,6 +18,9 @@
 //! GitLab pipeline is ignored even when its jobs name environments, because GitLab sends a
 //! Deployment hook for each of those jobs, which is what is recorded.
 //!
+//! PagerDuty change events (authenticated by an integration's routing key, as alert events are)
+//! become change markers of the integration's service.
+//!
 //! Credentials are checked here, on the raw body, before it is parsed. A forge without a
 //! secret in `hooks` refuses every delivery ([`HookRefused::NotConfigured`]): a hook endpoint
 //! never takes anonymous writes.
@@ -26,12 +29,13 @@ use std::sync::RwLock;
 
 use headroom_core::Timestamp;
 use headroom_ingest::hook::{HookError, Sha, SignatureError};
+use headroom_ingest::pagerduty::ChangeEvent;
 use headroom_ingest::{github, gitlab};
-use headroom_spec::{Config, Hooks, Service};
+use headroom_spec::{Config, Hooks, InboundIntegration, Service};
 use headroom_store::{
-    COMMITS_PER_REPOSITORY, ChangeStore, CommitRecord, DEPLOYS_PER_SERVICE, Deploy, DeployFilter,
-    DeploySource, DeployStatus, DeployStore, NewDeploy, PULL_REQUESTS_PER_REPOSITORY,
-    PullRequestRecord, Store,
+    CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeStore, CommitRecord,
+    DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore,
+    NewChangeMarker, NewDeploy, PULL_REQUESTS_PER_REPOSITORY, PullRequestRecord, Store,
 };
 use rand::Rng;
 
@@ -627,6 +631,50 @@ impl Deploys {
         };
         let id = self.deploy(&deploy, now).await?;
         self.get(id).await
+    }
+
+    /// Records a PagerDuty change event from `integration` as a change marker of its service
+    /// (the integration's name when it names none); at `now` when the event has no time.
+    pub async fn change_event(
+        &self,
+        integration: &InboundIntegration,
+        event: &ChangeEvent,
+    ) -> Result<i64, ServiceError> {
+        let now = (self.clock)();
+        let details = match &event.custom_details {
+            None => None,
+            Some(v) => {
+                let text = v.to_string();
+                if text.len() > crate::limits::MAX_CUSTOM_DETAILS_BYTES {
+                    return Err(ServiceError::TooLarge(format!(
+                        "payload.custom_details: {} bytes, at most {}",
+                        text.len(),
+                        crate::limits::MAX_CUSTOM_DETAILS_BYTES
+                    )));
+                }
+                Some(text)
+            }
+        };
+        let links: Vec<serde_json::Value> = event
+            .links
+            .iter()
+            .map(|(href, text)| serde_json::json!({"href": href, "text": text}))
+            .collect();
+        let marker = NewChangeMarker {
+            service: integration
+                .service
+                .clone()
+                .unwrap_or_else(|| integration.name.clone()),
+            summary: event.summary.clone(),
+            source: event.source.clone(),
+            at: event.timestamp.as_ref().map_or(now, Timestamp::from_chrono),
+            custom_details_json: details,
+            links_json: serde_json::Value::Array(links).to_string(),
+        };
+        Ok(self
+            .store
+            .record_change_marker(&marker, now, CHANGE_MARKERS_PER_SERVICE)
+            .await?)
     }
 
     pub async fn get(&self, id: i64) -> Result<Deploy, ServiceError> {

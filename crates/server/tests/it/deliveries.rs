@@ -362,3 +362,79 @@ async fn reported_deploys_are_listed_and_filtered() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn pagerduty_change_events_become_change_markers_of_the_integrations_service() {
+    use headroom_store::ChangeStore;
+    let dir = tempfile::tempdir().unwrap();
+    let key = "0123456789abcdef0123456789abcdef";
+    std::fs::write(dir.path().join("pd.key"), key).unwrap();
+    let config = format!(
+        "{CONFIG}integrations:\n  - name: ops\n    pagerduty_events: {{routing_key_file: {}}}\n    service: hello\n",
+        dir.path().join("pd.key").display()
+    );
+    let (ctx, _) = setup_file(&config).await;
+    let post = |body: Value| {
+        let app = ctx.app.clone();
+        async move {
+            send(
+                &app,
+                Method::POST,
+                "/v2/change/enqueue",
+                None,
+                &[("content-type", "application/json")],
+                body.to_string(),
+            )
+            .await
+        }
+    };
+    let r = post(json!({
+        "routing_key": key,
+        "payload": {"summary": "Build 42 deployed", "source": "jenkins", "timestamp": "2027-01-10T10:00:00Z",
+                    "custom_details": {"build": 42}},
+        "links": [{"href": "https://ci.example.com/42", "text": "build 42"}]
+    }))
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    assert_eq!(r.json()["message"], "Change event processed");
+    for (body, want) in [
+        (
+            json!({"routing_key": "f".repeat(32), "payload": {"summary": "x"}}),
+            "Invalid routing key",
+        ),
+        (
+            json!({"routing_key": key, "payload": {"summary": ""}}),
+            "'payload.summary' is missing or blank",
+        ),
+        (
+            json!({"routing_key": key, "payload": {"summary": "x", "timestamp": "noon"}}),
+            "'payload.timestamp' is not an ISO 8601 time: \"noon\"",
+        ),
+    ] {
+        let r = post(body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        assert_eq!(r.json()["errors"][0], want, "{}", r.text());
+    }
+    let markers = ctx
+        .state
+        .store
+        .list_change_markers(
+            None,
+            headroom_core::Timestamp(0),
+            headroom_core::Timestamp(i64::MAX),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(markers.len(), 1, "refused events store nothing");
+    let m = &markers[0].marker;
+    assert_eq!(m.service, "hello");
+    assert_eq!(m.summary, "Build 42 deployed");
+    assert_eq!(m.source.as_deref(), Some("jenkins"));
+    assert_eq!(m.at.to_rfc3339(), "2027-01-10T10:00:00Z");
+    assert_eq!(m.custom_details_json.as_deref(), Some(r#"{"build":42}"#));
+    assert_eq!(
+        m.links_json,
+        r#"[{"href":"https://ci.example.com/42","text":"build 42"}]"#
+    );
+}

@@ -504,6 +504,19 @@ async fn every_json_answer_matches_the_documented_schema() {
         .await;
     s.read("/api/v1/deployments/999999", 404).await;
 
+    // A PagerDuty change event becomes a change marker; a bad one is refused.
+    let change = json!({"routing_key": ROUTING_KEY, "payload": {"summary": "flag flipped", "source": "ops"}, "links": [{"href": "https://ci.example.com/1", "text": "run"}]});
+    s.call(Method::POST, "/v2/change/enqueue", None, Some(change), 202)
+        .await;
+    s.call(
+        Method::POST,
+        "/v2/change/enqueue",
+        None,
+        Some(json!({"routing_key": ROUTING_KEY})),
+        400,
+    )
+    .await;
+
     // Reload: a valid config, then a broken one that is refused.
     s.post("/-/reload", &admin, json!({}), 200).await;
     write(&config_path, "slos: [");
