@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 mod canary;
+mod deploy;
 mod oncall;
 mod silence;
 
@@ -104,6 +105,13 @@ enum Command {
     Silence {
         #[command(subcommand)]
         command: silence::SilenceCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Report deploys from a CI job to a running server.
+    Deploy {
+        #[command(subcommand)]
+        command: deploy::DeployCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -358,6 +366,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Oncall { command, client } => oncall::run(command, client).await,
         Command::Incident { command, client } => incident(command, client).await,
         Command::Canary { command } => canary::run(command).await,
+        Command::Deploy { command, client } => deploy::run(command, client).await,
         Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }

@@ -229,3 +229,105 @@ fn payload(v: Option<&Value>, errors: &mut Vec<String>) -> Option<EventPayload> 
         custom_details: o.get("custom_details").filter(|v| !v.is_null()).cloned(),
     })
 }
+
+/// A PagerDuty change event (`POST /v2/change/enqueue`): something changed (a deploy, a
+/// config push) that is not an alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    pub routing_key: String,
+    pub summary: String,
+    pub source: Option<String>,
+    pub timestamp: Option<DateTime<Utc>>,
+    /// Kept as JSON: PagerDuty accepts any object here.
+    pub custom_details: Option<Value>,
+    /// `links[]` as `(href, text)`, in order.
+    pub links: Vec<(String, String)>,
+}
+
+/// Parses and validates one change event; `Err` holds every message, as PagerDuty's `errors`.
+pub fn parse_change_event(body: &[u8]) -> Result<ChangeEvent, Vec<String>> {
+    let value = json(body).map_err(|e| vec![e.to_string()])?;
+    let o = object(&value, "").map_err(|_| vec!["Event object is invalid".to_string()])?;
+    let mut errors = Vec::new();
+    let routing_key = match opt_string(o.get("routing_key"), "routing_key") {
+        Ok(Some(k)) if k.len() == ROUTING_KEY_LEN => Some(k),
+        Ok(Some(_)) => {
+            errors.push(format!(
+                "Length of 'routing_key' is incorrect (should be {ROUTING_KEY_LEN} characters)"
+            ));
+            None
+        }
+        Ok(None) => {
+            errors.push("'routing_key' is missing or blank".to_string());
+            None
+        }
+        Err(_) => {
+            errors.push("'routing_key' must be a string".to_string());
+            None
+        }
+    };
+    let mut summary = None;
+    let mut source = None;
+    let mut timestamp = None;
+    let mut custom_details = None;
+    match o.get("payload").and_then(Value::as_object) {
+        None => errors.push("'payload' is missing or not an object".to_string()),
+        Some(p) => {
+            match p.get("summary") {
+                Some(Value::String(s)) if !s.trim().is_empty() => {
+                    if s.chars().count() > SUMMARY_MAX {
+                        errors.push(format!(
+                            "'payload.summary' is too long (at most {SUMMARY_MAX} characters)"
+                        ));
+                    }
+                    summary = Some(s.clone());
+                }
+                _ => errors.push("'payload.summary' is missing or blank".to_string()),
+            }
+            match p.get("source") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => source = Some(s.clone()),
+                Some(_) => errors.push("'payload.source' must be a string".to_string()),
+            }
+            match p.get("timestamp") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(t)) => match DateTime::parse_from_rfc3339(t) {
+                    Ok(t) => timestamp = Some(t.with_timezone(&Utc)),
+                    Err(_) => errors.push(format!(
+                        "'payload.timestamp' is not an ISO 8601 time: {t:?}"
+                    )),
+                },
+                Some(_) => errors.push("'payload.timestamp' must be a string".to_string()),
+            }
+            custom_details = p.get("custom_details").filter(|v| !v.is_null()).cloned();
+        }
+    }
+    let mut links = Vec::new();
+    if let Some(v) = o.get("links").filter(|v| !v.is_null()) {
+        match v.as_array() {
+            Some(items) => {
+                for (i, l) in items.iter().enumerate() {
+                    match l.get("href").and_then(Value::as_str) {
+                        Some(href) => {
+                            let label = l.get("text").and_then(Value::as_str).unwrap_or(href);
+                            links.push((href.to_string(), label.to_string()));
+                        }
+                        None => errors.push(format!("'links[{i}].href' is missing")),
+                    }
+                }
+            }
+            None => errors.push("'links' must be an array".to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ChangeEvent {
+        routing_key: routing_key.unwrap_or_default(),
+        summary: summary.unwrap_or_default(),
+        source,
+        timestamp,
+        custom_details,
+        links,
+    })
+}

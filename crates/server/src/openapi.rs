@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{
-    alertmanager, api, canary, escalation, health, incidents, metrics, oncall, pagerduty, probes,
-    remote_write,
+    alertmanager, api, canary, deliveries, escalation, health, incidents, metrics, oncall,
+    pagerduty, probes, remote_write,
 };
 
 #[derive(OpenApi)]
@@ -59,6 +59,7 @@ fn documented() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(alertmanager::forwarded))
         .routes(routes!(pagerduty::enqueue))
+        .routes(routes!(pagerduty::change))
         .routes(routes!(incidents::list_incidents, incidents::declare))
         .routes(routes!(incidents::metrics))
         .routes(routes!(incidents::get_incident))
@@ -94,6 +95,10 @@ fn documented() -> OpenApiRouter<AppState> {
             escalation::resolve_link
         ))
         .routes(routes!(canary::judge))
+        .routes(routes!(deliveries::github_hook))
+        .routes(routes!(deliveries::gitlab_hook))
+        .routes(routes!(deliveries::list, deliveries::record))
+        .routes(routes!(deliveries::get_one))
         .routes(routes!(api::reload))
         .routes(routes!(metrics::metrics))
         .routes(routes!(health::healthz))

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use headroom_api::ErrorBody;
 use headroom_api::pagerduty::{EventOutcome, EventResponse, PagerDutyEvent};
-use headroom_ingest::pagerduty::parse_event;
+use headroom_ingest::pagerduty::{parse_change_event, parse_event};
 use headroom_service::pagerduty::EventRefused;
 
 use crate::error::ApiError;
@@ -74,5 +74,36 @@ pub async fn enqueue(State(state): State<AppState>, body: Bytes) -> Response {
             },
         ),
         Err(EventRefused::Failed(e)) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `POST /v2/change/enqueue`: PagerDuty change events, kept as change markers beside deploys.
+#[utoipa::path(
+    post,
+    path = "/v2/change/enqueue",
+    description = "The routing key in the body authenticates: it must be one of the config's integrations.",
+    summary = "PagerDuty Change Events (a change marker of the integration's service)",
+    request_body(content = Object, description = "routing_key, payload {summary, source, timestamp, custom_details}, links", content_type = "application/json"),
+    responses((status = 202, description = "recorded", body = EventResponse), (status = 400, description = "invalid event, or an unknown routing key", body = EventResponse), (status = 413, description = "custom_details too large", body = ErrorBody), (status = 503, description = "storage failed: retry", body = ErrorBody))
+)]
+pub async fn change(State(state): State<AppState>, body: Bytes) -> Response {
+    let event = match parse_change_event(&body) {
+        Ok(e) => e,
+        Err(errors) => return invalid(errors),
+    };
+    let Some(integration) = state.pagerduty.integration(&event.routing_key) else {
+        return invalid(vec![EventRefused::UnknownRoutingKey.to_string()]);
+    };
+    match state.deploys.change_event(&integration, &event).await {
+        Ok(_) => answer(
+            StatusCode::ACCEPTED,
+            EventResponse {
+                status: EventOutcome::Success,
+                message: "Change event processed".into(),
+                dedup_key: None,
+                errors: None,
+            },
+        ),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -9,7 +9,8 @@
 //! - parts, each taking narrow handles (the store, the clock, the engine, the other parts it
 //!   calls): `signals`, `sources`, `canary` (judging canaries, with queries to the backends),
 //!   `oncall`, `outbox`, `incidents`, `notifications`, `desk`, `escalation`, `alerting`,
-//!   `silences`, `pagerduty`, `selfmon`;
+//!   `silences`, `pagerduty`, `deploys` (deploys and changes from hooks, the API and the CLI),
+//!   `selfmon`;
 //! - the handle that holds them all: `state`;
 //! - what spans the parts: `evaluation`, `workers`, `reload`.
 
@@ -22,6 +23,7 @@ pub mod records;
 
 pub mod alerting;
 pub mod canary;
+pub mod deploys;
 pub mod desk;
 pub mod escalation;
 pub mod incidents;

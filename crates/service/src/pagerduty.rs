@@ -87,6 +87,17 @@ impl PagerDuty {
         *self.integrations.write().expect("integrations lock") = config.integrations.clone();
     }
 
+    /// The integration a routing key belongs to (compared by SHA-256 in constant time).
+    pub fn integration(&self, routing_key: &str) -> Option<InboundIntegration> {
+        let hash: [u8; 32] = Sha256::digest(routing_key.as_bytes()).into();
+        self.integrations
+            .read()
+            .expect("integrations lock")
+            .iter()
+            .find(|i| bool::from(i.routing_key_sha256.ct_eq(&hash)))
+            .cloned()
+    }
+
     /// Processes one event at `now`; returns its dedup key (generated when the event has none).
     pub async fn enqueue(
         &self,

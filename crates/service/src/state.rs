@@ -17,6 +17,7 @@ use crate::alerting::{Alerting, Handoff};
 use crate::changed::ChangedSlos;
 use crate::clock::Clock;
 use crate::config::{ConfigSource, Loaded, load_config_text};
+use crate::deploys::Deploys;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
 use crate::incidents::Incidents;
@@ -83,6 +84,8 @@ pub struct Inner {
     pub oncall: Arc<OnCall>,
     pub outbox: Arc<Outbox>,
     pub pagerduty: PagerDuty,
+    /// Deploys and changes in.
+    pub deploys: Deploys,
 }
 
 /// The service: what `headroom serve` runs, and what the HTTP edge calls.
@@ -293,6 +296,7 @@ pub async fn build_state_from(
     let incidents = Incidents::new(&config, store.clone(), clock.clone());
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
+    let deploys = Deploys::new(&config, store.clone(), clock.clone());
     let engine = Engine::new(tsdb, config.slos)?;
     signals.restore(engine.tsdb(), now);
     for s in store.alert_states().await? {
@@ -334,6 +338,7 @@ pub async fn build_state_from(
         oncall: Arc::new(oncall),
         outbox: Arc::new(outbox),
         pagerduty,
+        deploys,
         store,
         clock,
     };

@@ -33,6 +33,7 @@ use headroom_notify::Receiver;
 use headroom_oncall::{Directory, PolicyId};
 
 mod alerts;
+mod delivery;
 mod incidents;
 mod integrations;
 mod native;
@@ -47,6 +48,7 @@ mod signals;
 mod sloth;
 mod yaml;
 
+pub use delivery::{GithubHook, GitlabHook, Hooks, PRODUCTION, Repository};
 pub use headroom_probe::spec::ProbeSpec;
 pub use integrations::InboundIntegration;
 pub use redact::{SECRET, redacted_config, redacted_url};
@@ -96,6 +98,8 @@ pub struct Config {
     pub smtp: Option<headroom_notify::Email>,
     /// Senders reaching headroom through PagerDuty's Events API, by routing key hash.
     pub integrations: Vec<InboundIntegration>,
+    /// The credentials the CI/CD webhook endpoints check (top-level `hooks`).
+    pub hooks: Hooks,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
     pub warnings: Vec<Problem>,
 }
@@ -105,6 +109,34 @@ pub struct Service {
     pub name: String,
     pub description: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// The team owning it (an on-call team id when the directory declares one).
+    pub team: Option<String>,
+    /// Where its code lives; hooks from these repositories are its changes and deploys.
+    pub repositories: Vec<Repository>,
+    /// The environments it deploys to, in the order declared; `[production]` by default.
+    pub environments: Vec<String>,
+    /// Which of `environments` is production.
+    pub production: String,
+    /// GitHub workflows (by name or by path, `.github/workflows/deploy.yml` or `deploy.yml`)
+    /// whose completed runs are deploys.
+    pub deploy_workflows: Vec<String>,
+}
+
+impl Service {
+    /// A service known only by name (an SLO or an OpenSLO object names it): production only,
+    /// no repositories.
+    pub fn named(name: impl Into<String>) -> Service {
+        Service {
+            name: name.into(),
+            description: None,
+            labels: BTreeMap::new(),
+            team: None,
+            repositories: Vec::new(),
+            environments: vec![PRODUCTION.to_string()],
+            production: PRODUCTION.to_string(),
+            deploy_workflows: Vec::new(),
+        }
+    }
 }
 
 /// One defect, located at the key or value that causes it (1-based line and column; 0 and 0
@@ -384,6 +416,7 @@ pub fn load_sources_for(
             .collect(),
         integrations,
         smtp,
+        hooks: settings.hooks.map(|h| h.v).unwrap_or_default(),
         warnings: cx.warnings,
     })
 }

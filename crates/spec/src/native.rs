@@ -3,7 +3,8 @@
 //! ```yaml
 //! anonymous_read: true          # may unauthenticated clients read SLOs and budgets?
 //! metrics_token: <secret>       # optional: a bearer token that reads /metrics (besides read tokens)
-//! services: [{name, description, labels}]
+//! services: [{name, description, labels, team, repositories, environments, production, deploy_workflows}]
+//! hooks: {github: {secret_file}, gitlab: {token_file, signing_key_file}}   # see `delivery`
 //! alert_windows: {slo_period, page: {quick, slow}, ticket: {quick, slow}}   # optional
 //! slos:
 //!   - name: checkout-availability   # the SLO id
@@ -16,8 +17,6 @@
 //!     labels: {team: shop}
 //!     alerting: {name, labels, annotations, windows, page, ticket, tiers, no_data, min_events}
 //! ```
-
-use std::collections::BTreeMap;
 
 use headroom_core::{
     AlertPolicy, AlertTier, AlertWindows, BudgetingMethod, BurnCondition, NoDataRule, Objective,
@@ -55,8 +54,18 @@ const TOP: &[&str] = &[
     "incident_policies",
     "integrations",
     "templates",
+    "hooks",
 ];
-const SERVICE: &[&str] = &["name", "description", "labels"];
+const SERVICE: &[&str] = &[
+    "name",
+    "description",
+    "labels",
+    "team",
+    "repositories",
+    "environments",
+    "production",
+    "deploy_workflows",
+];
 const SLO: &[&str] = &[
     "name",
     "service",
@@ -94,6 +103,7 @@ pub(crate) struct Settings {
     pub oncall: crate::oncall::Parts,
     pub incident_policies: Vec<At<headroom_incident::IncidentPolicy>>,
     pub integrations: Vec<At<crate::integrations::InboundIntegration>>,
+    pub hooks: Option<At<crate::delivery::Hooks>>,
 }
 
 /// First pass over a native document: its settings and services (SLOs come later, once the
@@ -143,6 +153,18 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
     if let Some(items) = f.list(cx, "integrations") {
         crate::integrations::read(cx, items, &mut settings.integrations);
     }
+    if let Some(n) = f.val("hooks") {
+        let hooks = crate::delivery::read_hooks(cx, n);
+        set_once(
+            cx,
+            &mut settings.hooks,
+            At {
+                v: hooks,
+                pos: n.pos,
+            },
+            "hooks",
+        );
+    }
     for item in f.list(cx, "services").unwrap_or_default() {
         if let Some(s) = service(cx, item) {
             settings.services.push((
@@ -180,11 +202,17 @@ fn service(cx: &mut Cx, node: &Node) -> Option<Service> {
         .get("labels")
         .map(|n| labels(cx, n, "labels"))
         .unwrap_or_default();
+    let d = crate::delivery::read_service(cx, &f);
     cx.clean_since(mark).then_some(())?;
     Some(Service {
         name: name?.v,
         description,
         labels,
+        team: d.team,
+        repositories: d.repositories,
+        environments: d.environments,
+        production: d.production,
+        deploy_workflows: d.deploy_workflows,
     })
 }
 
@@ -716,11 +744,7 @@ fn no_data(cx: &mut Cx, node: &Node) -> Option<NoDataRule> {
 pub(crate) fn implied_services(declared: &mut Vec<Service>, slos: &[Slo]) {
     for slo in slos {
         if !declared.iter().any(|s| s.name == slo.service) {
-            declared.push(Service {
-                name: slo.service.clone(),
-                description: None,
-                labels: BTreeMap::new(),
-            });
+            declared.push(Service::named(slo.service.clone()));
         }
     }
 }

@@ -197,9 +197,9 @@ pub(crate) fn index<'a>(cx: &mut Cx, objects: Vec<Object<'a>>) -> Index<'a> {
                 // The same service may be declared in several files; the first one describes it.
                 if !ix.services.iter().any(|s| s.name == meta.name.v) {
                     ix.services.push(Service {
-                        name: meta.name.v,
                         description,
                         labels: meta.labels,
+                        ..Service::named(meta.name.v)
                     });
                 }
             }

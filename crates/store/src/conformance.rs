@@ -23,6 +23,10 @@ use crate::{
     Scope, SecretStore, SilenceRecord, SilenceStore, Store, StoreError, TokenInfo, TokenStore,
     UpdateOutcome,
 };
+use crate::{
+    ChangeMarker, ChangeStore, CommitRecord, DeployFilter, DeploySource, DeployStatus, DeployStore,
+    NewChangeMarker, NewDeploy, PullRequestRecord, Recorded,
+};
 
 /// Every test taking `&Store`; the harness checks it instantiates exactly these.
 pub const STORE_TESTS: &[&str] = &[
@@ -63,6 +67,12 @@ pub const STORE_TESTS: &[&str] = &[
     "server_secrets_first_value_wins",
     "escalation_link_use_is_atomic",
     "feed_keys_read_one_feed_until_rotated",
+    "deploys_recorded_once_per_external_id",
+    "deploys_listed_by_service_environment_and_time",
+    "deploys_refuse_bad_input_and_store_nothing",
+    "deploys_bounded_per_service",
+    "commits_upsert_keeps_files_and_bounds",
+    "pull_requests_and_change_markers",
 ];
 
 /// Every test taking a database address.
@@ -343,7 +353,7 @@ pub async fn tokens_survive_the_respond_scope_migration(url: &str) {
     let store = Store::connect(url).await.unwrap();
     assert_eq!(store.migrate_to(3).await.unwrap(), [1, 2, 3]);
     let before = tokens_of_version_3(&store).await;
-    assert_eq!(store.migrate().await.unwrap(), [4]);
+    assert_eq!(store.migrate_to(4).await.unwrap(), [4]);
     assert_tokens_survived(&store, &before).await;
     store.close().await;
 }
@@ -1018,8 +1028,21 @@ pub async fn the_old_runners_database_is_adopted(url: &str) {
     store.close().await;
 
     let store = Store::open(url).await.unwrap();
-    let adopted = recorded_as(&store, legacy_applied_at);
-    assert_eq!(store.applied_migrations().await.unwrap(), adopted);
+    // The old runner's versions keep its times; later ones are applied at this open.
+    let applied = store.applied_migrations().await.unwrap();
+    let legacy = LEGACY_MIGRATIONS.len();
+    assert_eq!(
+        applied[..legacy],
+        recorded_as(&store, legacy_applied_at)[..legacy]
+    );
+    assert_eq!(
+        versions(&store)[legacy..],
+        applied[legacy..]
+            .iter()
+            .map(|a| a.version)
+            .collect::<Vec<_>>()
+    );
+    let adopted = applied;
     assert!(!table_exists(&store, "schema_migrations").await);
     let kept = TokenInfo {
         last_used_at: Some(T0),
@@ -1047,7 +1070,7 @@ pub async fn the_old_runners_database_is_adopted(url: &str) {
 pub async fn an_adopted_database_migrates_on(url: &str) {
     let store = migrated_the_old_way(url, 3).await;
     let before = tokens_of_version_3(&store).await;
-    assert_eq!(store.migrate().await.unwrap(), [4]);
+    assert_eq!(store.migrate_to(4).await.unwrap(), [4]);
     assert_tokens_survived(&store, &before).await;
     let applied = store.applied_migrations().await.unwrap();
     assert_eq!(
@@ -2680,4 +2703,373 @@ pub async fn outbox_survives_reopening(url: &str) {
         "the key is remembered across restarts"
     );
     reopened.close().await;
+}
+
+// ---- deploys and changes ----
+
+fn deploy(service: &str, environment: &str, finished_ms: i64, external_id: &str) -> NewDeploy {
+    NewDeploy {
+        service: service.into(),
+        environment: environment.into(),
+        version: Some("v1.2.3".into()),
+        sha: "a".repeat(40),
+        started: Some(Timestamp(T0.0 + finished_ms - 60_000)),
+        finished: Timestamp(T0.0 + finished_ms),
+        status: DeployStatus::Success,
+        labels: vec!["hotfix".into()],
+        changes: Some(vec!["b".repeat(40), "c".repeat(40)]),
+        source: DeploySource::Github,
+        external_id: external_id.into(),
+    }
+}
+
+fn all_deploys() -> DeployFilter {
+    DeployFilter {
+        service: None,
+        environment: None,
+        from: None,
+        to: None,
+        limit: 1000,
+    }
+}
+
+pub async fn deploys_recorded_once_per_external_id(store: &Store) {
+    let d = deploy("shop", "production", 0, "status-1");
+    let id = match store.record_deploy(&d, T0, 100).await.unwrap() {
+        Recorded::New(id) => id,
+        other => panic!("expected a new deploy, got {other:?}"),
+    };
+    let got = store.get_deploy(id).await.unwrap().unwrap();
+    assert_eq!(got.deploy, d);
+    assert_eq!(got.recorded_at, T0);
+
+    // The retried hook updates the same deploy (a later status of it), adding no row.
+    let mut again = d.clone();
+    again.status = DeployStatus::Failure;
+    again.changes = None;
+    let later = Timestamp(T0.0 + 5);
+    assert_eq!(
+        store.record_deploy(&again, later, 100).await.unwrap(),
+        Recorded::Updated(id)
+    );
+    let all = store.list_deploys(&all_deploys()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].deploy.status, DeployStatus::Failure);
+    assert_eq!(all[0].deploy.changes, None);
+    assert_eq!(all[0].recorded_at, later);
+
+    // The same external id from another source, or for another service, is another deploy.
+    let mut other_source = d.clone();
+    other_source.source = DeploySource::Gitlab;
+    let mut other_service = d.clone();
+    other_service.service = "cart".into();
+    let a = store.record_deploy(&other_source, T0, 100).await.unwrap();
+    let b = store.record_deploy(&other_service, T0, 100).await.unwrap();
+    assert!(matches!(a, Recorded::New(x) if x != id));
+    assert!(matches!(b, Recorded::New(x) if x != id && x != a.id()));
+    assert_eq!(store.list_deploys(&all_deploys()).await.unwrap().len(), 3);
+    assert_eq!(store.get_deploy(id + 1000).await.unwrap(), None);
+}
+
+pub async fn deploys_listed_by_service_environment_and_time(store: &Store) {
+    for (i, (svc, env, at)) in [
+        ("shop", "production", 1_000),
+        ("shop", "staging", 2_000),
+        ("shop", "production", 3_000),
+        ("cart", "production", 3_000),
+        ("shop", "production", 4_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .record_deploy(&deploy(svc, env, at, &format!("e{i}")), T0, 100)
+            .await
+            .unwrap();
+    }
+    let list = |f: DeployFilter| async move {
+        store
+            .list_deploys(&f)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.deploy.external_id, d.deploy.finished.0 - T0.0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(DeployFilter {
+            service: Some("shop".into()),
+            environment: Some("production".into()),
+            ..all_deploys()
+        })
+        .await,
+        [
+            ("e4".to_string(), 4_000),
+            ("e2".into(), 3_000),
+            ("e0".into(), 1_000)
+        ]
+    );
+    // [from, to): 3_000 is in, 4_000 is out.
+    assert_eq!(
+        list(DeployFilter {
+            from: Some(Timestamp(T0.0 + 2_000)),
+            to: Some(Timestamp(T0.0 + 4_000)),
+            ..all_deploys()
+        })
+        .await,
+        [
+            ("e3".to_string(), 3_000),
+            ("e2".into(), 3_000),
+            ("e1".into(), 2_000)
+        ]
+    );
+    assert_eq!(
+        list(DeployFilter {
+            limit: 2,
+            ..all_deploys()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert!(
+        list(DeployFilter {
+            service: Some("nobody".into()),
+            ..all_deploys()
+        })
+        .await
+        .is_empty()
+    );
+}
+
+pub async fn deploys_refuse_bad_input_and_store_nothing(store: &Store) {
+    let ok = deploy("shop", "production", 0, "x");
+    let mut backwards = ok.clone();
+    backwards.started = Some(Timestamp(ok.finished.0 + 1));
+    let mut no_sha = ok.clone();
+    no_sha.sha = String::new();
+    let mut no_env = ok.clone();
+    no_env.environment = " ".into();
+    let mut no_key = ok.clone();
+    no_key.external_id = String::new();
+    for (bad, want) in [
+        (backwards, "after it finished"),
+        (no_sha, "commit sha is empty"),
+        (no_env, "environment is empty"),
+        (no_key, "external id is empty"),
+    ] {
+        match store.record_deploy(&bad, T0, 100).await {
+            Err(StoreError::Invalid { detail, .. }) => {
+                assert!(detail.contains(want), "{detail}")
+            }
+            other => panic!("expected Invalid ({want}), got {other:?}"),
+        }
+    }
+    assert!(store.list_deploys(&all_deploys()).await.unwrap().is_empty());
+}
+
+pub async fn deploys_bounded_per_service(store: &Store) {
+    for i in 0..5 {
+        store
+            .record_deploy(
+                &deploy("shop", "production", i * 1000, &format!("s{i}")),
+                T0,
+                3,
+            )
+            .await
+            .unwrap();
+        store
+            .record_deploy(
+                &deploy("cart", "production", i * 1000, &format!("c{i}")),
+                T0,
+                3,
+            )
+            .await
+            .unwrap();
+    }
+    let shop: Vec<String> = store
+        .list_deploys(&DeployFilter {
+            service: Some("shop".into()),
+            ..all_deploys()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.deploy.external_id)
+        .collect();
+    assert_eq!(shop, ["s4", "s3", "s2"], "the newest three are kept");
+    assert_eq!(store.list_deploys(&all_deploys()).await.unwrap().len(), 6);
+}
+
+fn commit(repo: &str, sha: char, at: i64, files: Option<&[&str]>) -> CommitRecord {
+    CommitRecord {
+        repository: repo.into(),
+        sha: sha.to_string().repeat(40),
+        parents: vec!["0".repeat(40)],
+        authored: Timestamp(T0.0 + at - 10),
+        committed: Timestamp(T0.0 + at),
+        files: files.map(|f| f.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+pub async fn commits_upsert_keeps_files_and_bounds(store: &Store) {
+    let r = "octo-org/shop";
+    let a = commit(r, 'a', 1, None);
+    let b = commit(r, 'b', 2, Some(&["src/main.rs"]));
+    assert_eq!(
+        store
+            .upsert_commits(&[a.clone(), b.clone()], 100)
+            .await
+            .unwrap(),
+        2
+    );
+    // Seen again: with files now for a, without them for b (b keeps its own).
+    let a_files = commit(r, 'a', 1, Some(&["README.md"]));
+    let b_bare = commit(r, 'b', 2, None);
+    assert_eq!(
+        store
+            .upsert_commits(&[a_files.clone(), b_bare], 100)
+            .await
+            .unwrap(),
+        0
+    );
+    let mut got = store
+        .get_commits(r, &[a.sha.clone(), b.sha.clone(), "f".repeat(40)])
+        .await
+        .unwrap();
+    got.sort_by(|x, y| x.sha.cmp(&y.sha));
+    assert_eq!(got, [a_files.clone(), b.clone()]);
+    assert!(
+        store
+            .get_commits("other/repo", std::slice::from_ref(&a.sha))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let by_prefix = store.commits_by_prefix(r, "aaaaaaaa", 10).await.unwrap();
+    assert_eq!(by_prefix, std::slice::from_ref(&a_files));
+    assert!(
+        store
+            .commits_by_prefix(r, "abab", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.commits_by_prefix(r, "a%", 10).await,
+        Err(StoreError::Invalid { .. })
+    ));
+
+    // A batch with a bad commit stores none of it.
+    let mut bad = commit(r, 'c', 3, None);
+    bad.sha = String::new();
+    assert!(matches!(
+        store
+            .upsert_commits(&[commit(r, 'd', 4, None), bad], 100)
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(
+        store
+            .list_commits(r, Timestamp(0), Timestamp(i64::MAX))
+            .await
+            .unwrap(),
+        [a_files.clone(), b.clone()]
+    );
+
+    // Bounded per repository: the newest by commit time stay.
+    let more = [
+        commit(r, 'c', 3, None),
+        commit(r, 'e', 5, None),
+        commit(r, 'd', 4, None),
+    ];
+    assert_eq!(store.upsert_commits(&more, 3).await.unwrap(), 3);
+    let shas: Vec<char> = store
+        .list_commits(r, Timestamp(0), Timestamp(i64::MAX))
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.sha.chars().next().unwrap())
+        .collect();
+    assert_eq!(shas, ['c', 'd', 'e']);
+    assert_eq!(
+        store
+            .list_commits(r, Timestamp(T0.0 + 4), Timestamp(T0.0 + 5))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "[from, to)"
+    );
+}
+
+pub async fn pull_requests_and_change_markers(store: &Store) {
+    let r = "group/sub/project";
+    let pr = |n: i64, merged: i64| PullRequestRecord {
+        repository: r.into(),
+        number: n,
+        opened: T0,
+        merged: Timestamp(T0.0 + merged),
+        merge_sha: Some("m".repeat(40)),
+        head_sha: "h".repeat(40),
+    };
+    store.upsert_pull_request(&pr(1, 10), 2).await.unwrap();
+    store.upsert_pull_request(&pr(1, 10), 2).await.unwrap();
+    store.upsert_pull_request(&pr(2, 20), 2).await.unwrap();
+    store.upsert_pull_request(&pr(3, 30), 2).await.unwrap();
+    let got = store
+        .list_pull_requests(r, Timestamp(0), Timestamp(i64::MAX))
+        .await
+        .unwrap();
+    assert_eq!(got, [pr(2, 20), pr(3, 30)]);
+    let mut backwards = pr(4, 0);
+    backwards.opened = Timestamp(T0.0 + 1);
+    assert!(matches!(
+        store.upsert_pull_request(&backwards, 2).await,
+        Err(StoreError::Invalid { .. })
+    ));
+
+    let marker = |at: i64| NewChangeMarker {
+        service: "shop".into(),
+        summary: format!("config change {at}"),
+        source: Some("terraform".into()),
+        at: Timestamp(T0.0 + at),
+        custom_details_json: Some(r#"{"build":"42"}"#.into()),
+        links_json: r#"[{"href":"https://ci.example.com/42","text":"build"}]"#.into(),
+    };
+    let first = store.record_change_marker(&marker(1), T0, 2).await.unwrap();
+    store.record_change_marker(&marker(2), T0, 2).await.unwrap();
+    store.record_change_marker(&marker(3), T0, 2).await.unwrap();
+    let got: Vec<ChangeMarker> = store
+        .list_change_markers(Some("shop"), Timestamp(0), Timestamp(i64::MAX), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|m| m.marker.clone()).collect::<Vec<_>>(),
+        [marker(3), marker(2)],
+        "newest first, the oldest dropped at the cap"
+    );
+    assert!(got.iter().all(|m| m.id != first));
+    assert!(
+        store
+            .list_change_markers(Some("cart"), Timestamp(0), Timestamp(i64::MAX), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_change_markers(None, Timestamp(0), Timestamp(i64::MAX), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let mut bad = marker(4);
+    bad.links_json = "[".into();
+    assert!(matches!(
+        store.record_change_marker(&bad, T0, 2).await,
+        Err(StoreError::Invalid { .. })
+    ));
 }

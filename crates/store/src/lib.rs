@@ -1,12 +1,13 @@
 //! headroom's state in SQL: API tokens, alert state and history, config reloads and leases,
 //! and for alert routing, on-call and incidents: silences, received alerts, the notification
-//! outbox and log, escalations, incidents, schedule overrides and used action links. In SQLite
+//! outbox and log, escalations, incidents, schedule overrides and used action links; and for
+//! delivery: deploys, commits, merged pull/merge requests and change markers. In SQLite
 //! (the embedded default) or PostgreSQL, behind one [`Store`] handle.
 //!
 //! Each aggregate has its own trait ([`TokenStore`], [`AlertStore`], [`ConfigStore`],
 //! [`LeaseStore`], [`SilenceStore`], [`RoutedAlertStore`], [`OutboxStore`],
 //! [`NotificationLogStore`], [`EscalationStore`], [`IncidentStore`], [`OverrideStore`],
-//! [`ActionLinkStore`], [`SecretStore`]), implemented once for [`Store`]: queries are written once with `$1`
+//! [`ActionLinkStore`], [`SecretStore`], [`DeployStore`], [`ChangeStore`]), implemented once for [`Store`]: queries are written once with `$1`
 //! placeholders, which both dialects accept, and only DDL differs per dialect. The conformance
 //! suite (`conformance`, feature `conformance`) runs every behaviour against both backends.
 //!
@@ -33,6 +34,10 @@
 //! | `schedule_overrides` | `id` | `schedule`, `user_id`, `starts_at`, `ends_at`, `created_by`, `created_at` |
 //! | `action_links` | `link_id` | `used_at` |
 //! | `server_secrets` | `name` | `value`, `created_at` |
+//! | `deploys` | `id` (sequence); unique (`service`, `source`, `external_id`) | `environment`, `version`, `sha`, `started_at`, `finished_at`, `status`, `labels_json`, `changes_json`, `recorded_at` |
+//! | `commits` | (`repository`, `sha`) | `parents_json`, `authored_at`, `committed_at`, `files_json` |
+//! | `pull_requests` | (`repository`, `number`) | `opened_at`, `merged_at`, `merge_sha`, `head_sha` |
+//! | `change_markers` | `id` (sequence) | `service`, `summary`, `source`, `at`, `custom_details_json`, `links_json`, `recorded_at` |
 //!
 //! # Invariants
 //!
@@ -88,6 +93,14 @@
 //!   exactly one succeeds. A deleted use is forgotten, so uses are deleted only once the links
 //!   they record can no longer be verified.
 //! - A server secret, once stored, never changes: the first stored value wins.
+//! - A deploy is keyed by service, source and the sender's id for it: recording it again (a
+//!   retried hook, a later status) updates the one row. Status is `success`, `failure` or
+//!   `cancelled` and source `github`, `gitlab`, `api` or `cli` (checked by the database); a start
+//!   is never after the finish. A commit is keyed by repository and sha and never changes once
+//!   stored, except that a file list fills one that had none. Deploys and change markers are
+//!   bounded per service, commits and merged requests per repository: the write that passes the
+//!   cap drops the oldest in its transaction (defaults [`DEPLOYS_PER_SERVICE`],
+//!   [`COMMITS_PER_REPOSITORY`], [`PULL_REQUESTS_PER_REPOSITORY`], [`CHANGE_MARKERS_PER_SERVICE`]).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -123,6 +136,7 @@ mod alerts;
 mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod deliveries;
 mod error;
 mod escalations;
 mod feed_keys;
@@ -140,6 +154,11 @@ mod tokens;
 pub use action_links::ActionLinkStore;
 pub use alerts::{AlertStateRecord, AlertStore, AlertTransition};
 pub use config::{ConfigLoad, ConfigStore};
+pub use deliveries::{
+    CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeMarker, ChangeStore, CommitRecord,
+    DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore,
+    NewChangeMarker, NewDeploy, PULL_REQUESTS_PER_REPOSITORY, PullRequestRecord, Recorded,
+};
 pub use error::StoreError;
 pub use escalations::{EscalationRecord, EscalationStore};
 pub use feed_keys::{FEED_KEY_PREFIX, FeedKeyStore};

@@ -189,6 +189,12 @@ conformance_suite! {
         server_secrets_first_value_wins,
         escalation_link_use_is_atomic,
         feed_keys_read_one_feed_until_rotated,
+        deploys_recorded_once_per_external_id,
+        deploys_listed_by_service_environment_and_time,
+        deploys_refuse_bad_input_and_store_nothing,
+        deploys_bounded_per_service,
+        commits_upsert_keeps_files_and_bounds,
+        pull_requests_and_change_markers,
     ],
     url: [
         migrations_apply_once,

@@ -64,7 +64,7 @@ fn config(web: SocketAddr, closed: SocketAddr, key_file: &Path) -> String {
     format!(
         r#"anonymous_read: false
 services:
-  - {{name: checkout, labels: {{team: payments}}}}
+  - {{name: checkout, labels: {{team: payments}}, repositories: [acme/checkout]}}
 probes:
   - name: web
     http: {{url: "http://{web}/health"}}
@@ -446,6 +446,7 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
     incidents(&s, &acked).await;
     cli_prints_the_servers_json(&s).await;
     canary(&s).await;
+    deploys(&s).await;
     reload(&s).await;
     errors(&s).await;
 
@@ -483,6 +484,8 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
         std::any::type_name::<Incident>(),
         std::any::type_name::<IncidentMetrics>(),
         std::any::type_name::<headroom_api::canary::Judgement>(),
+        std::any::type_name::<headroom_api::delivery::Deploy>(),
+        std::any::type_name::<headroom_api::delivery::DeployList>(),
         std::any::type_name::<Reloaded>(),
         std::any::type_name::<ErrorBody>(),
     ];
@@ -1323,6 +1326,64 @@ async fn cli_prints_the_servers_json(s: &Server) {
         assert!(out.status.success(), "{args:?}: {out:?}");
         assert_eq!(String::from_utf8(out.stdout).unwrap(), want, "{args:?}");
     }
+}
+
+async fn deploys(s: &Server) {
+    use headroom_api::delivery::{Deploy, DeployList, DeployReport, ReportedCommit};
+    let report = DeployReport {
+        service: "checkout".into(),
+        environment: None,
+        version: Some("2.0.1".into()),
+        sha: "c".repeat(40),
+        started: Some("2027-01-10T09:58:00Z".into()),
+        finished: Some("2027-01-10T10:00:00Z".into()),
+        status: Some("failure".into()),
+        labels: vec!["rollback".into()],
+        changes: Some(vec!["b".repeat(40), "c".repeat(40)]),
+        commits: vec![ReportedCommit {
+            sha: "c".repeat(40),
+            parents: vec!["b".repeat(40)],
+            authored: "2027-01-09T10:00:00Z".into(),
+            committed: "2027-01-09T11:00:00Z".into(),
+            files: Some(vec!["src/main.rs".into()]),
+        }],
+        source: Some("cli".into()),
+        idempotency_key: Some("run-9".into()),
+    };
+    let made: Deploy = s
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            &s.ingest,
+            Some(&report),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(made.environment, "production");
+    assert_eq!(
+        made.started.as_ref().map(|t| t.as_str()),
+        Some("2027-01-10T09:58:00Z")
+    );
+    let list: DeployList = s
+        .call(
+            Method::GET,
+            "/api/v1/deployments?service=checkout",
+            &s.read,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(list.deploys, std::slice::from_ref(&made));
+    let one: Deploy = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/deployments/{}", made.id),
+            &s.read,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(one, made);
 }
 
 async fn reload(s: &Server) {

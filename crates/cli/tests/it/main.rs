@@ -7,6 +7,7 @@ mod canary;
 mod cli;
 mod common;
 mod crash;
+mod deploy;
 mod incident;
 mod oncall;
 mod outbox_crash;

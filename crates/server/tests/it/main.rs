@@ -4,6 +4,7 @@ mod alertmanager_api;
 mod api;
 mod canary;
 mod common;
+mod deliveries;
 mod incidents;
 mod limits;
 mod listener;

@@ -25,8 +25,11 @@ const ROUTING_KEY: &str = "0123456789abcdef0123456789abcdef";
 fn config(key_file: &Path) -> String {
     format!(
         r#"anonymous_read: false
+hooks:
+  github: {{secret: openapi-check-hook-secret}}
+  gitlab: {{token: openapi-check-gitlab-token}}
 services:
-  - {{name: checkout, labels: {{team: payments}}}}
+  - {{name: checkout, labels: {{team: payments}}, repositories: [codertocat/hello-world, root/test-deployment-webhooks], environments: [production, staging]}}
 probes:
   - name: nightly
     heartbeat: {{}}
@@ -440,6 +443,76 @@ async fn every_json_answer_matches_the_documented_schema() {
         "/api/v1/canary/judge",
         &read,
         json!({"metrics": [{"name": "a", "groups": [], "baseline": [1], "canary": [2]}]}),
+        400,
+    )
+    .await;
+
+    // Deploys: hooks with their credentials, a reported deploy, the list and one deploy.
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
+    let gh = std::fs::read(format!("{fixtures}/github/deployment_status/payload.json")).unwrap();
+    let sig = headroom_ingest::github::signature(b"openapi-check-hook-secret", &gh);
+    for (sig, want) in [(sig.as_str(), 202), ("sha256=00", 401)] {
+        let r = send(
+            &s.app,
+            Method::POST,
+            "/hooks/github",
+            None,
+            &[
+                ("X-GitHub-Event", "deployment_status"),
+                ("X-Hub-Signature-256", sig),
+                ("content-type", "application/json"),
+            ],
+            gh.clone(),
+        )
+        .await;
+        assert_eq!(r.status.as_u16(), want, "{}", r.text());
+    }
+    let gl = std::fs::read(format!("{fixtures}/gitlab/deployment.json")).unwrap();
+    let r = send(
+        &s.app,
+        Method::POST,
+        "/hooks/gitlab",
+        None,
+        &[
+            ("X-Gitlab-Event", "Deployment Hook"),
+            ("X-Gitlab-Token", "openapi-check-gitlab-token"),
+            ("content-type", "application/json"),
+        ],
+        gl,
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 202, "{}", r.text());
+    let report = json!({"service": "checkout", "sha": "a".repeat(40), "labels": ["hotfix"], "idempotency_key": "run-1"});
+    let made = s.post("/api/v1/deployments", &ingest, report, 201).await;
+    s.post(
+        "/api/v1/deployments",
+        &ingest,
+        json!({"service": "nope", "sha": "a".repeat(40)}),
+        422,
+    )
+    .await;
+    s.post(
+        "/api/v1/deployments",
+        &ingest,
+        json!({"service": "checkout", "sha": "x"}),
+        400,
+    )
+    .await;
+    s.read("/api/v1/deployments?service=checkout", 200).await;
+    s.read("/api/v1/deployments?from=yesterday", 400).await;
+    s.read(&format!("/api/v1/deployments/{}", made["id"]), 200)
+        .await;
+    s.read("/api/v1/deployments/999999", 404).await;
+
+    // A PagerDuty change event becomes a change marker; a bad one is refused.
+    let change = json!({"routing_key": ROUTING_KEY, "payload": {"summary": "flag flipped", "source": "ops"}, "links": [{"href": "https://ci.example.com/1", "text": "run"}]});
+    s.call(Method::POST, "/v2/change/enqueue", None, Some(change), 202)
+        .await;
+    s.call(
+        Method::POST,
+        "/v2/change/enqueue",
+        None,
+        Some(json!({"routing_key": ROUTING_KEY})),
         400,
     )
     .await;

@@ -74,6 +74,9 @@ async fn each_operation_is_refused_exactly_to_scopes_that_do_not_allow_it() {
     assert!(has(Scope::Ingest, "post", "/api/v2/alerts"));
     assert!(has(Scope::Admin, "post", "/-/reload"));
     assert!(has(Scope::Read, "post", "/api/v1/canary/judge"));
+    assert!(has(Scope::Ingest, "post", "/api/v1/deployments"));
+    assert!(has(Scope::Read, "get", "/api/v1/deployments"));
+    assert!(has(Scope::Read, "get", "/api/v1/deployments/{id}"));
 }
 
 /// A server on a real socket, for what only a socket shows.
@@ -92,6 +95,8 @@ async fn an_unauthenticated_post_is_refused_before_its_body_is_read() {
         ("/api/v1/write", None),
         ("/api/v2/silences", None),
         ("/api/v2/silences", Some(ctx.ingest.as_str())),
+        ("/api/v1/deployments", None),
+        ("/api/v1/deployments", Some(ctx.read.as_str())),
     ] {
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
         let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));

@@ -30,6 +30,10 @@ const PROBE_QUERY: &str = "probe-query-key-13";
 const PROBE_HEADER: &str = "probe-header-tok-14";
 const INTEGRATION_KEY: &str = "inbound-routing-key-15";
 const METRICS_TOKEN: &str = "metrics-token-0123456789";
+const GITHUB_HOOK_SECRET: &str = "github-hook-secret-16";
+const GITLAB_HOOK_TOKEN: &str = "gitlab-hook-token-17";
+/// A GitLab signing token: `whsec_` and base64 of "gitlab-signing-key-18".
+const GITLAB_SIGNING_KEY: &str = "whsec_Z2l0bGFiLXNpZ25pbmcta2V5LTE4";
 
 const SECRETS: &[&str] = &[
     SMTP_PASSWORD,
@@ -51,6 +55,9 @@ const SECRETS: &[&str] = &[
     PROBE_HEADER,
     INTEGRATION_KEY,
     METRICS_TOKEN,
+    GITHUB_HOOK_SECRET,
+    GITLAB_HOOK_TOKEN,
+    GITLAB_SIGNING_KEY,
 ];
 
 fn config() -> String {
@@ -120,7 +127,10 @@ probes:
     interval: 30s
     timeout: 5s
     conditions: ["[STATUS] == 200"]
-services: [{{name: shop}}]
+hooks:
+  github: {{secret: {GITHUB_HOOK_SECRET}}}
+  gitlab: {{token_file: secrets/gitlab, signing_key: {GITLAB_SIGNING_KEY}}}
+services: [{{name: shop, repositories: [octo-org/shop]}}]
 slos:
   - name: shop-availability
     service: shop
@@ -140,6 +150,7 @@ async fn secret_config() -> Ctx {
         ("secrets/inbound", INTEGRATION_KEY),
         ("secrets/backend", BACKEND_PASSWORD),
         ("secrets/bearer", BACKEND_BEARER),
+        ("secrets/gitlab", GITLAB_HOOK_TOKEN),
         ("config.yaml", &config()),
     ] {
         std::fs::write(dir.path().join(name), text).unwrap();
@@ -173,7 +184,14 @@ async fn no_get_route_shows_a_secret_to_readers() {
         .as_str()
         .unwrap()
         .to_string();
-    for s in [SMTP_PASSWORD, WEBHOOK_QUERY, PD_ROUTING_KEY, METRICS_TOKEN] {
+    for s in [
+        SMTP_PASSWORD,
+        WEBHOOK_QUERY,
+        PD_ROUTING_KEY,
+        METRICS_TOKEN,
+        GITHUB_HOOK_SECRET,
+        GITLAB_SIGNING_KEY,
+    ] {
         assert!(raw_original.contains(s), "{s} is not in the raw config");
     }
 

@@ -1,5 +1,6 @@
 //! One integration-test binary for the service (it links once).
 
 mod baselines;
+mod deploys;
 mod module_order;
 mod ownership;
