@@ -4,7 +4,6 @@
 use headroom_core::{AlertState, AlertTransition, GroupKey, Slo, SloId, Span, Timestamp};
 use headroom_ingest::RecordedEvent;
 use headroom_tsdb::Tsdb;
-use serde::Serialize;
 
 use crate::{Engine, IngestError};
 
@@ -19,10 +18,9 @@ pub struct BacktestError {
 }
 
 /// One SLO group's standing at the time of the last event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     pub slo: SloId,
-    #[serde(skip_serializing_if = "GroupKey::is_empty")]
     pub group: GroupKey,
     pub sli: Option<f64>,
     pub budget_consumed: f64,

@@ -14,13 +14,12 @@ use headroom_core::{
     AlertState, BudgetingMethod, GroupKey, RatioQueries, Sli, Slo, SloStatus, Span, Timestamp,
 };
 use headroom_engine::{GroupView, SloView};
-use headroom_ingest::events::parse_timestamp_str;
 use headroom_service::state::Pushed;
 use headroom_store::AlertStore;
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, time_field};
 use crate::state::AppState;
 
 /// At most this many points in one series response.
@@ -283,9 +282,7 @@ fn time_param(
 ) -> Result<Timestamp, ApiError> {
     match value {
         None => Ok(default),
-        Some(s) => {
-            parse_timestamp_str(s).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
-        }
+        Some(s) => time_field(name, s),
     }
 }
 

@@ -17,7 +17,7 @@ use headroom_delivery::canary::{
 use headroom_service::canary::{JudgeRequest, MetricRequest, Range, Samples};
 
 use crate::auth::{Auth, needs, scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body, time_field};
 use crate::state::AppState;
 
 /// The body as the service's request; a bad time or step is refused naming its field.
@@ -25,13 +25,9 @@ pub fn request(body: wire::JudgeRequest) -> Result<JudgeRequest, ApiError> {
     let range = body
         .range
         .map(|r| -> Result<Range, ApiError> {
-            let time = |field: &str, text: &str| {
-                headroom_ingest::events::parse_timestamp_str(text)
-                    .map_err(|e| ApiError::bad_request(format!("range.{field}: {e}")))
-            };
             Ok(Range {
-                start: time("start", &r.start)?,
-                end: time("end", &r.end)?,
+                start: time_field("range.start", &r.start)?,
+                end: time_field("range.end", &r.end)?,
                 step: r
                     .step
                     .parse::<Span>()
@@ -213,8 +209,7 @@ pub async fn judge(
     _auth: Auth<scope::Read>,
     body: Bytes,
 ) -> Result<Json<wire::Judgement>, ApiError> {
-    let body: wire::JudgeRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    let body: wire::JudgeRequest = json_body(&body)?;
     let request = request(body)?;
     let thresholds = request.scoring.thresholds;
     let judged = headroom_service::canary::judge(&state.backends(), request).await?;

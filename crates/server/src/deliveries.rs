@@ -11,7 +11,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use headroom_api::delivery as wire;
 use headroom_api::{ErrorBody, Time};
-use headroom_core::Timestamp;
 use headroom_ingest::hook::MAX_HOOK_BYTES;
 use headroom_ingest::{github, gitlab};
 use headroom_service::deploys::{
@@ -21,7 +20,7 @@ use headroom_store::{Deploy, DeployFilter, DeploySource, DeployStatus};
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body, time_field};
 use crate::state::AppState;
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -126,11 +125,6 @@ pub async fn gitlab_hook(
         .map_err(refused)
 }
 
-fn time(field: &str, text: &str) -> Result<Timestamp, ApiError> {
-    headroom_ingest::events::parse_timestamp_str(text)
-        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
-}
-
 /// The body as the service's report; a bad time, status or source is refused naming its field.
 pub fn report(body: wire::DeployReport) -> Result<ReportedDeploy, ApiError> {
     let status = match body.status.as_deref().unwrap_or("success") {
@@ -155,8 +149,8 @@ pub fn report(body: wire::DeployReport) -> Result<ReportedDeploy, ApiError> {
     let mut commits = Vec::with_capacity(body.commits.len());
     for (i, c) in body.commits.into_iter().enumerate() {
         commits.push(ReportedCommit {
-            authored: time(&format!("commits[{i}].authored"), &c.authored)?,
-            committed: time(&format!("commits[{i}].committed"), &c.committed)?,
+            authored: time_field(&format!("commits[{i}].authored"), &c.authored)?,
+            committed: time_field(&format!("commits[{i}].committed"), &c.committed)?,
             sha: c.sha,
             parents: c.parents,
             files: c.files,
@@ -167,8 +161,14 @@ pub fn report(body: wire::DeployReport) -> Result<ReportedDeploy, ApiError> {
         environment: body.environment,
         version: body.version,
         sha: body.sha,
-        started: body.started.map(|t| time("started", &t)).transpose()?,
-        finished: body.finished.map(|t| time("finished", &t)).transpose()?,
+        started: body
+            .started
+            .map(|t| time_field("started", &t))
+            .transpose()?,
+        finished: body
+            .finished
+            .map(|t| time_field("finished", &t))
+            .transpose()?,
         status,
         labels: body.labels,
         changes: body.changes,
@@ -220,8 +220,7 @@ pub async fn record(
     _auth: Auth<scope::Ingest>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<wire::Deploy>), ApiError> {
-    let body: wire::DeployReport =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    let body: wire::DeployReport = json_body(&body)?;
     let stored = state.deploys.report(report(body)?).await?;
     Ok((StatusCode::CREATED, Json(deploy(&stored))))
 }
@@ -253,8 +252,8 @@ pub async fn list(
     let filter = DeployFilter {
         service: q.service,
         environment: q.environment,
-        from: q.from.map(|t| time("from", &t)).transpose()?,
-        to: q.to.map(|t| time("to", &t)).transpose()?,
+        from: q.from.map(|t| time_field("from", &t)).transpose()?,
+        to: q.to.map(|t| time_field("to", &t)).transpose()?,
         limit: q.limit.unwrap_or(100).min(MAX_DEPLOYS_LISTED),
     };
     let deploys = state.deploys.list(filter).await?;

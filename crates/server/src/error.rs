@@ -4,7 +4,20 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use headroom_api::ErrorBody;
+use headroom_core::Timestamp;
 use headroom_service::ServiceError;
+use serde::de::DeserializeOwned;
+
+/// A JSON request body read into its type; refused as `body: <why>`.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body: {e}")))
+}
+
+/// A time a request names (RFC 3339 or unix seconds); refused naming its field.
+pub fn time_field(name: &str, text: &str) -> Result<Timestamp, ApiError> {
+    headroom_ingest::events::parse_timestamp_str(text)
+        .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+}
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -32,7 +32,7 @@ use headroom_service::limits;
 use serde::{Deserialize, Deserializer};
 
 use crate::auth::{Auth, needs, scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body, time_field};
 use crate::state::AppState;
 
 // ---- JSON shapes ----
@@ -184,18 +184,13 @@ fn incident(s: &Stored, with_timeline: bool) -> Result<wire::Incident, ApiError>
 
 // ---- request parsing ----
 
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body: {e}")))
-}
-
 /// RFC 3339, unix seconds, or a date (`2027-01-31`, midnight UTC).
 fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
         let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
         return Ok(Timestamp::from_chrono(&midnight));
     }
-    headroom_ingest::events::parse_timestamp_str(s)
-        .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+    time_field(name, s)
 }
 
 fn opt_time_param(name: &str, s: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
@@ -248,7 +243,7 @@ pub async fn declare(
     body: Bytes,
 ) -> Result<(StatusCode, Json<wire::Incident>), ApiError> {
     let actor = auth.actor();
-    let b: wire::Declaration = parse_body(&body)?;
+    let b: wire::Declaration = json_body(&body)?;
     limits::check_text("title", &b.title)?;
     let severity = parse_severity(&b.severity)?;
     let started_at = opt_time_param("started_at", &b.started_at)?;
@@ -415,7 +410,7 @@ pub async fn set_status(
     body: Bytes,
 ) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: wire::StatusChange = parse_body(&body)?;
+    let b: wire::StatusChange = json_body(&body)?;
     let to = parse_status(&b.status)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_status(actor, now, to)
@@ -440,7 +435,7 @@ pub async fn set_severity(
     body: Bytes,
 ) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: wire::SeverityChange = parse_body(&body)?;
+    let b: wire::SeverityChange = json_body(&body)?;
     let to = parse_severity(&b.severity)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_severity(actor, now, to)
@@ -465,7 +460,7 @@ pub async fn assign_role(
     body: Bytes,
 ) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: wire::RoleAssignment = parse_body(&body)?;
+    let b: wire::RoleAssignment = json_body(&body)?;
     let role = parse_role(&b.role)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.assign_role(actor, now, role, &b.user)
@@ -490,7 +485,7 @@ pub async fn add_note(
     body: Bytes,
 ) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: wire::Note = parse_body(&body)?;
+    let b: wire::Note = json_body(&body)?;
     limits::check_text("text", &b.text)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.note(actor, now, &b.text)
@@ -517,7 +512,7 @@ pub async fn set_impact_start(
     body: Bytes,
 ) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: wire::ImpactStart = parse_body(&body)?;
+    let b: wire::ImpactStart = json_body(&body)?;
     let started_at = parse_time("started_at", &b.started_at)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_impact_start(actor, now, started_at)
@@ -543,7 +538,7 @@ pub async fn add_action_item(
     body: Bytes,
 ) -> Result<(StatusCode, Json<wire::Incident>), ApiError> {
     let actor = auth.actor();
-    let b: wire::NewActionItem = parse_body(&body)?;
+    let b: wire::NewActionItem = json_body(&body)?;
     limits::check_text("text", &b.text)?;
     let due = opt_time_param("due", &b.due)?;
     let id = parse_id(&id)?;
@@ -587,7 +582,7 @@ pub async fn update_action_item(
     body: Bytes,
 ) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
-    let b: ActionItemPatch = parse_body(&body)?;
+    let b: ActionItemPatch = json_body(&body)?;
     limits::check_text("text", b.text.as_deref().unwrap_or_default())?;
     let n: u32 = n
         .parse()

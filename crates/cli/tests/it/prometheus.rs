@@ -101,6 +101,26 @@ fn prom_query(prom: SocketAddr, q: &str, at: f64) -> Vec<(Value, f64)> {
 }
 
 /// Every raw sample Prometheus holds of a series: `(unix seconds, value)`.
+/// Prometheus's own `increase()` of `test_requests_total`, good (`code="200"`) and total, over
+/// exactly the span of its `code="200"` samples (no extrapolation).
+fn prometheus_increase(prom: SocketAddr) -> (f64, f64) {
+    let samples = prom_samples(prom, "test_requests_total{code=\"200\"}");
+    let (first, last) = (samples[0].0, samples.last().unwrap().0);
+    let range_ms = ((last - first) * 1000.0).round() as i64 + 1;
+    let increase = |code: &str| -> f64 {
+        prom_query(
+            prom,
+            &format!("increase(test_requests_total{{code=\"{code}\"}}[{range_ms}ms])"),
+            last,
+        )
+        .iter()
+        .map(|(_, v)| v)
+        .sum()
+    };
+    let good = increase("200");
+    (good, good + increase("500"))
+}
+
 fn prom_samples(prom: SocketAddr, selector: &str) -> Vec<(f64, f64)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -252,22 +272,7 @@ fn remote_written_and_scraped_counts_equal_prometheus_increase() {
     // Let Prometheus flush its remote-write queue.
     std::thread::sleep(Duration::from_millis(1500));
 
-    // Prometheus's own increase() over exactly the span of its samples (no extrapolation).
-    let samples = prom_samples(prom, "test_requests_total{code=\"200\"}");
-    let (first, last) = (samples[0].0, samples.last().unwrap().0);
-    let range_ms = ((last - first) * 1000.0).round() as i64 + 1;
-    let increase = |code: &str| -> f64 {
-        prom_query(
-            prom,
-            &format!("increase(test_requests_total{{code=\"{code}\"}}[{range_ms}ms])"),
-            last,
-        )
-        .iter()
-        .map(|(_, v)| v)
-        .sum()
-    };
-    let prom_good = increase("200");
-    let prom_total = prom_good + increase("500");
+    let (prom_good, prom_total) = prometheus_increase(prom);
     // Good: 3 × 97 (to 1,291), a reset to 40, 2 × 97 more: 291 + 234. Bad: 3 × 3, reset to 2, 2 × 3.
     assert!(
         (prom_good - 525.0).abs() < 1.0 && (prom_total - 542.0).abs() < 1.0,
@@ -473,22 +478,7 @@ fn remote_write_through_a_kill_9_counts_what_prometheus_increase_counts() {
         "prometheus never scraped the final value {last}"
     );
 
-    // Prometheus's own increase() over exactly the span of its samples (no extrapolation).
-    let samples = prom_samples(prom, ok);
-    let (first, last) = (samples[0].0, samples.last().unwrap().0);
-    let range_ms = ((last - first) * 1000.0).round() as i64 + 1;
-    let increase = |code: &str| -> f64 {
-        prom_query(
-            prom,
-            &format!("increase(test_requests_total{{code=\"{code}\"}}[{range_ms}ms])"),
-            last,
-        )
-        .iter()
-        .map(|(_, v)| v)
-        .sum()
-    };
-    let prom_good = increase("200");
-    let prom_total = prom_good + increase("500");
+    let (prom_good, prom_total) = prometheus_increase(prom);
     assert!(prom_total > 0.0);
 
     let mut got = (0.0, 0.0);
