@@ -144,6 +144,21 @@ pub trait IncidentStore {
         &self,
         filter: &IncidentFilter,
     ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    /// Stores a new incident under `external_ref` (a sender's own id for it, such as a GitHub
+    /// issue) unless an incident already has that reference: returns the id, and whether it
+    /// is new. Two concurrent calls store one incident.
+    fn create_incident_once(
+        &self,
+        external_ref: &str,
+        incident: &NewIncident,
+    ) -> impl Future<Output = Result<(i64, bool), StoreError>> + Send;
+
+    /// The incident stored under `external_ref`, if any.
+    fn incident_by_ref(
+        &self,
+        external_ref: &str,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
 }
 
 impl IncidentStore for Store {
@@ -244,5 +259,59 @@ impl IncidentStore for Store {
         })
         .map_err(db_err("listing incidents"))?;
         Ok(rows.into_iter().map(Incident::from).collect())
+    }
+
+    async fn create_incident_once(
+        &self,
+        external_ref: &str,
+        i: &NewIncident,
+    ) -> Result<(i64, bool), StoreError> {
+        const OP: &str = "creating an incident once";
+        require_incident_json(OP, &i.services_json, &i.doc_json)?;
+        if external_ref.trim().is_empty() {
+            return Err(StoreError::Invalid {
+                op: OP,
+                detail: "the external reference is empty".into(),
+            });
+        }
+        let created: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO incidents (title, severity, status, opened_at, resolved_at, \
+                 services_json, doc_json, version, external_ref) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) \
+                 ON CONFLICT (external_ref) DO NOTHING RETURNING id",
+            )
+            .bind(&i.title)
+            .bind(&i.severity)
+            .bind(&i.status)
+            .bind(i.opened_at.millis())
+            .bind(i.resolved_at.map(Timestamp::millis))
+            .bind(&i.services_json)
+            .bind(&i.doc_json)
+            .bind(external_ref)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(db_err(OP))?;
+        if let Some(id) = created {
+            return Ok((id, true));
+        }
+        match self.incident_by_ref(external_ref).await? {
+            Some(id) => Ok((id, false)),
+            None => Err(StoreError::Corrupt {
+                op: OP,
+                detail: format!("{external_ref:?} conflicted but no incident holds it"),
+            }),
+        }
+    }
+
+    async fn incident_by_ref(&self, external_ref: &str) -> Result<Option<i64>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM incidents WHERE external_ref = $1")
+                .bind(external_ref)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(db_err("finding an incident by reference"))
     }
 }
