@@ -189,7 +189,10 @@ fn table(r: &DoraReport) -> String {
         );
     }
     if !r.incidents.is_empty() {
-        out += &format!("\n{:>8} {:<25} {:<22} DEPLOY\n", "INCIDENT", "STARTED", "ATTRIBUTED");
+        out += &format!(
+            "\n{:>8} {:<25} {:<22} DEPLOY\n",
+            "INCIDENT", "STARTED", "ATTRIBUTED"
+        );
         for i in &r.incidents {
             let how = match i.attribution.how {
                 AttributionHow::Explicit => "explicitly",

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use headroom_api::incident::{
-    ActionItemPatch, ActionItemStatus, Cause, Declaration, Incident, IncidentList, NewActionItem, Note,
-    RoleAssignment, SeverityChange, StatusChange,
+    ActionItemPatch, ActionItemStatus, Cause, Declaration, Incident, IncidentList, NewActionItem,
+    Note, RoleAssignment, SeverityChange, StatusChange,
 };
 use headroom_api::slo::{AlertState, Event, EventBatch, EventTime, EventsAccepted, Slo, SloList};
 use headroom_api::{ErrorBody, figure};
@@ -986,7 +986,12 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
             not_caused_by_change,
             automatic,
         } => {
-            let given = [deploy.is_some(), version.is_some(), not_caused_by_change, automatic];
+            let given = [
+                deploy.is_some(),
+                version.is_some(),
+                not_caused_by_change,
+                automatic,
+            ];
             if given.iter().filter(|g| **g).count() != 1 {
                 return Err(Failure(
                     2,

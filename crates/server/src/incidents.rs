@@ -231,9 +231,10 @@ fn incident(s: &Stored, with_timeline: bool) -> Result<wire::Incident, ApiError>
 
 // ---- request parsing ----
 
-
 fn opt_time_param(name: &str, s: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
-    s.as_deref().map(|s| date_or_time_field(name, s)).transpose()
+    s.as_deref()
+        .map(|s| date_or_time_field(name, s))
+        .transpose()
 }
 
 fn parse_severity(s: &str) -> Result<Severity, ApiError> {

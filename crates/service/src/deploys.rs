@@ -355,7 +355,11 @@ impl Deploys {
     /// naming its repository: opened once per issue (by its repository and number, so a
     /// redelivery or a later event finds it), resolved when the issue closes, reopened when it
     /// reopens. Its impact starts when the issue was created.
-    async fn issue(&self, i: github::IssueEvent, now: Timestamp) -> Result<HookOutcome, ServiceError> {
+    async fn issue(
+        &self,
+        i: github::IssueEvent,
+        now: Timestamp,
+    ) -> Result<HookOutcome, ServiceError> {
         let labels = match &self.hooks.read().expect("hooks lock").github {
             Some(g) => g.incident_labels.clone(),
             None => Vec::new(),
@@ -380,11 +384,7 @@ impl Deploys {
             _ => i.closed_at.is_some(),
         };
         let closed_at = i.closed_at.unwrap_or(now).min(now);
-        let reference = format!(
-            "github:{}#{}",
-            i.repository.to_ascii_lowercase(),
-            i.number
-        );
+        let reference = format!("github:{}#{}", i.repository.to_ascii_lowercase(), i.number);
         let id = match self.incidents.by_ref(&reference).await? {
             Some(id) => id,
             None => {
@@ -413,7 +413,11 @@ impl Deploys {
                 )
                 .map_err(|e| ServiceError::Invalid(format!("issue {reference}: {e}")))?;
                 incident
-                    .note(ISSUE_ACTOR, opened, &format!("Opened from GitHub issue {}#{}", i.repository, i.number))
+                    .note(
+                        ISSUE_ACTOR,
+                        opened,
+                        &format!("Opened from GitHub issue {}#{}", i.repository, i.number),
+                    )
                     .map_err(|e| ServiceError::Invalid(e.to_string()))?;
                 if closed {
                     incident

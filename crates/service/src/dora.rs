@@ -17,8 +17,8 @@ use std::sync::RwLock;
 use headroom_core::{Span, Timestamp};
 use headroom_delivery::dora::{DoraFilter, DoraReport, IncidentAttribution, report};
 use headroom_delivery::{
-    Commit, CommitSha, DeliveryHistory, DeployId, DoraConfig, Environment,
-    IncidentFacts, PullRequest, Repository, TimeRange,
+    Commit, CommitSha, DeliveryHistory, DeployId, DoraConfig, Environment, IncidentFacts,
+    PullRequest, Repository, TimeRange,
 };
 use headroom_incident::{Cause, Incident};
 use headroom_spec::{Config, Service};
@@ -140,7 +140,11 @@ impl Dora {
 
     /// The five metrics for the query; `NotFound` for a service or team no service names,
     /// `Invalid` for a range that is empty, reversed or too long.
-    pub async fn report(&self, incidents: &Incidents, q: DoraQuery) -> Result<DoraReport, ServiceError> {
+    pub async fn report(
+        &self,
+        incidents: &Incidents,
+        q: DoraQuery,
+    ) -> Result<DoraReport, ServiceError> {
         let now = (self.clock)();
         let to = q.to.unwrap_or(now);
         let from = q.from.unwrap_or(to - DEFAULT_RANGE);
@@ -323,7 +327,10 @@ impl Dora {
                     number: p.number.max(0) as u64,
                     opened: p.opened,
                     merged: Some(p.merged),
-                    merge_sha: p.merge_sha.as_deref().and_then(|s| CommitSha::parse(s).ok()),
+                    merge_sha: p
+                        .merge_sha
+                        .as_deref()
+                        .and_then(|s| CommitSha::parse(s).ok()),
                     commits: vec![head],
                 });
             }
@@ -349,11 +356,7 @@ impl Dora {
                 let service = scope.iter().find(|s| s.name == d.deploy.service).copied();
                 record_deploy(&mut history, service, &d);
             }
-            let names_scope = f
-                .deploy
-                .as_ref()
-                .and_then(|d| history.deploy(d))
-                .is_some();
+            let names_scope = f.deploy.as_ref().and_then(|d| history.deploy(d)).is_some();
             if affects || names_scope {
                 let _ = history.record_incident(f);
             }

@@ -22,9 +22,9 @@ use std::sync::{Arc, RwLock};
 use headroom_core::{BudgetingMethod, SliData, Slo, Span, Timestamp};
 use headroom_engine::Engine;
 use headroom_incident::{
-    AlertDisposition, Cause, Declaration, Impact, Incident, IncidentError, IncidentFilter, IncidentPolicy,
-    IncidentStatus, LinkedAlert, MeanTime, Role, Severity, TimelineKind, mtta, mttr,
-    postmortem_markdown, route_alert,
+    AlertDisposition, Cause, Declaration, Impact, Incident, IncidentError, IncidentFilter,
+    IncidentPolicy, IncidentStatus, LinkedAlert, MeanTime, Role, Severity, TimelineKind, mtta,
+    mttr, postmortem_markdown, route_alert,
 };
 use headroom_routing::alert::Alert;
 use headroom_spec::Config;

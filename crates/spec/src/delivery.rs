@@ -108,7 +108,8 @@ impl Default for Dora {
     }
 }
 
-/// The longest attribution window: a week-old deploy is not a plausible cause by time alone.
+/// The longest attribution window: a deploy older than a month is no plausible cause by time
+/// alone.
 pub const MAX_ATTRIBUTION_WINDOW: Span = Span(30 * 24 * 3_600_000);
 
 /// Reads the top-level `dora`.
@@ -118,11 +119,12 @@ pub(crate) fn read_dora(cx: &mut Cx, node: &Node) -> Dora {
         return dora;
     };
     if let Some(w) = f.span(cx, "attribution_window") {
-        if w.v.millis() <= 0 || w.v > MAX_ATTRIBUTION_WINDOW {
+        // Spans are positive by their parser.
+        if w.v > MAX_ATTRIBUTION_WINDOW {
             cx.err(
                 w.pos,
                 format!(
-                    "attribution_window {} must be above 0 and at most {MAX_ATTRIBUTION_WINDOW}",
+                    "attribution_window {} is longer than the most, {MAX_ATTRIBUTION_WINDOW}",
                     w.v
                 ),
             );

@@ -173,7 +173,10 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
         set_once(
             cx,
             &mut settings.dora,
-            At { v: dora, pos: n.pos },
+            At {
+                v: dora,
+                pos: n.pos,
+            },
             "dora",
         );
     }

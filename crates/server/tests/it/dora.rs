@@ -129,8 +129,22 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
     let (ctx, _) = setup_file(CONFIG).await;
     set_clock(&ctx, "2027-01-20T08:00:00Z");
     // Week 1: two deploys, leads 4 h and 24 h.
-    let d1 = report(&ctx, "c1", "2027-01-05T10:00:00Z", "2027-01-05T06:00:00Z", json!({})).await;
-    let d2 = report(&ctx, "c2", "2027-01-06T10:00:00Z", "2027-01-05T10:00:00Z", json!({})).await;
+    let d1 = report(
+        &ctx,
+        "c1",
+        "2027-01-05T10:00:00Z",
+        "2027-01-05T06:00:00Z",
+        json!({}),
+    )
+    .await;
+    let d2 = report(
+        &ctx,
+        "c2",
+        "2027-01-06T10:00:00Z",
+        "2027-01-05T10:00:00Z",
+        json!({}),
+    )
+    .await;
     // Week 2: a deploy by GitHub's workflow run (its commit never received: unlinked), a
     // hotfix with a 3 h lead, a failed deploy and its fix an hour later (lead 30 min).
     let mut run: Value = serde_json::from_slice(
@@ -159,10 +173,31 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
     let d3 = r.json()["deploys"][0].as_i64().unwrap();
     let hotfix = json!({"labels": ["hotfix"]});
-    let d4 = report(&ctx, "c4", "2027-01-13T15:00:00Z", "2027-01-13T12:00:00Z", hotfix).await;
+    let d4 = report(
+        &ctx,
+        "c4",
+        "2027-01-13T15:00:00Z",
+        "2027-01-13T12:00:00Z",
+        hotfix,
+    )
+    .await;
     let failed = json!({"status": "failure"});
-    let d5 = report(&ctx, "c5", "2027-01-14T10:00:00Z", "2027-01-14T09:00:00Z", failed).await;
-    let d6 = report(&ctx, "c6", "2027-01-14T11:00:00Z", "2027-01-14T10:30:00Z", json!({})).await;
+    let d5 = report(
+        &ctx,
+        "c5",
+        "2027-01-14T10:00:00Z",
+        "2027-01-14T09:00:00Z",
+        failed,
+    )
+    .await;
+    let d6 = report(
+        &ctx,
+        "c6",
+        "2027-01-14T11:00:00Z",
+        "2027-01-14T10:30:00Z",
+        json!({}),
+    )
+    .await;
 
     // Named: D2 caused it, recovered 4 h after D2 finished.
     let i1 = incident(
@@ -196,7 +231,10 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
     assert_eq!(v["service"], "checkout");
     assert_eq!(v["team"], Value::Null);
     assert_eq!(v["environment"], "production");
-    assert_eq!(v["tiers_source"], "DORA 2024 Accelerate State of DevOps Report");
+    assert_eq!(
+        v["tiers_source"],
+        "DORA 2024 Accelerate State of DevOps Report"
+    );
     assert_eq!(v["tiers_year"], 2024);
     assert_eq!(v["attribution_window_seconds"], 86_400.0);
     // D1, D2, D3, D4, D6 succeeded: 5 over 14 days, on 5 distinct days.
@@ -214,7 +252,10 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
     assert_eq!(l["unlinked_deployments"], 1);
     // D2 and D4 failed: 2 of 5.
     let c = &v["change_failure_rate"];
-    assert_eq!((c["deployments"].clone(), c["failed"].clone()), (json!(5), json!(2)));
+    assert_eq!(
+        (c["deployments"].clone(), c["failed"].clone()),
+        (json!(5), json!(2))
+    );
     assert_close(&c["rate"], 0.4);
     assert_eq!(c["tier"], "low");
     // Recoveries: D2 4 h, D4 2 h, the failed D5 to D6 1 h: median 2 h.
@@ -307,7 +348,12 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
     assert_eq!(v["change_failure_rate"]["failed"], 3);
 
     // A deploy with the incidents counted against it.
-    let one = get(&ctx.app, &format!("/api/v1/deployments/{d4}"), Some(&ctx.read)).await;
+    let one = get(
+        &ctx.app,
+        &format!("/api/v1/deployments/{d4}"),
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(one.status, StatusCode::OK, "{}", one.text());
     let one = one.json();
     assert_eq!(one["id"], d4);
@@ -315,7 +361,12 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
     assert_eq!(one["incidents"].as_array().unwrap().len(), 1);
     assert_eq!(one["incidents"][0]["incident"], i2);
     assert_eq!(one["incidents"][0]["attribution"]["how"], "window");
-    let quiet = get(&ctx.app, &format!("/api/v1/deployments/{d1}"), Some(&ctx.read)).await;
+    let quiet = get(
+        &ctx.app,
+        &format!("/api/v1/deployments/{d1}"),
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(quiet.json()["incidents"], json!([]));
 
     // Deploy markers on the SLO's series: the four that finished in it, newest first, the
@@ -336,7 +387,12 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
     assert_eq!(markers[1]["environment"], "production");
 
     // Around I2: the deploys from a day before it started until it was resolved.
-    let around = get(&ctx.app, &format!("/api/v1/incidents/{i2}"), Some(&ctx.read)).await;
+    let around = get(
+        &ctx.app,
+        &format!("/api/v1/incidents/{i2}"),
+        Some(&ctx.read),
+    )
+    .await;
     let around = around.json();
     let ids: Vec<i64> = around["deploys"]
         .as_array()
@@ -346,14 +402,26 @@ async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents(
         .collect();
     assert_eq!(ids, [d4]);
     // ... and around I3, D3 an hour before it.
-    let around = get(&ctx.app, &format!("/api/v1/incidents/{i3}"), Some(&ctx.read)).await;
+    let around = get(
+        &ctx.app,
+        &format!("/api/v1/incidents/{i3}"),
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(around.json()["deploys"][0]["id"], d3);
 }
 
 #[tokio::test]
 async fn attribution_and_dora_queries_are_refused_naming_what_is_wrong() {
     let (ctx, _) = setup_file(CONFIG).await;
-    let d = report(&ctx, "c1", "2027-01-15T07:00:00Z", "2027-01-15T06:00:00Z", json!({})).await;
+    let d = report(
+        &ctx,
+        "c1",
+        "2027-01-15T07:00:00Z",
+        "2027-01-15T06:00:00Z",
+        json!({}),
+    )
+    .await;
     // A deploy no stored deploy is: 422 naming it, nothing stored.
     let body = json!({"title": "x", "severity": "SEV3", "services": ["checkout"], "deploy": 999});
     let r = call(&ctx, Method::POST, "/api/v1/incidents", &ctx.respond, &body).await;
@@ -362,24 +430,43 @@ async fn attribution_and_dora_queries_are_refused_naming_what_is_wrong() {
     let listed = get(&ctx.app, "/api/v1/incidents?status=all", Some(&ctx.read)).await;
     assert_eq!(listed.json()["incidents"], json!([]));
 
-    let id = incident(&ctx, "2027-01-15T07:30:00Z", "2027-01-15T07:45:00Z", json!({})).await;
+    let id = incident(
+        &ctx,
+        "2027-01-15T07:30:00Z",
+        "2027-01-15T07:45:00Z",
+        json!({}),
+    )
+    .await;
     let r = attribute(&ctx, id, json!({"deploy": 999})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     // Contradictory: 400 naming the fields.
     let r = attribute(&ctx, id, json!({"deploy": d, "not_caused_by_change": true})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-    assert!(r.json()["detail"].as_str().unwrap().contains("not_caused_by_change"));
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not_caused_by_change")
+    );
     let r = attribute(&ctx, id, json!({"version": ""})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     let r = attribute(&ctx, id, json!({"deploy": d, "surprise": 1})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     // Nothing changed: still automatic, attributed by the window to d.
-    let r = get(&ctx.app, &format!("/api/v1/incidents/{id}"), Some(&ctx.read)).await;
+    let r = get(
+        &ctx.app,
+        &format!("/api/v1/incidents/{id}"),
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(r.json()["cause"], json!({}));
     let v = dora(&ctx, "service=checkout&from=2027-01-15&to=2027-01-16").await;
     assert_eq!(v["incidents"][0]["attribution"]["how"], "window");
     // Naming the same cause twice is a conflict.
-    assert_eq!(attribute(&ctx, id, json!({"version": "v2"})).await.status, StatusCode::OK);
+    assert_eq!(
+        attribute(&ctx, id, json!({"version": "v2"})).await.status,
+        StatusCode::OK
+    );
     let again = attribute(&ctx, id, json!({"version": "v2"})).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
     // Only a respond token may attribute.
@@ -398,12 +485,24 @@ async fn attribution_and_dora_queries_are_refused_naming_what_is_wrong() {
         ("service=nope", StatusCode::NOT_FOUND, "nope"),
         ("team=nobody", StatusCode::NOT_FOUND, "nobody"),
         ("from=yesterday", StatusCode::BAD_REQUEST, "from"),
-        ("from=2027-01-15&to=2027-01-14", StatusCode::BAD_REQUEST, "from"),
-        ("from=2025-01-01&to=2027-01-14", StatusCode::BAD_REQUEST, "from"),
+        (
+            "from=2027-01-15&to=2027-01-14",
+            StatusCode::BAD_REQUEST,
+            "from",
+        ),
+        (
+            "from=2025-01-01&to=2027-01-14",
+            StatusCode::BAD_REQUEST,
+            "from",
+        ),
     ] {
         let r = get(&ctx.app, &format!("/api/v1/dora?{query}"), Some(&ctx.read)).await;
         assert_eq!(r.status, status, "{query}: {}", r.text());
-        assert!(r.json()["detail"].as_str().unwrap().contains(names), "{query}: {}", r.text());
+        assert!(
+            r.json()["detail"].as_str().unwrap().contains(names),
+            "{query}: {}",
+            r.text()
+        );
     }
     // No data is null, never 0.
     let v = dora(&ctx, "service=search&from=2027-01-01&to=2027-01-08").await;

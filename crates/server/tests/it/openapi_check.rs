@@ -514,8 +514,14 @@ async fn every_json_answer_matches_the_documented_schema() {
     put(json!({"version": "v1", "not_caused_by_change": true}), 400).await;
     put(json!({}), 200).await;
     put(json!({}), 409).await;
-    s.call(Method::PUT, "/api/v1/incidents/999999/attribution", Some(&respond), Some(json!({})), 404)
-        .await;
+    s.call(
+        Method::PUT,
+        "/api/v1/incidents/999999/attribution",
+        Some(&respond),
+        Some(json!({})),
+        404,
+    )
+    .await;
     s.read("/api/v1/dora?service=checkout", 200).await;
     s.read("/api/v1/dora?team=nobody", 404).await;
     s.read("/api/v1/dora?from=yesterday", 400).await;

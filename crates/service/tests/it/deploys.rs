@@ -6,13 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use headroom_core::Timestamp;
-use headroom_ingest::github;
 use headroom_incident::{IncidentStatus, Severity};
+use headroom_ingest::github;
 use headroom_service::ServiceError;
-use headroom_service::incidents::Incidents;
 use headroom_service::deploys::{
     Deploys, GitlabCredentials, HookOutcome, HookRefused, ReportedCommit, ReportedDeploy,
 };
+use headroom_service::incidents::Incidents;
 use headroom_store::{ChangeStore, DeployFilter, DeploySource, DeployStatus, DeployStore, Store};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
@@ -447,7 +447,11 @@ async fn a_github_issue_labelled_incident_is_one_incident_of_the_services_naming
     let opened = read(FIXTURES, "github/issues/opened.payload.json");
     let ignored = github_delivery(&c, "issues", &opened).await;
     assert!(
-        ignored.ignored.as_deref().unwrap().contains("none of the incident labels"),
+        ignored
+            .ignored
+            .as_deref()
+            .unwrap()
+            .contains("none of the incident labels"),
         "{ignored:?}"
     );
     assert!(ignored.incidents.is_empty());
