@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use crate::common::*;
 use axum::http::{Method, StatusCode};
 use headroom_ingest::github;
+use headroom_service::ConfigSource;
 use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
@@ -127,6 +128,23 @@ const RANGE: &str = "service=checkout&from=2027-01-04&to=2027-01-18T00:00:00Z";
 #[tokio::test]
 async fn dora_figures_attribution_and_markers_from_stored_deploys_and_incidents() {
     let (ctx, _) = setup_file(CONFIG).await;
+    figures_attribution_and_markers(ctx).await;
+}
+
+#[tokio::test]
+async fn dora_figures_attribution_and_markers_on_postgresql() {
+    let Some(pg) = PgSchema::create("dora_figures_attribution_and_markers_on_postgresql").await
+    else {
+        return;
+    };
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("slos.yaml");
+    write(&path, CONFIG);
+    let ctx = setup_on(ConfigSource::Paths(vec![path]), dir, &pg.url).await;
+    figures_attribution_and_markers(ctx).await;
+}
+
+async fn figures_attribution_and_markers(ctx: Ctx) {
     set_clock(&ctx, "2027-01-20T08:00:00Z");
     // Week 1: two deploys, leads 4 h and 24 h.
     let d1 = report(
