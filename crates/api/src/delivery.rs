@@ -130,6 +130,16 @@ pub struct DeployMarker {
     pub status: DeployStatus,
 }
 
+/// A change marker (a PagerDuty change event) on a series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeMarker {
+    pub id: i64,
+    pub at: Time,
+    pub summary: String,
+    #[schema(required = true)]
+    pub source: Option<String>,
+}
+
 /// `GET /api/v1/deployments/{id}`: the deploy and the incidents counted against it or naming
 /// it, each with how it was attributed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

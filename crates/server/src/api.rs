@@ -25,8 +25,8 @@ use crate::state::AppState;
 
 /// At most this many points in one series response.
 const MAX_POINTS: i64 = 11_000;
-/// Deploy markers one series carries (the newest).
-const MAX_SERIES_DEPLOYS: u32 = 500;
+/// Deploy and change markers one series carries, each (the newest).
+const MAX_SERIES_MARKERS: u32 = 500;
 
 fn opt_f64(v: Option<f64>) -> Option<f64> {
     v.and_then(figure)
@@ -350,8 +350,12 @@ pub async fn slo_series(
             environment: None,
             from: Some(from),
             to: Some(to + Span(1)),
-            limit: MAX_SERIES_DEPLOYS,
+            limit: MAX_SERIES_MARKERS,
         })
+        .await?;
+    let changes = state
+        .deploys
+        .change_markers(&slo.service, from, to + Span(1), MAX_SERIES_MARKERS)
         .await?;
     Ok(Json(wire::SloSeries {
         slo: id,
@@ -359,6 +363,7 @@ pub async fn slo_series(
         step: step.to_string(),
         points,
         deploys: deploys.iter().map(deliveries::marker).collect(),
+        changes: changes.iter().map(deliveries::change_marker).collect(),
     }))
 }
 

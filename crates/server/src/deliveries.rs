@@ -17,7 +17,7 @@ use headroom_ingest::{github, gitlab};
 use headroom_service::deploys::{
     GitlabCredentials, HookOutcome, HookRefused, MAX_DEPLOYS_LISTED, ReportedCommit, ReportedDeploy,
 };
-use headroom_store::{Deploy, DeployFilter, DeploySource, DeployStatus};
+use headroom_store::{ChangeMarker, Deploy, DeployFilter, DeploySource, DeployStatus};
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
@@ -200,6 +200,15 @@ pub fn marker(d: &Deploy) -> wire::DeployMarker {
         version: x.version.clone(),
         sha: x.sha.clone(),
         status: status(x.status),
+    }
+}
+
+pub fn change_marker(m: &ChangeMarker) -> wire::ChangeMarker {
+    wire::ChangeMarker {
+        id: m.id,
+        at: m.marker.at.to_rfc3339().into(),
+        summary: m.marker.summary.clone(),
+        source: m.marker.source.clone(),
     }
 }
 

@@ -34,7 +34,7 @@ use headroom_ingest::pagerduty::ChangeEvent;
 use headroom_ingest::{github, gitlab};
 use headroom_spec::{Config, Hooks, InboundIntegration, Service};
 use headroom_store::{
-    CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeStore, CommitRecord,
+    CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeMarker, ChangeStore, CommitRecord,
     DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore,
     NewChangeMarker, NewDeploy, PULL_REQUESTS_PER_REPOSITORY, PullRequestRecord, Store,
 };
@@ -807,6 +807,22 @@ impl Deploys {
         }
         filter.limit = filter.limit.clamp(1, MAX_DEPLOYS_LISTED);
         Ok(self.store.list_deploys(&filter).await?)
+    }
+
+    /// A service's change markers in `[from, to)`, newest first; at most
+    /// [`MAX_DEPLOYS_LISTED`].
+    pub async fn change_markers(
+        &self,
+        service: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ChangeMarker>, ServiceError> {
+        let limit = limit.clamp(1, MAX_DEPLOYS_LISTED);
+        Ok(self
+            .store
+            .list_change_markers(Some(service), from, to, limit)
+            .await?)
     }
 }
 
