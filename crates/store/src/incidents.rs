@@ -116,6 +116,36 @@ fn require_incident_json(
     require_json(op, doc_json, || "the incident document".into())
 }
 
+/// Inserts a new incident at version 1: its id, or `None` when another already has
+/// `external_ref`.
+async fn insert(
+    store: &Store,
+    op: &'static str,
+    i: &NewIncident,
+    external_ref: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    require_incident_json(op, &i.services_json, &i.doc_json)?;
+    with_pool!(store, pool => {
+        sqlx::query_scalar(
+            "INSERT INTO incidents (title, severity, status, opened_at, resolved_at, \
+             services_json, doc_json, version, external_ref) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) \
+             ON CONFLICT (external_ref) DO NOTHING RETURNING id",
+        )
+        .bind(&i.title)
+        .bind(&i.severity)
+        .bind(&i.status)
+        .bind(i.opened_at.millis())
+        .bind(i.resolved_at.map(Timestamp::millis))
+        .bind(&i.services_json)
+        .bind(&i.doc_json)
+        .bind(external_ref)
+        .fetch_optional(pool)
+        .await
+    })
+    .map_err(db_err(op))
+}
+
 pub trait IncidentStore {
     /// Stores a new incident at version 1 and returns the id the database gave it. Ids are
     /// never reused. `Invalid` when the services or document are not JSON.
@@ -164,24 +194,13 @@ pub trait IncidentStore {
 impl IncidentStore for Store {
     async fn create_incident(&self, i: &NewIncident) -> Result<i64, StoreError> {
         const OP: &str = "creating an incident";
-        require_incident_json(OP, &i.services_json, &i.doc_json)?;
-        with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "INSERT INTO incidents (title, severity, status, opened_at, resolved_at, \
-                 services_json, doc_json, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
-                 RETURNING id",
-            )
-            .bind(&i.title)
-            .bind(&i.severity)
-            .bind(&i.status)
-            .bind(i.opened_at.millis())
-            .bind(i.resolved_at.map(Timestamp::millis))
-            .bind(&i.services_json)
-            .bind(&i.doc_json)
-            .fetch_one(pool)
-            .await
-        })
-        .map_err(db_err(OP))
+        // Without a reference nothing conflicts: there is always an id.
+        insert(self, OP, i, None)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                op: OP,
+                detail: "the insert returned no id".into(),
+            })
     }
 
     async fn update_incident(
@@ -267,32 +286,13 @@ impl IncidentStore for Store {
         i: &NewIncident,
     ) -> Result<(i64, bool), StoreError> {
         const OP: &str = "creating an incident once";
-        require_incident_json(OP, &i.services_json, &i.doc_json)?;
         if external_ref.trim().is_empty() {
             return Err(StoreError::Invalid {
                 op: OP,
                 detail: "the external reference is empty".into(),
             });
         }
-        let created: Option<i64> = with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "INSERT INTO incidents (title, severity, status, opened_at, resolved_at, \
-                 services_json, doc_json, version, external_ref) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) \
-                 ON CONFLICT (external_ref) DO NOTHING RETURNING id",
-            )
-            .bind(&i.title)
-            .bind(&i.severity)
-            .bind(&i.status)
-            .bind(i.opened_at.millis())
-            .bind(i.resolved_at.map(Timestamp::millis))
-            .bind(&i.services_json)
-            .bind(&i.doc_json)
-            .bind(external_ref)
-            .fetch_optional(pool)
-            .await
-        })
-        .map_err(db_err(OP))?;
+        let created = insert(self, OP, i, Some(external_ref)).await?;
         if let Some(id) = created {
             return Ok((id, true));
         }
