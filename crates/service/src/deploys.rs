@@ -14,6 +14,10 @@
 //!   `commit_url` or resolved from the pushed commits stored for the project (a short sha two
 //!   stored commits share is not guessed).
 //!
+//! A GitHub issue carrying one of `hooks.github.incident_labels` is an incident of the services
+//! naming its repository (through `incidents`): opened once per issue, resolved when it closes,
+//! reopened when it reopens.
+//!
 //! Everything else is `Ignored` with its reason, not refused: it was delivered correctly. A
 //! GitLab pipeline is ignored even when its jobs name environments, because GitLab sends a
 //! Deployment hook for each of those jobs, which is what is recorded.
