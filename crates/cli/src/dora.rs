@@ -180,7 +180,7 @@ fn table(r: &DoraReport) -> String {
         let m = &week.metrics;
         out += &format!(
             "{:<25} {:>7} {:>12} {:>13} {:>12} {:>7}\n",
-            week.from,
+            week.from.as_str(),
             m.deployment_frequency.deployments,
             median(m.lead_time.median_seconds),
             percent(m.change_failure_rate.rate),
@@ -202,7 +202,11 @@ fn table(r: &DoraReport) -> String {
                 AttributionHow::None => "to no deploy",
             };
             let deploy = i.attribution.deploy.map_or("-".into(), |d| d.to_string());
-            out += &format!("{:>8} {:<25} {how:<22} {deploy}\n", i.incident, i.started);
+            out += &format!(
+                "{:>8} {:<25} {how:<22} {deploy}\n",
+                i.incident,
+                i.started.as_str()
+            );
         }
     }
     out

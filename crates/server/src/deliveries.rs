@@ -66,7 +66,7 @@ fn result(o: HookOutcome) -> (StatusCode, Json<wire::HookResult>) {
 #[utoipa::path(
     post,
     path = "/hooks/github",
-    summary = "GitHub webhook: push, merged pull_request, deployment_status, workflow_run",
+    summary = "GitHub webhook: push, merged pull_request, deployment_status, workflow_run, issues labelled as incidents",
     description = "X-Hub-Signature-256 (HMAC-SHA256 of the body with hooks.github's secret) authenticates; X-GitHub-Event names the event.",
     params(("X-GitHub-Event" = String, Header, description = "the event"), ("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC>")),
     request_body(content = Object, description = "the event's payload", content_type = "application/json"),
