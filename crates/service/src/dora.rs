@@ -336,6 +336,7 @@ impl Dora {
             }
         }
         let names: BTreeSet<&str> = scope.iter().map(|s| s.name.as_str()).collect();
+        let all = self.services();
         let opened = incidents
             .opened_between(
                 from - settings.attribution_window,
@@ -346,14 +347,16 @@ impl Dora {
         for i in &opened {
             let f = facts(i);
             let affects = f.services.iter().any(|s| names.contains(s.as_str()));
-            // A deploy named outside the deploys read (another service's, an older one).
+            // A deploy named outside the deploys read: an older one of the scope's, or another
+            // service's that an incident of the scope names (counted nowhere here, but the
+            // incident's attribution is still explicit, not unresolved).
             if let Some(named) = f.deploy.as_ref()
                 && history.deploy(named).is_none()
                 && let Some(id) = stored_deploy_id(named)
                 && let Some(d) = self.store.get_deploy(id).await?
-                && names.contains(d.deploy.service.as_str())
+                && (affects || names.contains(d.deploy.service.as_str()))
             {
-                let service = scope.iter().find(|s| s.name == d.deploy.service).copied();
+                let service = all.iter().find(|s| s.name == d.deploy.service);
                 record_deploy(&mut history, service, &d);
             }
             let names_scope = f.deploy.as_ref().and_then(|d| history.deploy(d)).is_some();

@@ -499,6 +499,45 @@ async fn attribution_and_dora_queries_are_refused_naming_what_is_wrong() {
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
+    // An incident of checkout naming another service's deploy: explicit, and counted against no
+    // checkout deploy (the other, `id`, now names a version no deploy carries).
+    let body = json!({"service": "search", "sha": sha("5e"), "finished": "2027-01-15T07:10:00Z"});
+    let r = call(
+        &ctx,
+        Method::POST,
+        "/api/v1/deployments",
+        &ctx.ingest,
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let other = r.json()["id"].as_i64().unwrap();
+    let named = incident(
+        &ctx,
+        "2027-01-15T07:50:00Z",
+        "2027-01-15T07:55:00Z",
+        json!({"deploy": other}),
+    )
+    .await;
+    let v = dora(&ctx, "service=checkout&from=2027-01-15&to=2027-01-16").await;
+    let how: Vec<(Value, Value, Value)> = v["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let a = &i["attribution"];
+            (i["incident"].clone(), a["how"].clone(), a["deploy"].clone())
+        })
+        .collect();
+    assert_eq!(
+        how,
+        [
+            (json!(id), json!("unresolved"), Value::Null),
+            (json!(named), json!("explicit"), json!(other)),
+        ]
+    );
+    assert_eq!(v["change_failure_rate"]["failed"], 0);
+
     for (query, status, names) in [
         ("service=nope", StatusCode::NOT_FOUND, "nope"),
         ("team=nobody", StatusCode::NOT_FOUND, "nobody"),
