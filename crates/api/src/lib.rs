@@ -25,13 +25,15 @@
 //! scrape targets), [`alertmanager`] (Alertmanager API v2 and forwarded webhooks), [`pagerduty`]
 //! (Events API v2), [`oncall`] (users, teams, schedules, shifts, overrides), [`calendar`],
 //! [`escalation`], [`incident`], [`canary`] (canary judgement, in Kayenta's camelCase names),
-//! [`delivery`] (hook results, reported and listed deploys),
+//! [`delivery`] (hook results, reported and listed deploys, deploy markers), [`dora`] (DORA
+//! metrics and incident attribution),
 //! [`reload`], [`home`] (`GET /`) and [`error`].
 
 pub mod alertmanager;
 pub mod calendar;
 pub mod canary;
 pub mod delivery;
+pub mod dora;
 pub mod error;
 pub mod escalation;
 pub mod home;

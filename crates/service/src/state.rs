@@ -18,6 +18,7 @@ use crate::changed::ChangedSlos;
 use crate::clock::Clock;
 use crate::config::{ConfigSource, Loaded, load_config_text};
 use crate::deploys::Deploys;
+use crate::dora::Dora;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
 use crate::incidents::Incidents;
@@ -79,13 +80,15 @@ pub struct Inner {
     /// Alerts in, notifications out: the dispatcher and its silences.
     pub alerting: Alerting,
     pub escalations: Escalations,
-    pub incidents: Incidents,
+    pub incidents: Arc<Incidents>,
     /// The on-call directory and the contact methods pages go to.
     pub oncall: Arc<OnCall>,
     pub outbox: Arc<Outbox>,
     pub pagerduty: PagerDuty,
     /// Deploys and changes in.
     pub deploys: Deploys,
+    /// DORA metrics over them.
+    pub dora: Dora,
 }
 
 /// The service: what `headroom serve` runs, and what the HTTP edge calls.
@@ -293,10 +296,11 @@ pub async fn build_state_from(
     let outbox = Outbox::new(&config, store.clone(), clock.clone())
         .map_err(|e| StartError::Config(vec![e]))?;
     let escalations = Escalations::restore(store.clone(), clock.clone(), external_url).await?;
-    let incidents = Incidents::new(&config, store.clone(), clock.clone());
+    let incidents = Arc::new(Incidents::new(&config, store.clone(), clock.clone()));
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
-    let deploys = Deploys::new(&config, store.clone(), clock.clone());
+    let deploys = Deploys::new(&config, store.clone(), clock.clone(), incidents.clone());
+    let dora = Dora::new(&config, store.clone(), clock.clone());
     let engine = Engine::new(tsdb, config.slos)?;
     signals.restore(engine.tsdb(), now);
     for s in store.alert_states().await? {
@@ -339,6 +343,7 @@ pub async fn build_state_from(
         outbox: Arc::new(outbox),
         pagerduty,
         deploys,
+        dora,
         store,
         clock,
     };

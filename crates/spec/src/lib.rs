@@ -48,7 +48,7 @@ mod signals;
 mod sloth;
 mod yaml;
 
-pub use delivery::{GithubHook, GitlabHook, Hooks, PRODUCTION, Repository};
+pub use delivery::{Dora, GithubHook, GitlabHook, Hooks, PRODUCTION, Repository};
 pub use headroom_probe::spec::ProbeSpec;
 pub use integrations::InboundIntegration;
 pub use redact::{SECRET, redacted_config, redacted_url};
@@ -100,6 +100,8 @@ pub struct Config {
     pub integrations: Vec<InboundIntegration>,
     /// The credentials the CI/CD webhook endpoints check (top-level `hooks`).
     pub hooks: Hooks,
+    /// How DORA metrics are read (top-level `dora`).
+    pub dora: Dora,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
     pub warnings: Vec<Problem>,
 }
@@ -417,6 +419,7 @@ pub fn load_sources_for(
         integrations,
         smtp,
         hooks: settings.hooks.map(|h| h.v).unwrap_or_default(),
+        dora: settings.dora.map(|d| d.v).unwrap_or_default(),
         warnings: cx.warnings,
     })
 }
