@@ -10,7 +10,7 @@
 //!   calls): `signals`, `sources`, `canary` (judging canaries, with queries to the backends),
 //!   `oncall`, `outbox`, `incidents`, `notifications`, `desk`, `escalation`, `alerting`,
 //!   `silences`, `pagerduty`, `deploys` (deploys and changes from hooks, the API and the CLI),
-//!   `selfmon`;
+//!   `gates` (release gates: error-budget policy decisions, overrides), `selfmon`;
 //! - the handle that holds them all: `state`;
 //! - what spans the parts: `evaluation`, `workers`, `reload`.
 
@@ -26,6 +26,7 @@ pub mod canary;
 pub mod deploys;
 pub mod desk;
 pub mod escalation;
+pub mod gates;
 pub mod incidents;
 pub mod notifications;
 pub mod oncall;

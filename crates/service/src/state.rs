@@ -18,6 +18,7 @@ use crate::changed::ChangedSlos;
 use crate::clock::Clock;
 use crate::config::{ConfigSource, Loaded, load_config_text};
 use crate::deploys::Deploys;
+use crate::gates::Gates;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
 use crate::incidents::Incidents;
@@ -86,6 +87,8 @@ pub struct Inner {
     pub pagerduty: PagerDuty,
     /// Deploys and changes in.
     pub deploys: Deploys,
+    /// Release gates.
+    pub gates: Gates,
 }
 
 /// The service: what `headroom serve` runs, and what the HTTP edge calls.
@@ -297,7 +300,8 @@ pub async fn build_state_from(
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
     let deploys = Deploys::new(&config, store.clone(), clock.clone());
-    let engine = Engine::new(tsdb, config.slos)?;
+    let engine = Arc::new(Engine::new(tsdb, config.slos.clone())?);
+    let gates = Gates::new(&config, engine.clone(), store.clone(), clock.clone());
     signals.restore(engine.tsdb(), now);
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
@@ -316,7 +320,7 @@ pub async fn build_state_from(
         .record_config(&version, now, true, "loaded at start")
         .await?;
     let inner = Inner {
-        engine: Arc::new(engine),
+        engine,
         config: RwLock::new(RunningConfig {
             anonymous_read: config.anonymous_read,
             metrics_token: config.metrics_token.clone(),
@@ -339,6 +343,7 @@ pub async fn build_state_from(
         outbox: Arc::new(outbox),
         pagerduty,
         deploys,
+        gates,
         store,
         clock,
     };
