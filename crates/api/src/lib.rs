@@ -25,7 +25,8 @@
 //! scrape targets), [`alertmanager`] (Alertmanager API v2 and forwarded webhooks), [`pagerduty`]
 //! (Events API v2), [`oncall`] (users, teams, schedules, shifts, overrides), [`calendar`],
 //! [`escalation`], [`incident`], [`canary`] (canary judgement, in Kayenta's camelCase names),
-//! [`delivery`] (hook results, reported and listed deploys),
+//! [`delivery`] (hook results, reported and listed deploys), [`gate`] (release gate decisions
+//! and overrides),
 //! [`reload`], [`home`] (`GET /`) and [`error`].
 
 pub mod alertmanager;
@@ -34,6 +35,7 @@ pub mod canary;
 pub mod delivery;
 pub mod error;
 pub mod escalation;
+pub mod gate;
 pub mod home;
 pub mod incident;
 pub mod oncall;

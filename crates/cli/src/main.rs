@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 mod canary;
 mod deploy;
+mod gate;
 mod oncall;
 mod silence;
 
@@ -112,6 +113,16 @@ enum Command {
     Deploy {
         #[command(subcommand)]
         command: deploy::DeployCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Ask a service's release gate: exit 0 allow, 1 deny (with the reasons), 2 error.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Gate {
+        #[command(flatten)]
+        ask: gate::GateArgs,
+        #[command(subcommand)]
+        command: Option<gate::GateCommand>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -367,6 +378,11 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Incident { command, client } => incident(command, client).await,
         Command::Canary { command } => canary::run(command).await,
         Command::Deploy { command, client } => deploy::run(command, client).await,
+        Command::Gate {
+            ask,
+            command,
+            client,
+        } => gate::run(ask, command, client).await,
         Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{
-    alertmanager, api, canary, deliveries, escalation, health, incidents, metrics, oncall,
+    alertmanager, api, canary, deliveries, escalation, gates, health, incidents, metrics, oncall,
     pagerduty, probes, remote_write,
 };
 
@@ -99,6 +99,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deliveries::gitlab_hook))
         .routes(routes!(deliveries::list, deliveries::record))
         .routes(routes!(deliveries::get_one))
+        .routes(routes!(gates::decide))
+        .routes(routes!(gates::decisions))
+        .routes(routes!(gates::list_overrides, gates::add_override))
+        .routes(routes!(gates::revoke_override))
         .routes(routes!(api::reload))
         .routes(routes!(metrics::metrics))
         .routes(routes!(health::healthz))
