@@ -8,7 +8,7 @@ use crate::Time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum GateVerdict {
     Allow,
     Deny,
 }
@@ -19,6 +19,7 @@ pub enum Verdict {
 pub enum GateRule {
     MinBudgetRemaining,
     PageAlert,
+    #[serde(rename = "max_burn_rate_1h")]
     MaxBurnRate1h,
     NoData,
     ExemptLabel,
@@ -53,7 +54,7 @@ pub struct GateReason {
 /// A gate's decision (`GET /api/v1/gates/{service}`), as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GateDecision {
-    pub decision: Verdict,
+    pub decision: GateVerdict,
     pub reasons: Vec<GateReason>,
     pub decision_id: i64,
     pub service: String,

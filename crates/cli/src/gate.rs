@@ -4,7 +4,7 @@
 //! `headroom gate override` opens a gate until a time, with a reason.
 
 use clap::{Args, Subcommand};
-use headroom_api::gate::{GateDecision, GateOverride, NewGateOverride, Verdict};
+use headroom_api::gate::{GateDecision, GateOverride, GateVerdict, NewGateOverride};
 use headroom_core::{Span, Timestamp};
 
 use crate::{ClientArgs, Failure, Output, call, json_body, print_json, word};
@@ -104,9 +104,9 @@ async fn decide(ask: GateArgs, client: ClientArgs) -> Result<(), Failure> {
         }
     }
     match d.decision {
-        Verdict::Allow => Ok(()),
+        GateVerdict::Allow => Ok(()),
         // The reasons are printed; nothing more to say on stderr.
-        Verdict::Deny => Err(Failure(DENIED, anyhow::anyhow!(""))),
+        GateVerdict::Deny => Err(Failure(DENIED, anyhow::anyhow!(""))),
     }
 }
 

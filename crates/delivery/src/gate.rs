@@ -119,6 +119,7 @@ impl Verdict {
 pub enum Rule {
     MinBudgetRemaining,
     PageAlert,
+    #[serde(rename = "max_burn_rate_1h")]
     MaxBurnRate1h,
     NoData,
     ExemptLabel,

@@ -53,8 +53,8 @@ fn reason(r: &GateReason) -> wire::GateReason {
 pub fn decision(g: &GateRecord) -> wire::GateDecision {
     wire::GateDecision {
         decision: match g.decision.verdict {
-            Verdict::Allow => wire::Verdict::Allow,
-            Verdict::Deny => wire::Verdict::Deny,
+            Verdict::Allow => wire::GateVerdict::Allow,
+            Verdict::Deny => wire::GateVerdict::Deny,
         },
         reasons: g.decision.reasons.iter().map(reason).collect(),
         decision_id: g.id,
@@ -126,7 +126,7 @@ fn gate_query(query: Option<&str>, allowed: &[&str]) -> Result<GateQuery, ApiErr
     params(("service" = String, Path, description = "service name"), ("environment" = Option<String>, Query, description = "the service's production environment when absent"), ("label" = Option<String>, Query, description = "a label of the release (hotfix, rollback…), repeatable")),
     responses((status = 200, description = "the decision (a deny is an answer too)", body = wire::GateDecision), (status = 400, description = "unknown environment or parameter, bad label", body = ErrorBody), (status = 404, description = "no such service", body = ErrorBody), (status = 413, description = "too many labels", body = ErrorBody))
 )]
-pub async fn decide(
+pub async fn gate_decide(
     State(state): State<AppState>,
     auth: Auth<scope::Read>,
     Path(service): Path<String>,
@@ -150,7 +150,7 @@ pub async fn decide(
     params(("service" = String, Path, description = "service name"), ("environment" = Option<String>, Query, description = "only this environment"), ("limit" = Option<u32>, Query, description = "at most this many (1 to 1000; 100 by default)")),
     responses((status = 200, description = "decisions", body = wire::GateDecisionList), (status = 400, description = "unknown environment or parameter", body = ErrorBody), (status = 404, description = "no such service", body = ErrorBody))
 )]
-pub async fn decisions(
+pub async fn gate_decisions(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(service): Path<String>,
@@ -177,7 +177,7 @@ pub async fn decisions(
     request_body = wire::NewGateOverride,
     responses((status = 201, description = "the override", body = wire::GateOverride), (status = 400, description = "bad body: unknown environment, empty reason, until not in the future", body = ErrorBody), (status = 404, description = "no such service", body = ErrorBody), (status = 413, description = "reason too long", body = ErrorBody), (status = 422, description = "until more than 7 days away", body = ErrorBody))
 )]
-pub async fn add_override(
+pub async fn add_gate_override(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(service): Path<String>,
@@ -207,7 +207,7 @@ pub async fn add_override(
     params(("service" = String, Path, description = "service name"), ("limit" = Option<u32>, Query, description = "at most this many (1 to 1000; 100 by default)")),
     responses((status = 200, description = "overrides", body = wire::GateOverrideList), (status = 400, description = "unknown parameter", body = ErrorBody), (status = 404, description = "no such service", body = ErrorBody))
 )]
-pub async fn list_overrides(
+pub async fn list_gate_overrides(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(service): Path<String>,
@@ -233,7 +233,7 @@ pub async fn list_overrides(
     params(("service" = String, Path, description = "service name"), ("id" = i64, Path, description = "override id")),
     responses((status = 200, description = "the revoked override", body = wire::GateOverride), (status = 404, description = "no such service or override", body = ErrorBody))
 )]
-pub async fn revoke_override(
+pub async fn revoke_gate_override(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path((service, id)): Path<(String, String)>,

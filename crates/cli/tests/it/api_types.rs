@@ -1337,8 +1337,8 @@ async fn cli_prints_the_servers_json(s: &Server) {
 /// the allow it gave is returned for a deploy to name.
 async fn gates(s: &Server) -> i64 {
     use headroom_api::gate::{
-        GateDecision, GateDecisionList, GateOverride, GateOverrideList, GateRule, NewGateOverride,
-        Verdict,
+        GateDecision, GateDecisionList, GateOverride, GateOverrideList, GateRule, GateVerdict,
+        NewGateOverride,
     };
     let denied: GateDecision = s
         .call(
@@ -1349,7 +1349,7 @@ async fn gates(s: &Server) -> i64 {
             StatusCode::OK,
         )
         .await;
-    assert_eq!(denied.decision, Verdict::Deny);
+    assert_eq!(denied.decision, GateVerdict::Deny);
     assert_eq!(denied.labels, ["canary"]);
     assert_eq!(denied.actor, "read");
     assert!(
@@ -1376,7 +1376,7 @@ async fn gates(s: &Server) -> i64 {
         .await;
     assert_eq!((over.approver.as_str(), over.created_by.as_str()), ("alice", "respond"));
     let allowed: GateDecision = s.get("/api/v1/gates/checkout").await;
-    assert_eq!(allowed.decision, Verdict::Allow);
+    assert_eq!(allowed.decision, GateVerdict::Allow);
     assert_eq!(allowed.override_id, Some(over.id));
     let list: GateDecisionList = s
         .get("/api/v1/gates/checkout/decisions?environment=production&limit=5")

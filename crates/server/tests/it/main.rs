@@ -5,6 +5,7 @@ mod api;
 mod canary;
 mod common;
 mod deliveries;
+mod gates;
 mod incidents;
 mod limits;
 mod listener;
