@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod crash;
 mod deploy;
+mod gate;
 mod incident;
 mod oncall;
 mod outbox_crash;
