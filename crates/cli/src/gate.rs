@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use headroom_api::gate::{GateDecision, GateOverride, GateVerdict, NewGateOverride};
 use headroom_core::{Span, Timestamp};
 
+use crate::oncall::encode;
 use crate::{ClientArgs, Failure, Output, call, json_body, print_json, word};
 
 /// Exit code of a denied release.
@@ -44,18 +45,6 @@ pub enum GateCommand {
         #[arg(long)]
         approver: Option<String>,
     },
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Any failure to ask is exit 2, whatever kind it is.

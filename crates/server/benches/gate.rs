@@ -66,10 +66,11 @@ fn gate(c: &mut Criterion) {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        // A day of traffic per SLO, one batch each: every 10 minutes, a little of it bad.
+        // A day of traffic per SLO, one batch each: every 10 minutes, a bad event in a third of
+        // them (a third of the budget spent, so the gate allows).
         for i in 0..SLOS {
             let events: Vec<_> = (0..144)
-                .map(|k| json!({"timestamp": now - k * 600, "good": 1000 - (k + i as i64) % 3, "total": 1000}))
+                .map(|k| json!({"timestamp": now - k * 600, "good": 1000 - i64::from((k + i as i64) % 3 == 0), "total": 1000}))
                 .collect();
             let body = json!({ "events": events }).to_string();
             state

@@ -268,17 +268,13 @@ impl Gates {
         environment: Option<String>,
         limit: u32,
     ) -> Result<Vec<GateRecord>, ServiceError> {
-        let (service, environment) = match environment {
-            Some(e) => {
-                let (s, e) = self.service(service, Some(e))?;
-                (s, Some(e))
-            }
-            None => (self.service(service, None)?.0, None),
-        };
+        // Without an environment, every one of the service's is listed.
+        let only = environment.is_some();
+        let (service, environment) = self.service(service, environment)?;
         self.store
             .list_gate_decisions(
                 &service.name,
-                environment.as_deref(),
+                only.then_some(environment.as_str()),
                 limit.clamp(1, MAX_GATE_LISTED),
             )
             .await?

@@ -333,14 +333,14 @@ impl DeployRow {
     }
 }
 
-fn invalid(op: &'static str, detail: impl Into<String>) -> StoreError {
+pub(crate) fn invalid(op: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         op,
         detail: detail.into(),
     }
 }
 
-fn require(op: &'static str, value: &str, what: &str) -> Result<(), StoreError> {
+pub(crate) fn require(op: &'static str, value: &str, what: &str) -> Result<(), StoreError> {
     if value.trim().is_empty() {
         Err(invalid(op, format!("{what} is empty")))
     } else {

@@ -8,6 +8,7 @@
 
 use headroom_core::{Span, Timestamp};
 
+use crate::deliveries::{invalid, require};
 use crate::error::{db_err, require_json};
 use crate::{Store, StoreError};
 
@@ -211,21 +212,6 @@ impl From<OverrideRow> for GateOverrideRecord {
                 .revoked_at
                 .map(|t| (Timestamp::from_millis(t), r.revoked_by.unwrap_or_default())),
         }
-    }
-}
-
-fn invalid(op: &'static str, detail: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        op,
-        detail: detail.into(),
-    }
-}
-
-fn require(op: &'static str, value: &str, what: &str) -> Result<(), StoreError> {
-    if value.trim().is_empty() {
-        Err(invalid(op, format!("{what} is empty")))
-    } else {
-        Ok(())
     }
 }
 
