@@ -412,7 +412,10 @@ mod tests {
         assert_eq!(d.verdict, Verdict::Allow);
         assert_eq!(
             rules(&d),
-            [(Rule::MinBudgetRemaining, false), (Rule::ExemptLabel, false)]
+            [
+                (Rule::MinBudgetRemaining, false),
+                (Rule::ExemptLabel, false)
+            ]
         );
         assert!(d.reasons[1].message.contains("\"hotfix\""));
     }
@@ -456,7 +459,10 @@ mod tests {
     #[test]
     fn no_policy_and_ungated_environments_allow_saying_why() {
         let d = decide(None, "production", [], &[], &[], Timestamp(0));
-        assert_eq!((d.verdict, rules(&d)), (Verdict::Allow, vec![(Rule::NoPolicy, false)]));
+        assert_eq!(
+            (d.verdict, rules(&d)),
+            (Verdict::Allow, vec![(Rule::NoPolicy, false)])
+        );
         let d = decide(
             Some(&policy()),
             "staging",

@@ -84,9 +84,7 @@ fn gate(c: &mut Criterion) {
     let service = state.gates.service_named("checkout").unwrap();
     let labels = vec!["canary".to_string()];
     let now = state.now();
-    let verdict = state
-        .gates
-        .judge(&service, "production", &labels, &[], now);
+    let verdict = state.gates.judge(&service, "production", &labels, &[], now);
     assert_eq!(verdict.verdict, headroom_delivery::Verdict::Allow);
 
     let mut group = c.benchmark_group("gate");

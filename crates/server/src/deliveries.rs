@@ -13,10 +13,10 @@ use headroom_api::delivery as wire;
 use headroom_api::{ErrorBody, Time};
 use headroom_ingest::hook::MAX_HOOK_BYTES;
 use headroom_ingest::{github, gitlab};
-use headroom_service::gates::GateRecord;
 use headroom_service::deploys::{
     GitlabCredentials, HookOutcome, HookRefused, MAX_DEPLOYS_LISTED, ReportedCommit, ReportedDeploy,
 };
+use headroom_service::gates::GateRecord;
 use headroom_store::{Deploy, DeployFilter, DeploySource, DeployStatus};
 use serde::Deserialize;
 

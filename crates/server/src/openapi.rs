@@ -101,7 +101,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deliveries::get_one))
         .routes(routes!(gates::gate_decide))
         .routes(routes!(gates::gate_decisions))
-        .routes(routes!(gates::list_gate_overrides, gates::add_gate_override))
+        .routes(routes!(
+            gates::list_gate_overrides,
+            gates::add_gate_override
+        ))
         .routes(routes!(gates::revoke_gate_override))
         .routes(routes!(api::reload))
         .routes(routes!(metrics::metrics))

@@ -34,8 +34,8 @@ use headroom_ingest::{github, gitlab};
 use headroom_spec::{Config, Hooks, InboundIntegration, Service};
 use headroom_store::{
     CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeStore, CommitRecord,
-    DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore,
-    GateStore, NewChangeMarker, NewDeploy, PULL_REQUESTS_PER_REPOSITORY, PullRequestRecord, Store,
+    DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore, GateStore,
+    NewChangeMarker, NewDeploy, PULL_REQUESTS_PER_REPOSITORY, PullRequestRecord, Store,
 };
 use rand::Rng;
 

@@ -13,8 +13,8 @@ use headroom_delivery::gate::{self, GateDecision, GateOverride, SloFacts, Verdic
 use headroom_engine::Engine;
 use headroom_spec::{Config, Service};
 use headroom_store::{
-    GATE_DECISIONS_PER_SERVICE, GATE_OVERRIDES_PER_SERVICE, GateDecisionRecord,
-    GateOverrideRecord, GateStore, NewGateDecision, NewGateOverride, Revoked, Store,
+    GATE_DECISIONS_PER_SERVICE, GATE_OVERRIDES_PER_SERVICE, GateDecisionRecord, GateOverrideRecord,
+    GateStore, NewGateDecision, NewGateOverride, Revoked, Store,
 };
 
 use crate::clock::Clock;
@@ -46,9 +46,8 @@ pub struct GateRecord {
 impl GateRecord {
     fn read(r: GateDecisionRecord) -> Result<GateRecord, ServiceError> {
         let d = r.decision;
-        let reasons = serde_json::from_str(&d.reasons_json).map_err(|e| {
-            ServiceError::Internal(format!("gate decision {} reasons: {e}", r.id))
-        })?;
+        let reasons = serde_json::from_str(&d.reasons_json)
+            .map_err(|e| ServiceError::Internal(format!("gate decision {} reasons: {e}", r.id)))?;
         Ok(GateRecord {
             id: r.id,
             service: d.service,
@@ -197,8 +196,9 @@ impl Gates {
             return gate::decide(None, environment, [], labels, overrides, now);
         };
         let mut facts = Vec::new();
-        self.engine
-            .visit_groups(|slo| slo.service == service.name, |slo, group| {
+        self.engine.visit_groups(
+            |slo| slo.service == service.name,
+            |slo, group| {
                 let (group, status, alerts) = match group {
                     Some((g, status, alerts)) => (g.to_string(), status, Some(alerts)),
                     None => (String::new(), None, None),
@@ -221,7 +221,8 @@ impl Gates {
                     burn_rate_1h,
                     page_alert,
                 });
-            });
+            },
+        );
         gate::decide(
             Some(policy),
             environment,
@@ -324,9 +325,7 @@ impl Gates {
                 return Err(ServiceError::Invalid("approver: empty".into()));
             }
             Some(a) if a.len() > 255 => {
-                return Err(ServiceError::TooLarge(
-                    "approver: at most 255 bytes".into(),
-                ));
+                return Err(ServiceError::TooLarge("approver: at most 255 bytes".into()));
             }
             Some(a) => a,
             None => actor.to_string(),
@@ -393,7 +392,10 @@ fn check_labels(labels: &[String]) -> Result<(), ServiceError> {
             labels.len()
         )));
     }
-    match labels.iter().position(|l| l.trim().is_empty() || l.len() > 255) {
+    match labels
+        .iter()
+        .position(|l| l.trim().is_empty() || l.len() > 255)
+    {
         Some(i) => Err(ServiceError::Invalid(format!(
             "label[{i}]: empty or over 255 bytes"
         ))),

@@ -320,7 +320,9 @@ fn fraction(cx: &mut Cx, node: &Node, what: &str) -> Option<f64> {
         };
         cx.err(
             node.pos,
-            format!("{what} must be a fraction in [0, 1) or a percentage below 100%, found {shown}"),
+            format!(
+                "{what} must be a fraction in [0, 1) or a percentage below 100%, found {shown}"
+            ),
         );
         None
     }

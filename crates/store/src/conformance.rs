@@ -3118,7 +3118,10 @@ pub async fn gate_decisions_listed_and_bounded(store: &Store) {
         .await
         .unwrap();
     assert_eq!(prod.len(), 1);
-    assert_eq!(prod[0].decision, decision("shop", "production", 3000, false));
+    assert_eq!(
+        prod[0].decision,
+        decision("shop", "production", 3000, false)
+    );
     let got = store.get_gate_decision(ids[2]).await.unwrap().unwrap();
     assert_eq!(got.decision, decision("shop", "production", 2000, true));
     let some = store
@@ -3126,7 +3129,14 @@ pub async fn gate_decisions_listed_and_bounded(store: &Store) {
         .await
         .unwrap();
     assert_eq!(some.iter().map(|d| d.id).collect::<Vec<_>>(), [ids[1]]);
-    assert_eq!(store.list_gate_decisions("cart", None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_gate_decisions("cart", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Reasons that are not JSON are refused, and nothing is stored.
     let mut bad = decision("shop", "production", 9000, true);
     bad.reasons_json = "not json".into();
@@ -3134,7 +3144,14 @@ pub async fn gate_decisions_listed_and_bounded(store: &Store) {
         store.record_gate_decision(&bad, 3).await,
         Err(StoreError::Invalid { .. })
     ));
-    assert_eq!(store.list_gate_decisions("shop", None, 100).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .list_gate_decisions("shop", None, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 fn gate_override(environment: &str, from_s: i64, until_s: i64) -> NewGateOverride {
@@ -3172,17 +3189,28 @@ pub async fn gate_overrides_time_boxed_and_revoked_once(store: &Store) {
     assert!(in_force(3600).await.is_empty(), "until is exclusive");
     assert!(in_force(-1).await.is_empty());
     // Revoked once: a second revocation keeps the first's time and revoker.
-    match store.revoke_gate_override("shop", a, "bob", secs(60)).await.unwrap() {
+    match store
+        .revoke_gate_override("shop", a, "bob", secs(60))
+        .await
+        .unwrap()
+    {
         Revoked::Now(r) => assert_eq!(r.revoked, Some((secs(60), "bob".to_string()))),
         other => panic!("expected a revocation, got {other:?}"),
     }
-    match store.revoke_gate_override("shop", a, "carol", secs(90)).await.unwrap() {
+    match store
+        .revoke_gate_override("shop", a, "carol", secs(90))
+        .await
+        .unwrap()
+    {
         Revoked::Already(r) => assert_eq!(r.revoked, Some((secs(60), "bob".to_string()))),
         other => panic!("expected the earlier revocation, got {other:?}"),
     }
     assert!(in_force(120).await.is_empty());
     assert_eq!(
-        store.revoke_gate_override("cart", b, "bob", secs(60)).await.unwrap(),
+        store
+            .revoke_gate_override("cart", b, "bob", secs(60))
+            .await
+            .unwrap(),
         Revoked::NotFound,
         "an override is revoked through its own service"
     );
@@ -3231,7 +3259,11 @@ pub async fn deploys_link_the_gate_decision_they_passed(store: &Store) {
     // Started at 9 h: the latest allow for its service and environment within 6 h is `allow`
     // (the later deny and the staging allow do not count; `old` is too old).
     let d = store
-        .record_deploy(&deploy("shop", "production", 9 * HOUR + 60_000, "run-1"), T0, 100)
+        .record_deploy(
+            &deploy("shop", "production", 9 * HOUR + 60_000, "run-1"),
+            T0,
+            100,
+        )
         .await
         .unwrap()
         .id();
@@ -3246,7 +3278,10 @@ pub async fn deploys_link_the_gate_decision_they_passed(store: &Store) {
     );
     // A named decision replaces it, if it is an allow of the same service and environment.
     assert_eq!(
-        store.link_gate_decision(d, Some(old), six_hours).await.unwrap(),
+        store
+            .link_gate_decision(d, Some(old), six_hours)
+            .await
+            .unwrap(),
         Some(old)
     );
     for wrong in [deny, staging, 9_999] {
@@ -3267,7 +3302,10 @@ pub async fn deploys_link_the_gate_decision_they_passed(store: &Store) {
         .unwrap()
         .id();
     assert_eq!(
-        store.link_gate_decision(early, None, six_hours).await.unwrap(),
+        store
+            .link_gate_decision(early, None, six_hours)
+            .await
+            .unwrap(),
         None
     );
 }

@@ -216,11 +216,7 @@ impl From<OverrideRow> for GateOverrideRecord {
 }
 
 impl GateStore for Store {
-    async fn record_gate_decision(
-        &self,
-        d: &NewGateDecision,
-        cap: u32,
-    ) -> Result<i64, StoreError> {
+    async fn record_gate_decision(&self, d: &NewGateDecision, cap: u32) -> Result<i64, StoreError> {
         const OP: &str = "recording a gate decision";
         require(OP, &d.service, "service")?;
         require(OP, &d.environment, "environment")?;

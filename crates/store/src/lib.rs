@@ -146,8 +146,8 @@ pub mod conformance;
 mod deliveries;
 mod error;
 mod escalations;
-mod gates;
 mod feed_keys;
+mod gates;
 mod incidents;
 mod leases;
 mod migrations;
@@ -169,11 +169,11 @@ pub use deliveries::{
 };
 pub use error::StoreError;
 pub use escalations::{EscalationRecord, EscalationStore};
+pub use feed_keys::{FEED_KEY_PREFIX, FeedKeyStore};
 pub use gates::{
     GATE_DECISIONS_PER_SERVICE, GATE_OVERRIDES_PER_SERVICE, GateDecisionRecord, GateOverrideRecord,
     GateStore, NewGateDecision, NewGateOverride, Revoked,
 };
-pub use feed_keys::{FEED_KEY_PREFIX, FeedKeyStore};
 pub use incidents::{
     Incident, IncidentFilter, IncidentStore, IncidentUpdate, NewIncident, UpdateOutcome,
 };

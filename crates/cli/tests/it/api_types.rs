@@ -1353,10 +1353,9 @@ async fn gates(s: &Server) -> i64 {
     assert_eq!(denied.labels, ["canary"]);
     assert_eq!(denied.actor, "read");
     assert!(
-        denied
-            .reasons
-            .iter()
-            .any(|r| r.rule == GateRule::PageAlert && r.denies && r.alert.as_deref() == Some("page")),
+        denied.reasons.iter().any(|r| r.rule == GateRule::PageAlert
+            && r.denies
+            && r.alert.as_deref() == Some("page")),
         "{denied:?}"
     );
     let until = headroom_core::Timestamp(s.clock.load(Ordering::SeqCst) + 3_600_000).to_rfc3339();
@@ -1374,7 +1373,10 @@ async fn gates(s: &Server) -> i64 {
             StatusCode::CREATED,
         )
         .await;
-    assert_eq!((over.approver.as_str(), over.created_by.as_str()), ("alice", "respond"));
+    assert_eq!(
+        (over.approver.as_str(), over.created_by.as_str()),
+        ("alice", "respond")
+    );
     let allowed: GateDecision = s.get("/api/v1/gates/checkout").await;
     assert_eq!(allowed.decision, GateVerdict::Allow);
     assert_eq!(allowed.override_id, Some(over.id));

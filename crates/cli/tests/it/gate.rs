@@ -41,7 +41,10 @@ fn gate_exit_codes_follow_the_decision_and_an_override_opens_it() {
     let denied = run(&["gate", "--service", "shop", "--environment", "production"]);
     assert_eq!(denied.status.code(), Some(1), "{}", stderr(&denied));
     let text = stdout(&denied);
-    assert!(text.starts_with("deny release of shop to production"), "{text}");
+    assert!(
+        text.starts_with("deny release of shop to production"),
+        "{text}"
+    );
     assert!(
         text.contains("deny no_data") && text.contains("SLO shop-availability has no data"),
         "{text}"
@@ -55,7 +58,11 @@ fn gate_exit_codes_follow_the_decision_and_an_override_opens_it() {
 
     let hotfix = run(&["gate", "--service", "shop", "--label", "hotfix"]);
     assert_eq!(hotfix.status.code(), Some(0), "{}", stdout(&hotfix));
-    assert!(stdout(&hotfix).contains("note exempt_label"), "{}", stdout(&hotfix));
+    assert!(
+        stdout(&hotfix).contains("note exempt_label"),
+        "{}",
+        stdout(&hotfix)
+    );
     let staging = run(&["gate", "--service", "shop", "--environment", "staging"]);
     assert_eq!(staging.status.code(), Some(0));
 
@@ -70,21 +77,51 @@ fn gate_exit_codes_follow_the_decision_and_an_override_opens_it() {
     assert!(stderr(&run(&["gate", "--service", "shop", "--environment", "qa"])).contains("\"qa\""));
     let unreachable = headroom(free_port(), &token, &["gate", "--service", "shop"]);
     assert_eq!(unreachable.status.code(), Some(2));
-    assert!(stderr(&unreachable).contains("cannot reach"), "{}", stderr(&unreachable));
+    assert!(
+        stderr(&unreachable).contains("cannot reach"),
+        "{}",
+        stderr(&unreachable)
+    );
 
     // An override for two hours opens the gate, naming its approver and reason.
     let over = run(&[
-        "gate", "override", "--service", "shop", "--environment", "production", "--reason",
-        "data pipeline backfill", "--until", "2h", "--approver", "alice",
+        "gate",
+        "override",
+        "--service",
+        "shop",
+        "--environment",
+        "production",
+        "--reason",
+        "data pipeline backfill",
+        "--until",
+        "2h",
+        "--approver",
+        "alice",
     ]);
     assert_eq!(over.status.code(), Some(0), "{}", stderr(&over));
-    assert!(stdout(&over).contains("approved by alice: data pipeline backfill"), "{}", stdout(&over));
+    assert!(
+        stdout(&over).contains("approved by alice: data pipeline backfill"),
+        "{}",
+        stdout(&over)
+    );
     let too_long = run(&[
-        "gate", "override", "--service", "shop", "--environment", "production", "--reason", "x",
-        "--until", "8d",
+        "gate",
+        "override",
+        "--service",
+        "shop",
+        "--environment",
+        "production",
+        "--reason",
+        "x",
+        "--until",
+        "8d",
     ]);
     assert_eq!(too_long.status.code(), Some(2));
-    assert!(stderr(&too_long).contains("time-boxed"), "{}", stderr(&too_long));
+    assert!(
+        stderr(&too_long).contains("time-boxed"),
+        "{}",
+        stderr(&too_long)
+    );
     let allowed = run(&["gate", "--service", "shop", "--output", "json"]);
     assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
     let v: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
@@ -93,7 +130,13 @@ fn gate_exit_codes_follow_the_decision_and_an_override_opens_it() {
 
     // The deploy names the allow it passed.
     let record = run(&[
-        "deploy", "record", "--service", "shop", "--commit", &"a".repeat(40), "--gate-decision",
+        "deploy",
+        "record",
+        "--service",
+        "shop",
+        "--commit",
+        &"a".repeat(40),
+        "--gate-decision",
         &decision,
     ]);
     let _ = child.kill();

@@ -122,10 +122,16 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
     assert_eq!(d["override_id"], over["id"]);
     assert_eq!(
         rules(&d),
-        (vec![], vec!["min_budget_remaining".into(), "override".into()])
+        (
+            vec![],
+            vec!["min_budget_remaining".into(), "override".into()]
+        )
     );
     let note = d["reasons"][1]["message"].as_str().unwrap();
-    assert!(note.contains("alice") && note.contains("black friday"), "{note}");
+    assert!(
+        note.contains("alice") && note.contains("black friday"),
+        "{note}"
+    );
     let allowed_by_override = d["decision_id"].clone();
 
     // Expired: denied again.
@@ -138,7 +144,10 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
     assert_eq!(d["decision"], "allow");
     assert_eq!(
         rules(&d),
-        (vec![], vec!["min_budget_remaining".into(), "exempt_label".into()])
+        (
+            vec![],
+            vec!["min_budget_remaining".into(), "exempt_label".into()]
+        )
     );
     assert_eq!(d["labels"], json!(["hotfix", "urgent"]));
 
@@ -169,7 +178,10 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let deploy = r.json();
-    assert_eq!(deploy["gate_decision"]["decision_id"], listed[0]["decision_id"]);
+    assert_eq!(
+        deploy["gate_decision"]["decision_id"],
+        listed[0]["decision_id"]
+    );
     let r = get(
         &ctx.app,
         &format!("/api/v1/deployments/{}", deploy["id"]),
@@ -189,7 +201,12 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert!(r.text().contains("gate_decision_id"));
-    let r = get(&ctx.app, "/api/v1/deployments?service=checkout", Some(&ctx.read)).await;
+    let r = get(
+        &ctx.app,
+        "/api/v1/deployments?service=checkout",
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(r.json()["deploys"].as_array().unwrap().len(), 1);
 }
 
@@ -233,7 +250,10 @@ async fn a_fast_burn_denies_by_burn_rate_and_page_alert_until_it_recovers() {
     // 250 bad events in the hour: under 2x once the hour holds 12,500 events or the burst ages
     // out of the hour, whichever comes first.
     let search_open = search_open.expect("the burn rate recovers");
-    assert!((50..=61).contains(&search_open), "search reopened after {search_open} min");
+    assert!(
+        (50..=61).contains(&search_open),
+        "search reopened after {search_open} min"
+    );
     let cart_open = cart_open.expect("the page resolves");
     assert!(cart_open <= 10, "cart reopened after {cart_open} min");
 }
@@ -244,10 +264,18 @@ async fn gates_refuse_bad_requests_and_overrides_are_time_boxed_and_audited() {
     // A service without a policy always passes, saying so; unknown services and environments
     // are refused naming them.
     let d = gate(&ctx, "docs").await;
-    assert_eq!((d["decision"].as_str(), rules(&d).1), (Some("allow"), vec!["no_policy".to_string()]));
+    assert_eq!(
+        (d["decision"].as_str(), rules(&d).1),
+        (Some("allow"), vec!["no_policy".to_string()])
+    );
     let r = get(&ctx.app, "/api/v1/gates/nope", Some(&ctx.read)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = get(&ctx.app, "/api/v1/gates/checkout?environment=qa", Some(&ctx.read)).await;
+    let r = get(
+        &ctx.app,
+        "/api/v1/gates/checkout?environment=qa",
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text().contains("\\\"qa\\\""), "{}", r.text());
     let r = get(&ctx.app, "/api/v1/gates/checkout?env=qa", Some(&ctx.read)).await;
@@ -275,11 +303,31 @@ async fn gates_refuse_bad_requests_and_overrides_are_time_boxed_and_audited() {
         }
     };
     for (body, status, field) in [
-        (json!({"environment": "production", "reason": "", "until": at(HOUR)}), 400, "reason"),
-        (json!({"environment": "production", "reason": "x", "until": at(-1)}), 400, "until"),
-        (json!({"environment": "production", "reason": "x", "until": at(8 * 24 * HOUR)}), 422, "until"),
-        (json!({"environment": "production", "reason": "x", "until": "soon"}), 400, "until"),
-        (json!({"environment": "qa", "reason": "x", "until": at(HOUR)}), 400, "environment"),
+        (
+            json!({"environment": "production", "reason": "", "until": at(HOUR)}),
+            400,
+            "reason",
+        ),
+        (
+            json!({"environment": "production", "reason": "x", "until": at(-1)}),
+            400,
+            "until",
+        ),
+        (
+            json!({"environment": "production", "reason": "x", "until": at(8 * 24 * HOUR)}),
+            422,
+            "until",
+        ),
+        (
+            json!({"environment": "production", "reason": "x", "until": "soon"}),
+            400,
+            "until",
+        ),
+        (
+            json!({"environment": "qa", "reason": "x", "until": at(HOUR)}),
+            400,
+            "environment",
+        ),
     ] {
         let r = post(ctx.respond.clone(), body).await;
         assert_eq!(r.status.as_u16(), status, "{}", r.text());
@@ -288,14 +336,29 @@ async fn gates_refuse_bad_requests_and_overrides_are_time_boxed_and_audited() {
     // The ingest and read scopes cannot open a gate.
     let ok = json!({"environment": "production", "reason": "launch", "until": at(HOUR)});
     for token in [&ctx.ingest, &ctx.read] {
-        assert_eq!(post(token.clone(), ok.clone()).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            post(token.clone(), ok.clone()).await.status,
+            StatusCode::FORBIDDEN
+        );
     }
-    let r = get(&ctx.app, "/api/v1/gates/checkout/overrides", Some(&ctx.read)).await;
-    assert_eq!(r.json()["overrides"], json!([]), "nothing refused was stored");
+    let r = get(
+        &ctx.app,
+        "/api/v1/gates/checkout/overrides",
+        Some(&ctx.read),
+    )
+    .await;
+    assert_eq!(
+        r.json()["overrides"],
+        json!([]),
+        "nothing refused was stored"
+    );
 
     // Created by the respond token with it as approver; revoked by the admin, once.
     let made = post(ctx.respond.clone(), ok).await.json();
-    assert_eq!((made["approver"].as_str(), made["created_by"].as_str()), (Some("respond"), Some("respond")));
+    assert_eq!(
+        (made["approver"].as_str(), made["created_by"].as_str()),
+        (Some("respond"), Some("respond"))
+    );
     ctx.clock.fetch_add(MINUTE, Ordering::SeqCst);
     let revoke = |token: String| {
         let app = ctx.app.clone();
@@ -308,8 +371,25 @@ async fn gates_refuse_bad_requests_and_overrides_are_time_boxed_and_audited() {
     ctx.clock.fetch_add(MINUTE, Ordering::SeqCst);
     let again = revoke(ctx.respond.clone()).await.json();
     assert_eq!(again, first, "the first revocation stays");
-    let r = get(&ctx.app, "/api/v1/gates/checkout/overrides", Some(&ctx.read)).await;
+    let r = get(
+        &ctx.app,
+        "/api/v1/gates/checkout/overrides",
+        Some(&ctx.read),
+    )
+    .await;
     assert_eq!(r.json()["overrides"], json!([first]));
-    let r = send(&ctx.app, Method::DELETE, "/api/v1/gates/cart/overrides/1", Some(&ctx.respond), &[], "").await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "an override belongs to its service");
+    let r = send(
+        &ctx.app,
+        Method::DELETE,
+        "/api/v1/gates/cart/overrides/1",
+        Some(&ctx.respond),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "an override belongs to its service"
+    );
 }

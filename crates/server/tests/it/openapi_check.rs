@@ -484,7 +484,10 @@ async fn every_json_answer_matches_the_documented_schema() {
     assert_eq!(r.status.as_u16(), 202, "{}", r.text());
     // Release gates: a decision, an override opening the gate, refusals, the listings.
     let decided = s
-        .read("/api/v1/gates/checkout?environment=production&label=hotfix", 200)
+        .read(
+            "/api/v1/gates/checkout?environment=production&label=hotfix",
+            200,
+        )
         .await;
     s.read("/api/v1/gates/nope", 404).await;
     s.read("/api/v1/gates/checkout?environment=qa", 400).await;
@@ -514,8 +517,10 @@ async fn every_json_answer_matches_the_documented_schema() {
     )
     .await;
     s.read("/api/v1/gates/checkout/overrides", 200).await;
-    s.read("/api/v1/gates/checkout/decisions?limit=10", 200).await;
-    s.read("/api/v1/gates/checkout/decisions?limit=x", 400).await;
+    s.read("/api/v1/gates/checkout/decisions?limit=10", 200)
+        .await;
+    s.read("/api/v1/gates/checkout/decisions?limit=x", 400)
+        .await;
     s.call(
         Method::DELETE,
         &format!("/api/v1/gates/checkout/overrides/{}", over["id"]),
