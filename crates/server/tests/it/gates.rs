@@ -50,6 +50,19 @@ async fn hour_of(ctx: &Ctx, slo: &str, advance_ms: i64, total: f64, bad: f64) {
     evaluate(&ctx.state, None).await;
 }
 
+/// POSTs a JSON body with `token`.
+async fn post_json(app: &axum::Router, uri: &str, token: &str, body: Value) -> Resp {
+    send(
+        app,
+        Method::POST,
+        uri,
+        Some(token),
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await
+}
+
 async fn gate(ctx: &Ctx, query: &str) -> Value {
     let r = get(&ctx.app, &format!("/api/v1/gates/{query}"), Some(&ctx.read)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -106,14 +119,7 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
 
     // A two-hour override opens production; its reason names the approver and the reason.
     let until = Timestamp(ctx.clock.load(Ordering::SeqCst) + 2 * HOUR).to_rfc3339();
-    let r = send(
-        &ctx.app,
-        Method::POST,
-        "/api/v1/gates/checkout/overrides",
-        Some(&ctx.respond),
-        &[("content-type", "application/json")],
-        json!({"environment": "production", "reason": "black friday freeze lifted", "until": until, "approver": "alice"}).to_string(),
-    )
+    let r = post_json(&ctx.app, "/api/v1/gates/checkout/overrides", &ctx.respond, json!({"environment": "production", "reason": "black friday freeze lifted", "until": until, "approver": "alice"}))
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let over = r.json();
@@ -167,13 +173,11 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
     assert_eq!(listed[2]["decision_id"], allowed_by_override);
 
     // A deploy reported now links the latest allow (the hotfix's) within 6 hours before it.
-    let r = send(
+    let r = post_json(
         &ctx.app,
-        Method::POST,
         "/api/v1/deployments",
-        Some(&ctx.ingest),
-        &[("content-type", "application/json")],
-        json!({"service": "checkout", "sha": "a".repeat(40), "labels": ["hotfix"]}).to_string(),
+        &ctx.ingest,
+        json!({"service": "checkout", "sha": "a".repeat(40), "labels": ["hotfix"]}),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
@@ -190,14 +194,7 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
     .await;
     assert_eq!(r.json()["gate_decision"], listed[0]);
     // Naming a deny is refused, and nothing is stored.
-    let r = send(
-        &ctx.app,
-        Method::POST,
-        "/api/v1/deployments",
-        Some(&ctx.ingest),
-        &[("content-type", "application/json")],
-        json!({"service": "checkout", "sha": "b".repeat(40), "gate_decision_id": listed[1]["decision_id"]}).to_string(),
-    )
+    let r = post_json(&ctx.app, "/api/v1/deployments", &ctx.ingest, json!({"service": "checkout", "sha": "b".repeat(40), "gate_decision_id": listed[1]["decision_id"]}))
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert!(r.text().contains("gate_decision_id"));
@@ -290,17 +287,7 @@ async fn gates_refuse_bad_requests_and_overrides_are_time_boxed_and_audited() {
     let at = |ms: i64| Timestamp(now + ms).to_rfc3339();
     let post = |token: String, body: Value| {
         let app = ctx.app.clone();
-        async move {
-            send(
-                &app,
-                Method::POST,
-                "/api/v1/gates/checkout/overrides",
-                Some(&token),
-                &[("content-type", "application/json")],
-                body.to_string(),
-            )
-            .await
-        }
+        async move { post_json(&app, "/api/v1/gates/checkout/overrides", &token, body).await }
     };
     for (body, status, field) in [
         (
