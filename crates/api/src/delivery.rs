@@ -58,6 +58,10 @@ pub struct DeployReport {
     /// The same key again updates the same deploy instead of adding one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The release gate decision it passed; when absent, the latest allow for its service and
+    /// environment in the 6 hours before it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_decision_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -91,7 +95,7 @@ pub enum DeploySource {
 }
 
 /// A stored deploy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Deploy {
     pub id: i64,
     pub service: String,
@@ -109,9 +113,12 @@ pub struct Deploy {
     pub changes: Option<Vec<String>>,
     pub source: DeploySource,
     pub recorded_at: Time,
+    /// The release gate decision it passed, when one is linked and still kept.
+    #[schema(required = true)]
+    pub gate_decision: Option<crate::gate::GateDecision>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeployList {
     pub deploys: Vec<Deploy>,
 }

@@ -26,7 +26,7 @@
 //! (Events API v2), [`oncall`] (users, teams, schedules, shifts, overrides), [`calendar`],
 //! [`escalation`], [`incident`], [`canary`] (canary judgement, in Kayenta's camelCase names),
 //! [`delivery`] (hook results, reported and listed deploys, deploy markers), [`dora`] (DORA
-//! metrics and incident attribution),
+//! metrics and incident attribution), [`gate`] (release gate decisions and overrides),
 //! [`reload`], [`home`] (`GET /`) and [`error`].
 
 pub mod alertmanager;
@@ -36,6 +36,7 @@ pub mod delivery;
 pub mod dora;
 pub mod error;
 pub mod escalation;
+pub mod gate;
 pub mod home;
 pub mod incident;
 pub mod oncall;

@@ -38,6 +38,10 @@ pub enum DeployCommand {
         /// The same key again updates the same deploy (a CI run id, say).
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// The release gate decision this deploy passed (`headroom gate` prints its id); the
+        /// latest allow before the deploy when omitted.
+        #[arg(long)]
+        gate_decision: Option<i64>,
     },
 }
 
@@ -52,6 +56,7 @@ pub async fn run(command: DeployCommand, client: ClientArgs) -> Result<(), Failu
         started,
         git_range,
         idempotency_key,
+        gate_decision,
     } = command;
     let (sha, commits) = match &git_range {
         Some(range) => {
@@ -75,6 +80,7 @@ pub async fn run(command: DeployCommand, client: ClientArgs) -> Result<(), Failu
         commits,
         source: Some("cli".into()),
         idempotency_key,
+        gate_decision_id: gate_decision,
     };
     let d: Deploy = call(
         &client,
@@ -87,12 +93,16 @@ pub async fn run(command: DeployCommand, client: ClientArgs) -> Result<(), Failu
     match client.output {
         Output::Json => print_json(&d),
         Output::Table => println!(
-            "deploy {} of {} to {}: {} ({} commits)",
+            "deploy {} of {} to {}: {} ({} commits{})",
             d.id,
             d.service,
             d.environment,
             word(&d.status),
-            d.changes.as_ref().map_or(0, Vec::len)
+            d.changes.as_ref().map_or(0, Vec::len),
+            d.gate_decision
+                .as_ref()
+                .map(|g| format!(", passed gate decision {}", g.decision_id))
+                .unwrap_or_default()
         ),
     }
     Ok(())

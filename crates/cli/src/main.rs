@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 mod canary;
 mod deploy;
 mod dora;
+mod gate;
 mod oncall;
 mod silence;
 
@@ -120,6 +121,16 @@ enum Command {
     Dora {
         #[command(subcommand)]
         command: dora::DoraCommand,
+    },
+    /// Ask a service's release gate: exit 0 allow, 1 deny (with the reasons), 2 error.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Gate {
+        #[command(flatten)]
+        ask: gate::GateArgs,
+        #[command(subcommand)]
+        command: Option<gate::GateCommand>,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Judge a canary against its baseline, for delivery pipelines.
     Canary {
@@ -374,6 +385,11 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Canary { command } => canary::run(command).await,
         Command::Deploy { command, client } => deploy::run(command, client).await,
         Command::Dora { command } => dora::run(command).await,
+        Command::Gate {
+            ask,
+            command,
+            client,
+        } => gate::run(ask, command, client).await,
         Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }

@@ -32,7 +32,7 @@ pub enum OncallCommand {
 }
 
 /// A path segment or query value, percent-encoded.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

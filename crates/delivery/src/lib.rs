@@ -15,6 +15,8 @@
 //!   shipped, which deploy each incident counts against.
 //! - [`dora`]: the five DORA metrics over a range, per service, team and environment, with a
 //!   weekly trend and the DORA 2024 tiers.
+//! - [`gate`]: release gates: a service's error-budget [`ReleasePolicy`] judged against its
+//!   SLOs' budgets, burn rates and page alerts, with exempt labels and time-boxed overrides.
 //!
 //! Pure: no IO, no async, no clock. Inputs arrive as values (samples already fetched, events
 //! already parsed), time ranges are passed in, every refusal names what and where, and a
@@ -25,6 +27,7 @@ pub mod change;
 pub mod deploy;
 pub mod dora;
 pub mod error;
+pub mod gate;
 pub mod history;
 pub mod incident;
 
@@ -32,5 +35,6 @@ pub use change::{Commit, CommitGraph, CommitRange, CommitSha, PullRequest};
 pub use deploy::{Deploy, DeployId, DeployStatus, Environment, Repository, Service, TimeRange};
 pub use dora::{DoraFilter, DoraReport, Tier, report};
 pub use error::DeliveryError;
+pub use gate::{GateDecision, GateOverride, GateReason, ReleasePolicy, Rule, SloFacts, Verdict};
 pub use history::{DeliveryHistory, DoraConfig, Shipped};
 pub use incident::{Attribution, IncidentFacts};

@@ -559,6 +559,25 @@ impl Engine {
             .map(SloRuntime::view)
     }
 
+    /// Calls `f` with the latest status (`None` before the first evaluation) and alert states of
+    /// every group of the SLOs `keep` selects, in id order, without copying them; with `None`
+    /// for a selected SLO that has no group yet (a grouped SLO no data has reached).
+    pub fn visit_groups(
+        &self,
+        keep: impl Fn(&Slo) -> bool,
+        mut f: impl FnMut(&Slo, Option<(&GroupKey, Option<&SloStatus>, &GroupAlerts)>),
+    ) {
+        let rt = self.runtime.read().expect("runtime lock");
+        for r in rt.slos.values().filter(|r| keep(&r.slo)) {
+            if r.groups.is_empty() {
+                f(&r.slo, None);
+            }
+            for g in &r.groups {
+                f(&r.slo, Some((&g.group, g.status.as_ref(), &g.alerts)));
+            }
+        }
+    }
+
     /// Reads each stored group's SLI history of `slo`, one at a time.
     pub fn each_group<R>(
         &self,

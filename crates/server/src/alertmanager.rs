@@ -498,7 +498,7 @@ impl AlertQuery {
 }
 
 /// `application/x-www-form-urlencoded` pairs; repeated keys are kept (`filter` repeats).
-fn query_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())

@@ -17,6 +17,7 @@ use headroom_ingest::{github, gitlab};
 use headroom_service::deploys::{
     GitlabCredentials, HookOutcome, HookRefused, MAX_DEPLOYS_LISTED, ReportedCommit, ReportedDeploy,
 };
+use headroom_service::gates::GateRecord;
 use headroom_store::{ChangeMarker, Deploy, DeployFilter, DeploySource, DeployStatus};
 use serde::Deserialize;
 
@@ -178,6 +179,7 @@ pub fn report(body: wire::DeployReport) -> Result<ReportedDeploy, ApiError> {
         commits,
         source,
         idempotency_key: body.idempotency_key,
+        gate_decision_id: body.gate_decision_id,
     })
 }
 
@@ -212,7 +214,8 @@ pub fn change_marker(m: &ChangeMarker) -> wire::ChangeMarker {
     }
 }
 
-pub fn deploy(d: &Deploy) -> wire::Deploy {
+/// The deploy with the gate decision it passed (`gate`, when linked and still kept).
+pub fn deploy(d: &Deploy, gate: Option<&GateRecord>) -> wire::Deploy {
     let x = &d.deploy;
     wire::Deploy {
         id: d.id,
@@ -232,7 +235,23 @@ pub fn deploy(d: &Deploy) -> wire::Deploy {
             DeploySource::Cli => wire::DeploySource::Cli,
         },
         recorded_at: d.recorded_at.to_rfc3339().into(),
+        gate_decision: gate.map(crate::gates::decision),
     }
+}
+
+/// The deploys with the gate decisions they passed, read in one query.
+async fn with_gates(state: &AppState, deploys: &[Deploy]) -> Result<Vec<wire::Deploy>, ApiError> {
+    let ids: Vec<i64> = deploys.iter().filter_map(|d| d.gate_decision_id).collect();
+    let gates = state.gates.many(&ids).await?;
+    Ok(deploys
+        .iter()
+        .map(|d| {
+            let gate = d
+                .gate_decision_id
+                .and_then(|id| gates.iter().find(|g| g.id == id));
+            deploy(d, gate)
+        })
+        .collect())
 }
 
 /// `POST /api/v1/deployments`.
@@ -243,7 +262,7 @@ pub fn deploy(d: &Deploy) -> wire::Deploy {
     description = needs::INGEST,
     security(("bearer" = [])),
     request_body = wire::DeployReport,
-    responses((status = 201, description = "recorded", body = wire::Deploy), (status = 400, description = "malformed, naming the field", body = ErrorBody), (status = 413, description = "too many labels or commits", body = ErrorBody), (status = 422, description = "unknown service or environment", body = ErrorBody))
+    responses((status = 201, description = "recorded", body = wire::Deploy), (status = 400, description = "malformed, naming the field", body = ErrorBody), (status = 413, description = "too many labels or commits", body = ErrorBody), (status = 422, description = "unknown service or environment, or a gate_decision_id that is no allow of them", body = ErrorBody))
 )]
 pub async fn record(
     State(state): State<AppState>,
@@ -252,7 +271,8 @@ pub async fn record(
 ) -> Result<(StatusCode, Json<wire::Deploy>), ApiError> {
     let body: wire::DeployReport = json_body(&body)?;
     let stored = state.deploys.report(report(body)?).await?;
-    Ok((StatusCode::CREATED, Json(deploy(&stored))))
+    let mut shown = with_gates(&state, std::slice::from_ref(&stored)).await?;
+    Ok((StatusCode::CREATED, Json(shown.remove(0))))
 }
 
 #[derive(Deserialize)]
@@ -288,7 +308,7 @@ pub async fn list(
     };
     let deploys = state.deploys.list(filter).await?;
     Ok(Json(wire::DeployList {
-        deploys: deploys.iter().map(deploy).collect(),
+        deploys: with_gates(&state, &deploys).await?,
     }))
 }
 
@@ -297,7 +317,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/deployments/{id}",
-    summary = "One deploy, with the incidents attributed to it",
+    summary = "One deploy, with the gate decision it passed and the incidents attributed to it",
     description = needs::READ,
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "deploy id")),
@@ -313,8 +333,9 @@ pub async fn get_one(
         .map_err(|_| ApiError::not_found(format!("deploy {id:?} not found")))?;
     let stored = state.deploys.get(id).await?;
     let incidents = state.dora.incidents_of(&state.incidents, &stored).await?;
+    let mut shown = with_gates(&state, std::slice::from_ref(&stored)).await?;
     Ok(Json(wire::DeployDetail {
-        deploy: deploy(&stored),
+        deploy: shown.remove(0),
         incidents: incidents.iter().map(dora::incident_attribution).collect(),
     }))
 }

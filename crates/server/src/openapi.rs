@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{
-    alertmanager, api, canary, deliveries, dora, escalation, health, incidents, metrics, oncall,
-    pagerduty, probes, remote_write,
+    alertmanager, api, canary, deliveries, dora, escalation, gates, health, incidents, metrics,
+    oncall, pagerduty, probes, remote_write,
 };
 
 #[derive(OpenApi)]
@@ -101,6 +101,13 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deliveries::list, deliveries::record))
         .routes(routes!(deliveries::get_one))
         .routes(routes!(dora::report))
+        .routes(routes!(gates::gate_decide))
+        .routes(routes!(gates::gate_decisions))
+        .routes(routes!(
+            gates::list_gate_overrides,
+            gates::add_gate_override
+        ))
+        .routes(routes!(gates::revoke_gate_override))
         .routes(routes!(api::reload))
         .routes(routes!(metrics::metrics))
         .routes(routes!(health::healthz))

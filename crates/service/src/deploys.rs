@@ -31,7 +31,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use headroom_core::Timestamp;
+use headroom_core::{Span, Timestamp};
 use headroom_incident::{Declaration, Incident, IncidentStatus, Severity};
 use headroom_ingest::hook::{HookError, Sha, SignatureError};
 use headroom_ingest::pagerduty::ChangeEvent;
@@ -39,7 +39,7 @@ use headroom_ingest::{github, gitlab};
 use headroom_spec::{Config, Hooks, InboundIntegration, Service};
 use headroom_store::{
     CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeMarker, ChangeStore, CommitRecord,
-    DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore,
+    DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore, GateStore,
     NewChangeMarker, NewDeploy, PULL_REQUESTS_PER_REPOSITORY, PullRequestRecord, Store,
 };
 use rand::Rng;
@@ -59,6 +59,8 @@ pub const MAX_DEPLOY_TEXT_BYTES: usize = 256;
 pub const MAX_DEPLOY_COMMITS: usize = 10_000;
 /// Deploys one list answers with.
 pub const MAX_DEPLOYS_LISTED: u32 = 1_000;
+/// How long before a deploy starts a gate's allow still counts as the decision it passed.
+pub const GATE_LINK_WINDOW: Span = Span::hours(6);
 
 /// Why a hook delivery was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,8 @@ pub struct ReportedDeploy {
     pub source: DeploySource,
     /// The sender's key: the same key again updates the same deploy.
     pub idempotency_key: Option<String>,
+    /// The release gate's decision it passed; the latest allow before it when absent.
+    pub gate_decision_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,7 +306,7 @@ impl Deploys {
                         source: DeploySource::Github,
                         external_id: format!("deployment:{}", d.id),
                     };
-                    out.deploys.push(self.deploy(&deploy, now).await?);
+                    out.deploys.push(self.deploy(&deploy, None, now).await?);
                 }
                 Ok(out)
             }
@@ -346,7 +350,7 @@ impl Deploys {
                         // A re-run is another attempt at deploying: its own deploy.
                         external_id: format!("workflow-run:{}:{}", run.id, run.run_attempt),
                     };
-                    out.deploys.push(self.deploy(&deploy, now).await?);
+                    out.deploys.push(self.deploy(&deploy, None, now).await?);
                 }
                 Ok(out)
             }
@@ -565,7 +569,7 @@ impl Deploys {
                         source: DeploySource::Gitlab,
                         external_id: format!("deployment:{}", d.deployment_id),
                     };
-                    out.deploys.push(self.deploy(&deploy, now).await?);
+                    out.deploys.push(self.deploy(&deploy, None, now).await?);
                 }
                 Ok(out)
             }
@@ -624,12 +628,23 @@ impl Deploys {
         })
     }
 
-    async fn deploy(&self, d: &NewDeploy, now: Timestamp) -> Result<i64, ServiceError> {
-        Ok(self
+    /// Stores the deploy (every path comes here) and links the gate decision it passed:
+    /// `gate_decision` when named (checked before), else the latest allow shortly before it.
+    async fn deploy(
+        &self,
+        d: &NewDeploy,
+        gate_decision: Option<i64>,
+        now: Timestamp,
+    ) -> Result<i64, ServiceError> {
+        let id = self
             .store
             .record_deploy(d, now, DEPLOYS_PER_SERVICE)
             .await?
-            .id())
+            .id();
+        self.store
+            .link_gate_decision(id, gate_decision, GATE_LINK_WINDOW)
+            .await?;
+        Ok(id)
     }
 
     /// Records a deploy reported by a CI job (API or CLI). Refused whole, naming the field,
@@ -724,6 +739,19 @@ impl Deploys {
                 files: c.files.clone(),
             });
         }
+        if let Some(id) = r.gate_decision_id {
+            // Checked before anything is stored: a refused report stores nothing.
+            let passed = self.store.get_gate_decision(id).await?.is_some_and(|g| {
+                let g = g.decision;
+                g.allowed && g.service == service.name && g.environment == environment
+            });
+            if !passed {
+                return Err(ServiceError::Unacceptable(format!(
+                    "gate_decision_id: {id} is not an allow decision for {} in {environment}",
+                    service.name
+                )));
+            }
+        }
         let external_id = r.idempotency_key.clone().unwrap_or_else(|| {
             let b: [u8; 16] = rand::rng().random();
             hex::encode(b)
@@ -747,7 +775,7 @@ impl Deploys {
             source: r.source,
             external_id,
         };
-        let id = self.deploy(&deploy, now).await?;
+        let id = self.deploy(&deploy, r.gate_decision_id, now).await?;
         self.get(id).await
     }
 

@@ -11,7 +11,7 @@
 //!   `oncall`, `outbox`, `incidents`, `notifications`, `desk`, `escalation`, `alerting`,
 //!   `silences`, `pagerduty`, `deploys` (deploys and changes from hooks, the API and the CLI;
 //!   GitHub issues labelled as incidents), `dora` (DORA metrics from the stored deploys, changes
-//!   and incidents), `selfmon`;
+//!   and incidents), `gates` (release gates: error-budget policy decisions, overrides), `selfmon`;
 //! - the handle that holds them all: `state`;
 //! - what spans the parts: `evaluation`, `workers`, `reload`.
 
@@ -28,6 +28,7 @@ pub mod deploys;
 pub mod desk;
 pub mod dora;
 pub mod escalation;
+pub mod gates;
 pub mod incidents;
 pub mod notifications;
 pub mod oncall;

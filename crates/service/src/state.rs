@@ -21,6 +21,7 @@ use crate::deploys::Deploys;
 use crate::dora::Dora;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
+use crate::gates::Gates;
 use crate::incidents::Incidents;
 use crate::oncall::OnCall;
 use crate::outbox::Outbox;
@@ -89,6 +90,8 @@ pub struct Inner {
     pub deploys: Deploys,
     /// DORA metrics over them.
     pub dora: Dora,
+    /// Release gates.
+    pub gates: Gates,
 }
 
 /// The service: what `headroom serve` runs, and what the HTTP edge calls.
@@ -301,7 +304,8 @@ pub async fn build_state_from(
     let pagerduty = PagerDuty::new(&config);
     let deploys = Deploys::new(&config, store.clone(), clock.clone(), incidents.clone());
     let dora = Dora::new(&config, store.clone(), clock.clone());
-    let engine = Engine::new(tsdb, config.slos)?;
+    let engine = Arc::new(Engine::new(tsdb, config.slos.clone())?);
+    let gates = Gates::new(&config, engine.clone(), store.clone(), clock.clone());
     signals.restore(engine.tsdb(), now);
     for s in store.alert_states().await? {
         if let Some(state) = AlertState::parse(&s.state) {
@@ -320,7 +324,7 @@ pub async fn build_state_from(
         .record_config(&version, now, true, "loaded at start")
         .await?;
     let inner = Inner {
-        engine: Arc::new(engine),
+        engine,
         config: RwLock::new(RunningConfig {
             anonymous_read: config.anonymous_read,
             metrics_token: config.metrics_token.clone(),
@@ -344,6 +348,7 @@ pub async fn build_state_from(
         pagerduty,
         deploys,
         dora,
+        gates,
         store,
         clock,
     };

@@ -10,6 +10,13 @@
 //!     environments: [staging, production]   # default [production]
 //!     production: production           # which one is production; default the one so named
 //!     deploy_workflows: [deploy.yml]   # GitHub workflows whose completed runs are deploys
+//!     release_policy:                  # optional; without one, release gates always allow
+//!       environments: [production]     # default: the production environment
+//!       min_budget_remaining: 10%      # or 0.1: deny below this fraction of any SLO's budget
+//!       deny_on_page_alert: true       # default true
+//!       max_burn_rate_1h: 14.4         # deny above this 1 h burn rate
+//!       deny_on_no_data: false         # default false: no data is a warning reason
+//!       exempt_labels: [hotfix, security, rollback]
 //! hooks:
 //!   github: {secret_file: secrets/github,          # or secret: <text>
 //!            incident_labels: [incident]}           # issues so labelled are incidents (default)
@@ -24,9 +31,10 @@
 use std::fmt;
 
 use headroom_core::Span;
+use headroom_delivery::ReleasePolicy;
 use headroom_ingest::gitlab::SigningKey;
 
-use crate::read::{At, Cx, Fields, fields, string};
+use crate::read::{At, Cx, Fields, boolean, fields, number, string};
 use crate::signals::read_secret;
 use crate::yaml::{Node, Value};
 
@@ -164,6 +172,7 @@ pub(crate) struct ServiceDelivery {
     pub environments: Vec<String>,
     pub production: String,
     pub deploy_workflows: Vec<String>,
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 impl Default for ServiceDelivery {
@@ -174,6 +183,7 @@ impl Default for ServiceDelivery {
             environments: vec![PRODUCTION.to_string()],
             production: PRODUCTION.to_string(),
             deploy_workflows: Vec::new(),
+            release_policy: None,
         }
     }
 }
@@ -253,7 +263,126 @@ pub(crate) fn read_service(cx: &mut Cx, f: &Fields) -> ServiceDelivery {
             }
         }
     }
+    if let Some(n) = f.val("release_policy") {
+        d.release_policy = release_policy(cx, n, &d);
+    }
     d
+}
+
+const RELEASE_POLICY: &[&str] = &[
+    "environments",
+    "min_budget_remaining",
+    "deny_on_page_alert",
+    "max_burn_rate_1h",
+    "deny_on_no_data",
+    "exempt_labels",
+];
+
+/// A service's `release_policy`; its environments must be the service's.
+fn release_policy(cx: &mut Cx, node: &Node, d: &ServiceDelivery) -> Option<ReleasePolicy> {
+    let f = fields(cx, node, "release_policy", RELEASE_POLICY)?;
+    let mark = cx.mark();
+    let mut p = ReleasePolicy {
+        environments: vec![d.production.clone()],
+        ..ReleasePolicy::default()
+    };
+    if let Some(items) = f.list(cx, "environments") {
+        p.environments.clear();
+        if items.is_empty() {
+            cx.err(
+                f.val("environments").map_or(f.pos, |n| n.pos),
+                "release_policy.environments is empty: leave it out to guard production",
+            );
+        }
+        for n in items {
+            let Some(e) = string(cx, n, "environment") else {
+                continue;
+            };
+            if !d.environments.contains(&e.v) {
+                cx.err(
+                    e.pos,
+                    format!(
+                        "environment {:?} is not one of the service's environments {:?}",
+                        e.v, d.environments
+                    ),
+                );
+            } else if p.environments.contains(&e.v) {
+                cx.err(e.pos, format!("environment {:?} is listed twice", e.v));
+            } else {
+                p.environments.push(e.v);
+            }
+        }
+    }
+    if let Some(n) = f.val("min_budget_remaining") {
+        p.min_budget_remaining = fraction(cx, n, "min_budget_remaining");
+    }
+    if let Some(n) = f.val("max_burn_rate_1h") {
+        p.max_burn_rate_1h = number(cx, n, "max_burn_rate_1h").and_then(|r| {
+            if r.v > 0.0 {
+                Some(r.v)
+            } else {
+                cx.err(
+                    r.pos,
+                    format!("max_burn_rate_1h must be above 0, found {}", r.v),
+                );
+                None
+            }
+        });
+    }
+    if let Some(n) = f.val("deny_on_page_alert") {
+        p.deny_on_page_alert = boolean(cx, n, "deny_on_page_alert").unwrap_or(true);
+    }
+    if let Some(n) = f.val("deny_on_no_data") {
+        p.deny_on_no_data = boolean(cx, n, "deny_on_no_data").unwrap_or(false);
+    }
+    for n in f.list(cx, "exempt_labels").unwrap_or_default() {
+        if let Some(l) = string(cx, n, "exempt label") {
+            if l.v.trim().is_empty() {
+                cx.err(l.pos, "exempt label is empty");
+            } else if p.exempt_labels.contains(&l.v) {
+                cx.err(l.pos, format!("exempt label {:?} is listed twice", l.v));
+            } else {
+                p.exempt_labels.push(l.v);
+            }
+        }
+    }
+    cx.clean_since(mark).then_some(p)
+}
+
+/// A fraction in `[0, 1)`: `0.1`, or a percentage written `10%`.
+fn fraction(cx: &mut Cx, node: &Node, what: &str) -> Option<f64> {
+    let (v, percent) = match &node.value {
+        Value::Str(s) if s.trim_end().ends_with('%') => {
+            let text = s.trim_end().trim_end_matches('%').trim();
+            match text.parse::<f64>() {
+                Ok(p) if p.is_finite() => (p / 100.0, true),
+                _ => {
+                    cx.err(
+                        node.pos,
+                        format!("{what} {s:?} is not a percentage such as 10%"),
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => (number(cx, node, what)?.v, false),
+    };
+    if (0.0..1.0).contains(&v) {
+        Some(v)
+    } else {
+        let shown = if percent {
+            format!("{}%", v * 100.0)
+        } else {
+            v.to_string()
+        };
+        cx.err(
+            node.pos,
+            format!(
+                "{what} must be a fraction in [0, 1) or a percentage below 100%, found {shown}"
+            ),
+        );
+        None
+    }
 }
 
 fn is_environment(s: &str) -> bool {

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use headroom_core::{AlertWindows, Slo};
+use headroom_delivery::ReleasePolicy;
 use headroom_incident::IncidentPolicy;
 use headroom_notify::Receiver;
 use headroom_oncall::{Directory, PolicyId};
@@ -122,6 +123,8 @@ pub struct Service {
     /// GitHub workflows (by name or by path, `.github/workflows/deploy.yml` or `deploy.yml`)
     /// whose completed runs are deploys.
     pub deploy_workflows: Vec<String>,
+    /// The error-budget policy its release gates judge by; `None`: releases always pass.
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 impl Service {
@@ -137,6 +140,7 @@ impl Service {
             environments: vec![PRODUCTION.to_string()],
             production: PRODUCTION.to_string(),
             deploy_workflows: Vec::new(),
+            release_policy: None,
         }
     }
 }

@@ -67,6 +67,7 @@ const SERVICE: &[&str] = &[
     "environments",
     "production",
     "deploy_workflows",
+    "release_policy",
 ];
 const SLO: &[&str] = &[
     "name",
@@ -228,6 +229,7 @@ fn service(cx: &mut Cx, node: &Node) -> Option<Service> {
         environments: d.environments,
         production: d.production,
         deploy_workflows: d.deploy_workflows,
+        release_policy: d.release_policy,
     })
 }
 

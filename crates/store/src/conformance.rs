@@ -27,6 +27,7 @@ use crate::{
     ChangeMarker, ChangeStore, CommitRecord, DeployFilter, DeploySource, DeployStatus, DeployStore,
     NewChangeMarker, NewDeploy, PullRequestRecord, Recorded,
 };
+use crate::{GateStore, NewGateDecision, NewGateOverride, Revoked};
 
 /// Every test taking `&Store`; the harness checks it instantiates exactly these.
 pub const STORE_TESTS: &[&str] = &[
@@ -74,6 +75,9 @@ pub const STORE_TESTS: &[&str] = &[
     "deploys_bounded_per_service",
     "commits_upsert_keeps_files_and_bounds",
     "pull_requests_and_change_markers",
+    "gate_decisions_listed_and_bounded",
+    "gate_overrides_time_boxed_and_revoked_once",
+    "deploys_link_the_gate_decision_they_passed",
 ];
 
 /// Every test taking a database address.
@@ -3109,4 +3113,236 @@ pub async fn pull_requests_and_change_markers(store: &Store) {
         store.record_change_marker(&bad, T0, 2).await,
         Err(StoreError::Invalid { .. })
     ));
+}
+
+// ---- release gates ----
+
+fn decision(service: &str, environment: &str, at_ms: i64, allowed: bool) -> NewGateDecision {
+    NewGateDecision {
+        service: service.into(),
+        environment: environment.into(),
+        labels: vec!["hotfix".into()],
+        allowed,
+        reasons_json: r#"[{"rule":"min_budget_remaining"}]"#.into(),
+        at: Timestamp(T0.0 + at_ms),
+        override_id: None,
+        actor: "ci".into(),
+    }
+}
+
+pub async fn gate_decisions_listed_and_bounded(store: &Store) {
+    let mut ids = Vec::new();
+    for (i, env) in ["production", "staging", "production", "production"]
+        .iter()
+        .enumerate()
+    {
+        let d = decision("shop", env, i as i64 * 1000, i % 2 == 0);
+        ids.push(store.record_gate_decision(&d, 3).await.unwrap());
+    }
+    store
+        .record_gate_decision(&decision("cart", "production", 0, true), 3)
+        .await
+        .unwrap();
+    // The cap keeps the service's newest three; the other service is untouched.
+    let listed = store.list_gate_decisions("shop", None, 100).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [ids[3], ids[2], ids[1]]
+    );
+    assert_eq!(store.get_gate_decision(ids[0]).await.unwrap(), None);
+    let prod = store
+        .list_gate_decisions("shop", Some("production"), 1)
+        .await
+        .unwrap();
+    assert_eq!(prod.len(), 1);
+    assert_eq!(
+        prod[0].decision,
+        decision("shop", "production", 3000, false)
+    );
+    let got = store.get_gate_decision(ids[2]).await.unwrap().unwrap();
+    assert_eq!(got.decision, decision("shop", "production", 2000, true));
+    let some = store
+        .gate_decisions_by_id(&[ids[1], ids[0], 9_999])
+        .await
+        .unwrap();
+    assert_eq!(some.iter().map(|d| d.id).collect::<Vec<_>>(), [ids[1]]);
+    assert_eq!(
+        store
+            .list_gate_decisions("cart", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Reasons that are not JSON are refused, and nothing is stored.
+    let mut bad = decision("shop", "production", 9000, true);
+    bad.reasons_json = "not json".into();
+    assert!(matches!(
+        store.record_gate_decision(&bad, 3).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(
+        store
+            .list_gate_decisions("shop", None, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+fn gate_override(environment: &str, from_s: i64, until_s: i64) -> NewGateOverride {
+    NewGateOverride {
+        service: "shop".into(),
+        environment: environment.into(),
+        reason: "launch day".into(),
+        approver: "alice".into(),
+        created_by: "release-bot".into(),
+        created: secs(from_s),
+        until: secs(until_s),
+    }
+}
+
+pub async fn gate_overrides_time_boxed_and_revoked_once(store: &Store) {
+    let a = store
+        .add_gate_override(&gate_override("production", 0, 3600), 100)
+        .await
+        .unwrap();
+    let b = store
+        .add_gate_override(&gate_override("staging", 10, 3600), 100)
+        .await
+        .unwrap();
+    let in_force = |at| async move {
+        store
+            .gate_overrides_in_force("shop", "production", secs(at))
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(in_force(0).await, [a], "from its creation");
+    assert_eq!(in_force(3599).await, [a]);
+    assert!(in_force(3600).await.is_empty(), "until is exclusive");
+    assert!(in_force(-1).await.is_empty());
+    // Revoked once: a second revocation keeps the first's time and revoker.
+    match store
+        .revoke_gate_override("shop", a, "bob", secs(60))
+        .await
+        .unwrap()
+    {
+        Revoked::Now(r) => assert_eq!(r.revoked, Some((secs(60), "bob".to_string()))),
+        other => panic!("expected a revocation, got {other:?}"),
+    }
+    match store
+        .revoke_gate_override("shop", a, "carol", secs(90))
+        .await
+        .unwrap()
+    {
+        Revoked::Already(r) => assert_eq!(r.revoked, Some((secs(60), "bob".to_string()))),
+        other => panic!("expected the earlier revocation, got {other:?}"),
+    }
+    assert!(in_force(120).await.is_empty());
+    assert_eq!(
+        store
+            .revoke_gate_override("cart", b, "bob", secs(60))
+            .await
+            .unwrap(),
+        Revoked::NotFound,
+        "an override is revoked through its own service"
+    );
+    let listed = store.list_gate_overrides("shop", 10).await.unwrap();
+    assert_eq!(listed.iter().map(|o| o.id).collect::<Vec<_>>(), [b, a]);
+    assert_eq!(listed[1].over, gate_override("production", 0, 3600));
+    // Empty ranges and missing reasons are refused, storing nothing; the cap drops the oldest.
+    for bad in [
+        gate_override("production", 10, 10),
+        NewGateOverride {
+            reason: " ".into(),
+            ..gate_override("production", 0, 10)
+        },
+    ] {
+        assert!(matches!(
+            store.add_gate_override(&bad, 100).await,
+            Err(StoreError::Invalid { .. })
+        ));
+    }
+    let c = store
+        .add_gate_override(&gate_override("production", 20, 30), 2)
+        .await
+        .unwrap();
+    let listed = store.list_gate_overrides("shop", 10).await.unwrap();
+    assert_eq!(listed.iter().map(|o| o.id).collect::<Vec<_>>(), [c, b]);
+}
+
+pub async fn deploys_link_the_gate_decision_they_passed(store: &Store) {
+    const HOUR: i64 = 3_600_000;
+    let old = store
+        .record_gate_decision(&decision("shop", "production", 0, true), 100)
+        .await
+        .unwrap();
+    let allow = store
+        .record_gate_decision(&decision("shop", "production", 7 * HOUR, true), 100)
+        .await
+        .unwrap();
+    let deny = store
+        .record_gate_decision(&decision("shop", "production", 8 * HOUR, false), 100)
+        .await
+        .unwrap();
+    let staging = store
+        .record_gate_decision(&decision("shop", "staging", 8 * HOUR, true), 100)
+        .await
+        .unwrap();
+    // Started at 9 h: the latest allow for its service and environment within 6 h is `allow`
+    // (the later deny and the staging allow do not count; `old` is too old).
+    let d = store
+        .record_deploy(
+            &deploy("shop", "production", 9 * HOUR + 60_000, "run-1"),
+            T0,
+            100,
+        )
+        .await
+        .unwrap()
+        .id();
+    let six_hours = Span::hours(6);
+    assert_eq!(
+        store.link_gate_decision(d, None, six_hours).await.unwrap(),
+        Some(allow)
+    );
+    assert_eq!(
+        store.get_deploy(d).await.unwrap().unwrap().gate_decision_id,
+        Some(allow)
+    );
+    // A named decision replaces it, if it is an allow of the same service and environment.
+    assert_eq!(
+        store
+            .link_gate_decision(d, Some(old), six_hours)
+            .await
+            .unwrap(),
+        Some(old)
+    );
+    for wrong in [deny, staging, 9_999] {
+        assert!(matches!(
+            store.link_gate_decision(d, Some(wrong), six_hours).await,
+            Err(StoreError::Invalid { .. })
+        ));
+    }
+    // An automatic link never replaces one already made.
+    assert_eq!(
+        store.link_gate_decision(d, None, six_hours).await.unwrap(),
+        Some(old)
+    );
+    // A deploy with no allow before it stays unlinked.
+    let early = store
+        .record_deploy(&deploy("shop", "production", -HOUR, "run-0"), T0, 100)
+        .await
+        .unwrap()
+        .id();
+    assert_eq!(
+        store
+            .link_gate_decision(early, None, six_hours)
+            .await
+            .unwrap(),
+        None
+    );
 }

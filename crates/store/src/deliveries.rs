@@ -108,6 +108,8 @@ pub struct Deploy {
     pub id: i64,
     pub deploy: NewDeploy,
     pub recorded_at: Timestamp,
+    /// The release gate's decision it passed (see `GateStore::link_gate_decision`).
+    pub gate_decision_id: Option<i64>,
 }
 
 /// What [`DeployStore::record_deploy`] did.
@@ -271,7 +273,7 @@ pub trait ChangeStore {
 }
 
 const DEPLOY_COLUMNS: &str = "id, service, environment, version, sha, started_at, finished_at, \
-     status, labels_json, changes_json, source, external_id, recorded_at";
+     status, labels_json, changes_json, source, external_id, recorded_at, gate_decision_id";
 
 #[derive(sqlx::FromRow)]
 struct DeployRow {
@@ -288,6 +290,7 @@ struct DeployRow {
     source: String,
     external_id: String,
     recorded_at: i64,
+    gate_decision_id: Option<i64>,
 }
 
 fn corrupt(op: &'static str, detail: String) -> StoreError {
@@ -325,18 +328,19 @@ impl DeployRow {
                 external_id: self.external_id,
             },
             recorded_at: Timestamp::from_millis(self.recorded_at),
+            gate_decision_id: self.gate_decision_id,
         })
     }
 }
 
-fn invalid(op: &'static str, detail: impl Into<String>) -> StoreError {
+pub(crate) fn invalid(op: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         op,
         detail: detail.into(),
     }
 }
 
-fn require(op: &'static str, value: &str, what: &str) -> Result<(), StoreError> {
+pub(crate) fn require(op: &'static str, value: &str, what: &str) -> Result<(), StoreError> {
     if value.trim().is_empty() {
         Err(invalid(op, format!("{what} is empty")))
     } else {

@@ -7,7 +7,7 @@
 //! Each aggregate has its own trait ([`TokenStore`], [`AlertStore`], [`ConfigStore`],
 //! [`LeaseStore`], [`SilenceStore`], [`RoutedAlertStore`], [`OutboxStore`],
 //! [`NotificationLogStore`], [`EscalationStore`], [`IncidentStore`], [`OverrideStore`],
-//! [`ActionLinkStore`], [`SecretStore`], [`DeployStore`], [`ChangeStore`]), implemented once for [`Store`]: queries are written once with `$1`
+//! [`ActionLinkStore`], [`SecretStore`], [`DeployStore`], [`ChangeStore`], [`GateStore`]), implemented once for [`Store`]: queries are written once with `$1`
 //! placeholders, which both dialects accept, and only DDL differs per dialect. The conformance
 //! suite (`conformance`, feature `conformance`) runs every behaviour against both backends.
 //!
@@ -34,10 +34,12 @@
 //! | `schedule_overrides` | `id` | `schedule`, `user_id`, `starts_at`, `ends_at`, `created_by`, `created_at` |
 //! | `action_links` | `link_id` | `used_at` |
 //! | `server_secrets` | `name` | `value`, `created_at` |
-//! | `deploys` | `id` (sequence); unique (`service`, `source`, `external_id`) | `environment`, `version`, `sha`, `started_at`, `finished_at`, `status`, `labels_json`, `changes_json`, `recorded_at` |
+//! | `deploys` | `id` (sequence); unique (`service`, `source`, `external_id`) | `environment`, `version`, `sha`, `started_at`, `finished_at`, `status`, `labels_json`, `changes_json`, `recorded_at`, `gate_decision_id` |
 //! | `commits` | (`repository`, `sha`) | `parents_json`, `authored_at`, `committed_at`, `files_json` |
 //! | `pull_requests` | (`repository`, `number`) | `opened_at`, `merged_at`, `merge_sha`, `head_sha` |
 //! | `change_markers` | `id` (sequence) | `service`, `summary`, `source`, `at`, `custom_details_json`, `links_json`, `recorded_at` |
+//! | `gate_decisions` | `id` (sequence) | `service`, `environment`, `labels_json`, `decision`, `reasons_json`, `at`, `override_id`, `actor` |
+//! | `gate_overrides` | `id` (sequence) | `service`, `environment`, `reason`, `approver`, `created_by`, `created_at`, `until`, `revoked_at`, `revoked_by` |
 //!
 //! # Invariants
 //!
@@ -101,6 +103,11 @@
 //!   bounded per service, commits and merged requests per repository: the write that passes the
 //!   cap drops the oldest in its transaction (defaults [`DEPLOYS_PER_SERVICE`],
 //!   [`COMMITS_PER_REPOSITORY`], [`PULL_REQUESTS_PER_REPOSITORY`], [`CHANGE_MARKERS_PER_SERVICE`]).
+//! - Gate decisions are `allow` or `deny` (checked by the database) and never change; gate
+//!   overrides cover `[created_at, until)` with `until > created_at` (checked by the database),
+//!   and a revocation, once made, keeps its time and revoker. Both are bounded per service
+//!   ([`GATE_DECISIONS_PER_SERVICE`], [`GATE_OVERRIDES_PER_SERVICE`]). A deploy links at most one
+//!   decision, an allow of its own service and environment.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -140,6 +147,7 @@ mod deliveries;
 mod error;
 mod escalations;
 mod feed_keys;
+mod gates;
 mod incidents;
 mod leases;
 mod migrations;
@@ -162,6 +170,10 @@ pub use deliveries::{
 pub use error::StoreError;
 pub use escalations::{EscalationRecord, EscalationStore};
 pub use feed_keys::{FEED_KEY_PREFIX, FeedKeyStore};
+pub use gates::{
+    GATE_DECISIONS_PER_SERVICE, GATE_OVERRIDES_PER_SERVICE, GateDecisionRecord, GateOverrideRecord,
+    GateStore, NewGateDecision, NewGateOverride, Revoked,
+};
 pub use incidents::{
     Incident, IncidentFilter, IncidentStore, IncidentUpdate, NewIncident, UpdateOutcome,
 };

@@ -196,6 +196,9 @@ conformance_suite! {
         deploys_bounded_per_service,
         commits_upsert_keeps_files_and_bounds,
         pull_requests_and_change_markers,
+        gate_decisions_listed_and_bounded,
+        gate_overrides_time_boxed_and_revoked_once,
+        deploys_link_the_gate_decision_they_passed,
     ],
     url: [
         migrations_apply_once,

@@ -65,7 +65,7 @@ fn config(web: SocketAddr, closed: SocketAddr, key_file: &Path) -> String {
     format!(
         r#"anonymous_read: false
 services:
-  - {{name: checkout, labels: {{team: payments}}, repositories: [acme/checkout]}}
+  - {{name: checkout, labels: {{team: payments}}, repositories: [acme/checkout], release_policy: {{min_budget_remaining: 10%, max_burn_rate_1h: 14.4, exempt_labels: [rollback]}}}}
 probes:
   - name: web
     http: {{url: "http://{web}/health"}}
@@ -447,7 +447,8 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
     incidents(&s, &acked).await;
     cli_prints_the_servers_json(&s).await;
     canary(&s).await;
-    deploys(&s).await;
+    let allowed = gates(&s).await;
+    deploys(&s, allowed).await;
     reload(&s).await;
     errors(&s).await;
 
@@ -489,6 +490,10 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
         std::any::type_name::<headroom_api::delivery::DeployList>(),
         std::any::type_name::<headroom_api::delivery::DeployDetail>(),
         std::any::type_name::<DoraReport>(),
+        std::any::type_name::<headroom_api::gate::GateDecision>(),
+        std::any::type_name::<headroom_api::gate::GateDecisionList>(),
+        std::any::type_name::<headroom_api::gate::GateOverride>(),
+        std::any::type_name::<headroom_api::gate::GateOverrideList>(),
         std::any::type_name::<Reloaded>(),
         std::any::type_name::<ErrorBody>(),
     ];
@@ -1348,7 +1353,73 @@ async fn cli_prints_the_servers_json(s: &Server) {
     }
 }
 
-async fn deploys(s: &Server) {
+/// The checkout SLOs burn (their page tier fires): the gate denies, an override opens it, and
+/// the allow it gave is returned for a deploy to name.
+async fn gates(s: &Server) -> i64 {
+    use headroom_api::gate::{
+        GateDecision, GateDecisionList, GateOverride, GateOverrideList, GateRule, GateVerdict,
+        NewGateOverride,
+    };
+    let denied: GateDecision = s
+        .call(
+            Method::GET,
+            "/api/v1/gates/checkout?environment=production&label=canary",
+            &s.read,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(denied.decision, GateVerdict::Deny);
+    assert_eq!(denied.labels, ["canary"]);
+    assert_eq!(denied.actor, "read");
+    assert!(
+        denied.reasons.iter().any(|r| r.rule == GateRule::PageAlert
+            && r.denies
+            && r.alert.as_deref() == Some("page")),
+        "{denied:?}"
+    );
+    let until = headroom_core::Timestamp(s.clock.load(Ordering::SeqCst) + 3_600_000).to_rfc3339();
+    let over: GateOverride = s
+        .call(
+            Method::POST,
+            "/api/v1/gates/checkout/overrides",
+            &s.respond,
+            Some(&NewGateOverride {
+                environment: "production".into(),
+                reason: "payment provider migration".into(),
+                until: until.clone(),
+                approver: Some("alice".into()),
+            }),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(
+        (over.approver.as_str(), over.created_by.as_str()),
+        ("alice", "respond")
+    );
+    let allowed: GateDecision = s.get("/api/v1/gates/checkout").await;
+    assert_eq!(allowed.decision, GateVerdict::Allow);
+    assert_eq!(allowed.override_id, Some(over.id));
+    let list: GateDecisionList = s
+        .get("/api/v1/gates/checkout/decisions?environment=production&limit=5")
+        .await;
+    assert_eq!(list.decisions, [allowed.clone(), denied]);
+    let revoked: GateOverride = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/gates/checkout/overrides/{}", over.id),
+            &s.respond,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(revoked.revoked_by.as_deref(), Some("respond"));
+    let overrides: GateOverrideList = s.get("/api/v1/gates/checkout/overrides").await;
+    assert_eq!(overrides.overrides, [revoked]);
+    allowed.decision_id
+}
+
+async fn deploys(s: &Server, gate_decision: i64) {
     use headroom_api::delivery::{Deploy, DeployDetail, DeployList, DeployReport, ReportedCommit};
     let report = DeployReport {
         service: "checkout".into(),
@@ -1369,6 +1440,7 @@ async fn deploys(s: &Server) {
         }],
         source: Some("cli".into()),
         idempotency_key: Some("run-9".into()),
+        gate_decision_id: Some(gate_decision),
     };
     let made: Deploy = s
         .call(
@@ -1380,6 +1452,10 @@ async fn deploys(s: &Server) {
         )
         .await;
     assert_eq!(made.environment, "production");
+    assert_eq!(
+        made.gate_decision.as_ref().map(|g| g.decision_id),
+        Some(gate_decision)
+    );
     assert_eq!(
         made.started.as_ref().map(|t| t.as_str()),
         Some("2027-01-10T09:58:00Z")

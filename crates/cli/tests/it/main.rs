@@ -9,6 +9,7 @@ mod common;
 mod crash;
 mod deploy;
 mod dora;
+mod gate;
 mod incident;
 mod oncall;
 mod outbox_crash;

@@ -2,6 +2,7 @@
 
 mod attribution;
 mod common;
+mod gate_properties;
 mod ninety_days;
 mod properties;
 mod ranges;

@@ -6,6 +6,7 @@ mod canary;
 mod common;
 mod deliveries;
 mod dora;
+mod gates;
 mod incidents;
 mod limits;
 mod listener;

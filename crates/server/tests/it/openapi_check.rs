@@ -29,7 +29,7 @@ hooks:
   github: {{secret: openapi-check-hook-secret}}
   gitlab: {{token: openapi-check-gitlab-token}}
 services:
-  - {{name: checkout, labels: {{team: payments}}, repositories: [codertocat/hello-world, root/test-deployment-webhooks], environments: [production, staging]}}
+  - {{name: checkout, labels: {{team: payments}}, repositories: [codertocat/hello-world, root/test-deployment-webhooks], environments: [production, staging], release_policy: {{min_budget_remaining: 10%, max_burn_rate_1h: 14.4, exempt_labels: [hotfix]}}}}
 probes:
   - name: nightly
     heartbeat: {{}}
@@ -482,8 +482,64 @@ async fn every_json_answer_matches_the_documented_schema() {
     )
     .await;
     assert_eq!(r.status.as_u16(), 202, "{}", r.text());
-    let report = json!({"service": "checkout", "sha": "a".repeat(40), "labels": ["hotfix"], "idempotency_key": "run-1"});
+    // Release gates: a decision, an override opening the gate, refusals, the listings.
+    let decided = s
+        .read(
+            "/api/v1/gates/checkout?environment=production&label=hotfix",
+            200,
+        )
+        .await;
+    s.read("/api/v1/gates/nope", 404).await;
+    s.read("/api/v1/gates/checkout?environment=qa", 400).await;
+    let at = chrono::DateTime::parse_from_rfc3339(decided["at"].as_str().unwrap()).unwrap();
+    let until = (at + chrono::Duration::hours(2)).to_rfc3339();
+    let over = s
+        .post(
+            "/api/v1/gates/checkout/overrides",
+            &respond,
+            json!({"environment": "production", "reason": "launch", "until": until}),
+            201,
+        )
+        .await;
+    s.post(
+        "/api/v1/gates/checkout/overrides",
+        &respond,
+        json!({"environment": "production", "reason": " ", "until": until}),
+        400,
+    )
+    .await;
+    let far = (at + chrono::Duration::days(8)).to_rfc3339();
+    s.post(
+        "/api/v1/gates/checkout/overrides",
+        &respond,
+        json!({"environment": "production", "reason": "launch", "until": far}),
+        422,
+    )
+    .await;
+    s.read("/api/v1/gates/checkout/overrides", 200).await;
+    s.read("/api/v1/gates/checkout/decisions?limit=10", 200)
+        .await;
+    s.read("/api/v1/gates/checkout/decisions?limit=x", 400)
+        .await;
+    s.call(
+        Method::DELETE,
+        &format!("/api/v1/gates/checkout/overrides/{}", over["id"]),
+        Some(&respond),
+        None,
+        200,
+    )
+    .await;
+    s.call(
+        Method::DELETE,
+        "/api/v1/gates/checkout/overrides/999999",
+        Some(&respond),
+        None,
+        404,
+    )
+    .await;
+    let report = json!({"service": "checkout", "sha": "a".repeat(40), "labels": ["hotfix"], "idempotency_key": "run-1", "gate_decision_id": decided["decision_id"]});
     let made = s.post("/api/v1/deployments", &ingest, report, 201).await;
+    assert_eq!(made["gate_decision"]["decision_id"], decided["decision_id"]);
     s.post(
         "/api/v1/deployments",
         &ingest,

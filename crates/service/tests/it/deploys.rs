@@ -336,6 +336,7 @@ fn reported(sha: &str) -> ReportedDeploy {
         commits: Vec::new(),
         source: DeploySource::Api,
         idempotency_key: Some("ci-run-7".into()),
+        gate_decision_id: None,
     }
 }
 

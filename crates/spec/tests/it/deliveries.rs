@@ -201,3 +201,46 @@ fn incident_labels_and_the_attribution_window_default_and_are_located() {
         ["d.yaml:1:28: attribution_window 31d is longer than the most, 30d"]
     );
 }
+
+#[test]
+fn a_release_policy_reads_percentages_fractions_and_defaults() {
+    let c = load_str(
+        "d.yaml",
+        "services:\n  - name: checkout\n    environments: [staging, production]\n    release_policy:\n      min_budget_remaining: 10%\n      max_burn_rate_1h: 14.4\n      exempt_labels: [hotfix, security, rollback]\n  - name: cart\n    release_policy: {environments: [production], min_budget_remaining: 0.25, deny_on_page_alert: false, deny_on_no_data: true}\n  - name: search\n",
+    )
+    .unwrap();
+    let p = c.services[0].release_policy.as_ref().unwrap();
+    assert_eq!(p.environments, ["production"], "production by default");
+    assert!((p.min_budget_remaining.unwrap() - 0.1).abs() < 1e-12);
+    assert_eq!(p.max_burn_rate_1h, Some(14.4));
+    assert!(p.deny_on_page_alert && !p.deny_on_no_data);
+    assert_eq!(p.exempt_labels, ["hotfix", "security", "rollback"]);
+    let p = c.services[1].release_policy.as_ref().unwrap();
+    assert_eq!(p.min_budget_remaining, Some(0.25));
+    assert_eq!(p.max_burn_rate_1h, None);
+    assert!(!p.deny_on_page_alert && p.deny_on_no_data);
+    assert_eq!(c.services[2].release_policy, None);
+}
+
+#[test]
+fn bad_release_policies_are_located() {
+    let e = problems(
+        "services:\n  - name: a\n    release_policy:\n      environments: [staging, production, production]\n      min_budget_remaining: 100%\n      max_burn_rate_1h: 0\n      deny_on_page_alert: maybe\n      exempt_labels: ['', hotfix, hotfix]\n      max_burn: 3\n  - name: b\n    release_policy: {min_budget_remaining: 1.5}\n  - name: c\n    release_policy: {min_budget_remaining: ten%, environments: []}\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "d.yaml:9:7: unknown field \"max_burn\" in release_policy; expected one of: environments, min_budget_remaining, deny_on_page_alert, max_burn_rate_1h, deny_on_no_data, exempt_labels",
+            "d.yaml:4:22: environment \"staging\" is not one of the service's environments [\"production\"]",
+            "d.yaml:4:43: environment \"production\" is listed twice",
+            "d.yaml:5:29: min_budget_remaining must be a fraction in [0, 1) or a percentage below 100%, found 100%",
+            "d.yaml:6:25: max_burn_rate_1h must be above 0, found 0",
+            "d.yaml:7:27: deny_on_page_alert must be true or false, found a string",
+            "d.yaml:8:23: exempt label is empty",
+            "d.yaml:8:35: exempt label \"hotfix\" is listed twice",
+            "d.yaml:11:44: min_budget_remaining must be a fraction in [0, 1) or a percentage below 100%, found 1.5",
+            "d.yaml:13:64: release_policy.environments is empty: leave it out to guard production",
+            "d.yaml:13:44: min_budget_remaining \"ten%\" is not a percentage such as 10%",
+        ]
+    );
+}
