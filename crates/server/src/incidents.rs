@@ -255,10 +255,7 @@ pub async fn declare(
         slos: b.slos,
         commander: b.commander,
     };
-    let stored = state
-        .incidents
-        .declare(&state.engine, &actor, declared)
-        .await?;
+    let stored = state.declare_incident(&actor, declared).await?;
     Ok((StatusCode::CREATED, Json(incident(&stored, true)?)))
 }
 

@@ -13,6 +13,7 @@ use headroom_spec::BackendConfig;
 use headroom_store::{AlertStore, ConfigStore, Store};
 use headroom_tsdb::{AppendOutcome, Tsdb, TsdbError};
 
+use crate::actions::{Actions, Trigger};
 use crate::alerting::{Alerting, Handoff};
 use crate::changed::ChangedSlos;
 use crate::clock::Clock;
@@ -20,7 +21,7 @@ use crate::config::{ConfigSource, Loaded, load_config_text};
 use crate::deploys::Deploys;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
-use crate::incidents::Incidents;
+use crate::incidents::{Declare, Incidents, Stored};
 use crate::oncall::OnCall;
 use crate::outbox::Outbox;
 use crate::pagerduty::{PagerDuty, Responders};
@@ -79,7 +80,9 @@ pub struct Inner {
     /// Alerts in, notifications out: the dispatcher and its silences.
     pub alerting: Alerting,
     pub escalations: Escalations,
-    pub incidents: Incidents,
+    pub incidents: Arc<Incidents>,
+    /// Configured actions and their runs.
+    pub actions: Arc<Actions>,
     /// The on-call directory and the contact methods pages go to.
     pub oncall: Arc<OnCall>,
     pub outbox: Arc<Outbox>,
@@ -145,6 +148,38 @@ impl Headroom {
             escalations: &self.escalations,
             incidents: &self.incidents,
         }
+    }
+
+    /// Declares an incident as `actor` and fires the actions its declaration matches.
+    pub async fn declare_incident(&self, actor: &str, d: Declare) -> Result<Stored, ServiceError> {
+        let stored = self.incidents.declare(&self.engine, actor, d).await?;
+        if let Ok(id) = stored.incident.id().parse() {
+            let trigger = Trigger::IncidentDeclared {
+                id,
+                title: stored.incident.title().to_string(),
+                severity: stored.incident.severity(),
+                services: stored.incident.services().to_vec(),
+            };
+            self.actions.fire(trigger, self.now()).await;
+        }
+        Ok(stored)
+    }
+
+    /// Judges a canary (see [`crate::canary::judge`]); a Fail verdict fires the actions that
+    /// `canary_failed` names.
+    pub async fn judge_canary(
+        &self,
+        request: crate::canary::JudgeRequest,
+    ) -> Result<headroom_delivery::canary::Judgement, ServiceError> {
+        let judged = crate::canary::judge(&self.backends(), request).await?;
+        if judged.verdict == headroom_delivery::canary::Verdict::Fail {
+            let trigger = Trigger::CanaryFailed {
+                score: judged.score,
+                reason: judged.reason.clone(),
+            };
+            self.actions.fire(trigger, self.now()).await;
+        }
+        Ok(judged)
     }
 
     /// Makes alerts durable and routes them (see [`Alerting::accept`]).
@@ -282,18 +317,28 @@ pub async fn build_state_from(
         ConfigSource::Embedded { listen } => format!("http://{listen}"),
         ConfigSource::Paths(_) => "http://127.0.0.1:7979".to_string(),
     });
+    let outbox = Arc::new(
+        Outbox::new(&config, store.clone(), clock.clone())
+            .map_err(|e| StartError::Config(vec![e]))?,
+    );
+    let incidents = Arc::new(Incidents::new(&config, store.clone(), clock.clone()));
+    let actions = Arc::new(Actions::new(
+        &config,
+        store.clone(),
+        clock.clone(),
+        outbox.clone(),
+        incidents.clone(),
+    ));
     let alerting = Alerting::restore(
         &config,
         text,
         external_url.clone(),
         store.clone(),
         clock.clone(),
+        actions.clone(),
     )
     .await?;
-    let outbox = Outbox::new(&config, store.clone(), clock.clone())
-        .map_err(|e| StartError::Config(vec![e]))?;
     let escalations = Escalations::restore(store.clone(), clock.clone(), external_url).await?;
-    let incidents = Incidents::new(&config, store.clone(), clock.clone());
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
     let deploys = Deploys::new(&config, store.clone(), clock.clone());
@@ -335,8 +380,9 @@ pub async fn build_state_from(
         alerting,
         escalations,
         incidents,
+        actions,
         oncall: Arc::new(oncall),
-        outbox: Arc::new(outbox),
+        outbox,
         pagerduty,
         deploys,
         store,

@@ -5,6 +5,7 @@
 //! metrics_token: <secret>       # optional: a bearer token that reads /metrics (besides read tokens)
 //! services: [{name, description, labels, team, repositories, environments, production, deploy_workflows}]
 //! hooks: {github: {secret_file}, gitlab: {token_file, signing_key_file}}   # see `delivery`
+//! actions: [{name, kind, on, approval, dry_run, timeout, max_attempts, …}]   # see `actions`
 //! alert_windows: {slo_period, page: {quick, slow}, ticket: {quick, slow}}   # optional
 //! slos:
 //!   - name: checkout-availability   # the SLO id
@@ -55,6 +56,7 @@ const TOP: &[&str] = &[
     "integrations",
     "templates",
     "hooks",
+    "actions",
 ];
 const SERVICE: &[&str] = &[
     "name",
@@ -104,6 +106,7 @@ pub(crate) struct Settings {
     pub incident_policies: Vec<At<headroom_incident::IncidentPolicy>>,
     pub integrations: Vec<At<crate::integrations::InboundIntegration>>,
     pub hooks: Option<At<crate::delivery::Hooks>>,
+    pub actions: Vec<At<crate::actions::Action>>,
 }
 
 /// First pass over a native document: its settings and services (SLOs come later, once the
@@ -150,6 +153,7 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
     crate::respond::read(cx, &f, &mut settings.routing);
     crate::oncall::read(cx, &f, &mut settings.oncall);
     crate::incidents::read(cx, &f, &mut settings.incident_policies);
+    crate::actions::read(cx, &f, &mut settings.actions);
     if let Some(items) = f.list(cx, "integrations") {
         crate::integrations::read(cx, items, &mut settings.integrations);
     }

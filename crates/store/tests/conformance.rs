@@ -195,6 +195,9 @@ conformance_suite! {
         deploys_bounded_per_service,
         commits_upsert_keeps_files_and_bounds,
         pull_requests_and_change_markers,
+        action_runs_are_stored_with_their_outbox_item,
+        action_runs_listed_filtered_and_bounded,
+        action_runs_decided_once_and_finished_from_queued,
     ],
     url: [
         migrations_apply_once,
