@@ -25,9 +25,11 @@
 //! scrape targets), [`alertmanager`] (Alertmanager API v2 and forwarded webhooks), [`pagerduty`]
 //! (Events API v2), [`oncall`] (users, teams, schedules, shifts, overrides), [`calendar`],
 //! [`escalation`], [`incident`], [`canary`] (canary judgement, in Kayenta's camelCase names),
-//! [`delivery`] (hook results, reported and listed deploys),
+//! [`delivery`] (hook results, reported and listed deploys), [`actions`] (configured actions,
+//! their runs, runs by hand and approvals),
 //! [`reload`], [`home`] (`GET /`) and [`error`].
 
+pub mod actions;
 pub mod alertmanager;
 pub mod calendar;
 pub mod canary;

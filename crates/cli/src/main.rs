@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+mod action;
 mod canary;
 mod deploy;
 mod oncall;
@@ -105,6 +106,13 @@ enum Command {
     Silence {
         #[command(subcommand)]
         command: silence::SilenceCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Run configured actions by hand, list their runs, approve or reject them.
+    Action {
+        #[command(subcommand)]
+        command: action::ActionCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -367,6 +375,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Incident { command, client } => incident(command, client).await,
         Command::Canary { command } => canary::run(command).await,
         Command::Deploy { command, client } => deploy::run(command, client).await,
+        Command::Action { command, client } => action::run(command, client).await,
         Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{
-    alertmanager, api, canary, deliveries, escalation, health, incidents, metrics, oncall,
+    actions, alertmanager, api, canary, deliveries, escalation, health, incidents, metrics, oncall,
     pagerduty, probes, remote_write,
 };
 
@@ -95,6 +95,12 @@ fn documented() -> OpenApiRouter<AppState> {
             escalation::resolve_link
         ))
         .routes(routes!(canary::judge))
+        .routes(routes!(actions::list))
+        .routes(routes!(actions::runs))
+        .routes(routes!(actions::get_run))
+        .routes(routes!(actions::run_by_hand))
+        .routes(routes!(actions::approve))
+        .routes(routes!(actions::reject))
         .routes(routes!(deliveries::github_hook))
         .routes(routes!(deliveries::gitlab_hook))
         .routes(routes!(deliveries::list, deliveries::record))
