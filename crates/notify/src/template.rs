@@ -390,6 +390,9 @@ pub fn render_action(
 ) -> Result<String, TemplateError> {
     const NAME: &str = "action";
     let mut env = environment(Markup::Text);
+    // One action serves several triggers: `alert.labels.x` is undefined, not an error, when
+    // the trigger has no alert.
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     if json {
         env.set_auto_escape_callback(|_| AutoEscape::Json);
     }
