@@ -164,7 +164,7 @@ fn run(r: &ActionRun) -> wire::Run {
     security(("bearer" = [])),
     responses((status = 200, description = "the actions of the config in force", body = wire::ActionList))
 )]
-pub async fn list(
+pub async fn list_actions(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
 ) -> Json<wire::ActionList> {
@@ -194,7 +194,7 @@ pub struct RunsQuery {
     ),
     responses((status = 200, description = "runs", body = wire::RunList), (status = 400, description = "bad state or limit", body = ErrorBody))
 )]
-pub async fn runs(
+pub async fn list_action_runs(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Query(q): Query<RunsQuery>,
@@ -231,7 +231,7 @@ pub async fn runs(
     params(("id" = String, Path, description = "run id")),
     responses((status = 200, description = "the run", body = wire::Run), (status = 404, description = "no such run", body = ErrorBody))
 )]
-pub async fn get_run(
+pub async fn get_action_run(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
@@ -255,7 +255,7 @@ pub async fn get_run(
         (status = 422, description = "context too large", body = ErrorBody)
     )
 )]
-pub async fn run_by_hand(
+pub async fn run_action(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(name): Path<String>,
@@ -298,7 +298,7 @@ enum DecisionRefused {
     params(("id" = String, Path, description = "run id")),
     responses((status = 200, description = "the run, queued", body = wire::Run), DecisionRefused)
 )]
-pub async fn approve(
+pub async fn approve_action_run(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,
@@ -320,7 +320,7 @@ pub async fn approve(
     request_body = wire::Rejection,
     responses((status = 200, description = "the run, rejected", body = wire::Run), DecisionRefused)
 )]
-pub async fn reject(
+pub async fn reject_action_run(
     State(state): State<AppState>,
     auth: Auth<scope::Respond>,
     Path(id): Path<String>,

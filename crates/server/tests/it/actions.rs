@@ -152,20 +152,8 @@ actions:
     )
 }
 
-async fn post_json(ctx: &Ctx, token: &str, uri: &str, body: Value) -> Resp {
-    send(
-        &ctx.app,
-        Method::POST,
-        uri,
-        Some(token),
-        &[("content-type", "application/json")],
-        body.to_string(),
-    )
-    .await
-}
-
 async fn run_by_hand(ctx: &Ctx, name: &str, body: Value) -> Value {
-    let r = post_json(
+    let r = post(
         ctx,
         &ctx.respond,
         &format!("/api/v1/actions/{name}/runs"),
@@ -252,12 +240,12 @@ async fn github_workflow_and_repository_dispatches_against_a_recording_receiver(
     // A page for checkout fires the workflow dispatch; a repeat of the same alert does not.
     let alert = json!([{"labels": {"alertname": "CheckoutDown", "severity": "page", "service": "checkout"}}]);
     for _ in 0..2 {
-        let r = post_json(&ctx, &ctx.ingest, "/api/v2/alerts", alert.clone()).await;
+        let r = post(&ctx, &ctx.ingest, "/api/v2/alerts", alert.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     }
     let other =
         json!([{"labels": {"alertname": "Slow", "severity": "ticket", "service": "checkout"}}]);
-    post_json(&ctx, &ctx.ingest, "/api/v2/alerts", other).await;
+    post(&ctx, &ctx.ingest, "/api/v2/alerts", other).await;
     let runs = runs_of(&ctx, "redeploy").await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["trigger"], "alert");
@@ -418,7 +406,7 @@ async fn approval_holds_runs_until_approved_and_rejected_ones_never_go() {
         second["id"].as_str().unwrap(),
     );
     // An ingest token may not approve, and a bad body names its field; neither changes the run.
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.ingest,
         &format!("/api/v1/actions/runs/{a}/approve"),
@@ -426,7 +414,7 @@ async fn approval_holds_runs_until_approved_and_rejected_ones_never_go() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.respond,
         &format!("/api/v1/actions/runs/{b}/reject"),
@@ -441,7 +429,7 @@ async fn approval_holds_runs_until_approved_and_rejected_ones_never_go() {
     );
     assert_eq!(run(&ctx, a).await["state"], "awaiting_approval");
 
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.respond,
         &format!("/api/v1/actions/runs/{a}/approve"),
@@ -453,7 +441,7 @@ async fn approval_holds_runs_until_approved_and_rejected_ones_never_go() {
         (r.json()["state"].as_str(), r.json()["decided_by"].as_str()),
         (Some("queued"), Some("respond"))
     );
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.respond,
         &format!("/api/v1/actions/runs/{b}/reject"),
@@ -464,7 +452,7 @@ async fn approval_holds_runs_until_approved_and_rejected_ones_never_go() {
     assert_eq!(r.json()["state"], "rejected");
     assert_eq!(r.json()["reason"], "not during the sale");
     // Decided once: a second decision conflicts.
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.respond,
         &format!("/api/v1/actions/runs/{b}/approve"),
@@ -523,7 +511,7 @@ async fn triggers_fire_matching_actions_and_incidents_record_them() {
     let (ctx, _path) = setup_file(&config(rx.addr)).await;
 
     // Declared incidents: SEV2 matches, SEV3 does not.
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.respond,
         "/api/v1/incidents",
@@ -532,7 +520,7 @@ async fn triggers_fire_matching_actions_and_incidents_record_them() {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let incident = r.json()["id"].as_i64().unwrap().to_string();
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.respond,
         "/api/v1/incidents",
@@ -567,12 +555,12 @@ async fn triggers_fire_matching_actions_and_incidents_record_them() {
         .fetch_add(1_000, std::sync::atomic::Ordering::SeqCst);
     let failing = json!({"metrics": [{"name": "errors", "groups": ["errors"], "mustHaveData": true,
         "baseline": [0.1, 0.2], "canary": [null, null]}]});
-    let r = post_json(&ctx, &ctx.read, "/api/v1/canary/judge", failing).await;
+    let r = post(&ctx, &ctx.read, "/api/v1/canary/judge", failing).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["verdict"], "Fail");
     let passing = json!({"metrics": [{"name": "errors", "groups": ["errors"],
         "baseline": [1.0, 2.0, 3.0], "canary": [1.0, 2.0, 3.0]}]});
-    post_json(&ctx, &ctx.read, "/api/v1/canary/judge", passing).await;
+    post(&ctx, &ctx.read, "/api/v1/canary/judge", passing).await;
     let runs = runs_of(&ctx, "rollback").await;
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["trigger"], "canary_failed");
@@ -730,10 +718,10 @@ async fn secrets_stay_out_of_answers_runs_and_errors() {
         );
     }
     // A run by hand of an unknown action is 404; one with a too large context 422.
-    let r = post_json(&ctx, &ctx.respond, "/api/v1/actions/nope/runs", json!({})).await;
+    let r = post(&ctx, &ctx.respond, "/api/v1/actions/nope/runs", json!({})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let big = "x".repeat(20_000);
-    let r = post_json(
+    let r = post(
         &ctx,
         &ctx.respond,
         "/api/v1/actions/rollback/runs",
