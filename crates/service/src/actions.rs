@@ -187,6 +187,15 @@ impl Trigger {
     }
 }
 
+/// What one run is made from.
+struct Firing<'a> {
+    trigger: &'a str,
+    context: Map<String, Value>,
+    requested_by: String,
+    incident: Option<i64>,
+    dry_run: bool,
+}
+
 /// A run by hand.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ByHand {
@@ -264,24 +273,14 @@ impl Actions {
             _ => None,
         };
         for action in matching {
-            let requested_by = format!("trigger:{}", trigger.kind());
-            match self
-                .create(
-                    &action,
-                    trigger.kind(),
-                    trigger.context(),
-                    &requested_by,
-                    incident,
-                    action.dry_run,
-                    now,
-                )
-                .await
-            {
-                Ok(run) => runs.push(run),
-                Err(e) => {
-                    tracing::error!(action = %action.name, trigger = trigger.kind(), error = %e, "could not store an action run");
-                }
-            }
+            let firing = Firing {
+                trigger: trigger.kind(),
+                context: trigger.context(),
+                requested_by: format!("trigger:{}", trigger.kind()),
+                incident,
+                dry_run: action.dry_run,
+            };
+            runs.extend(self.fired(&action, firing, now).await);
         }
         runs
     }
@@ -334,23 +333,14 @@ impl Actions {
                 }
                 let mut context = trigger.context();
                 context.insert("slo".into(), json!({"id": slo, "group": group, "remaining": remaining, "threshold": threshold}));
-                match self
-                    .create(
-                        action,
-                        "budget_below",
-                        context,
-                        "trigger:budget_below",
-                        None,
-                        action.dry_run,
-                        now,
-                    )
-                    .await
-                {
-                    Ok(run) => runs.push(run),
-                    Err(e) => {
-                        tracing::error!(action = %action.name, error = %e, "could not store an action run")
-                    }
-                }
+                let firing = Firing {
+                    trigger: "budget_below",
+                    context,
+                    requested_by: "trigger:budget_below".to_string(),
+                    incident: None,
+                    dry_run: action.dry_run,
+                };
+                runs.extend(self.fired(action, firing, now).await);
             }
         }
         runs
@@ -397,22 +387,47 @@ impl Actions {
         context.insert("context".into(), Value::Object(by_hand.context));
         let dry_run = by_hand.dry_run.unwrap_or(action.dry_run);
         let now = (self.clock)();
-        self.create(&action, "manual", context, who, None, dry_run, now)
+        let firing = Firing {
+            trigger: "manual",
+            context,
+            requested_by: who.to_string(),
+            incident: None,
+            dry_run,
+        };
+        self.create(&action, firing, now).await
+    }
+
+    /// A run made by a trigger; one that cannot be stored is logged, never refused.
+    async fn fired(
+        &self,
+        action: &Action,
+        firing: Firing<'_>,
+        now: Timestamp,
+    ) -> Option<ActionRun> {
+        let trigger = firing.trigger;
+        self.create(action, firing, now)
             .await
+            .map_err(|e| {
+                tracing::error!(action = %action.name, trigger, error = %e, "could not store an action run");
+            })
+            .ok()
     }
 
     /// Stores a run of `action` (and queues it unless it waits or is a dry run).
-    #[allow(clippy::too_many_arguments)]
     async fn create(
         &self,
         action: &Action,
-        trigger: &str,
-        mut context: Map<String, Value>,
-        requested_by: &str,
-        incident: Option<i64>,
-        dry_run: bool,
+        firing: Firing<'_>,
         now: Timestamp,
     ) -> Result<ActionRun, ServiceError> {
+        let Firing {
+            trigger,
+            mut context,
+            requested_by,
+            incident,
+            dry_run,
+        } = firing;
+        let requested_by = requested_by.as_str();
         let id = format!("run_{}", hex::encode(rand::random::<[u8; 8]>()));
         context.insert("action".into(), json!(action.name));
         context.insert("run_id".into(), json!(id));

@@ -11,11 +11,14 @@ use serde_json::Value;
 
 use crate::common::{free_port, headroom, start_with_token, text};
 
+/// Request lines and bodies a receiver saw.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// Answers every request 204 and records its request line and body.
-fn recording_receiver() -> (std::net::SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
+fn recording_receiver() -> (std::net::SocketAddr, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let s = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {

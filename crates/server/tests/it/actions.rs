@@ -13,7 +13,7 @@ use axum::http::{Method, StatusCode};
 use headroom_notify::Client;
 use headroom_service::actions::Trigger;
 use headroom_service::workers::send_round;
-use headroom_store::OutboxStore;
+use headroom_store::{ActionRunState, OutboxStore};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -479,9 +479,9 @@ async fn dry_runs_store_the_rendered_request_and_send_nothing() {
     let (ctx, _path) = setup_file(&config(rx.addr)).await;
     let configured = run_by_hand(&ctx, "rehearsal", json!({"context": {"ticket": "OPS-1"}})).await;
     let asked = run_by_hand(&ctx, "rollback", json!({"dry_run": true})).await;
-    for r in [&configured, &asked] {
+    for (r, method) in [(&configured, "POST"), (&asked, "PUT")] {
         assert_eq!(r["state"], "dry_run");
-        assert_eq!(r["request"]["method"].as_str().is_some(), true);
+        assert_eq!(r["request"]["method"], method);
         assert!(r["finished_at"].is_string());
     }
     // Without a body template, the trigger's context is the body.
@@ -746,4 +746,45 @@ async fn secrets_stay_out_of_answers_runs_and_errors() {
     let r = get(&ctx.app, "/api/v1/actions/runs?state=lost", Some(&ctx.read)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.json()["detail"].as_str().unwrap().starts_with("state:"));
+}
+
+#[tokio::test]
+async fn queued_and_waiting_runs_survive_a_restart() {
+    let rx = Receiver::start().await;
+    let (ctx, path) = setup_file(&config(rx.addr)).await;
+    let queued = run_by_hand(&ctx, "rollback", json!({})).await;
+    let waiting = run_by_hand(&ctx, "guarded", json!({})).await;
+    // The process stops before its sender ran; a new one opens the same database.
+    let db = format!("sqlite://{}", ctx._dir.path().join("state.db").display());
+    ctx.state.store.close().await;
+    let store = headroom_store::Store::open(&db).await.unwrap();
+    let (clock, _) = clock_at(NOW + 60_000);
+    let state = headroom_service::build_state(
+        headroom_service::ConfigSource::Paths(vec![path]),
+        headroom_tsdb::Tsdb::in_memory(),
+        store,
+        clock,
+    )
+    .await
+    .unwrap();
+    let client = Client::new(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(send_round(&state, &client).await, 1);
+    let (q, w) = (
+        queued["id"].as_str().unwrap(),
+        waiting["id"].as_str().unwrap(),
+    );
+    assert_eq!(
+        state.actions.get(q).await.unwrap().state,
+        ActionRunState::Delivered
+    );
+    assert_eq!(rx.seen().len(), 1);
+    assert_eq!(rx.seen()[0].path, "/rollback");
+    // The waiting run still waits, and is sent once approved after the restart.
+    state.actions.approve(w, "alice").await.unwrap();
+    assert_eq!(send_round(&state, &client).await, 1);
+    let approved = state.actions.get(w).await.unwrap();
+    assert_eq!(
+        (approved.state, approved.approved_by.as_deref()),
+        (ActionRunState::Delivered, Some("alice"))
+    );
 }

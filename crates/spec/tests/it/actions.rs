@@ -142,8 +142,6 @@ fn mistakes_are_located() {
   - name: d
     kind: http
     url: https://x.example.com
-    on:
-      - alert: {matchers: ['severity=~"("']}
   - name: d
     kind: http
     url: https://x.example.com
@@ -154,6 +152,7 @@ fn mistakes_are_located() {
     on:
       - budget_below: {remaining: 20}
       - paged: {}
+      - alert: {matchers: ['severity=~"("']}
 "#,
     );
     let want = [
@@ -165,19 +164,19 @@ fn mistakes_are_located() {
         assert_eq!(got, want, "{e:#?}");
     }
     let rest = e[3..].join("\n");
-    assert!(rest.contains("a.yaml:16:"), "bad matcher located: {rest}");
+    assert!(rest.contains("a.yaml:25:"), "bad matcher located: {rest}");
     assert!(rest.contains("invalid regex"), "{rest}");
     assert!(
-        rest.contains("a.yaml:17:5: action \"d\" is already defined at a.yaml:12:5"),
+        rest.contains("a.yaml:15:5: action \"d\" is already defined at a.yaml:12:5"),
         "{rest}"
     );
-    assert!(rest.contains("a.yaml:23:11: body: template"), "{rest}");
+    assert!(rest.contains("a.yaml:21:11: body: template"), "{rest}");
     assert!(
-        rest.contains("a.yaml:25:35: remaining is a fraction of the budget"),
+        rest.contains("a.yaml:23:35: remaining is a fraction of the budget"),
         "{rest}"
     );
     assert!(
-        rest.contains("a.yaml:26:9: unknown field \"paged\" in trigger"),
+        rest.contains("a.yaml:24:9: unknown field \"paged\" in trigger"),
         "{rest}"
     );
 }
