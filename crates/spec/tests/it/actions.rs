@@ -214,3 +214,22 @@ fn dispatch_and_trigger_keys_belong_to_their_kind() {
         assert!(all.contains(want), "{want} not in:\n{all}");
     }
 }
+
+#[test]
+fn the_readme_example_loads() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README");
+    let block = readme
+        .split("```yaml\n")
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.starts_with("actions:"))
+        .expect("README shows actions");
+    // The secret files it names do not exist here: the same secrets inline.
+    let text = block
+        .replace("{value_file: secrets/deploy}", "Bearer x")
+        .replace("token_file: secrets/github", "token: x")
+        .replace("token_file: secrets/gitlab-trigger", "token: x");
+    let c = load_str("README.md", &text).unwrap_or_else(|p| panic!("{p:?}\n{text}"));
+    assert_eq!(c.actions.len(), 3);
+    assert_eq!(c.actions[0].on.len(), 5);
+}
