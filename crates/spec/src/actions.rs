@@ -64,6 +64,8 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 pub const MAX_ATTEMPTS: u32 = 20;
 /// The longest `timeout` may be.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most inputs a `workflow_dispatch` takes (GitHub's limit).
+pub const MAX_GITHUB_INPUTS: usize = 10;
 pub const GITHUB_API: &str = "https://api.github.com";
 pub const GITLAB_API: &str = "https://gitlab.com";
 
@@ -509,10 +511,18 @@ fn github(cx: &mut Cx, f: &Fields) -> Option<ActionKind> {
                     "workflow is a file name (deploy.yml) or a numeric id",
                 );
             }
+            let inputs = templates(cx, f, "inputs");
+            if inputs.len() > MAX_GITHUB_INPUTS {
+                let at = f.val("inputs").map_or(f.pos, |n| n.pos);
+                cx.err(
+                    at,
+                    format!("inputs: GitHub takes at most {MAX_GITHUB_INPUTS}"),
+                );
+            }
             Some(GithubEvent::Workflow {
                 workflow: w.v,
                 git_ref: git_ref?.v,
-                inputs: templates(cx, f, "inputs"),
+                inputs,
             })
         }
         (None, Some(e)) => {

@@ -200,6 +200,13 @@ fn dispatch_and_trigger_keys_belong_to_their_kind() {
     url: https://x.example.com
     approval: maybe
     max_attempts: 50
+  - name: d
+    kind: github_dispatch
+    repository: octo-org/shop
+    workflow: "42"
+    ref: main
+    token: t
+    inputs: {a: "1", b: "2", c: "3", d: "4", e: "5", f: "6", g: "7", h: "8", i: "9", j: "10", k: "11"}
 "#,
     );
     let all = e.join("\n");
@@ -210,6 +217,7 @@ fn dispatch_and_trigger_keys_belong_to_their_kind() {
         "a.yaml:9:14: project \"/abs\" is not a numeric id or a group/project path",
         "a.yaml:15:15: approval \"maybe\": expected required or none",
         "a.yaml:16:19: max_attempts must be a whole number from 1 to 20",
+        "a.yaml:23:13: inputs: GitHub takes at most 10",
     ] {
         assert!(all.contains(want), "{want} not in:\n{all}");
     }
