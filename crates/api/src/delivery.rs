@@ -15,6 +15,9 @@ pub struct HookResult {
     pub commits: u64,
     /// Merged pull/merge requests stored.
     pub pull_requests: u64,
+    /// Incidents opened, resolved or reopened by a GitHub issue labelled as an incident.
+    #[serde(default)]
+    pub incidents: Vec<i64>,
     /// Why nothing was kept, when nothing was.
     #[schema(required = true)]
     pub ignored: Option<String>,
@@ -111,4 +114,37 @@ pub struct Deploy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeployList {
     pub deploys: Vec<Deploy>,
+}
+
+/// A deploy as a marker on a series or an incident: when it finished, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeployMarker {
+    pub id: i64,
+    /// When it finished.
+    pub at: Time,
+    pub service: String,
+    pub environment: String,
+    #[schema(required = true)]
+    pub version: Option<String>,
+    pub sha: String,
+    pub status: DeployStatus,
+}
+
+/// A change marker (a PagerDuty change event) on a series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeMarker {
+    pub id: i64,
+    pub at: Time,
+    pub summary: String,
+    #[schema(required = true)]
+    pub source: Option<String>,
+}
+
+/// `GET /api/v1/deployments/{id}`: the deploy and the incidents counted against it or naming
+/// it, each with how it was attributed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeployDetail {
+    #[serde(flatten)]
+    pub deploy: Deploy,
+    pub incidents: Vec<crate::dora::IncidentAttribution>,
 }

@@ -1,6 +1,7 @@
 //! Incidents: `GET/POST /api/v1/incidents`, `GET /api/v1/incidents/{id}`, the operations
 //! `POST …/{id}/acknowledge|status|severity|roles|notes|resolve|impact-start|action-items` and
-//! `PATCH …/{id}/action-items/{n}` (each answers the changed incident), and
+//! `PATCH …/{id}/action-items/{n}` and `PUT …/{id}/attribution` (each answers the changed
+//! incident), and
 //! `GET /api/v1/incidents/metrics`. (`GET …/{id}/postmortem` is Markdown.)
 
 use std::collections::BTreeMap;
@@ -45,9 +46,32 @@ pub struct Incident {
     pub escalation_level: u32,
     pub action_items: Vec<ActionItem>,
     pub contributing_factors: Vec<String>,
+    /// What someone said caused it (`{}`: nothing, attributed by time). How DORA counts it is
+    /// in `GET /api/v1/dora` and `GET /api/v1/deployments/{id}`.
+    pub cause: Cause,
     /// In time order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineEntry>>,
+    /// In `GET /api/v1/incidents/{id}`: deploys of its services that finished from the
+    /// attribution window before it started until it was resolved (or now), newest first, at
+    /// most 100; read from the stored deploys, not kept in the timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploys: Option<Vec<crate::delivery::DeployMarker>>,
+}
+
+/// What caused an incident, for DORA: at most one of a deploy id, a version or
+/// `not_caused_by_change: true`; `{}` hands it back to automatic attribution (the latest
+/// successful production deploy of an affected service within the window before it started).
+/// The body of `PUT /api/v1/incidents/{id}/attribution`, and an incident's `cause`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cause {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_caused_by_change: bool,
 }
 
 /// `SEV1` (worst) to `SEV4`.
@@ -184,6 +208,9 @@ pub enum TimelineEvent {
     ActionItemUpdated {
         id: u32,
     },
+    Attributed {
+        cause: Cause,
+    },
     Note,
 }
 
@@ -237,6 +264,15 @@ pub struct Declaration {
     /// A user id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commander: Option<String>,
+    /// The deploy that caused it (its id), when known; at most one of `deploy`, `version`
+    /// and `not_caused_by_change`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<i64>,
+    /// The version that caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_caused_by_change: bool,
 }
 
 /// `POST …/{id}/status`.

@@ -25,8 +25,9 @@
 //! scrape targets), [`alertmanager`] (Alertmanager API v2 and forwarded webhooks), [`pagerduty`]
 //! (Events API v2), [`oncall`] (users, teams, schedules, shifts, overrides), [`calendar`],
 //! [`escalation`], [`incident`], [`canary`] (canary judgement, in Kayenta's camelCase names),
-//! [`delivery`] (hook results, reported and listed deploys), [`actions`] (configured actions,
-//! their runs, runs by hand and approvals),
+//! [`delivery`] (hook results, reported and listed deploys, deploy markers), [`dora`] (DORA
+//! metrics and incident attribution), [`actions`] (configured actions, their runs, runs by
+//! hand and approvals),
 //! [`reload`], [`home`] (`GET /`) and [`error`].
 
 pub mod actions;
@@ -34,6 +35,7 @@ pub mod alertmanager;
 pub mod calendar;
 pub mod canary;
 pub mod delivery;
+pub mod dora;
 pub mod error;
 pub mod escalation;
 pub mod home;

@@ -254,6 +254,12 @@ pub struct SloSeries {
     /// The step between points, as a duration (`5m`).
     pub step: String,
     pub points: Vec<SeriesPoint>,
+    /// Deploys of the SLO's service (every environment) that finished in the range, newest
+    /// first, at most 500.
+    pub deploys: Vec<crate::delivery::DeployMarker>,
+    /// Change markers of the SLO's service (PagerDuty change events) in the range, newest
+    /// first, at most 500.
+    pub changes: Vec<crate::delivery::ChangeMarker>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

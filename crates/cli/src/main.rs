@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use headroom_api::incident::{
-    ActionItemPatch, ActionItemStatus, Declaration, Incident, IncidentList, NewActionItem, Note,
-    RoleAssignment, SeverityChange, StatusChange,
+    ActionItemPatch, ActionItemStatus, Cause, Declaration, Incident, IncidentList, NewActionItem,
+    Note, RoleAssignment, SeverityChange, StatusChange,
 };
 use headroom_api::slo::{AlertState, Event, EventBatch, EventTime, EventsAccepted, Slo, SloList};
 use headroom_api::{ErrorBody, figure};
@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 mod action;
 mod canary;
 mod deploy;
+mod dora;
 mod oncall;
 mod silence;
 
@@ -122,6 +123,11 @@ enum Command {
         command: deploy::DeployCommand,
         #[command(flatten)]
         client: ClientArgs,
+    },
+    /// DORA metrics from a running server.
+    Dora {
+        #[command(subcommand)]
+        command: dora::DoraCommand,
     },
     /// Judge a canary against its baseline, for delivery pipelines.
     Canary {
@@ -376,6 +382,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Canary { command } => canary::run(command).await,
         Command::Deploy { command, client } => deploy::run(command, client).await,
         Command::Action { command, client } => action::run(command, client).await,
+        Command::Dora { command } => dora::run(command).await,
         Command::Validate { .. } | Command::Backtest { .. } | Command::Generate { .. } => {
             unreachable!("handled without a runtime")
         }
@@ -850,6 +857,28 @@ enum IncidentCommand {
         slos: Vec<String>,
         #[arg(long)]
         commander: Option<String>,
+        /// The deploy (id) that caused it.
+        #[arg(long, conflicts_with_all = ["version", "not_caused_by_change"])]
+        deploy: Option<i64>,
+        /// The version that caused it.
+        #[arg(long, conflicts_with = "not_caused_by_change")]
+        version: Option<String>,
+        /// No change caused it: DORA counts it against no deploy.
+        #[arg(long)]
+        not_caused_by_change: bool,
+    },
+    /// Say what caused an incident, for DORA: one of --deploy, --version,
+    /// --not-caused-by-change, or --automatic (the deploy found by time).
+    Attribute {
+        id: u64,
+        #[arg(long)]
+        deploy: Option<i64>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        not_caused_by_change: bool,
+        #[arg(long)]
+        automatic: bool,
     },
     /// Acknowledge an incident.
     Ack { id: u64 },
@@ -925,6 +954,9 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
             services,
             slos,
             commander,
+            deploy,
+            version,
+            not_caused_by_change,
         } => {
             let body = Declaration {
                 title,
@@ -933,6 +965,9 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
                 slos,
                 started_at: None,
                 commander,
+                deploy,
+                version,
+                not_caused_by_change,
             };
             let i: Incident = call(
                 &client,
@@ -952,6 +987,40 @@ async fn incident(command: IncidentCommand, client: ClientArgs) -> Result<(), Fa
                 return Ok(());
             }
             i
+        }
+        IncidentCommand::Attribute {
+            id,
+            deploy,
+            version,
+            not_caused_by_change,
+            automatic,
+        } => {
+            let given = [
+                deploy.is_some(),
+                version.is_some(),
+                not_caused_by_change,
+                automatic,
+            ];
+            if given.iter().filter(|g| **g).count() != 1 {
+                return Err(Failure(
+                    2,
+                    anyhow::anyhow!(
+                        "give one of --deploy, --version, --not-caused-by-change, --automatic"
+                    ),
+                ));
+            }
+            let done = match (&deploy, &version) {
+                (Some(d), _) => format!("attributed to deploy {d}"),
+                (_, Some(v)) => format!("attributed to version {v}"),
+                _ if not_caused_by_change => "marked not caused by a change".to_string(),
+                _ => "attributed automatically".to_string(),
+            };
+            let body = json_body(&Cause {
+                deploy,
+                version,
+                not_caused_by_change,
+            });
+            incident_op(&client, id, Method::PUT, "attribution", body, &done).await?
         }
         IncidentCommand::Ack { id } => {
             incident_op(

@@ -4,6 +4,7 @@
 //! and appends one [`TimelineEntry`] naming the actor and the time.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use headroom_core::Timestamp;
 use headroom_routing::LabelSet;
@@ -177,6 +178,10 @@ pub enum TimelineKind {
     ActionItemUpdated {
         id: u32,
     },
+    /// What caused it was named, or handed back to automatic attribution.
+    Attributed {
+        cause: Cause,
+    },
     Note,
 }
 
@@ -198,6 +203,33 @@ pub struct TimelineEntry {
     pub actor: String,
     pub kind: TimelineKind,
     pub text: String,
+}
+
+/// What someone said caused the incident, for DORA's change failure rate: a deploy (by id), a
+/// version, no change at all, or nothing said (`Automatic`: the deploy is found by time).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Cause {
+    #[default]
+    Automatic,
+    Deploy {
+        deploy: String,
+    },
+    Version {
+        version: String,
+    },
+    NotCausedByChange,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Automatic => f.write_str("attributed automatically"),
+            Cause::Deploy { deploy } => write!(f, "attributed to deploy {deploy}"),
+            Cause::Version { version } => write!(f, "attributed to version {version}"),
+            Cause::NotCausedByChange => f.write_str("not caused by a change"),
+        }
+    }
 }
 
 /// Why an operation was refused. A refused operation leaves the incident unchanged.
@@ -243,6 +275,8 @@ pub enum IncidentError {
     UnknownActionItem(u32),
     #[error("the update changes nothing in action item {0}")]
     ActionItemUnchanged(u32),
+    #[error("the incident is already {0}")]
+    CauseUnchanged(Cause),
 }
 
 /// What declaring an incident needs. `started_at` defaults to the declaration time.
@@ -290,6 +324,9 @@ pub struct Incident {
     timeline: Vec<TimelineEntry>,
     action_items: Vec<ActionItem>,
     contributing_factors: Vec<String>,
+    /// Absent in incidents stored before causes were recorded: automatic.
+    #[serde(default)]
+    cause: Cause,
 }
 
 /// A stored timeline is re-sorted on load (stably, so equal times keep their order), so a
@@ -364,6 +401,7 @@ impl Incident {
             }],
             action_items: Vec::new(),
             contributing_factors: Vec::new(),
+            cause: Cause::Automatic,
         })
     }
 
@@ -426,6 +464,10 @@ impl Incident {
     pub fn action_item(&self, id: u32) -> Option<&ActionItem> {
         self.action_items.iter().find(|item| item.id == id)
     }
+    pub fn cause(&self) -> &Cause {
+        &self.cause
+    }
+
     pub fn contributing_factors(&self) -> &[String] {
         &self.contributing_factors
     }
@@ -715,6 +757,36 @@ impl Incident {
             },
             text,
         );
+        Ok(())
+    }
+
+    /// Names what caused the incident, or hands it back to automatic attribution; allowed
+    /// after resolution too (reviews find the cause).
+    pub fn attribute(
+        &mut self,
+        actor: &str,
+        at: Timestamp,
+        cause: Cause,
+    ) -> Result<(), IncidentError> {
+        non_empty("actor", actor)?;
+        match &cause {
+            Cause::Deploy { deploy } => non_empty("deploy", deploy)?,
+            Cause::Version { version } => non_empty("version", version)?,
+            Cause::Automatic | Cause::NotCausedByChange => {}
+        }
+        self.require_after_open(at)?;
+        if self.cause == cause {
+            return Err(IncidentError::CauseUnchanged(cause));
+        }
+        let text = match &cause {
+            Cause::NotCausedByChange => "Marked not caused by a change".to_string(),
+            other => {
+                let s = other.to_string();
+                s[..1].to_uppercase() + &s[1..]
+            }
+        };
+        self.cause = cause.clone();
+        self.record(at, actor, TimelineKind::Attributed { cause }, text);
         Ok(())
     }
 

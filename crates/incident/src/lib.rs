@@ -41,7 +41,7 @@ mod postmortem;
 mod severity;
 
 pub use incident::{
-    ActionItem, ActionItemStatus, ActionItemUpdate, Declaration, Incident, IncidentError,
+    ActionItem, ActionItemStatus, ActionItemUpdate, Cause, Declaration, Incident, IncidentError,
     LinkedAlert, Roles, TimelineEntry, TimelineKind,
 };
 pub use metrics::{BudgetConsumed, IncidentFilter, MeanTime, budget_consumed, mtta, mttr};

@@ -15,15 +15,18 @@ use headroom_core::{
 };
 use headroom_engine::{GroupView, SloView};
 use headroom_service::state::Pushed;
-use headroom_store::AlertStore;
+use headroom_store::{AlertStore, DeployFilter};
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
+use crate::deliveries;
 use crate::error::{ApiError, time_field};
 use crate::state::AppState;
 
 /// At most this many points in one series response.
 const MAX_POINTS: i64 = 11_000;
+/// Deploy and change markers one series carries, each (the newest).
+const MAX_SERIES_MARKERS: u32 = 500;
 
 fn opt_f64(v: Option<f64>) -> Option<f64> {
     v.and_then(figure)
@@ -340,11 +343,27 @@ pub async fn slo_series(
             burn_rates: burn_rates(&st),
         });
     }
+    let deploys = state
+        .deploys
+        .list(DeployFilter {
+            service: Some(slo.service.clone()),
+            environment: None,
+            from: Some(from),
+            to: Some(to + Span(1)),
+            limit: MAX_SERIES_MARKERS,
+        })
+        .await?;
+    let changes = state
+        .deploys
+        .change_markers(&slo.service, from, to + Span(1), MAX_SERIES_MARKERS)
+        .await?;
     Ok(Json(wire::SloSeries {
         slo: id,
         group: group.to_string(),
         step: step.to_string(),
         points,
+        deploys: deploys.iter().map(deliveries::marker).collect(),
+        changes: changes.iter().map(deliveries::change_marker).collect(),
     }))
 }
 

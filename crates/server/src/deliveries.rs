@@ -2,7 +2,8 @@
 //! signature or token authenticates, checked on the raw body before it is parsed; a forge with
 //! no secret in the config's `hooks` is answered 404 before the body is read, so the endpoint
 //! never takes anonymous writes), `POST /api/v1/deployments` (scope `ingest`) and
-//! `GET /api/v1/deployments[/{id}]` (scope `read`). What a delivery means is the service's
+//! `GET /api/v1/deployments[/{id}]` (scope `read`; one deploy with the incidents attributed
+//! to it). What a delivery means is the service's
 //! (`headroom_service::deploys`).
 
 use axum::Json;
@@ -16,10 +17,11 @@ use headroom_ingest::{github, gitlab};
 use headroom_service::deploys::{
     GitlabCredentials, HookOutcome, HookRefused, MAX_DEPLOYS_LISTED, ReportedCommit, ReportedDeploy,
 };
-use headroom_store::{Deploy, DeployFilter, DeploySource, DeployStatus};
+use headroom_store::{ChangeMarker, Deploy, DeployFilter, DeploySource, DeployStatus};
 use serde::Deserialize;
 
 use crate::auth::{Auth, needs, scope};
+use crate::dora;
 use crate::error::{ApiError, json_body, time_field};
 use crate::state::AppState;
 
@@ -54,6 +56,7 @@ fn result(o: HookOutcome) -> (StatusCode, Json<wire::HookResult>) {
             deploys: o.deploys,
             commits: o.commits,
             pull_requests: o.pull_requests,
+            incidents: o.incidents,
             ignored: o.ignored,
         }),
     )
@@ -63,7 +66,7 @@ fn result(o: HookOutcome) -> (StatusCode, Json<wire::HookResult>) {
 #[utoipa::path(
     post,
     path = "/hooks/github",
-    summary = "GitHub webhook: push, merged pull_request, deployment_status, workflow_run",
+    summary = "GitHub webhook: push, merged pull_request, deployment_status, workflow_run, issues labelled as incidents",
     description = "X-Hub-Signature-256 (HMAC-SHA256 of the body with hooks.github's secret) authenticates; X-GitHub-Event names the event.",
     params(("X-GitHub-Event" = String, Header, description = "the event"), ("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC>")),
     request_body(content = Object, description = "the event's payload", content_type = "application/json"),
@@ -178,6 +181,37 @@ pub fn report(body: wire::DeployReport) -> Result<ReportedDeploy, ApiError> {
     })
 }
 
+fn status(s: DeployStatus) -> wire::DeployStatus {
+    match s {
+        DeployStatus::Success => wire::DeployStatus::Success,
+        DeployStatus::Failure => wire::DeployStatus::Failure,
+        DeployStatus::Cancelled => wire::DeployStatus::Cancelled,
+    }
+}
+
+/// A deploy as a marker on a series or an incident.
+pub fn marker(d: &Deploy) -> wire::DeployMarker {
+    let x = &d.deploy;
+    wire::DeployMarker {
+        id: d.id,
+        at: x.finished.to_rfc3339().into(),
+        service: x.service.clone(),
+        environment: x.environment.clone(),
+        version: x.version.clone(),
+        sha: x.sha.clone(),
+        status: status(x.status),
+    }
+}
+
+pub fn change_marker(m: &ChangeMarker) -> wire::ChangeMarker {
+    wire::ChangeMarker {
+        id: m.id,
+        at: m.marker.at.to_rfc3339().into(),
+        summary: m.marker.summary.clone(),
+        source: m.marker.source.clone(),
+    }
+}
+
 pub fn deploy(d: &Deploy) -> wire::Deploy {
     let x = &d.deploy;
     wire::Deploy {
@@ -188,11 +222,7 @@ pub fn deploy(d: &Deploy) -> wire::Deploy {
         sha: x.sha.clone(),
         started: x.started.map(|t| Time::from(t.to_rfc3339())),
         finished: x.finished.to_rfc3339().into(),
-        status: match x.status {
-            DeployStatus::Success => wire::DeployStatus::Success,
-            DeployStatus::Failure => wire::DeployStatus::Failure,
-            DeployStatus::Cancelled => wire::DeployStatus::Cancelled,
-        },
+        status: status(x.status),
         labels: x.labels.clone(),
         changes: x.changes.clone(),
         source: match x.source {
@@ -262,23 +292,29 @@ pub async fn list(
     }))
 }
 
-/// `GET /api/v1/deployments/{id}`.
+/// `GET /api/v1/deployments/{id}`: the deploy, and the incidents counted against it or
+/// naming it with how each was attributed.
 #[utoipa::path(
     get,
     path = "/api/v1/deployments/{id}",
-    summary = "One deploy",
+    summary = "One deploy, with the incidents attributed to it",
     description = needs::READ,
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "deploy id")),
-    responses((status = 200, description = "the deploy", body = wire::Deploy), (status = 404, description = "no such deploy", body = ErrorBody))
+    responses((status = 200, description = "the deploy", body = wire::DeployDetail), (status = 404, description = "no such deploy", body = ErrorBody))
 )]
 pub async fn get_one(
     State(state): State<AppState>,
     _auth: Auth<scope::Read>,
     Path(id): Path<String>,
-) -> Result<Json<wire::Deploy>, ApiError> {
+) -> Result<Json<wire::DeployDetail>, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found(format!("deploy {id:?} not found")))?;
-    Ok(Json(deploy(&state.deploys.get(id).await?)))
+    let stored = state.deploys.get(id).await?;
+    let incidents = state.dora.incidents_of(&state.incidents, &stored).await?;
+    Ok(Json(wire::DeployDetail {
+        deploy: deploy(&stored),
+        incidents: incidents.iter().map(dora::incident_attribution).collect(),
+    }))
 }

@@ -19,6 +19,15 @@ pub fn time_field(name: &str, text: &str) -> Result<Timestamp, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
 }
 
+/// RFC 3339, unix seconds, or a date (`2027-01-31`, midnight UTC).
+pub fn date_or_time_field(name: &str, text: &str) -> Result<Timestamp, ApiError> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        return Ok(Timestamp::from_chrono(&midnight));
+    }
+    time_field(name, text)
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

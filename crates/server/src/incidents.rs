@@ -8,7 +8,10 @@
 //! - `POST …/{id}/acknowledge`, `…/status` `{status}`, `…/severity` `{severity}`,
 //!   `…/roles` `{role, user}`, `…/notes` `{text}`, `…/resolve`, `…/action-items`
 //!   `{text, owner, due}` and `PATCH …/{id}/action-items/{n}`; `…/impact-start` `{started_at}`
-//!   corrects when the impact began;
+//!   corrects when the impact began; `PUT …/{id}/attribution` `{deploy}|{version}|
+//!   {not_caused_by_change}|{}` names what caused it (DORA), or hands it back to automatic;
+//! - `GET /api/v1/incidents/{id}` also lists the deploys of its services around it (from the
+//!   attribution window before it started until its resolution), read from the stored deploys;
 //! - `GET …/{id}/postmortem`: the Markdown draft, with the error budget each affected SLO lost
 //!   over the incident's impact window;
 //! - `GET /api/v1/incidents/metrics?from=&to=&service=&team=`: MTTA and MTTR in seconds over the
@@ -24,15 +27,16 @@ use headroom_api::Time;
 use headroom_api::incident as wire;
 use headroom_core::{Span, Timestamp};
 use headroom_incident::{
-    ActionItemStatus, ActionItemUpdate, Incident, IncidentError, IncidentStatus, MeanTime, Role,
-    Severity, TimelineKind,
+    ActionItemStatus, ActionItemUpdate, Cause, Incident, IncidentError, IncidentStatus, MeanTime,
+    Role, Severity, TimelineKind,
 };
 use headroom_service::incidents::{Declare, Stored, parse_id, stored_resolved_at};
 use headroom_service::limits;
 use serde::{Deserialize, Deserializer};
 
 use crate::auth::{Auth, needs, scope};
-use crate::error::{ApiError, json_body, time_field};
+use crate::deliveries;
+use crate::error::{ApiError, date_or_time_field, json_body};
 use crate::state::AppState;
 
 // ---- JSON shapes ----
@@ -116,7 +120,48 @@ fn timeline_event(kind: &TimelineKind) -> wire::TimelineEvent {
         K::ContributingFactor => W::ContributingFactor,
         K::ActionItemAdded { id } => W::ActionItemAdded { id: *id },
         K::ActionItemUpdated { id } => W::ActionItemUpdated { id: *id },
+        K::Attributed { cause: c } => W::Attributed { cause: cause(c) },
         K::Note => W::Note,
+    }
+}
+
+fn cause(c: &Cause) -> wire::Cause {
+    match c {
+        Cause::Automatic => wire::Cause::default(),
+        Cause::Deploy { deploy } => wire::Cause {
+            // Deploys are named by their stored (numeric) ids, checked when named.
+            deploy: deploy.parse().ok(),
+            ..wire::Cause::default()
+        },
+        Cause::Version { version } => wire::Cause {
+            version: Some(version.clone()),
+            ..wire::Cause::default()
+        },
+        Cause::NotCausedByChange => wire::Cause {
+            not_caused_by_change: true,
+            ..wire::Cause::default()
+        },
+    }
+}
+
+/// A cause as the body names it: at most one of its fields, a version within the text bound.
+fn parse_cause(c: wire::Cause) -> Result<Cause, ApiError> {
+    match (c.deploy, c.version, c.not_caused_by_change) {
+        (None, None, false) => Ok(Cause::Automatic),
+        (Some(deploy), None, false) => Ok(Cause::Deploy {
+            deploy: deploy.to_string(),
+        }),
+        (None, Some(version), false) => {
+            limits::check_text("version", &version)?;
+            if version.trim().is_empty() {
+                return Err(ApiError::bad_request("version: must not be empty"));
+            }
+            Ok(Cause::Version { version })
+        }
+        (None, None, true) => Ok(Cause::NotCausedByChange),
+        _ => Err(ApiError::bad_request(
+            "deploy, version, not_caused_by_change: give at most one",
+        )),
     }
 }
 
@@ -168,6 +213,8 @@ fn incident(s: &Stored, with_timeline: bool) -> Result<wire::Incident, ApiError>
             })
             .collect(),
         contributing_factors: i.contributing_factors().to_vec(),
+        cause: cause(i.cause()),
+        deploys: None,
         timeline: with_timeline.then(|| {
             i.timeline()
                 .iter()
@@ -184,17 +231,10 @@ fn incident(s: &Stored, with_timeline: bool) -> Result<wire::Incident, ApiError>
 
 // ---- request parsing ----
 
-/// RFC 3339, unix seconds, or a date (`2027-01-31`, midnight UTC).
-fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
-        return Ok(Timestamp::from_chrono(&midnight));
-    }
-    time_field(name, s)
-}
-
 fn opt_time_param(name: &str, s: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
-    s.as_deref().map(|s| parse_time(name, s)).transpose()
+    s.as_deref()
+        .map(|s| date_or_time_field(name, s))
+        .transpose()
 }
 
 fn parse_severity(s: &str) -> Result<Severity, ApiError> {
@@ -247,6 +287,12 @@ pub async fn declare(
     limits::check_text("title", &b.title)?;
     let severity = parse_severity(&b.severity)?;
     let started_at = opt_time_param("started_at", &b.started_at)?;
+    let cause = parse_cause(wire::Cause {
+        deploy: b.deploy,
+        version: b.version,
+        not_caused_by_change: b.not_caused_by_change,
+    })?;
+    state.dora.check_cause(&cause).await?;
     let declared = Declare {
         title: b.title,
         severity,
@@ -254,6 +300,7 @@ pub async fn declare(
         services: b.services,
         slos: b.slos,
         commander: b.commander,
+        cause,
     };
     let stored = state.declare_incident(&actor, declared).await?;
     Ok((StatusCode::CREATED, Json(incident(&stored, true)?)))
@@ -316,7 +363,10 @@ pub async fn get_incident(
     Path(id): Path<String>,
 ) -> Result<Json<wire::Incident>, ApiError> {
     let stored = state.incidents.get(parse_id(&id)?).await?;
-    Ok(Json(incident(&stored, true)?))
+    let mut answer = incident(&stored, true)?;
+    let deploys = state.dora.deploys_around(&stored.incident).await?;
+    answer.deploys = Some(deploys.iter().map(deliveries::marker).collect());
+    Ok(Json(answer))
 }
 
 /// The refusals of an operation on one incident, for the document (never built: handlers
@@ -490,6 +540,38 @@ pub async fn add_note(
     .await
 }
 
+/// `PUT …/attribution`: names what caused the incident (a deploy id, a version, or
+/// `not_caused_by_change: true`), or `{}` to hand it back to automatic attribution. A deploy
+/// no stored deploy is is refused (422), and so is more than one of them (400).
+#[utoipa::path(
+    put,
+    path = "/api/v1/incidents/{id}/attribution",
+    summary = "Name the deploy or version that caused it, or mark it not caused by a change",
+    description = needs::RESPOND,
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "incident id")),
+    request_body = wire::Cause,
+    responses((status = 200, description = "the incident", body = wire::Incident), (status = 422, description = "no such deploy", body = ErrorBody), OperationRefused)
+)]
+pub async fn set_attribution(
+    State(state): State<AppState>,
+    auth: Auth<scope::Respond>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<wire::Incident>, ApiError> {
+    let actor = auth.actor();
+    let id = parse_id(&id)?;
+    let cause = parse_cause(json_body(&body)?)?;
+    state.dora.check_cause(&cause).await?;
+    let stored = state
+        .incidents
+        .operate(id, &actor, |i, actor, now| {
+            i.attribute(actor, now, cause.clone())
+        })
+        .await?;
+    Ok(Json(incident(&stored, true)?))
+}
+
 /// `POST …/impact-start` `{started_at}`: corrects when the impact began, as the investigation
 /// learns it (the postmortem's duration, detection delay and budget window follow).
 #[utoipa::path(
@@ -510,7 +592,7 @@ pub async fn set_impact_start(
 ) -> Result<Json<wire::Incident>, ApiError> {
     let actor = auth.actor();
     let b: wire::ImpactStart = json_body(&body)?;
-    let started_at = parse_time("started_at", &b.started_at)?;
+    let started_at = date_or_time_field("started_at", &b.started_at)?;
     operate(&state, &actor, &id, |i, actor, now| {
         i.set_impact_start(actor, now, started_at)
     })
@@ -597,7 +679,7 @@ pub async fn update_action_item(
     let due = match &b.due {
         None => None,
         Some(None) => Some(None),
-        Some(Some(s)) => Some(Some(parse_time("due", s)?)),
+        Some(Some(s)) => Some(Some(date_or_time_field("due", s)?)),
     };
     let update = ActionItemUpdate {
         text: b.text,

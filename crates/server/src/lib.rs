@@ -7,7 +7,7 @@
 //!
 //! Modules depend on those listed before them only (a test checks that no `crate::` reference
 //! makes a circle): `error`, `failed_auth`, `html`, `limits`, `listener`, `tls`; `state`; `auth`;
-//! `metrics`, `selfmon`; the handler modules (`actions`, `canary` and `deliveries` among them); `escalation`, whose JSON shares `oncall`'s times;
+//! `metrics`, `selfmon`; the handler modules (`actions`, `canary`, `dora` and `deliveries` among them); `escalation`, whose JSON shares `oncall`'s times;
 //! `openapi`, the one list of routes the router and its document are built from.
 
 pub mod error;
@@ -29,6 +29,7 @@ pub mod alertmanager;
 pub mod api;
 pub mod canary;
 pub mod deliveries;
+pub mod dora;
 pub mod health;
 pub mod incidents;
 pub mod oncall;

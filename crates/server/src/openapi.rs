@@ -17,7 +17,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{
-    actions, alertmanager, api, canary, deliveries, escalation, health, incidents, metrics, oncall,
+    actions, alertmanager, api, canary, deliveries, dora, escalation, health, incidents, metrics,
+    oncall,
     pagerduty, probes, remote_write,
 };
 
@@ -70,6 +71,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::add_note))
         .routes(routes!(incidents::resolve))
         .routes(routes!(incidents::set_impact_start))
+        .routes(routes!(incidents::set_attribution))
         .routes(routes!(incidents::add_action_item))
         .routes(routes!(incidents::update_action_item))
         .routes(routes!(incidents::postmortem))
@@ -105,6 +107,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deliveries::gitlab_hook))
         .routes(routes!(deliveries::list, deliveries::record))
         .routes(routes!(deliveries::get_one))
+        .routes(routes!(dora::report))
         .routes(routes!(api::reload))
         .routes(routes!(metrics::metrics))
         .routes(routes!(health::healthz))

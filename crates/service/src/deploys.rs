@@ -14,6 +14,10 @@
 //!   `commit_url` or resolved from the pushed commits stored for the project (a short sha two
 //!   stored commits share is not guessed).
 //!
+//! A GitHub issue carrying one of `hooks.github.incident_labels` is an incident of the services
+//! naming its repository (through `incidents`): opened once per issue, resolved when it closes,
+//! reopened when it reopens.
+//!
 //! Everything else is `Ignored` with its reason, not refused: it was delivered correctly. A
 //! GitLab pipeline is ignored even when its jobs name environments, because GitLab sends a
 //! Deployment hook for each of those jobs, which is what is recorded.
@@ -25,15 +29,16 @@
 //! secret in `hooks` refuses every delivery ([`HookRefused::NotConfigured`]): a hook endpoint
 //! never takes anonymous writes.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use headroom_core::Timestamp;
+use headroom_incident::{Declaration, Incident, IncidentStatus, Severity};
 use headroom_ingest::hook::{HookError, Sha, SignatureError};
 use headroom_ingest::pagerduty::ChangeEvent;
 use headroom_ingest::{github, gitlab};
 use headroom_spec::{Config, Hooks, InboundIntegration, Service};
 use headroom_store::{
-    CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeStore, CommitRecord,
+    CHANGE_MARKERS_PER_SERVICE, COMMITS_PER_REPOSITORY, ChangeMarker, ChangeStore, CommitRecord,
     DEPLOYS_PER_SERVICE, Deploy, DeployFilter, DeploySource, DeployStatus, DeployStore,
     NewChangeMarker, NewDeploy, PULL_REQUESTS_PER_REPOSITORY, PullRequestRecord, Store,
 };
@@ -41,6 +46,10 @@ use rand::Rng;
 
 use crate::clock::Clock;
 use crate::error::ServiceError;
+use crate::incidents::{self, Incidents};
+
+/// Who changes an incident opened from a GitHub issue.
+const ISSUE_ACTOR: &str = "github";
 
 /// Labels a deploy may carry.
 pub const MAX_DEPLOY_LABELS: usize = 32;
@@ -76,6 +85,8 @@ pub struct HookOutcome {
     pub commits: u64,
     /// Merged requests stored.
     pub pull_requests: u64,
+    /// Incidents opened or changed (GitHub issues labelled as incidents).
+    pub incidents: Vec<i64>,
     /// Set when nothing was kept, and why.
     pub ignored: Option<String>,
 }
@@ -134,15 +145,18 @@ pub struct Deploys {
     hooks: RwLock<Hooks>,
     store: Store,
     clock: Clock,
+    /// Where GitHub issues labelled as incidents go.
+    incidents: Arc<Incidents>,
 }
 
 impl Deploys {
-    pub fn new(config: &Config, store: Store, clock: Clock) -> Deploys {
+    pub fn new(config: &Config, store: Store, clock: Clock, incidents: Arc<Incidents>) -> Deploys {
         Deploys {
             services: RwLock::new(config.services.clone()),
             hooks: RwLock::new(config.hooks.clone()),
             store,
             clock,
+            incidents,
         }
     }
 
@@ -336,12 +350,116 @@ impl Deploys {
                 }
                 Ok(out)
             }
-            github::Hook::Issue(i) => Ok(HookOutcome::ignored(format!(
-                "issue events are not recorded as changes ({} #{})",
-                i.repository, i.number
-            ))),
+            github::Hook::Issue(i) => self.issue(i, now).await,
             github::Hook::Ignored { reason } => Ok(HookOutcome::ignored(reason)),
         }
+    }
+
+    /// An issue carrying one of `hooks.github.incident_labels` is an incident of the services
+    /// naming its repository: opened once per issue (by its repository and number, so a
+    /// redelivery or a later event finds it), resolved when the issue closes, reopened when it
+    /// reopens. Its impact starts when the issue was created.
+    async fn issue(
+        &self,
+        i: github::IssueEvent,
+        now: Timestamp,
+    ) -> Result<HookOutcome, ServiceError> {
+        let labels = match &self.hooks.read().expect("hooks lock").github {
+            Some(g) => g.incident_labels.clone(),
+            None => Vec::new(),
+        };
+        let marked = i
+            .labels
+            .iter()
+            .any(|l| labels.iter().any(|m| m.eq_ignore_ascii_case(l)));
+        if !marked {
+            return Ok(HookOutcome::ignored(format!(
+                "issue {}#{} carries none of the incident labels {labels:?}",
+                i.repository, i.number
+            )));
+        }
+        let services = self.services_of(&i.repository);
+        if services.is_empty() {
+            return Ok(no_service(&i.repository));
+        }
+        let closed = match i.action {
+            github::IssueAction::Closed => true,
+            github::IssueAction::Reopened => false,
+            _ => i.closed_at.is_some(),
+        };
+        let closed_at = i.closed_at.unwrap_or(now).min(now);
+        let reference = format!("github:{}#{}", i.repository.to_ascii_lowercase(), i.number);
+        let id = match self.incidents.by_ref(&reference).await? {
+            Some(id) => id,
+            None => {
+                let title = if i.title.trim().is_empty() {
+                    format!("{}#{}", i.repository, i.number)
+                } else {
+                    i.title.clone()
+                };
+                let severity = i
+                    .labels
+                    .iter()
+                    .find_map(|l| l.parse::<Severity>().ok())
+                    .unwrap_or(Severity::Sev3);
+                let opened = i.created_at.min(now);
+                let mut incident = Incident::declare(
+                    Declaration {
+                        id: "new".into(),
+                        title,
+                        severity,
+                        started_at: Some(opened),
+                        services: services.into_iter().map(|s| s.name).collect(),
+                        slos: Vec::new(),
+                    },
+                    ISSUE_ACTOR,
+                    opened,
+                )
+                .map_err(|e| ServiceError::Invalid(format!("issue {reference}: {e}")))?;
+                incident
+                    .note(
+                        ISSUE_ACTOR,
+                        opened,
+                        &format!("Opened from GitHub issue {}#{}", i.repository, i.number),
+                    )
+                    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                if closed {
+                    incident
+                        .set_status(ISSUE_ACTOR, closed_at.max(opened), IncidentStatus::Resolved)
+                        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                }
+                let (stored, created) = self.incidents.declare_once(&reference, &incident).await?;
+                let id = incidents::parse_id(stored.incident.id())?;
+                if created {
+                    return Ok(HookOutcome {
+                        incidents: vec![id],
+                        ..HookOutcome::default()
+                    });
+                }
+                id
+            }
+        };
+        let current = self.incidents.get(id).await?.incident;
+        let target = match (closed, current.is_open()) {
+            (true, true) => Some(IncidentStatus::Resolved),
+            (false, false) => Some(IncidentStatus::Investigating),
+            _ => None,
+        };
+        if let Some(to) = target {
+            let at = if closed { closed_at } else { now };
+            self.incidents
+                .modify(id, |incident, now| {
+                    // A close dated before the incident's last move happened after it here.
+                    incident
+                        .set_status(ISSUE_ACTOR, at, to)
+                        .or_else(|_| incident.set_status(ISSUE_ACTOR, now, to))
+                })
+                .await?;
+        }
+        Ok(HookOutcome {
+            incidents: vec![id],
+            ..HookOutcome::default()
+        })
     }
 
     /// Records what a verified GitLab delivery says.
@@ -693,6 +811,22 @@ impl Deploys {
         }
         filter.limit = filter.limit.clamp(1, MAX_DEPLOYS_LISTED);
         Ok(self.store.list_deploys(&filter).await?)
+    }
+
+    /// A service's change markers in `[from, to)`, newest first; at most
+    /// [`MAX_DEPLOYS_LISTED`].
+    pub async fn change_markers(
+        &self,
+        service: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ChangeMarker>, ServiceError> {
+        let limit = limit.clamp(1, MAX_DEPLOYS_LISTED);
+        Ok(self
+            .store
+            .list_change_markers(Some(service), from, to, limit)
+            .await?)
     }
 }
 

@@ -22,9 +22,9 @@ use std::sync::{Arc, RwLock};
 use headroom_core::{BudgetingMethod, SliData, Slo, Span, Timestamp};
 use headroom_engine::Engine;
 use headroom_incident::{
-    AlertDisposition, Declaration, Impact, Incident, IncidentError, IncidentFilter, IncidentPolicy,
-    IncidentStatus, LinkedAlert, MeanTime, Role, Severity, TimelineKind, mtta, mttr,
-    postmortem_markdown, route_alert,
+    AlertDisposition, Cause, Declaration, Impact, Incident, IncidentError, IncidentFilter,
+    IncidentPolicy, IncidentStatus, LinkedAlert, MeanTime, Role, Severity, TimelineKind, mtta,
+    mttr, postmortem_markdown, route_alert,
 };
 use headroom_routing::alert::Alert;
 use headroom_spec::Config;
@@ -97,6 +97,8 @@ pub struct Declare {
     pub services: Vec<String>,
     pub slos: Vec<String>,
     pub commander: Option<String>,
+    /// What caused it, when the declarer knows (checked by the caller: a named deploy exists).
+    pub cause: Cause,
 }
 
 /// MTTA and MTTR over the incidents opened in `[from, to)`.
@@ -208,7 +210,8 @@ fn refused(e: IncidentError) -> ServiceError {
         | E::SeverityUnchanged(_)
         | E::RoleUnchanged { .. }
         | E::AlertAlreadyLinked { .. }
-        | E::ActionItemUnchanged(_) => ServiceError::Conflict(detail),
+        | E::ActionItemUnchanged(_)
+        | E::CauseUnchanged(_) => ServiceError::Conflict(detail),
     }
 }
 
@@ -332,9 +335,47 @@ impl Incidents {
                 .assign_role(actor, now, Role::Commander, user)
                 .map_err(refused)?;
         }
+        if d.cause != Cause::Automatic {
+            incident.attribute(actor, now, d.cause).map_err(refused)?;
+        }
         let stored = self.create(&incident).await?;
         tracing::info!(incident = %stored.incident.id(), %severity, "incident declared");
         Ok(stored)
+    }
+
+    /// Stores `incident` under a sender's reference (a GitHub issue) unless one already has
+    /// it: the stored incident, and whether it is new.
+    pub async fn declare_once(
+        &self,
+        external_ref: &str,
+        incident: &Incident,
+    ) -> Result<(Stored, bool), ServiceError> {
+        let (id, created) = self
+            .store
+            .create_incident_once(external_ref, &new_row(incident)?)
+            .await?;
+        Ok((self.get(id).await?, created))
+    }
+
+    /// The incident stored under a sender's reference, if any.
+    pub async fn by_ref(&self, external_ref: &str) -> Result<Option<i64>, ServiceError> {
+        Ok(self.store.incident_by_ref(external_ref).await?)
+    }
+
+    /// Incidents opened in `[from, to)`, newest first, at most `limit`.
+    pub async fn opened_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Incident>, ServiceError> {
+        self.list(&headroom_store::IncidentFilter {
+            open_only: false,
+            opened_from: Some(from),
+            opened_to: Some(to),
+            limit,
+        })
+        .await
     }
 
     /// Read–modify–write of incident `id`: `change` runs on the freshest record at the time of

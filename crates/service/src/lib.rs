@@ -10,9 +10,10 @@
 //! - parts, each taking narrow handles (the store, the clock, the engine, the other parts it
 //!   calls): `signals`, `sources`, `canary` (judging canaries, with queries to the backends),
 //!   `oncall`, `outbox`, `incidents`, `notifications`, `desk`, `escalation`, `alerting`,
-//!   `silences`, `pagerduty`, `deploys` (deploys and changes from hooks, the API and the CLI),
-//!   `actions` (configured actions fired by triggers or by hand, their runs and approvals),
-//!   `selfmon`;
+//!   `silences`, `pagerduty`, `deploys` (deploys and changes from hooks, the API and the CLI;
+//!   GitHub issues labelled as incidents), `dora` (DORA metrics from the stored deploys, changes
+//!   and incidents), `actions` (configured actions fired by triggers or by hand, their runs and
+//!   approvals), `selfmon`;
 //! - the handle that holds them all: `state`;
 //! - what spans the parts: `evaluation`, `workers`, `reload`.
 
@@ -29,6 +30,7 @@ pub mod alerting;
 pub mod canary;
 pub mod deploys;
 pub mod desk;
+pub mod dora;
 pub mod escalation;
 pub mod incidents;
 pub mod notifications;

@@ -44,6 +44,7 @@ pub async fn reload(h: &Headroom) -> Result<usize, Vec<String>> {
     h.pagerduty.reload(&config);
     h.actions.reload(&config);
     h.deploys.reload(&config);
+    h.dora.reload(&config);
     h.oncall.reload(&config);
     h.signals.replace(&config);
     if let Err(e) = h.engine.replace_slos(config.slos.clone()) {

@@ -19,6 +19,7 @@ use crate::changed::ChangedSlos;
 use crate::clock::Clock;
 use crate::config::{ConfigSource, Loaded, load_config_text};
 use crate::deploys::Deploys;
+use crate::dora::Dora;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
 use crate::incidents::{Declare, Incidents, Stored};
@@ -89,6 +90,8 @@ pub struct Inner {
     pub pagerduty: PagerDuty,
     /// Deploys and changes in.
     pub deploys: Deploys,
+    /// DORA metrics over them.
+    pub dora: Dora,
 }
 
 /// The service: what `headroom serve` runs, and what the HTTP edge calls.
@@ -341,7 +344,8 @@ pub async fn build_state_from(
     let escalations = Escalations::restore(store.clone(), clock.clone(), external_url).await?;
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
-    let deploys = Deploys::new(&config, store.clone(), clock.clone());
+    let deploys = Deploys::new(&config, store.clone(), clock.clone(), incidents.clone());
+    let dora = Dora::new(&config, store.clone(), clock.clone());
     let engine = Engine::new(tsdb, config.slos)?;
     signals.restore(engine.tsdb(), now);
     for s in store.alert_states().await? {
@@ -385,6 +389,7 @@ pub async fn build_state_from(
         outbox,
         pagerduty,
         deploys,
+        dora,
         store,
         clock,
     };

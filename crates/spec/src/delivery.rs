@@ -11,15 +11,19 @@
 //!     production: production           # which one is production; default the one so named
 //!     deploy_workflows: [deploy.yml]   # GitHub workflows whose completed runs are deploys
 //! hooks:
-//!   github: {secret_file: secrets/github}          # or secret: <text>
+//!   github: {secret_file: secrets/github,          # or secret: <text>
+//!            incident_labels: [incident]}           # issues so labelled are incidents (default)
 //!   gitlab: {token_file: secrets/gitlab,           # or token: <text>
 //!            signing_key_file: secrets/gitlab-sign} # optional; or signing_key: whsec_…
+//! dora:
+//!   attribution_window: 24h   # an incident is blamed on a deploy finished this long before it
 //! ```
 //!
 //! Secrets are never shown by `Debug`; `redact` hides the inline forms by key.
 
 use std::fmt;
 
+use headroom_core::Span;
 use headroom_ingest::gitlab::SigningKey;
 
 use crate::read::{At, Cx, Fields, fields, string};
@@ -66,16 +70,69 @@ pub struct Hooks {
     pub gitlab: Option<GitlabHook>,
 }
 
-/// GitHub's webhook secret, which signs `X-Hub-Signature-256`.
+/// GitHub's webhook secret, which signs `X-Hub-Signature-256`, and the labels that make an
+/// issue an incident of the services naming its repository.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GithubHook {
     pub secret: String,
+    /// Compared without regard to case, as GitHub does; `[incident]` by default, `[]` for none.
+    pub incident_labels: Vec<String>,
 }
+
+/// The labels an issue is an incident by, unless `incident_labels` says otherwise.
+pub const DEFAULT_INCIDENT_LABELS: &[&str] = &["incident"];
 
 impl fmt::Debug for GithubHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GithubHook { secret: <secret> }")
+        write!(
+            f,
+            "GithubHook {{ secret: <secret>, incident_labels: {:?} }}",
+            self.incident_labels
+        )
     }
+}
+
+/// The top-level `dora`: how DORA metrics are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dora {
+    /// An incident naming no deploy is counted against the latest successful production deploy
+    /// of an affected service that finished at most this long before it started.
+    pub attribution_window: Span,
+}
+
+impl Default for Dora {
+    fn default() -> Self {
+        Dora {
+            attribution_window: Span::hours(24),
+        }
+    }
+}
+
+/// The longest attribution window: a deploy older than a month is no plausible cause by time
+/// alone.
+pub const MAX_ATTRIBUTION_WINDOW: Span = Span(30 * 24 * 3_600_000);
+
+/// Reads the top-level `dora`.
+pub(crate) fn read_dora(cx: &mut Cx, node: &Node) -> Dora {
+    let mut dora = Dora::default();
+    let Some(f) = fields(cx, node, "dora", &["attribution_window"]) else {
+        return dora;
+    };
+    if let Some(w) = f.span(cx, "attribution_window") {
+        // Spans are positive by their parser.
+        if w.v > MAX_ATTRIBUTION_WINDOW {
+            cx.err(
+                w.pos,
+                format!(
+                    "attribution_window {} is longer than the most, {MAX_ATTRIBUTION_WINDOW}",
+                    w.v
+                ),
+            );
+        } else {
+            dora.attribution_window = w.v;
+        }
+    }
+    dora
 }
 
 /// GitLab's secret token (`X-Gitlab-Token`) and, when set, its signing token (the
@@ -265,10 +322,37 @@ pub(crate) fn read_hooks(cx: &mut Cx, node: &Node) -> Hooks {
         return hooks;
     };
     if let Some(n) = f.val("github")
-        && let Some(g) = fields(cx, n, "hooks.github", &["secret", "secret_file"])
-        && let Some(secret) = secret(cx, &g, "secret", true)
+        && let Some(g) = fields(
+            cx,
+            n,
+            "hooks.github",
+            &["secret", "secret_file", "incident_labels"],
+        )
     {
-        hooks.github = Some(GithubHook { secret });
+        let mut incident_labels: Vec<String> = match g.list(cx, "incident_labels") {
+            None => DEFAULT_INCIDENT_LABELS
+                .iter()
+                .map(|l| l.to_string())
+                .collect(),
+            Some(items) => Vec::with_capacity(items.len()),
+        };
+        for item in g.list(cx, "incident_labels").unwrap_or_default() {
+            if let Some(l) = string(cx, item, "incident label") {
+                if l.v.trim().is_empty() {
+                    cx.err(l.pos, "incident label is empty");
+                } else if incident_labels.iter().any(|o| o.eq_ignore_ascii_case(&l.v)) {
+                    cx.err(l.pos, format!("incident label {:?} is listed twice", l.v));
+                } else {
+                    incident_labels.push(l.v);
+                }
+            }
+        }
+        if let Some(secret) = secret(cx, &g, "secret", true) {
+            hooks.github = Some(GithubHook {
+                secret,
+                incident_labels,
+            });
+        }
     }
     if let Some(n) = f.val("gitlab")
         && let Some(g) = fields(

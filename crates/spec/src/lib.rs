@@ -53,7 +53,7 @@ pub use actions::{
     Action, ActionKind, ActionTrigger, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, GITHUB_API,
     GITLAB_API, GithubDispatch, GithubEvent, GitlabTrigger, HttpCall,
 };
-pub use delivery::{GithubHook, GitlabHook, Hooks, PRODUCTION, Repository};
+pub use delivery::{Dora, GithubHook, GitlabHook, Hooks, PRODUCTION, Repository};
 pub use headroom_probe::spec::ProbeSpec;
 pub use integrations::InboundIntegration;
 pub use redact::{SECRET, redacted_config, redacted_url};
@@ -107,6 +107,8 @@ pub struct Config {
     pub hooks: Hooks,
     /// Operational tasks run on triggers or by hand (top-level `actions`), names unique.
     pub actions: Vec<Action>,
+    /// How DORA metrics are read (top-level `dora`).
+    pub dora: Dora,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
     pub warnings: Vec<Problem>,
 }
@@ -425,6 +427,7 @@ pub fn load_sources_for(
         smtp,
         hooks: settings.hooks.map(|h| h.v).unwrap_or_default(),
         actions: settings.actions.into_iter().map(|a| a.v).collect(),
+        dora: settings.dora.map(|d| d.v).unwrap_or_default(),
         warnings: cx.warnings,
     })
 }

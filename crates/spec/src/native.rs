@@ -4,7 +4,8 @@
 //! anonymous_read: true          # may unauthenticated clients read SLOs and budgets?
 //! metrics_token: <secret>       # optional: a bearer token that reads /metrics (besides read tokens)
 //! services: [{name, description, labels, team, repositories, environments, production, deploy_workflows}]
-//! hooks: {github: {secret_file}, gitlab: {token_file, signing_key_file}}   # see `delivery`
+//! hooks: {github: {secret_file, incident_labels}, gitlab: {token_file, signing_key_file}}   # see `delivery`
+//! dora: {attribution_window: 24h}   # see `delivery`
 //! actions: [{name, kind, on, approval, dry_run, timeout, max_attempts, …}]   # see `actions`
 //! alert_windows: {slo_period, page: {quick, slow}, ticket: {quick, slow}}   # optional
 //! slos:
@@ -57,6 +58,7 @@ const TOP: &[&str] = &[
     "templates",
     "hooks",
     "actions",
+    "dora",
 ];
 const SERVICE: &[&str] = &[
     "name",
@@ -107,6 +109,7 @@ pub(crate) struct Settings {
     pub integrations: Vec<At<crate::integrations::InboundIntegration>>,
     pub hooks: Option<At<crate::delivery::Hooks>>,
     pub actions: Vec<At<crate::actions::Action>>,
+    pub dora: Option<At<crate::delivery::Dora>>,
 }
 
 /// First pass over a native document: its settings and services (SLOs come later, once the
@@ -167,6 +170,18 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
                 pos: n.pos,
             },
             "hooks",
+        );
+    }
+    if let Some(n) = f.val("dora") {
+        let dora = crate::delivery::read_dora(cx, n);
+        set_once(
+            cx,
+            &mut settings.dora,
+            At {
+                v: dora,
+                pos: n.pos,
+            },
+            "dora",
         );
     }
     for item in f.list(cx, "services").unwrap_or_default() {

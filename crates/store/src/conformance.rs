@@ -62,6 +62,7 @@ pub const STORE_TESTS: &[&str] = &[
     "escalations_open_due_and_replaced",
     "incidents_numbered_and_listed",
     "incident_updates_are_optimistic",
+    "incidents_created_once_by_reference",
     "overrides_overlap_range_at_boundaries",
     "overrides_reject_empty_ranges",
     "action_links_work_once",
@@ -2158,6 +2159,42 @@ const ALL_INCIDENTS: IncidentFilter = IncidentFilter {
     opened_to: None,
     limit: 100,
 };
+
+pub async fn incidents_created_once_by_reference(store: &Store) {
+    let issue = "github:octo-org/shop#7";
+    assert_eq!(store.incident_by_ref(issue).await.unwrap(), None);
+    let first = new_incident("from issue 7", 100, None);
+    let (id, created) = store.create_incident_once(issue, &first).await.unwrap();
+    assert!(created);
+    assert_eq!(store.incident_by_ref(issue).await.unwrap(), Some(id));
+    // A redelivery finds it and stores nothing.
+    let again = new_incident("from issue 7, again", 200, None);
+    assert_eq!(
+        store.create_incident_once(issue, &again).await.unwrap(),
+        (id, false)
+    );
+    let stored = store.get_incident(id).await.unwrap().unwrap();
+    assert_eq!(stored.title, "from issue 7");
+    assert_eq!(stored.version, 1);
+    // Concurrent first deliveries of another issue store one incident.
+    let other = "github:octo-org/shop#8";
+    let spec = new_incident("from issue 8", 300, None);
+    let (a, b) = tokio::join!(
+        store.create_incident_once(other, &spec),
+        store.create_incident_once(other, &spec)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.0, b.0);
+    assert_eq!([a.1, b.1].iter().filter(|c| **c).count(), 1);
+    // Incidents without a reference are not bound by it.
+    store.create_incident(&spec).await.unwrap();
+    store.create_incident(&spec).await.unwrap();
+    assert_eq!(store.list_incidents(&ALL_INCIDENTS).await.unwrap().len(), 4);
+    assert!(matches!(
+        store.create_incident_once(" ", &spec).await,
+        Err(StoreError::Invalid { .. })
+    ));
+}
 
 pub async fn incidents_numbered_and_listed(store: &Store) {
     let specs = [

@@ -116,6 +116,36 @@ fn require_incident_json(
     require_json(op, doc_json, || "the incident document".into())
 }
 
+/// Inserts a new incident at version 1: its id, or `None` when another already has
+/// `external_ref`.
+async fn insert(
+    store: &Store,
+    op: &'static str,
+    i: &NewIncident,
+    external_ref: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    require_incident_json(op, &i.services_json, &i.doc_json)?;
+    with_pool!(store, pool => {
+        sqlx::query_scalar(
+            "INSERT INTO incidents (title, severity, status, opened_at, resolved_at, \
+             services_json, doc_json, version, external_ref) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) \
+             ON CONFLICT (external_ref) DO NOTHING RETURNING id",
+        )
+        .bind(&i.title)
+        .bind(&i.severity)
+        .bind(&i.status)
+        .bind(i.opened_at.millis())
+        .bind(i.resolved_at.map(Timestamp::millis))
+        .bind(&i.services_json)
+        .bind(&i.doc_json)
+        .bind(external_ref)
+        .fetch_optional(pool)
+        .await
+    })
+    .map_err(db_err(op))
+}
+
 pub trait IncidentStore {
     /// Stores a new incident at version 1 and returns the id the database gave it. Ids are
     /// never reused. `Invalid` when the services or document are not JSON.
@@ -144,29 +174,33 @@ pub trait IncidentStore {
         &self,
         filter: &IncidentFilter,
     ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    /// Stores a new incident under `external_ref` (a sender's own id for it, such as a GitHub
+    /// issue) unless an incident already has that reference: returns the id, and whether it
+    /// is new. Two concurrent calls store one incident.
+    fn create_incident_once(
+        &self,
+        external_ref: &str,
+        incident: &NewIncident,
+    ) -> impl Future<Output = Result<(i64, bool), StoreError>> + Send;
+
+    /// The incident stored under `external_ref`, if any.
+    fn incident_by_ref(
+        &self,
+        external_ref: &str,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
 }
 
 impl IncidentStore for Store {
     async fn create_incident(&self, i: &NewIncident) -> Result<i64, StoreError> {
         const OP: &str = "creating an incident";
-        require_incident_json(OP, &i.services_json, &i.doc_json)?;
-        with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "INSERT INTO incidents (title, severity, status, opened_at, resolved_at, \
-                 services_json, doc_json, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
-                 RETURNING id",
-            )
-            .bind(&i.title)
-            .bind(&i.severity)
-            .bind(&i.status)
-            .bind(i.opened_at.millis())
-            .bind(i.resolved_at.map(Timestamp::millis))
-            .bind(&i.services_json)
-            .bind(&i.doc_json)
-            .fetch_one(pool)
-            .await
-        })
-        .map_err(db_err(OP))
+        // Without a reference nothing conflicts: there is always an id.
+        insert(self, OP, i, None)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                op: OP,
+                detail: "the insert returned no id".into(),
+            })
     }
 
     async fn update_incident(
@@ -244,5 +278,40 @@ impl IncidentStore for Store {
         })
         .map_err(db_err("listing incidents"))?;
         Ok(rows.into_iter().map(Incident::from).collect())
+    }
+
+    async fn create_incident_once(
+        &self,
+        external_ref: &str,
+        i: &NewIncident,
+    ) -> Result<(i64, bool), StoreError> {
+        const OP: &str = "creating an incident once";
+        if external_ref.trim().is_empty() {
+            return Err(StoreError::Invalid {
+                op: OP,
+                detail: "the external reference is empty".into(),
+            });
+        }
+        let created = insert(self, OP, i, Some(external_ref)).await?;
+        if let Some(id) = created {
+            return Ok((id, true));
+        }
+        match self.incident_by_ref(external_ref).await? {
+            Some(id) => Ok((id, false)),
+            None => Err(StoreError::Corrupt {
+                op: OP,
+                detail: format!("{external_ref:?} conflicted but no incident holds it"),
+            }),
+        }
+    }
+
+    async fn incident_by_ref(&self, external_ref: &str) -> Result<Option<i64>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM incidents WHERE external_ref = $1")
+                .bind(external_ref)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(db_err("finding an incident by reference"))
     }
 }

@@ -30,7 +30,7 @@
 //! | `outbox` | `id` (sequence) | `idempotency_key` (unique), `receiver`, `integration`, `payload_json`, `state`, `attempts`, `created_at`, `next_attempt_at`, `claimed_until`, `last_error`, `finished_at` |
 //! | `notification_log` | (`receiver`, `group_key`) | `payload_json`, `sent_at`, `expires_at` |
 //! | `escalations` | `id` | `subject`, `policy`, `state_json`, `next_at`, `open`, `updated_at` |
-//! | `incidents` | `id` (sequence) | `title`, `severity`, `status`, `opened_at`, `resolved_at`, `services_json`, `doc_json`, `version` |
+//! | `incidents` | `id` (sequence); unique `external_ref` (a sender's id for it, or null) | `title`, `severity`, `status`, `opened_at`, `resolved_at`, `services_json`, `doc_json`, `version` |
 //! | `schedule_overrides` | `id` | `schedule`, `user_id`, `starts_at`, `ends_at`, `created_by`, `created_at` |
 //! | `action_links` | `link_id` | `used_at` |
 //! | `server_secrets` | `name` | `value`, `created_at` |

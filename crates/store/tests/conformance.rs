@@ -183,6 +183,7 @@ conformance_suite! {
         escalations_open_due_and_replaced,
         incidents_numbered_and_listed,
         incident_updates_are_optimistic,
+        incidents_created_once_by_reference,
         overrides_overlap_range_at_boundaries,
         overrides_reject_empty_ranges,
         action_links_work_once,

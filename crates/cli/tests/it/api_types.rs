@@ -20,9 +20,10 @@ use headroom_api::alertmanager::{
     WebhookAlert, WebhookMessage,
 };
 use headroom_api::calendar::FeedSubscription;
+use headroom_api::dora::DoraReport;
 use headroom_api::escalation::{Escalation, EscalationList, EscalationState, Responder};
 use headroom_api::incident::{
-    ActionItemPatch, ActionItemStatus, Declaration, ImpactStart, Incident, IncidentList,
+    ActionItemPatch, ActionItemStatus, Cause, Declaration, ImpactStart, Incident, IncidentList,
     IncidentMetrics, IncidentStatus, NewActionItem, Note, RoleAssignment, Severity, SeverityChange,
     StatusChange, TimelineEvent,
 };
@@ -497,6 +498,8 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
         std::any::type_name::<headroom_api::actions::ActionList>(),
         std::any::type_name::<headroom_api::actions::Run>(),
         std::any::type_name::<headroom_api::actions::RunList>(),
+        std::any::type_name::<headroom_api::delivery::DeployDetail>(),
+        std::any::type_name::<DoraReport>(),
         std::any::type_name::<Reloaded>(),
         std::any::type_name::<ErrorBody>(),
     ];
@@ -1144,6 +1147,9 @@ async fn incidents(s: &Server, acked: &Escalation) {
                 slos: vec!["checkout-availability".into()],
                 started_at: Some("2027-01-15T07:55:00Z".into()),
                 commander: Some("alice".into()),
+                deploy: None,
+                version: Some("v1.4.2".into()),
+                not_caused_by_change: false,
             },
             StatusCode::CREATED,
         )
@@ -1212,6 +1218,19 @@ async fn incidents(s: &Server, acked: &Escalation) {
         (item.status, item.owner.clone()),
         (ActionItemStatus::Done, None)
     );
+    let attributed: Incident = s
+        .call(
+            Method::PUT,
+            &uri("attribution"),
+            &s.respond,
+            Some(&Cause {
+                not_caused_by_change: true,
+                ..Cause::default()
+            }),
+            StatusCode::OK,
+        )
+        .await;
+    assert!(attributed.cause.not_caused_by_change);
     let resolved: Incident = s
         .post(&uri("resolve"), &s.respond, &empty, StatusCode::OK)
         .await;
@@ -1240,6 +1259,7 @@ async fn incidents(s: &Server, acked: &Escalation) {
         "impact_start_changed",
         "action_item_added",
         "action_item_updated",
+        "attributed",
         "note",
     ] {
         assert!(kinds.contains(kind), "no {kind} entry in {kinds:?}");
@@ -1384,7 +1404,7 @@ async fn actions(s: &Server) {
 }
 
 async fn deploys(s: &Server) {
-    use headroom_api::delivery::{Deploy, DeployList, DeployReport, ReportedCommit};
+    use headroom_api::delivery::{Deploy, DeployDetail, DeployList, DeployReport, ReportedCommit};
     let report = DeployReport {
         service: "checkout".into(),
         environment: None,
@@ -1429,7 +1449,7 @@ async fn deploys(s: &Server) {
         )
         .await;
     assert_eq!(list.deploys, std::slice::from_ref(&made));
-    let one: Deploy = s
+    let one: DeployDetail = s
         .call(
             Method::GET,
             &format!("/api/v1/deployments/{}", made.id),
@@ -1438,7 +1458,20 @@ async fn deploys(s: &Server) {
             StatusCode::OK,
         )
         .await;
-    assert_eq!(one, made);
+    assert_eq!(one.deploy, made);
+    let dora: DoraReport = s
+        .call(
+            Method::GET,
+            "/api/v1/dora?service=checkout&from=2027-01-01&to=2027-01-15",
+            &s.read,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    // The one deploy reported failed: none counted, so no rate and no tier.
+    assert_eq!(dora.metrics.deployment_frequency.deployments, 0);
+    assert_eq!(dora.metrics.change_failure_rate.rate, None);
+    assert_eq!(dora.weeks.len(), 3);
 }
 
 async fn reload(s: &Server) {

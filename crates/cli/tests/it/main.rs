@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod crash;
 mod deploy;
+mod dora;
 mod incident;
 mod oncall;
 mod outbox_crash;

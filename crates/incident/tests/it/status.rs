@@ -542,3 +542,67 @@ fn json_round_trip_and_resorted_timeline() {
     let bad = serde_json::json!("SEV9");
     assert!(serde_json::from_value::<Severity>(bad).is_err());
 }
+
+#[test]
+fn a_cause_is_named_changed_and_handed_back_each_on_the_timeline() {
+    use headroom_incident::Cause;
+    let mut incident = declared();
+    assert_eq!(incident.cause(), &Cause::Automatic);
+    let deploy = Cause::Deploy {
+        deploy: "42".into(),
+    };
+    incident.attribute("bob", t(9, 5), deploy.clone()).unwrap();
+    assert_eq!(incident.cause(), &deploy);
+    incident
+        .set_status("bob", t(9, 30), IncidentStatus::Resolved)
+        .unwrap();
+    // After the resolution too: reviews find causes.
+    incident
+        .attribute("carol", t(10, 0), Cause::NotCausedByChange)
+        .unwrap();
+    incident
+        .attribute("carol", t(10, 5), Cause::Automatic)
+        .unwrap();
+    let entries: Vec<(&str, &str)> = incident
+        .timeline()
+        .iter()
+        .filter(|e| matches!(e.kind, TimelineKind::Attributed { .. }))
+        .map(|e| (e.actor.as_str(), e.text.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("bob", "Attributed to deploy 42"),
+            ("carol", "Marked not caused by a change"),
+            ("carol", "Attributed automatically"),
+        ]
+    );
+    assert_eq!(
+        refused(&mut incident, |i| i.attribute(
+            "carol",
+            t(10, 6),
+            Cause::Automatic
+        )),
+        IncidentError::CauseUnchanged(Cause::Automatic)
+    );
+    let empty = Cause::Version {
+        version: " ".into(),
+    };
+    assert_eq!(
+        refused(&mut incident, |i| i.attribute("carol", t(10, 6), empty)),
+        IncidentError::Empty { field: "version" }
+    );
+    assert!(matches!(
+        refused(&mut incident, |i| i.attribute(
+            "carol",
+            t(8, 0),
+            Cause::NotCausedByChange
+        )),
+        IncidentError::BeforeOpened { .. }
+    ));
+    // Stored before causes were: automatic.
+    let mut doc = serde_json::to_value(declared()).unwrap();
+    doc.as_object_mut().unwrap().remove("cause");
+    let old: Incident = serde_json::from_value(doc).unwrap();
+    assert_eq!(old.cause(), &Cause::Automatic);
+}

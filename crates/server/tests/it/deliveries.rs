@@ -370,7 +370,7 @@ async fn pagerduty_change_events_become_change_markers_of_the_integrations_servi
     let key = "0123456789abcdef0123456789abcdef";
     std::fs::write(dir.path().join("pd.key"), key).unwrap();
     let config = format!(
-        "{CONFIG}integrations:\n  - name: ops\n    pagerduty_events: {{routing_key_file: {}}}\n    service: hello\n",
+        "{CONFIG}integrations:\n  - name: ops\n    pagerduty_events: {{routing_key_file: {}}}\n    service: hello\nslos: [{{name: hello-up, service: hello, objective: 99, window: 30d, sli: {{events: {{}}}}}}]\n",
         dir.path().join("pd.key").display()
     );
     let (ctx, _) = setup_file(&config).await;
@@ -437,4 +437,18 @@ async fn pagerduty_change_events_become_change_markers_of_the_integrations_servi
         m.links_json,
         r#"[{"href":"https://ci.example.com/42","text":"build 42"}]"#
     );
+    // A marker on the series of the service's SLO, in range only.
+    let series = |range: &str| {
+        let app = ctx.app.clone();
+        let uri = format!("/api/v1/slos/hello-up/series?{range}&step=1h");
+        let read = ctx.read.clone();
+        async move { get(&app, &uri, Some(&read)).await.json() }
+    };
+    let on = series("from=2027-01-10T00:00:00Z&to=2027-01-11T00:00:00Z").await;
+    assert_eq!(
+        on["changes"],
+        json!([{"id": markers[0].id, "at": "2027-01-10T10:00:00Z", "summary": "Build 42 deployed", "source": "jenkins"}])
+    );
+    let off = series("from=2027-01-11T00:00:00Z&to=2027-01-12T00:00:00Z").await;
+    assert_eq!(off["changes"], json!([]));
 }

@@ -6,6 +6,7 @@ mod api;
 mod canary;
 mod common;
 mod deliveries;
+mod dora;
 mod incidents;
 mod limits;
 mod listener;

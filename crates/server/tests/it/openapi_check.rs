@@ -511,6 +511,27 @@ async fn every_json_answer_matches_the_documented_schema() {
         .await;
     s.read("/api/v1/deployments/999999", 404).await;
 
+    // Attribution and DORA.
+    let attribution = format!("/api/v1/incidents/{inc}/attribution");
+    let put = |body: Value, want: u16| {
+        s.call(Method::PUT, &attribution, Some(&respond), Some(body), want)
+    };
+    put(json!({"deploy": made["id"]}), 200).await;
+    put(json!({"deploy": 999999}), 422).await;
+    put(json!({"version": "v1", "not_caused_by_change": true}), 400).await;
+    put(json!({}), 200).await;
+    put(json!({}), 409).await;
+    s.call(
+        Method::PUT,
+        "/api/v1/incidents/999999/attribution",
+        Some(&respond),
+        Some(json!({})),
+        404,
+    )
+    .await;
+    s.read("/api/v1/dora?service=checkout", 200).await;
+    s.read("/api/v1/dora?team=nobody", 404).await;
+    s.read("/api/v1/dora?from=yesterday", 400).await;
     // Actions: listed, run by hand, approved and rejected, the audit log; refusals of each.
     s.read("/api/v1/actions", 200).await;
     let runs = "/api/v1/actions/rollback/runs";

@@ -6,11 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use headroom_core::Timestamp;
+use headroom_incident::{IncidentStatus, Severity};
 use headroom_ingest::github;
 use headroom_service::ServiceError;
 use headroom_service::deploys::{
     Deploys, GitlabCredentials, HookOutcome, HookRefused, ReportedCommit, ReportedDeploy,
 };
+use headroom_service::incidents::Incidents;
 use headroom_store::{ChangeStore, DeployFilter, DeploySource, DeployStatus, DeployStore, Store};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
@@ -48,6 +50,7 @@ services:
 
 struct Ctx {
     deploys: Deploys,
+    incidents: Arc<Incidents>,
     store: Store,
     _dir: tempfile::TempDir,
 }
@@ -58,9 +61,12 @@ async fn ctx(config: &str) -> Ctx {
         .await
         .unwrap();
     let config = headroom_spec::load_str("c.yaml", config).unwrap();
-    let deploys = Deploys::new(&config, store.clone(), Arc::new(|| Timestamp(NOW)));
+    let clock: headroom_service::Clock = Arc::new(|| Timestamp(NOW));
+    let incidents = Arc::new(Incidents::new(&config, store.clone(), clock.clone()));
+    let deploys = Deploys::new(&config, store.clone(), clock, incidents.clone());
     Ctx {
         deploys,
+        incidents,
         store,
         _dir: dir,
     }
@@ -408,4 +414,84 @@ async fn a_reported_deploy_is_checked_whole_and_recorded_once_per_key() {
     let bad_sha = c.deploys.report(reported("123")).await.unwrap_err();
     assert!(bad_sha.to_string().starts_with("sha: "), "{bad_sha}");
     assert_eq!(c.store.list_deploys(&all()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_github_issue_labelled_incident_is_one_incident_of_the_services_naming_its_repository() {
+    let c = ctx(CONFIG).await;
+    // The project's own closed issue: labelled `incident` and `sev2`, in acme/checkout.
+    let body = read(DATA, "github/issues/closed.incident.json");
+    let out = github_delivery(&c, "issues", &body).await;
+    assert_eq!(out.ignored, None);
+    assert_eq!(out.incidents.len(), 1);
+    let id = out.incidents[0];
+    let incident = c.incidents.get(id).await.unwrap().incident;
+    assert_eq!(incident.title(), "Checkout returns 502 for card payments");
+    assert_eq!(incident.severity(), Severity::Sev2);
+    assert_eq!(incident.services(), ["cards", "legacy"]);
+    assert_eq!(incident.status(), IncidentStatus::Resolved);
+    let at = |s: &str| Timestamp::from_chrono(&chrono::DateTime::parse_from_rfc3339(s).unwrap());
+    assert_eq!(incident.started_at(), at("2026-03-07T02:11:09Z"));
+    assert_eq!(incident.resolved_at(), Some(at("2026-03-07T03:48:51Z")));
+    // Redelivered: the same incident, unchanged.
+    let version = c.incidents.get(id).await.unwrap().version;
+    let again = github_delivery(&c, "issues", &body).await;
+    assert_eq!(again.incidents, vec![id]);
+    assert_eq!(c.incidents.get(id).await.unwrap().version, version);
+    assert_eq!(
+        c.incidents.listed(false, None, None).await.unwrap().len(),
+        1
+    );
+
+    // GitHub's own examples carry `bug`, not an incident label by default.
+    let opened = read(FIXTURES, "github/issues/opened.payload.json");
+    let ignored = github_delivery(&c, "issues", &opened).await;
+    assert!(
+        ignored
+            .ignored
+            .as_deref()
+            .unwrap()
+            .contains("none of the incident labels"),
+        "{ignored:?}"
+    );
+    assert!(ignored.incidents.is_empty());
+}
+
+#[tokio::test]
+async fn configured_incident_labels_open_then_keep_one_incident_per_issue() {
+    let config = CONFIG.replace(
+        "github: {secret: gh-secret-for-tests}",
+        "github: {secret: gh-secret-for-tests, incident_labels: [BUG]}",
+    );
+    let c = ctx(&config).await;
+    let opened = github_delivery(
+        &c,
+        "issues",
+        &read(FIXTURES, "github/issues/opened.payload.json"),
+    )
+    .await;
+    assert_eq!(opened.incidents.len(), 1, "{opened:?}");
+    let id = opened.incidents[0];
+    let incident = c.incidents.get(id).await.unwrap().incident;
+    assert_eq!(incident.services(), ["hello"]);
+    assert!(incident.is_open());
+    assert_eq!(incident.severity(), Severity::Sev3);
+    for event in ["labeled", "reopened", "edited"] {
+        let out = github_delivery(
+            &c,
+            "issues",
+            &read(FIXTURES, &format!("github/issues/{event}.payload.json")),
+        )
+        .await;
+        if event == "edited" {
+            assert!(out.ignored.is_some(), "{out:?}");
+        } else {
+            assert_eq!(out.incidents, vec![id], "{event}");
+        }
+    }
+    assert!(c.incidents.get(id).await.unwrap().incident.is_open());
+    assert_eq!(
+        c.incidents.listed(false, None, None).await.unwrap().len(),
+        1
+    );
 }

@@ -156,3 +156,48 @@ fn bad_hook_credentials_are_located_without_their_values() {
         "{twice:?}"
     );
 }
+
+#[test]
+fn incident_labels_and_the_attribution_window_default_and_are_located() {
+    let defaults = load_str("d.yaml", "hooks: {github: {secret: s}}\n").unwrap();
+    assert_eq!(defaults.hooks.github.unwrap().incident_labels, ["incident"]);
+    assert_eq!(
+        defaults.dora.attribution_window,
+        headroom_core::Span::hours(24)
+    );
+
+    let set = load_str(
+        "d.yaml",
+        "hooks: {github: {secret: s, incident_labels: [outage, SEV1]}}\ndora: {attribution_window: 2h}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        set.hooks.github.unwrap().incident_labels,
+        ["outage", "SEV1"]
+    );
+    assert_eq!(set.dora.attribution_window, headroom_core::Span::hours(2));
+    let none = load_str(
+        "d.yaml",
+        "hooks: {github: {secret: s, incident_labels: []}}\n",
+    )
+    .unwrap();
+    assert!(none.hooks.github.unwrap().incident_labels.is_empty());
+
+    let e = problems(
+        "hooks:\n  github: {secret: s, incident_labels: [a, A, '']}\ndora:\n  attribution_window: 0s\n  window: 1h\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "d.yaml:2:44: incident label \"A\" is listed twice",
+            "d.yaml:2:47: incident label is empty",
+            "d.yaml:5:3: unknown field \"window\" in dora; expected one of: attribution_window",
+            "d.yaml:4:23: attribution_window: invalid duration \"0s\": must be greater than zero (use Prometheus syntax such as 30s, 5m, 1h30m, 28d, 4w)",
+        ]
+    );
+    let long = problems("dora: {attribution_window: 31d}\n");
+    assert_eq!(
+        long,
+        ["d.yaml:1:28: attribution_window 31d is longer than the most, 30d"]
+    );
+}

@@ -48,9 +48,14 @@ pub async fn setup(source: ConfigSource) -> Ctx {
 }
 
 pub async fn setup_in(source: ConfigSource, dir: TempDir) -> Ctx {
-    let (clock, cell) = clock_at(NOW);
     let db = format!("sqlite://{}", dir.path().join("state.db").display());
-    let store = Store::open(&db).await.unwrap();
+    setup_on(source, dir, &db).await
+}
+
+/// A state on the database at `db` (SQLite or PostgreSQL).
+pub async fn setup_on(source: ConfigSource, dir: TempDir, db: &str) -> Ctx {
+    let (clock, cell) = clock_at(NOW);
+    let store = Store::open(db).await.unwrap();
     let now = Timestamp(NOW);
     let (_, admin) = store
         .create_token("admin", Scope::Admin, now)
@@ -217,6 +222,65 @@ pub fn assert_close(got: &Value, want: f64) {
 
 pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
+}
+
+/// A PostgreSQL schema of its own in the database `HEADROOM_TEST_POSTGRES_URL` names, dropped
+/// when the value is; `None` (said on stderr) when that is not set.
+pub struct PgSchema {
+    admin_url: String,
+    schema: String,
+    pub url: String,
+}
+
+impl PgSchema {
+    pub async fn create(test: &str) -> Option<PgSchema> {
+        use sqlx::Connection;
+        let Ok(admin_url) = std::env::var("HEADROOM_TEST_POSTGRES_URL") else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nSKIPPED {test}: HEADROOM_TEST_POSTGRES_URL is not set"
+            );
+            return None;
+        };
+        let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        let sep = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{sep}options[search_path]={schema}");
+        Some(PgSchema {
+            admin_url,
+            schema,
+            url,
+        })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // A blocking drop on its own thread: the test's runtime may be gone.
+        let (admin_url, schema) = (self.admin_url.clone(), self.schema.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 pub async fn setup_file(text: &str) -> (Ctx, PathBuf) {
