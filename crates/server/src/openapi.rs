@@ -18,8 +18,7 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 use crate::{
     actions, alertmanager, api, canary, deliveries, dora, escalation, health, incidents, metrics,
-    oncall,
-    pagerduty, probes, remote_write,
+    oncall, pagerduty, probes, remote_write,
 };
 
 #[derive(OpenApi)]
