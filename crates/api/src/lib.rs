@@ -27,8 +27,10 @@
 //! [`escalation`], [`incident`], [`canary`] (canary judgement, in Kayenta's camelCase names),
 //! [`delivery`] (hook results, reported and listed deploys, deploy markers), [`dora`] (DORA
 //! metrics and incident attribution), [`gate`] (release gate decisions and overrides),
+//! [`actions`] (configured actions, their runs, runs by hand and approvals),
 //! [`reload`], [`home`] (`GET /`) and [`error`].
 
+pub mod actions;
 pub mod alertmanager;
 pub mod calendar;
 pub mod canary;

@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+mod action;
 mod canary;
 mod deploy;
 mod dora;
@@ -107,6 +108,13 @@ enum Command {
     Silence {
         #[command(subcommand)]
         command: silence::SilenceCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Run configured actions by hand, list their runs, approve or reject them.
+    Action {
+        #[command(subcommand)]
+        command: action::ActionCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -384,6 +392,7 @@ async fn run_async(command: Command) -> Result<(), Failure> {
         Command::Incident { command, client } => incident(command, client).await,
         Command::Canary { command } => canary::run(command).await,
         Command::Deploy { command, client } => deploy::run(command, client).await,
+        Command::Action { command, client } => action::run(command, client).await,
         Command::Dora { command } => dora::run(command).await,
         Command::Gate {
             ask,

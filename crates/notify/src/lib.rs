@@ -54,7 +54,10 @@ pub use message::{
     go_time_string,
 };
 #[cfg(feature = "send")]
-pub use send::{Client, ClientError, EXCERPT_BYTES, Outcome, deliver, retry_after};
+pub use send::{
+    ActionRequest, Client, ClientError, EXCERPT_BYTES, Outcome, deliver, retry_after, send_action,
+};
 pub use template::{
     Markup, RenderErrorKind, TemplateError, Templates, inline_sources, names as template_names,
+    render_action,
 };

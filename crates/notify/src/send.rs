@@ -244,7 +244,51 @@ async fn post(client: &Client, url: &str, body: Vec<u8>, how: Request<'_>) -> Ou
         }
         None => {}
     }
-    let response = match request.send().await {
+    outcome(request.send().await, client.timeout).await
+}
+
+/// An HTTP request an action makes (`spec::actions`), with its secrets already in place.
+#[derive(Clone)]
+pub struct ActionRequest {
+    /// `GET`, `POST`, …
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// This attempt's time limit (the action's `timeout`).
+    pub timeout: Duration,
+}
+
+/// Sends an action's request once, classified as a notification's POST is: 2xx delivered;
+/// timeouts, lost connections, 5xx and 429 worth retrying; any other answer failed with the
+/// status and an excerpt of the body. `idempotency_key` goes out as `Idempotency-Key`.
+pub async fn send_action(
+    client: &Client,
+    request: ActionRequest,
+    idempotency_key: &str,
+) -> Outcome {
+    let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
+        return Outcome::Failed {
+            reason: format!("{:?} is not an HTTP method", request.method),
+        };
+    };
+    let mut builder = client
+        .http
+        .request(method, &request.url)
+        .timeout(request.timeout)
+        .header("Idempotency-Key", idempotency_key)
+        .body(request.body);
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    // Without the URL: an action's URL may carry a credential, and reasons are stored and shown.
+    let sent = builder.send().await.map_err(reqwest::Error::without_url);
+    outcome(sent, request.timeout).await
+}
+
+/// Classifies what a request's send came back with.
+async fn outcome(sent: Result<reqwest::Response, reqwest::Error>, timeout: Duration) -> Outcome {
+    let response = match sent {
         Ok(r) => r,
         Err(e) if e.is_builder() => {
             return Outcome::Failed {
@@ -253,7 +297,7 @@ async fn post(client: &Client, url: &str, body: Vec<u8>, how: Request<'_>) -> Ou
         }
         Err(e) if e.is_timeout() => {
             return Outcome::Retry {
-                reason: format!("timed out after {:?}", client.timeout),
+                reason: format!("timed out after {:?}", timeout),
                 after: None,
             };
         }

@@ -379,6 +379,31 @@ impl Templates {
     }
 }
 
+/// Renders an action's template (`spec::actions`: an HTTP body, a dispatch input, a pipeline
+/// variable) over `context`. With `json`, every printed value is written as JSON (a string
+/// quoted and escaped), so a body template stays valid JSON whatever the values hold; without,
+/// values are printed as they are (the caller puts the result into JSON or a form field).
+pub fn render_action(
+    source: &str,
+    context: &serde_json::Value,
+    json: bool,
+) -> Result<String, TemplateError> {
+    const NAME: &str = "action";
+    let mut env = environment(Markup::Text);
+    // One action serves several triggers: `alert.labels.x` is undefined, not an error, when
+    // the trigger has no alert.
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    if json {
+        env.set_auto_escape_callback(|_| AutoEscape::Json);
+    }
+    env.add_template(NAME, source)
+        .map_err(|e| compile_error(NAME, &e))?;
+    let template = env.get_template(NAME).map_err(|e| render_error(NAME, &e))?;
+    template
+        .render(Value::from_serialize(context))
+        .map_err(|e| render_error(NAME, &e))
+}
+
 /// A receiver's integration-level template sources, each with the name it renders under.
 pub fn inline_sources(receiver: &Receiver) -> impl Iterator<Item = (String, &str)> {
     receiver.integrations.iter().flat_map(|integration| {

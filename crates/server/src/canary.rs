@@ -212,6 +212,6 @@ pub async fn judge(
     let body: wire::JudgeRequest = json_body(&body)?;
     let request = request(body)?;
     let thresholds = request.scoring.thresholds;
-    let judged = headroom_service::canary::judge(&state.backends(), request).await?;
+    let judged = state.judge_canary(request).await?;
     Ok(Json(judgement(&judged, thresholds)))
 }

@@ -134,8 +134,7 @@ pub async fn gate_decide(
 ) -> Result<Json<wire::GateDecision>, ApiError> {
     let q = gate_query(query.as_deref(), &["environment", "label"])?;
     let g = state
-        .gates
-        .decide(&service, q.environment, q.labels, &auth.actor())
+        .decide_gate(&service, q.environment, q.labels, &auth.actor())
         .await?;
     Ok(Json(decision(&g)))
 }

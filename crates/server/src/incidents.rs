@@ -302,10 +302,7 @@ pub async fn declare(
         commander: b.commander,
         cause,
     };
-    let stored = state
-        .incidents
-        .declare(&state.engine, &actor, declared)
-        .await?;
+    let stored = state.declare_incident(&actor, declared).await?;
     Ok((StatusCode::CREATED, Json(incident(&stored, true)?)))
 }
 

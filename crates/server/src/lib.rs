@@ -7,7 +7,7 @@
 //!
 //! Modules depend on those listed before them only (a test checks that no `crate::` reference
 //! makes a circle): `error`, `failed_auth`, `html`, `limits`, `listener`, `tls`; `state`; `auth`;
-//! `metrics`, `selfmon`; the handler modules (`canary`, `deliveries`, `dora` and `gates` among them); `escalation`, whose JSON shares `oncall`'s times;
+//! `metrics`, `selfmon`; the handler modules (`actions`, `canary`, `deliveries`, `dora` and `gates` among them); `escalation`, whose JSON shares `oncall`'s times;
 //! `openapi`, the one list of routes the router and its document are built from.
 
 pub mod error;
@@ -24,6 +24,7 @@ pub mod auth;
 pub mod metrics;
 pub mod selfmon;
 
+pub mod actions;
 pub mod alertmanager;
 pub mod api;
 pub mod canary;

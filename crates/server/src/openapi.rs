@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{
-    alertmanager, api, canary, deliveries, dora, escalation, gates, health, incidents, metrics,
-    oncall, pagerduty, probes, remote_write,
+    actions, alertmanager, api, canary, deliveries, dora, escalation, gates, health, incidents,
+    metrics, oncall, pagerduty, probes, remote_write,
 };
 
 #[derive(OpenApi)]
@@ -96,6 +96,12 @@ fn documented() -> OpenApiRouter<AppState> {
             escalation::resolve_link
         ))
         .routes(routes!(canary::judge))
+        .routes(routes!(actions::list_actions))
+        .routes(routes!(actions::list_action_runs))
+        .routes(routes!(actions::get_action_run))
+        .routes(routes!(actions::run_action))
+        .routes(routes!(actions::approve_action_run))
+        .routes(routes!(actions::reject_action_run))
         .routes(routes!(deliveries::github_hook))
         .routes(routes!(deliveries::gitlab_hook))
         .routes(routes!(deliveries::list, deliveries::record))

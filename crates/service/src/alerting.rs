@@ -14,7 +14,7 @@
 //! - Silences live in the store; the desk holds a copy that every change refreshes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use headroom_core::Timestamp;
@@ -31,6 +31,7 @@ use headroom_store::{
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Notify};
 
+use crate::actions::{Actions, Trigger};
 use crate::clock::Clock;
 use crate::desk::Desk;
 use crate::error::{ServiceError, StartError};
@@ -95,6 +96,8 @@ pub struct Alerting {
     pub external_url: String,
     pub(crate) store: Store,
     clock: Clock,
+    /// Fired by alerts that start firing and by incidents the policies open.
+    actions: Arc<Actions>,
 }
 
 impl Alerting {
@@ -106,6 +109,7 @@ impl Alerting {
         external_url: String,
         store: Store,
         clock: Clock,
+        actions: Arc<Actions>,
     ) -> Result<Alerting, StartError> {
         let now = clock();
         let at = now.to_chrono();
@@ -149,6 +153,7 @@ impl Alerting {
             external_url,
             store,
             clock,
+            actions,
         })
     }
 
@@ -222,15 +227,43 @@ impl Alerting {
                 summary: "alerts not stored, nothing changed",
                 cause: e.to_string(),
             })?;
-        incidents.route_alerts(&alerts).await;
+        let opened = incidents.route_alerts(&alerts).await;
+        let mut started = Vec::new();
         for alert in alerts {
             if let Some(slo) = owner {
                 desk.owners.insert(alert.fingerprint(), slo.to_string());
+            }
+            // A repeat of an alert already firing fires no action again.
+            let held = desk.dispatcher.alerts().get(alert.fingerprint());
+            if !alert.resolved_at(now) && held.is_none_or(|h| h.resolved_at(now)) {
+                started.push(alert.clone());
             }
             desk.dispatcher.receive(alert, now);
         }
         drop(desk);
         self.wake.notify_one();
+        let at = self.now();
+        for incident in opened {
+            let Ok(id) = incident.id().parse() else {
+                continue;
+            };
+            let trigger = Trigger::IncidentDeclared {
+                id,
+                title: incident.title().to_string(),
+                severity: incident.severity(),
+                services: incident.services().to_vec(),
+            };
+            self.actions.fire(trigger, at).await;
+        }
+        for alert in started {
+            let trigger = Trigger::Alert {
+                fingerprint: alert.fingerprint().to_string(),
+                starts_at: Timestamp::from_chrono(&alert.starts_at),
+                labels: alert.labels,
+                annotations: alert.annotations,
+            };
+            self.actions.fire(trigger, at).await;
+        }
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use headroom_core::{AlertTransition, Span};
 use headroom_store::AlertStore;
 
+use crate::actions::Trigger;
 use crate::alerting::{OWN_SLO, own_alert};
 use crate::state::{Headroom, Health};
 
@@ -15,6 +16,7 @@ pub async fn evaluate(h: &Headroom, only: Option<&str>) -> Vec<AlertTransition> 
     let now = h.now();
     let transitions = h.engine.evaluate(only, now);
     Health::add(&h.health.evaluations, 1);
+    budget_triggers(h, only).await;
     if !transitions.is_empty() {
         let rows: Vec<headroom_store::AlertTransition> = transitions
             .iter()
@@ -51,6 +53,34 @@ pub async fn evaluate(h: &Headroom, only: Option<&str>) -> Vec<AlertTransition> 
         }
     }
     transitions
+}
+
+/// Hands each evaluated SLO group's budget to the actions with budget triggers, which fire on
+/// a crossing below their threshold.
+async fn budget_triggers(h: &Headroom, only: Option<&str>) {
+    let watched = h.actions.configured().iter().any(|a| {
+        a.on.iter()
+            .any(|t| matches!(t, headroom_spec::ActionTrigger::BudgetBelow { .. }))
+    });
+    if !watched {
+        return;
+    }
+    let views = match only {
+        Some(id) => h.engine.view(id).into_iter().collect(),
+        None => h.engine.views(),
+    };
+    let now = h.now();
+    for view in views {
+        for g in &view.groups {
+            let trigger = Trigger::Budget {
+                slo: view.slo.id.to_string(),
+                service: view.slo.service.clone(),
+                group: g.group.to_string(),
+                remaining: g.status.budget.remaining,
+            };
+            h.actions.fire(trigger, now).await;
+        }
+    }
 }
 
 /// The evaluator: re-evaluates SLOs whose data changed as soon as it changes, and every SLO when

@@ -489,13 +489,20 @@ impl Incidents {
     /// Runs accepted alerts through the incident policies. Called by alerting once the alerts
     /// are durable, while it holds the desk, so concurrent batches cannot both open an incident
     /// for one group. A failure here is logged, never refused: the alerts are accepted.
-    pub async fn route_alerts(&self, alerts: &[Alert]) {
-        if let Err(e) = self.try_route_alerts(alerts).await {
+    /// Returns the incidents the policies opened.
+    pub async fn route_alerts(&self, alerts: &[Alert]) -> Vec<Incident> {
+        let mut opened = Vec::new();
+        if let Err(e) = self.try_route_alerts(alerts, &mut opened).await {
             tracing::error!(error = %e, "could not apply incident policies to alerts");
         }
+        opened
     }
 
-    async fn try_route_alerts(&self, alerts: &[Alert]) -> Result<(), ServiceError> {
+    async fn try_route_alerts(
+        &self,
+        alerts: &[Alert],
+        opened: &mut Vec<Incident>,
+    ) -> Result<(), ServiceError> {
         let now = self.now();
         let at = now.to_chrono();
         let config = self.config();
@@ -582,6 +589,7 @@ impl Incidents {
                     incident.link_alert(&actor, linked).map_err(refused)?;
                     let stored = self.create(&incident).await?;
                     tracing::info!(incident = %stored.incident.id(), %policy, "incident opened by policy");
+                    opened.push(stored.incident.clone());
                     open.push(stored.incident);
                 }
             }
@@ -635,7 +643,10 @@ impl Incidents {
     // ---- what the on-call side tells incidents ----
 
     /// The ids of open incidents linking any of these alerts (fingerprints as 16 hex digits).
-    async fn open_linking(&self, fingerprints: &[String]) -> Result<Vec<i64>, ServiceError> {
+    pub(crate) async fn open_linking(
+        &self,
+        fingerprints: &[String],
+    ) -> Result<Vec<i64>, ServiceError> {
         let open = self.list(&filter(true, LIST_LIMIT)).await?;
         Ok(open
             .iter()

@@ -5,16 +5,19 @@
 //!
 //! Modules depend on those listed before them only, never on a later one (a test checks that
 //! no `crate::` reference makes a circle):
-//! - foundations: `error`, `clock`, `limits`, `config`, `changed`, `records`;
+//! - foundations: `error`, `clock`, `limits`, `config`, `changed`, `records`, `action_request`
+//!   (an action's request rendered without secrets, and made sendable with them);
 //! - parts, each taking narrow handles (the store, the clock, the engine, the other parts it
 //!   calls): `signals`, `sources`, `canary` (judging canaries, with queries to the backends),
 //!   `oncall`, `outbox`, `incidents`, `notifications`, `desk`, `escalation`, `alerting`,
 //!   `silences`, `pagerduty`, `deploys` (deploys and changes from hooks, the API and the CLI;
 //!   GitHub issues labelled as incidents), `dora` (DORA metrics from the stored deploys, changes
-//!   and incidents), `gates` (release gates: error-budget policy decisions, overrides), `selfmon`;
+//!   and incidents), `gates` (release gates: error-budget policy decisions, overrides), `actions`
+//!   (configured actions fired by triggers or by hand, their runs and approvals), `selfmon`;
 //! - the handle that holds them all: `state`;
 //! - what spans the parts: `evaluation`, `workers`, `reload`.
 
+pub mod action_request;
 pub mod changed;
 pub mod clock;
 pub mod config;
@@ -22,6 +25,7 @@ pub mod error;
 pub mod limits;
 pub mod records;
 
+pub mod actions;
 pub mod alerting;
 pub mod canary;
 pub mod deploys;

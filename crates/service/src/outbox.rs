@@ -9,17 +9,24 @@
 //!   sends it again after a restart, with the same `Idempotency-Key` header (email: the same
 //!   Message-Id; PagerDuty: the same `dedup_key`), so the receiver can recognise the repeat.
 //! - An item whose receiver or integration is gone from the config is failed, not dropped.
+//! - An action run's item (integration `action`) is sent with the secrets of the action in the
+//!   config in force, retried up to the action's `max_attempts`; each attempt's outcome is
+//!   recorded on the run before the outbox item, so a crash between the two sends again
+//!   rather than leave the run queued for good.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use headroom_core::{Span, Timestamp};
 use headroom_notify::{Backoff, Client, Message, Outcome, Receiver, Templates};
-use headroom_spec::Config;
-use headroom_store::{NewOutboxItem, OutboxItem, OutboxStore, Store, StoreError};
+use headroom_spec::{Action, Config};
+use headroom_store::{
+    ActionRunState, ActionRunStore, NewOutboxItem, OutboxItem, OutboxStore, Store, StoreError,
+};
 use rand::Rng;
 use tokio::sync::Notify;
 
+use crate::action_request::{ACTION_INTEGRATION, RunPayload, sendable};
 use crate::clock::Clock;
 use crate::oncall::OnCall;
 
@@ -39,6 +46,8 @@ pub struct Outbox {
     pub receivers: RwLock<Vec<Receiver>>,
     /// The notification templates of the config in force (defaults with its `templates`).
     pub templates: RwLock<Templates>,
+    /// The actions of the config in force, whose runs are sent with their secrets.
+    actions: RwLock<Vec<Action>>,
     /// Wakes the sender: new items were queued.
     queued: Notify,
     store: Store,
@@ -55,6 +64,7 @@ impl Outbox {
         Ok(Outbox {
             receivers: RwLock::new(config.receivers.clone()),
             templates: RwLock::new(templates(config)?),
+            actions: RwLock::new(config.actions.clone()),
             queued: Notify::new(),
             store,
             clock,
@@ -65,6 +75,16 @@ impl Outbox {
     pub fn replace(&self, receivers: Vec<Receiver>, templates: Templates) {
         *self.receivers.write().expect("receivers lock") = receivers;
         *self.templates.write().expect("templates lock") = templates;
+    }
+
+    /// Takes a reloaded config's actions.
+    pub fn replace_actions(&self, actions: Vec<Action>) {
+        *self.actions.write().expect("actions lock") = actions;
+    }
+
+    /// Wakes the sender: items were queued by other means than [`Outbox::enqueue`].
+    pub fn wake(&self) {
+        self.queued.notify_one();
     }
 
     /// Queues items and wakes the sender.
@@ -124,6 +144,65 @@ impl Outbox {
         templates: &Templates,
         item: OutboxItem,
     ) {
+        let (outcome, backoff, run) = if item.integration == ACTION_INTEGRATION {
+            let (outcome, backoff, run) = self.attempt_action(client, &item).await;
+            (outcome, backoff, run)
+        } else {
+            let outcome = self
+                .attempt_notification(oncall, client, templates, &item)
+                .await;
+            (outcome, Backoff::default(), None)
+        };
+        let now = (self.clock)();
+        let next = match outcome {
+            Outcome::Delivered | Outcome::Skipped => Next::Delivered,
+            Outcome::Failed { reason } => Next::Failed(reason),
+            Outcome::Retry { reason, after } => {
+                let age = (now - item.created_at).to_std();
+                let attempts = u32::try_from(item.attempts).unwrap_or(u32::MAX);
+                let jitter: f64 = rand::rng().random();
+                match backoff.next(attempts, age, after, jitter) {
+                    Some(wait) => Next::Retry(now + Span(wait.as_millis() as i64), reason),
+                    None => Next::Failed(format!("gave up after {attempts} attempts: {reason}")),
+                }
+            }
+        };
+        let store = &self.store;
+        if let Some(run) = run {
+            let (error, finished) = match &next {
+                Next::Delivered => (None, Some(ActionRunState::Delivered)),
+                Next::Failed(reason) => (Some(reason.as_str()), Some(ActionRunState::Failed)),
+                Next::Retry(_, reason) => (Some(reason.as_str()), None),
+            };
+            if let Err(e) = store
+                .record_action_attempt(&run, item.attempts, error, finished, now)
+                .await
+            {
+                // The claim lapses and the run is sent again, its outcome recorded then.
+                tracing::error!(error = %e, run, "could not record an action run's attempt");
+                return;
+            }
+            tracing::info!(run, attempts = item.attempts, outcome = ?finished.map(ActionRunState::as_str), "action run attempt");
+        }
+        let result = match next {
+            Next::Delivered => store.mark_delivered(item.id, now).await,
+            Next::Failed(reason) => store.mark_failed(item.id, &reason, now).await,
+            Next::Retry(at, reason) => store.mark_retry(item.id, at, &reason).await,
+        };
+        if let Err(e) = result {
+            // The claim lapses and the item is sent again: at least once, never silently lost.
+            tracing::error!(error = %e, id = item.id, "could not record a delivery outcome");
+        }
+    }
+
+    /// One attempt at a notification or a page.
+    async fn attempt_notification(
+        &self,
+        oncall: &OnCall,
+        client: &Client,
+        templates: &Templates,
+        item: &OutboxItem,
+    ) -> Outcome {
         let integration = match item.integration.strip_prefix("user:") {
             // A page to an on-call user's contact method (escalation.rs).
             Some(contact) => oncall.contact_integration(contact),
@@ -142,7 +221,7 @@ impl Outbox {
                     })
             }
         };
-        let outcome = match (
+        match (
             integration,
             serde_json::from_str::<Message>(&item.payload_json),
         ) {
@@ -160,31 +239,47 @@ impl Outbox {
                 )
                 .await
             }
-        };
-        let now = (self.clock)();
-        let store = &self.store;
-        let result = match outcome {
-            Outcome::Delivered | Outcome::Skipped => store.mark_delivered(item.id, now).await,
-            Outcome::Failed { reason } => store.mark_failed(item.id, &reason, now).await,
-            Outcome::Retry { reason, after } => {
-                let age = (now - item.created_at).to_std();
-                let attempts = u32::try_from(item.attempts).unwrap_or(u32::MAX);
-                let jitter: f64 = rand::rng().random();
-                match Backoff::default().next(attempts, age, after, jitter) {
-                    Some(wait) => {
-                        let at = now + Span(wait.as_millis() as i64);
-                        store.mark_retry(item.id, at, &reason).await
-                    }
-                    None => {
-                        let reason = format!("gave up after {attempts} attempts: {reason}");
-                        store.mark_failed(item.id, &reason, now).await
-                    }
-                }
-            }
-        };
-        if let Err(e) = result {
-            // The claim lapses and the item is sent again: at least once, never silently lost.
-            tracing::error!(error = %e, id = item.id, "could not record a delivery outcome");
         }
     }
+
+    /// One attempt at an action run: the outcome, the action's retry limit, and the run's id.
+    async fn attempt_action(
+        &self,
+        client: &Client,
+        item: &OutboxItem,
+    ) -> (Outcome, Backoff, Option<String>) {
+        let payload: RunPayload = match serde_json::from_str(&item.payload_json) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = format!("stored action run is unreadable: {e}");
+                return (Outcome::Failed { reason }, Backoff::default(), None);
+            }
+        };
+        let action = {
+            let actions = self.actions.read().expect("actions lock");
+            actions.iter().find(|a| a.name == item.receiver).cloned()
+        };
+        let Some(action) = action else {
+            let reason = format!("action {:?} is not in the config in force", item.receiver);
+            return (
+                Outcome::Failed { reason },
+                Backoff::default(),
+                Some(payload.run),
+            );
+        };
+        let backoff = Backoff {
+            max_attempts: action.max_attempts,
+            ..Backoff::default()
+        };
+        let request = sendable(&action, &payload.request);
+        let outcome = headroom_notify::send_action(client, request, &item.idempotency_key).await;
+        (outcome, backoff, Some(payload.run))
+    }
+}
+
+/// What becomes of an outbox item after an attempt.
+enum Next {
+    Delivered,
+    Failed(String),
+    Retry(Timestamp, String),
 }

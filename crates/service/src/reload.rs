@@ -42,6 +42,7 @@ pub async fn reload(h: &Headroom) -> Result<usize, Vec<String>> {
         return Err(vec![format!("routing refused: {e}")]);
     }
     h.pagerduty.reload(&config);
+    h.actions.reload(&config);
     h.deploys.reload(&config);
     h.dora.reload(&config);
     h.gates.reload(&config);

@@ -13,6 +13,7 @@ use headroom_spec::BackendConfig;
 use headroom_store::{AlertStore, ConfigStore, Store};
 use headroom_tsdb::{AppendOutcome, Tsdb, TsdbError};
 
+use crate::actions::{Actions, Trigger};
 use crate::alerting::{Alerting, Handoff};
 use crate::changed::ChangedSlos;
 use crate::clock::Clock;
@@ -22,7 +23,7 @@ use crate::dora::Dora;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
 use crate::gates::Gates;
-use crate::incidents::Incidents;
+use crate::incidents::{Declare, Incidents, Stored};
 use crate::oncall::OnCall;
 use crate::outbox::Outbox;
 use crate::pagerduty::{PagerDuty, Responders};
@@ -82,6 +83,8 @@ pub struct Inner {
     pub alerting: Alerting,
     pub escalations: Escalations,
     pub incidents: Arc<Incidents>,
+    /// Configured actions and their runs.
+    pub actions: Arc<Actions>,
     /// The on-call directory and the contact methods pages go to.
     pub oncall: Arc<OnCall>,
     pub outbox: Arc<Outbox>,
@@ -151,6 +154,70 @@ impl Headroom {
             escalations: &self.escalations,
             incidents: &self.incidents,
         }
+    }
+
+    /// Declares an incident as `actor` and fires the actions its declaration matches.
+    pub async fn declare_incident(&self, actor: &str, d: Declare) -> Result<Stored, ServiceError> {
+        let stored = self.incidents.declare(&self.engine, actor, d).await?;
+        if let Ok(id) = stored.incident.id().parse() {
+            let trigger = Trigger::IncidentDeclared {
+                id,
+                title: stored.incident.title().to_string(),
+                severity: stored.incident.severity(),
+                services: stored.incident.services().to_vec(),
+            };
+            self.actions.fire(trigger, self.now()).await;
+        }
+        Ok(stored)
+    }
+
+    /// Asks `service`'s release gate (see [`Gates::decide`]); a deny fires the actions that
+    /// `gate_denied` names.
+    pub async fn decide_gate(
+        &self,
+        service: &str,
+        environment: Option<String>,
+        labels: Vec<String>,
+        actor: &str,
+    ) -> Result<crate::gates::GateRecord, ServiceError> {
+        let decided = self
+            .gates
+            .decide(service, environment, labels, actor)
+            .await?;
+        if decided.decision.verdict == headroom_delivery::gate::Verdict::Deny {
+            let reasons: Vec<&str> = decided
+                .decision
+                .reasons
+                .iter()
+                .filter(|r| r.denies)
+                .map(|r| r.message.as_str())
+                .collect();
+            let trigger = Trigger::GateDenied {
+                service: decided.service.clone(),
+                environment: decided.environment.clone(),
+                decision_id: decided.id.to_string(),
+                reasons_text: reasons.join("; "),
+            };
+            self.actions.fire(trigger, self.now()).await;
+        }
+        Ok(decided)
+    }
+
+    /// Judges a canary (see [`crate::canary::judge`]); a Fail verdict fires the actions that
+    /// `canary_failed` names.
+    pub async fn judge_canary(
+        &self,
+        request: crate::canary::JudgeRequest,
+    ) -> Result<headroom_delivery::canary::Judgement, ServiceError> {
+        let judged = crate::canary::judge(&self.backends(), request).await?;
+        if judged.verdict == headroom_delivery::canary::Verdict::Fail {
+            let trigger = Trigger::CanaryFailed {
+                score: judged.score,
+                reason: judged.reason.clone(),
+            };
+            self.actions.fire(trigger, self.now()).await;
+        }
+        Ok(judged)
     }
 
     /// Makes alerts durable and routes them (see [`Alerting::accept`]).
@@ -288,18 +355,28 @@ pub async fn build_state_from(
         ConfigSource::Embedded { listen } => format!("http://{listen}"),
         ConfigSource::Paths(_) => "http://127.0.0.1:7979".to_string(),
     });
+    let outbox = Arc::new(
+        Outbox::new(&config, store.clone(), clock.clone())
+            .map_err(|e| StartError::Config(vec![e]))?,
+    );
+    let incidents = Arc::new(Incidents::new(&config, store.clone(), clock.clone()));
+    let actions = Arc::new(Actions::new(
+        &config,
+        store.clone(),
+        clock.clone(),
+        outbox.clone(),
+        incidents.clone(),
+    ));
     let alerting = Alerting::restore(
         &config,
         text,
         external_url.clone(),
         store.clone(),
         clock.clone(),
+        actions.clone(),
     )
     .await?;
-    let outbox = Outbox::new(&config, store.clone(), clock.clone())
-        .map_err(|e| StartError::Config(vec![e]))?;
     let escalations = Escalations::restore(store.clone(), clock.clone(), external_url).await?;
-    let incidents = Arc::new(Incidents::new(&config, store.clone(), clock.clone()));
     let oncall = OnCall::new(&config, store.clone(), clock.clone());
     let pagerduty = PagerDuty::new(&config);
     let deploys = Deploys::new(&config, store.clone(), clock.clone(), incidents.clone());
@@ -343,8 +420,9 @@ pub async fn build_state_from(
         alerting,
         escalations,
         incidents,
+        actions,
         oncall: Arc::new(oncall),
-        outbox: Arc::new(outbox),
+        outbox,
         pagerduty,
         deploys,
         dora,

@@ -20,7 +20,7 @@
 //!
 //! Loading never stops at the first problem: every document and every SLO is read, and each
 //! defect becomes a [`Problem`] pointing at the offending key or value. Ids (SLOs, users,
-//! teams, schedules, escalation policies, receivers, incident policies) are unique across the
+//! teams, schedules, escalation policies, receivers, incident policies, actions) are unique across the
 //! set, and a reference resolves wherever in the set its target is declared. Secrets named by
 //! `*_file` keys are read at load, relative to the file naming them.
 
@@ -33,6 +33,7 @@ use headroom_incident::IncidentPolicy;
 use headroom_notify::Receiver;
 use headroom_oncall::{Directory, PolicyId};
 
+mod actions;
 mod alerts;
 mod delivery;
 mod incidents;
@@ -49,6 +50,10 @@ mod signals;
 mod sloth;
 mod yaml;
 
+pub use actions::{
+    Action, ActionKind, ActionTrigger, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, GITHUB_API,
+    GITLAB_API, GithubDispatch, GithubEvent, GitlabTrigger, HttpCall,
+};
 pub use delivery::{Dora, GithubHook, GitlabHook, Hooks, PRODUCTION, Repository};
 pub use headroom_probe::spec::ProbeSpec;
 pub use integrations::InboundIntegration;
@@ -101,6 +106,8 @@ pub struct Config {
     pub integrations: Vec<InboundIntegration>,
     /// The credentials the CI/CD webhook endpoints check (top-level `hooks`).
     pub hooks: Hooks,
+    /// Operational tasks run on triggers or by hand (top-level `actions`), names unique.
+    pub actions: Vec<Action>,
     /// How DORA metrics are read (top-level `dora`).
     pub dora: Dora,
     /// Things that load but look like mistakes (`objective: 0.999`, an OpenSLO calendar `1m`).
@@ -423,6 +430,7 @@ pub fn load_sources_for(
         integrations,
         smtp,
         hooks: settings.hooks.map(|h| h.v).unwrap_or_default(),
+        actions: settings.actions.into_iter().map(|a| a.v).collect(),
         dora: settings.dora.map(|d| d.v).unwrap_or_default(),
         warnings: cx.warnings,
     })

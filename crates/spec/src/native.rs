@@ -6,6 +6,7 @@
 //! services: [{name, description, labels, team, repositories, environments, production, deploy_workflows}]
 //! hooks: {github: {secret_file, incident_labels}, gitlab: {token_file, signing_key_file}}   # see `delivery`
 //! dora: {attribution_window: 24h}   # see `delivery`
+//! actions: [{name, kind, on, approval, dry_run, timeout, max_attempts, …}]   # see `actions`
 //! alert_windows: {slo_period, page: {quick, slow}, ticket: {quick, slow}}   # optional
 //! slos:
 //!   - name: checkout-availability   # the SLO id
@@ -56,6 +57,7 @@ const TOP: &[&str] = &[
     "integrations",
     "templates",
     "hooks",
+    "actions",
     "dora",
 ];
 const SERVICE: &[&str] = &[
@@ -107,6 +109,7 @@ pub(crate) struct Settings {
     pub incident_policies: Vec<At<headroom_incident::IncidentPolicy>>,
     pub integrations: Vec<At<crate::integrations::InboundIntegration>>,
     pub hooks: Option<At<crate::delivery::Hooks>>,
+    pub actions: Vec<At<crate::actions::Action>>,
     pub dora: Option<At<crate::delivery::Dora>>,
 }
 
@@ -154,6 +157,7 @@ pub(crate) fn read_settings(cx: &mut Cx, doc: &Node, settings: &mut Settings) {
     crate::respond::read(cx, &f, &mut settings.routing);
     crate::oncall::read(cx, &f, &mut settings.oncall);
     crate::incidents::read(cx, &f, &mut settings.incident_policies);
+    crate::actions::read(cx, &f, &mut settings.actions);
     if let Some(items) = f.list(cx, "integrations") {
         crate::integrations::read(cx, items, &mut settings.integrations);
     }

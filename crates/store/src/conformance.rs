@@ -23,6 +23,7 @@ use crate::{
     Scope, SecretStore, SilenceRecord, SilenceStore, Store, StoreError, TokenInfo, TokenStore,
     UpdateOutcome,
 };
+use crate::{ActionRun, ActionRunFilter, ActionRunState, ActionRunStore};
 use crate::{
     ChangeMarker, ChangeStore, CommitRecord, DeployFilter, DeploySource, DeployStatus, DeployStore,
     NewChangeMarker, NewDeploy, PullRequestRecord, Recorded,
@@ -78,6 +79,9 @@ pub const STORE_TESTS: &[&str] = &[
     "gate_decisions_listed_and_bounded",
     "gate_overrides_time_boxed_and_revoked_once",
     "deploys_link_the_gate_decision_they_passed",
+    "action_runs_are_stored_with_their_outbox_item",
+    "action_runs_listed_filtered_and_bounded",
+    "action_runs_decided_once_and_finished_from_queued",
 ];
 
 /// Every test taking a database address.
@@ -3344,5 +3348,248 @@ pub async fn deploys_link_the_gate_decision_they_passed(store: &Store) {
             .await
             .unwrap(),
         None
+    );
+}
+
+// ---- action runs ----
+
+fn action_run(id: &str, action: &str, state: ActionRunState, at: i64) -> ActionRun {
+    ActionRun {
+        id: id.to_string(),
+        action: action.to_string(),
+        trigger: "manual".to_string(),
+        context_json: r#"{"service":"checkout"}"#.to_string(),
+        request_json: r#"{"method":"POST","url":"https://example.com/"}"#.to_string(),
+        state,
+        requested_by: "ops".to_string(),
+        created_at: secs(at),
+        approved_by: None,
+        decided_at: None,
+        reason: None,
+        attempts: 0,
+        last_error: None,
+        finished_at: None,
+        incident_id: None,
+    }
+}
+
+fn run_item(id: &str) -> NewOutboxItem {
+    NewOutboxItem {
+        idempotency_key: format!("action-run:{id}"),
+        receiver: "rollback".to_string(),
+        integration: "action".to_string(),
+        payload_json: format!(r#"{{"run":"{id}"}}"#),
+        not_before: None,
+    }
+}
+
+pub async fn action_runs_are_stored_with_their_outbox_item(store: &Store) {
+    let queued = action_run("run_a", "rollback", ActionRunState::Queued, 0);
+    store
+        .create_action_run(&queued, Some(&run_item("run_a")), 100)
+        .await
+        .unwrap();
+    let waiting = ActionRun {
+        incident_id: Some(7),
+        ..action_run("run_b", "rollback", ActionRunState::AwaitingApproval, 1)
+    };
+    store.create_action_run(&waiting, None, 100).await.unwrap();
+    assert_eq!(
+        store.get_action_run("run_a").await.unwrap(),
+        Some(queued.clone())
+    );
+    assert_eq!(store.get_action_run("run_b").await.unwrap(), Some(waiting));
+    assert_eq!(store.get_action_run("run_x").await.unwrap(), None);
+    // Only the queued run is in the outbox, under the key derived from its id.
+    let items = store.list_outbox(None, 10).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].idempotency_key, "action-run:run_a");
+    assert_eq!(items[0].integration, "action");
+
+    // A refused run stores nothing, and neither does its outbox item.
+    let bad = ActionRun {
+        context_json: "not json".to_string(),
+        ..action_run("run_c", "rollback", ActionRunState::Queued, 2)
+    };
+    assert!(matches!(
+        store
+            .create_action_run(&bad, Some(&run_item("run_c")), 100)
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    // A taken id is refused whole: the second outbox item is not queued either.
+    let again = action_run("run_a", "other", ActionRunState::Queued, 3);
+    assert!(
+        store
+            .create_action_run(&again, Some(&run_item("run_a2")), 100)
+            .await
+            .is_err()
+    );
+    assert_eq!(store.get_action_run("run_c").await.unwrap(), None);
+    assert_eq!(store.list_outbox(None, 10).await.unwrap().len(), 1);
+    assert_eq!(store.get_action_run("run_a").await.unwrap(), Some(queued));
+}
+
+pub async fn action_runs_listed_filtered_and_bounded(store: &Store) {
+    for (i, (action, state)) in [
+        ("rollback", ActionRunState::DryRun),
+        ("page", ActionRunState::Queued),
+        ("rollback", ActionRunState::Queued),
+        ("rollback", ActionRunState::AwaitingApproval),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run = action_run(&format!("run_{i}"), action, state, i as i64);
+        store.create_action_run(&run, None, 3).await.unwrap();
+    }
+    let ids = |runs: Vec<ActionRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = ActionRunFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    // The oldest of four went when the fourth came: three kept, newest first.
+    assert_eq!(
+        ids(store.list_action_runs(&all).await.unwrap()),
+        ["run_3", "run_2", "run_1"]
+    );
+    let rollback = ActionRunFilter {
+        action: Some("rollback".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.list_action_runs(&rollback).await.unwrap()),
+        ["run_3", "run_2"]
+    );
+    let queued = ActionRunFilter {
+        state: Some(ActionRunState::Queued),
+        limit: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_action_runs(&queued).await.unwrap()),
+        ["run_2"]
+    );
+}
+
+pub async fn action_runs_decided_once_and_finished_from_queued(store: &Store) {
+    for id in ["run_yes", "run_no"] {
+        let run = action_run(id, "rollback", ActionRunState::AwaitingApproval, 0);
+        store.create_action_run(&run, None, 100).await.unwrap();
+    }
+    let item = run_item("run_yes");
+    assert!(
+        store
+            .decide_action_run("run_yes", Some(&item), "alice", None, secs(5))
+            .await
+            .unwrap()
+    );
+    // Decided runs are decided for good: neither a second approval nor a rejection changes them.
+    assert!(
+        !store
+            .decide_action_run("run_yes", Some(&item), "bob", None, secs(6))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .decide_action_run("run_yes", None, "bob", Some("no"), secs(6))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .decide_action_run("run_no", None, "bob", Some("not now"), secs(7))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .decide_action_run("run_no", Some(&run_item("run_no")), "alice", None, secs(8))
+            .await
+            .unwrap()
+    );
+    let yes = store.get_action_run("run_yes").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            yes.state,
+            yes.approved_by.as_deref(),
+            yes.decided_at,
+            yes.finished_at
+        ),
+        (ActionRunState::Queued, Some("alice"), Some(secs(5)), None)
+    );
+    let no = store.get_action_run("run_no").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            no.state,
+            no.approved_by.as_deref(),
+            no.reason.as_deref(),
+            no.finished_at
+        ),
+        (
+            ActionRunState::Rejected,
+            Some("bob"),
+            Some("not now"),
+            Some(secs(7))
+        )
+    );
+    // Only the approved run reached the outbox.
+    let keys: Vec<String> = store
+        .list_outbox(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.idempotency_key)
+        .collect();
+    assert_eq!(keys, ["action-run:run_yes"]);
+
+    // Attempts are recorded while queued; the final outcome once.
+    assert!(
+        store
+            .record_action_attempt("run_yes", 1, Some("HTTP 503"), None, secs(9))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_action_attempt(
+                "run_yes",
+                2,
+                None,
+                Some(ActionRunState::Delivered),
+                secs(10)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_action_attempt(
+                "run_yes",
+                3,
+                Some("late"),
+                Some(ActionRunState::Failed),
+                secs(11)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_action_attempt("run_no", 1, None, Some(ActionRunState::Delivered), secs(11))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store
+            .record_action_attempt("run_yes", 1, None, Some(ActionRunState::Rejected), secs(12))
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    let yes = store.get_action_run("run_yes").await.unwrap().unwrap();
+    assert_eq!(
+        (yes.state, yes.attempts, yes.last_error, yes.finished_at),
+        (ActionRunState::Delivered, 2, None, Some(secs(10)))
     );
 }

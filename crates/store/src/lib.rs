@@ -7,7 +7,7 @@
 //! Each aggregate has its own trait ([`TokenStore`], [`AlertStore`], [`ConfigStore`],
 //! [`LeaseStore`], [`SilenceStore`], [`RoutedAlertStore`], [`OutboxStore`],
 //! [`NotificationLogStore`], [`EscalationStore`], [`IncidentStore`], [`OverrideStore`],
-//! [`ActionLinkStore`], [`SecretStore`], [`DeployStore`], [`ChangeStore`], [`GateStore`]), implemented once for [`Store`]: queries are written once with `$1`
+//! [`ActionLinkStore`], [`SecretStore`], [`DeployStore`], [`ChangeStore`], [`GateStore`], [`ActionRunStore`]), implemented once for [`Store`]: queries are written once with `$1`
 //! placeholders, which both dialects accept, and only DDL differs per dialect. The conformance
 //! suite (`conformance`, feature `conformance`) runs every behaviour against both backends.
 //!
@@ -37,6 +37,7 @@
 //! | `deploys` | `id` (sequence); unique (`service`, `source`, `external_id`) | `environment`, `version`, `sha`, `started_at`, `finished_at`, `status`, `labels_json`, `changes_json`, `recorded_at`, `gate_decision_id` |
 //! | `commits` | (`repository`, `sha`) | `parents_json`, `authored_at`, `committed_at`, `files_json` |
 //! | `pull_requests` | (`repository`, `number`) | `opened_at`, `merged_at`, `merge_sha`, `head_sha` |
+//! | `action_runs` | `id` | `action`, `trigger_kind`, `context_json`, `request_json`, `state`, `requested_by`, `created_at`, `approved_by`, `decided_at`, `reason`, `attempts`, `last_error`, `finished_at`, `incident_id` |
 //! | `change_markers` | `id` (sequence) | `service`, `summary`, `source`, `at`, `custom_details_json`, `links_json`, `recorded_at` |
 //! | `gate_decisions` | `id` (sequence) | `service`, `environment`, `labels_json`, `decision`, `reasons_json`, `at`, `override_id`, `actor` |
 //! | `gate_overrides` | `id` (sequence) | `service`, `environment`, `reason`, `approver`, `created_by`, `created_at`, `until`, `revoked_at`, `revoked_by` |
@@ -108,6 +109,11 @@
 //!   and a revocation, once made, keeps its time and revoker. Both are bounded per service
 //!   ([`GATE_DECISIONS_PER_SERVICE`], [`GATE_OVERRIDES_PER_SERVICE`]). A deploy links at most one
 //!   decision, an allow of its own service and environment.
+//! - An action run to be sent is stored in the same transaction as its outbox item (at creation,
+//!   or when approved), so no run is sent unrecorded. Its state is one of `awaiting_approval`,
+//!   `queued`, `dry_run`, `delivered`, `failed`, `rejected` (checked by the database); approval
+//!   and rejection start only from `awaiting_approval`, an attempt's outcome only from `queued`.
+//!   Runs are bounded ([`ACTION_RUNS_KEPT`]): the insert past the cap drops the oldest.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -139,6 +145,7 @@ macro_rules! with_pool {
 }
 
 mod action_links;
+mod action_runs;
 mod alerts;
 mod config;
 #[cfg(any(test, feature = "conformance"))]
@@ -160,6 +167,10 @@ mod silences;
 mod tokens;
 
 pub use action_links::ActionLinkStore;
+pub use action_runs::{
+    ACTION_RUNS_KEPT, ActionRun, ActionRunFilter, ActionRunState, ActionRunStore,
+    UnknownActionRunState,
+};
 pub use alerts::{AlertStateRecord, AlertStore, AlertTransition};
 pub use config::{ConfigLoad, ConfigStore};
 pub use deliveries::{

@@ -199,6 +199,9 @@ conformance_suite! {
         gate_decisions_listed_and_bounded,
         gate_overrides_time_boxed_and_revoked_once,
         deploys_link_the_gate_decision_they_passed,
+        action_runs_are_stored_with_their_outbox_item,
+        action_runs_listed_filtered_and_bounded,
+        action_runs_decided_once_and_finished_from_queued,
     ],
     url: [
         migrations_apply_once,

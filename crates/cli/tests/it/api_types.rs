@@ -50,7 +50,7 @@ use headroom_store::{Scope, Store, TokenStore};
 use headroom_tsdb::Tsdb;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// 2027-01-15T08:00:00Z, a minute boundary; the scenario starts half a minute later.
@@ -66,6 +66,13 @@ fn config(web: SocketAddr, closed: SocketAddr, key_file: &Path) -> String {
         r#"anonymous_read: false
 services:
   - {{name: checkout, labels: {{team: payments}}, repositories: [acme/checkout], release_policy: {{min_budget_remaining: 10%, max_burn_rate_1h: 14.4, exempt_labels: [rollback]}}}}
+actions:
+  - name: rollback
+    kind: http
+    url: "http://{closed}/rollback"
+    headers: {{X-Key: api-types-secret}}
+    approval: required
+    on: [{{incident_declared: {{}}}}]
 probes:
   - name: web
     http: {{url: "http://{web}/health"}}
@@ -449,6 +456,7 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
     canary(&s).await;
     let allowed = gates(&s).await;
     deploys(&s, allowed).await;
+    actions(&s).await;
     reload(&s).await;
     errors(&s).await;
 
@@ -488,6 +496,9 @@ async fn every_answer_reads_and_writes_through_its_type_unchanged() {
         std::any::type_name::<headroom_api::canary::Judgement>(),
         std::any::type_name::<headroom_api::delivery::Deploy>(),
         std::any::type_name::<headroom_api::delivery::DeployList>(),
+        std::any::type_name::<headroom_api::actions::ActionList>(),
+        std::any::type_name::<headroom_api::actions::Run>(),
+        std::any::type_name::<headroom_api::actions::RunList>(),
         std::any::type_name::<headroom_api::delivery::DeployDetail>(),
         std::any::type_name::<DoraReport>(),
         std::any::type_name::<headroom_api::gate::GateDecision>(),
@@ -1417,6 +1428,50 @@ async fn gates(s: &Server) -> i64 {
     let overrides: GateOverrideList = s.get("/api/v1/gates/checkout/overrides").await;
     assert_eq!(overrides.overrides, [revoked]);
     allowed.decision_id
+}
+
+async fn actions(s: &Server) {
+    use headroom_api::actions::{ActionList, Rejection, Run, RunByHand, RunList, RunState};
+    let listed: ActionList = s.get("/api/v1/actions").await;
+    assert_eq!(listed.actions[0].headers, ["X-Key"]);
+    let by_hand = RunByHand {
+        context: Some(serde_json::Map::from_iter([(
+            "host".to_string(),
+            json!("web-1"),
+        )])),
+        dry_run: None,
+    };
+    let uri = "/api/v1/actions/rollback/runs";
+    let first: Run = s.post(uri, &s.respond, &by_hand, StatusCode::CREATED).await;
+    assert_eq!(first.state, RunState::AwaitingApproval);
+    let second: Run = s
+        .post(uri, &s.respond, &RunByHand::default(), StatusCode::CREATED)
+        .await;
+    let approved: Run = s
+        .post(
+            &format!("/api/v1/actions/runs/{}/approve", first.id),
+            &s.respond,
+            &json!({}),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(approved.state, RunState::Queued);
+    let rejection = Rejection {
+        reason: "not now".into(),
+    };
+    let rejected: Run = s
+        .post(
+            &format!("/api/v1/actions/runs/{}/reject", second.id),
+            &s.respond,
+            &rejection,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(rejected.reason.as_deref(), Some("not now"));
+    let runs: RunList = s.get("/api/v1/actions/runs?action=rollback").await;
+    assert!(runs.runs.len() >= 2);
+    let one: Run = s.get(&format!("/api/v1/actions/runs/{}", first.id)).await;
+    assert_eq!(one.id, first.id);
 }
 
 async fn deploys(s: &Server, gate_decision: i64) {

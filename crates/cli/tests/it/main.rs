@@ -1,6 +1,7 @@
 //! One integration-test binary for the CLI (it links once): the binary as a process beside
 //! real peers, and the API types against a real server.
 
+mod action;
 mod alertmanager_peers;
 mod api_types;
 mod canary;

@@ -1,25 +1,6 @@
 //! `headroom silence add|list|expire` against a running `headroom serve`.
 
-use std::process::{Command, Output};
-
-use crate::common::{free_port, start_with_token};
-
-fn headroom(server: &str, token: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args(args)
-        .env("HEADROOM_URL", server)
-        .env("HEADROOM_TOKEN", token)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::common::{free_port, headroom, start_with_token, text};
 
 #[test]
 fn silences_are_added_listed_and_expired() {

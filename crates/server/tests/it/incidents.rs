@@ -47,18 +47,6 @@ fn rfc3339(ms: i64) -> String {
     headroom_core::Timestamp(ms).to_rfc3339()
 }
 
-async fn post(ctx: &Ctx, token: &str, uri: &str, body: Value) -> Resp {
-    send(
-        &ctx.app,
-        Method::POST,
-        uri,
-        Some(token),
-        &[("content-type", "application/json")],
-        body.to_string(),
-    )
-    .await
-}
-
 async fn declare(ctx: &Ctx, body: Value) -> Value {
     let r = post(ctx, &ctx.respond, "/api/v1/incidents", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

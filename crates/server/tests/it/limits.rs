@@ -31,18 +31,6 @@ integrations:
     pagerduty_events: {routing_key_sha256: 3eb1bd439947eb762998e566ccc2e099c791118b2f40579cc4f7da2b5061b7f9}
 "#;
 
-async fn post(ctx: &Ctx, token: &str, uri: &str, body: Value) -> Resp {
-    send(
-        &ctx.app,
-        Method::POST,
-        uri,
-        Some(token),
-        &[("content-type", "application/json")],
-        body.to_string(),
-    )
-    .await
-}
-
 async fn stored_alerts(ctx: &Ctx) -> usize {
     ctx.state.store.load_alerts().await.unwrap().len()
 }

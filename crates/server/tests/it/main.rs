@@ -1,5 +1,6 @@
 //! One integration-test binary for the server (it links once).
 
+mod actions;
 mod alertmanager_api;
 mod api;
 mod canary;

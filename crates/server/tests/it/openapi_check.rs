@@ -25,6 +25,13 @@ const ROUTING_KEY: &str = "0123456789abcdef0123456789abcdef";
 fn config(key_file: &Path) -> String {
     format!(
         r#"anonymous_read: false
+actions:
+  - name: rollback
+    kind: http
+    url: http://127.0.0.1:9/rollback
+    headers: {{X-Key: action-secret}}
+    approval: required
+    on: [{{canary_failed: {{}}}}]
 hooks:
   github: {{secret: openapi-check-hook-secret}}
   gitlab: {{token: openapi-check-gitlab-token}}
@@ -581,6 +588,42 @@ async fn every_json_answer_matches_the_documented_schema() {
     s.read("/api/v1/dora?service=checkout", 200).await;
     s.read("/api/v1/dora?team=nobody", 404).await;
     s.read("/api/v1/dora?from=yesterday", 400).await;
+    // Actions: listed, run by hand, approved and rejected, the audit log; refusals of each.
+    s.read("/api/v1/actions", 200).await;
+    let runs = "/api/v1/actions/rollback/runs";
+    let first = s
+        .post(runs, &respond, json!({"context": {"why": "check"}}), 201)
+        .await;
+    let second = s.post(runs, &respond, json!({"dry_run": false}), 201).await;
+    s.post("/api/v1/actions/nope/runs", &respond, json!({}), 404)
+        .await;
+    s.post(runs, &respond, json!({"bogus": 1}), 400).await;
+    let big = "x".repeat(20_000);
+    s.post(runs, &respond, json!({"context": {"big": big}}), 422)
+        .await;
+    let (first, second) = (
+        first["id"].as_str().unwrap(),
+        second["id"].as_str().unwrap(),
+    );
+    let approve = format!("/api/v1/actions/runs/{first}/approve");
+    s.post(&approve, &respond, json!({}), 200).await;
+    s.post(&approve, &respond, json!({}), 409).await;
+    s.post(
+        "/api/v1/actions/runs/run_nope/approve",
+        &respond,
+        json!({}),
+        404,
+    )
+    .await;
+    let reject = format!("/api/v1/actions/runs/{second}/reject");
+    s.post(&reject, &respond, json!({}), 400).await;
+    s.post(&reject, &respond, json!({"reason": "not now"}), 200)
+        .await;
+    s.read("/api/v1/actions/runs?action=rollback&limit=10", 200)
+        .await;
+    s.read("/api/v1/actions/runs?state=lost", 400).await;
+    s.read(&format!("/api/v1/actions/runs/{first}"), 200).await;
+    s.read("/api/v1/actions/runs/run_nope", 404).await;
 
     // A PagerDuty change event becomes a change marker; a bad one is refused.
     let change = json!({"routing_key": ROUTING_KEY, "payload": {"summary": "flag flipped", "source": "ops"}, "links": [{"href": "https://ci.example.com/1", "text": "run"}]});

@@ -34,6 +34,10 @@ const GITHUB_HOOK_SECRET: &str = "github-hook-secret-16";
 const GITLAB_HOOK_TOKEN: &str = "gitlab-hook-token-17";
 /// A GitLab signing token: `whsec_` and base64 of "gitlab-signing-key-18".
 const GITLAB_SIGNING_KEY: &str = "whsec_Z2l0bGFiLXNpZ25pbmcta2V5LTE4";
+const ACTION_QUERY: &str = "action-query-key-19";
+const ACTION_HEADER: &str = "action-header-key-20";
+const ACTION_GITHUB_TOKEN: &str = "action-github-token-21";
+const ACTION_GITLAB_TOKEN: &str = "action-gitlab-token-23";
 
 const SECRETS: &[&str] = &[
     SMTP_PASSWORD,
@@ -58,6 +62,10 @@ const SECRETS: &[&str] = &[
     GITHUB_HOOK_SECRET,
     GITLAB_HOOK_TOKEN,
     GITLAB_SIGNING_KEY,
+    ACTION_QUERY,
+    ACTION_HEADER,
+    ACTION_GITHUB_TOKEN,
+    ACTION_GITLAB_TOKEN,
 ];
 
 fn config() -> String {
@@ -131,6 +139,24 @@ hooks:
   github: {{secret: {GITHUB_HOOK_SECRET}}}
   gitlab: {{token_file: secrets/gitlab, signing_key: {GITLAB_SIGNING_KEY}}}
 services: [{{name: shop, repositories: [octo-org/shop]}}]
+actions:
+  - name: rollback
+    kind: http
+    url: http://127.0.0.1:1/rollback?key={ACTION_QUERY}
+    headers: {{X-Api-Key: {ACTION_HEADER}}}
+    dry_run: true
+  - name: redeploy
+    kind: github_dispatch
+    repository: octo-org/shop
+    event_type: go
+    token: {ACTION_GITHUB_TOKEN}
+    dry_run: true
+  - name: pipeline
+    kind: gitlab_trigger
+    project: "1"
+    ref: main
+    token: {ACTION_GITLAB_TOKEN}
+    dry_run: true
 slos:
   - name: shop-availability
     service: shop
@@ -177,6 +203,12 @@ fn leaks(resp: &Resp) -> Vec<&'static str> {
 #[tokio::test]
 async fn no_get_route_shows_a_secret_to_readers() {
     let ctx = secret_config().await;
+    // A dry run of every action, so the audit log holds their rendered requests.
+    for name in ["rollback", "redeploy", "pipeline"] {
+        let uri = format!("/api/v1/actions/{name}/runs");
+        let r = post(&ctx, &ctx.respond, &uri, serde_json::json!({})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
     // The control: the secrets are in the running config, and an admin can see it as written.
     let raw = get(&ctx.app, "/api/v2/status", Some(&ctx.admin)).await;
     assert_eq!(raw.status, StatusCode::OK);
@@ -191,6 +223,10 @@ async fn no_get_route_shows_a_secret_to_readers() {
         METRICS_TOKEN,
         GITHUB_HOOK_SECRET,
         GITLAB_SIGNING_KEY,
+        ACTION_QUERY,
+        ACTION_HEADER,
+        ACTION_GITHUB_TOKEN,
+        ACTION_GITLAB_TOKEN,
     ] {
         assert!(raw_original.contains(s), "{s} is not in the raw config");
     }

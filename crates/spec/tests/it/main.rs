@@ -1,5 +1,6 @@
 //! One integration-test binary for the crate (it links once).
 
+mod actions;
 mod deliveries;
 mod integrations;
 mod loader;

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn free_port() -> SocketAddr {
@@ -53,4 +53,23 @@ pub fn random(bound: u64) -> u64 {
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;
     x % bound
+}
+
+/// Runs the CLI against `server` with `token` from the environment, as a pipeline would.
+pub fn headroom(server: &str, token: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(args)
+        .env("HEADROOM_URL", server)
+        .env("HEADROOM_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+/// What a run printed, stdout then stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }

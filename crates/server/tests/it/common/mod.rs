@@ -136,6 +136,19 @@ pub async fn oneshot(app: &Router, req: Request<Body>) -> Resp {
     }
 }
 
+/// A JSON body posted with `token`.
+pub async fn post(ctx: &Ctx, token: &str, uri: &str, body: Value) -> Resp {
+    send(
+        &ctx.app,
+        Method::POST,
+        uri,
+        Some(token),
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await
+}
+
 pub async fn get(app: &Router, uri: &str, token: Option<&str>) -> Resp {
     send(app, Method::GET, uri, token, &[], Body::empty()).await
 }
