@@ -83,8 +83,7 @@ pub async fn github_hook(
     }
     let body = hook_body(body).await?;
     state
-        .deploys
-        .github(
+        .github_hook(
             header(&headers, github::EVENT_HEADER),
             header(&headers, github::SIGNATURE_HEADER),
             &body,

@@ -89,6 +89,8 @@ pub struct HookOutcome {
     pub pull_requests: u64,
     /// Incidents opened or changed (GitHub issues labelled as incidents).
     pub incidents: Vec<i64>,
+    /// Those of them this delivery opened, whose declaration fires actions.
+    pub opened: Vec<i64>,
     /// Set when nothing was kept, and why.
     pub ignored: Option<String>,
 }
@@ -437,6 +439,7 @@ impl Deploys {
                 if created {
                     return Ok(HookOutcome {
                         incidents: vec![id],
+                        opened: vec![id],
                         ..HookOutcome::default()
                     });
                 }

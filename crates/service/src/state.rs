@@ -18,7 +18,7 @@ use crate::alerting::{Alerting, Handoff};
 use crate::changed::ChangedSlos;
 use crate::clock::Clock;
 use crate::config::{ConfigSource, Loaded, load_config_text};
-use crate::deploys::Deploys;
+use crate::deploys::{Deploys, HookOutcome, HookRefused};
 use crate::dora::Dora;
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
@@ -159,6 +159,32 @@ impl Headroom {
     /// Declares an incident as `actor` and fires the actions its declaration matches.
     pub async fn declare_incident(&self, actor: &str, d: Declare) -> Result<Stored, ServiceError> {
         let stored = self.incidents.declare(&self.engine, actor, d).await?;
+        self.declared(&stored).await;
+        Ok(stored)
+    }
+
+    /// Records a GitHub delivery (see [`Deploys::github`]); an incident it opens (an issue
+    /// labelled as one) fires the actions its declaration matches, as a declared one does.
+    pub async fn github_hook(
+        &self,
+        event: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<HookOutcome, HookRefused> {
+        let outcome = self.deploys.github(event, signature, body).await?;
+        for id in &outcome.opened {
+            // The incident is stored: a failed read costs its actions, not the delivery.
+            match self.incidents.get(*id).await {
+                Ok(stored) => self.declared(&stored).await,
+                Err(e) => {
+                    tracing::warn!(incident = id, error = %e, "opened incident's actions not fired")
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn declared(&self, stored: &Stored) {
         if let Ok(id) = stored.incident.id().parse() {
             let trigger = Trigger::IncidentDeclared {
                 id,
@@ -168,7 +194,6 @@ impl Headroom {
             };
             self.actions.fire(trigger, self.now()).await;
         }
-        Ok(stored)
     }
 
     /// Asks `service`'s release gate (see [`Gates::decide`]); a deny fires the actions that

@@ -77,6 +77,7 @@ pub const STORE_TESTS: &[&str] = &[
     "commits_upsert_keeps_files_and_bounds",
     "pull_requests_and_change_markers",
     "gate_decisions_listed_and_bounded",
+    "a_scope_past_its_cap_drops_its_oldest_eighth",
     "gate_overrides_time_boxed_and_revoked_once",
     "deploys_link_the_gate_decision_they_passed",
     "action_runs_are_stored_with_their_outbox_item",
@@ -3132,6 +3133,48 @@ fn decision(service: &str, environment: &str, at_ms: i64, allowed: bool) -> NewG
         override_id: None,
         actor: "ci".into(),
     }
+}
+
+/// A cap of 16: sixteen rows stay; the seventeenth write drops the oldest down to 14 (seven
+/// eighths), newest kept by time, not by insertion; another scope is untouched.
+pub async fn a_scope_past_its_cap_drops_its_oldest_eighth(store: &Store) {
+    store
+        .record_gate_decision(&decision("cart", "production", 0, true), 16)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..16 {
+        // Written newest first but one: the time order is not the insertion order.
+        let at = if i == 0 { 0 } else { (20 - i) * 1000 };
+        let d = decision("shop", "production", at, true);
+        ids.push(store.record_gate_decision(&d, 16).await.unwrap());
+    }
+    let listed = store.list_gate_decisions("shop", None, 100).await.unwrap();
+    assert_eq!(listed.len(), 16);
+    let newest = store
+        .record_gate_decision(&decision("shop", "production", 30_000, true), 16)
+        .await
+        .unwrap();
+    let listed: Vec<i64> = store
+        .list_gate_decisions("shop", None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    // Kept: the new one and the 13 newest before it (at 19 s down to 7 s); dropped: those at 6 s
+    // and 5 s, and the first one written (at 0 s).
+    let mut want = vec![newest];
+    want.extend(&ids[1..14]);
+    assert_eq!(listed, want);
+    assert_eq!(
+        store
+            .list_gate_decisions("cart", None, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn gate_decisions_listed_and_bounded(store: &Store) {

@@ -183,9 +183,9 @@ pub struct ChangeMarker {
 }
 
 pub trait DeployStore {
-    /// Stores the deploy, or updates the one with its service, source and external id, and
-    /// drops the service's oldest deploys beyond `cap`. `Invalid` for an empty service,
-    /// environment, sha or external id, or a start after the finish.
+    /// Stores the deploy, or updates the one with its service, source and external id, and drops
+    /// the service's oldest deploys once past `cap` (down to seven eighths of it). `Invalid` for an
+    /// empty service, environment, sha or external id, or a start after the finish.
     fn record_deploy(
         &self,
         deploy: &NewDeploy,
@@ -206,8 +206,9 @@ pub trait DeployStore {
 }
 
 pub trait ChangeStore {
-    /// Stores the commits in one transaction (all or none), then drops each repository's
-    /// oldest commits (by commit time) beyond `cap`. Returns how many were new.
+    /// Stores the commits in one transaction (all or none), then drops each repository's oldest
+    /// commits (by commit time) once past `cap` (down to seven eighths of it). Returns how many
+    /// were new.
     fn upsert_commits(
         &self,
         commits: &[CommitRecord],
@@ -239,7 +240,7 @@ pub trait ChangeStore {
     ) -> impl Future<Output = Result<Vec<CommitRecord>, StoreError>> + Send;
 
     /// Stores the merged request (replacing one with its number), then drops the repository's
-    /// oldest (by merge time) beyond `cap`.
+    /// oldest (by merge time) once past `cap` (down to seven eighths of it).
     fn upsert_pull_request(
         &self,
         pull: &PullRequestRecord,
@@ -254,7 +255,8 @@ pub trait ChangeStore {
         to: Timestamp,
     ) -> impl Future<Output = Result<Vec<PullRequestRecord>, StoreError>> + Send;
 
-    /// Stores a change marker, then drops the service's oldest beyond `cap`.
+    /// Stores a change marker, then drops the service's oldest once past `cap` (down to seven
+    /// eighths of it).
     fn record_change_marker(
         &self,
         marker: &NewChangeMarker,
@@ -423,14 +425,15 @@ impl DeployStore for Store {
                     Recorded::Updated(id)
                 }
             };
-            sqlx::query(
-                "DELETE FROM deploys WHERE service = $1 AND id NOT IN (SELECT id FROM deploys \
-                 WHERE service = $1 ORDER BY finished_at DESC, id DESC LIMIT $2)",
-            )
-            .bind(&d.service)
-            .bind(i64::from(cap))
-            .execute(&mut *tx)
-            .await?;
+            bound_scope!(
+                tx,
+                "deploys",
+                "service",
+                &d.service,
+                "id",
+                "finished_at DESC, id DESC",
+                cap,
+            );
             tx.commit().await?;
             Ok(recorded)
         }.await)
@@ -597,14 +600,15 @@ impl ChangeStore for Store {
                 }
             }
             for r in &repositories {
-                sqlx::query(
-                    "DELETE FROM commits WHERE repository = $1 AND sha NOT IN (SELECT sha FROM \
-                     commits WHERE repository = $1 ORDER BY committed_at DESC, sha DESC LIMIT $2)",
-                )
-                .bind(r)
-                .bind(i64::from(cap))
-                .execute(&mut *tx)
-                .await?;
+                bound_scope!(
+                    tx,
+                    "commits",
+                    "repository",
+                    r,
+                    "sha",
+                    "committed_at DESC, sha DESC",
+                    cap,
+                );
             }
             tx.commit().await?;
             Ok(new)
@@ -723,15 +727,15 @@ impl ChangeStore for Store {
             .bind(&p.head_sha)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "DELETE FROM pull_requests WHERE repository = $1 AND number NOT IN (SELECT number \
-                 FROM pull_requests WHERE repository = $1 ORDER BY merged_at DESC, number DESC \
-                 LIMIT $2)",
-            )
-            .bind(&p.repository)
-            .bind(i64::from(cap))
-            .execute(&mut *tx)
-            .await?;
+            bound_scope!(
+                tx,
+                "pull_requests",
+                "repository",
+                &p.repository,
+                "number",
+                "merged_at DESC, number DESC",
+                cap,
+            );
             tx.commit().await
         }.await)
         .map_err(db_err(OP))
@@ -797,14 +801,15 @@ impl ChangeStore for Store {
             .bind(now.millis())
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query(
-                "DELETE FROM change_markers WHERE service = $1 AND id NOT IN (SELECT id FROM \
-                 change_markers WHERE service = $1 ORDER BY at DESC, id DESC LIMIT $2)",
-            )
-            .bind(&m.service)
-            .bind(i64::from(cap))
-            .execute(&mut *tx)
-            .await?;
+            bound_scope!(
+                tx,
+                "change_markers",
+                "service",
+                &m.service,
+                "id",
+                "at DESC, id DESC",
+                cap,
+            );
             tx.commit().await?;
             Ok(id)
         }.await)

@@ -1,10 +1,11 @@
 //! Release gates: every decision a gate answered, and the time-boxed overrides that open a gate
 //! against its policy, with who created and who revoked each.
 //!
-//! Both are bounded per service: the write past the cap drops that service's oldest in its
-//! transaction ([`GATE_DECISIONS_PER_SERVICE`], [`GATE_OVERRIDES_PER_SERVICE`] by default). A
-//! deploy links the decision it passed (`deploys.gate_decision_id`): named by its sender, or the
-//! latest allow for its service and environment shortly before it started.
+//! Both are bounded per service: the write past the cap drops that service's oldest, down to seven
+//! eighths of the cap, in its transaction ([`GATE_DECISIONS_PER_SERVICE`],
+//! [`GATE_OVERRIDES_PER_SERVICE`] by default). A deploy links the decision it passed
+//! (`deploys.gate_decision_id`): named by its sender, or the latest allow for its service and
+//! environment shortly before it started.
 
 use headroom_core::{Span, Timestamp};
 
@@ -67,7 +68,8 @@ pub enum Revoked {
 }
 
 pub trait GateStore {
-    /// Stores the decision, then drops the service's oldest beyond `cap`.
+    /// Stores the decision, then drops the service's oldest once past `cap` (down to seven eighths
+    /// of it).
     fn record_gate_decision(
         &self,
         decision: &NewGateDecision,
@@ -93,8 +95,9 @@ pub trait GateStore {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<GateDecisionRecord>, StoreError>> + Send;
 
-    /// Stores the override, then drops the service's oldest (by creation) beyond `cap`.
-    /// `Invalid` unless `until` is after `created` and the reason and approver are given.
+    /// Stores the override, then drops the service's oldest (by creation) once past `cap` (down to
+    /// seven eighths of it). `Invalid` unless `until` is after `created` and the reason and
+    /// approver are given.
     fn add_gate_override(
         &self,
         over: &NewGateOverride,
@@ -239,14 +242,15 @@ impl GateStore for Store {
             .bind(&d.actor)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query(
-                "DELETE FROM gate_decisions WHERE service = $1 AND id NOT IN (SELECT id FROM \
-                 gate_decisions WHERE service = $1 ORDER BY at DESC, id DESC LIMIT $2)",
-            )
-            .bind(&d.service)
-            .bind(i64::from(cap))
-            .execute(&mut *tx)
-            .await?;
+            bound_scope!(
+                tx,
+                "gate_decisions",
+                "service",
+                &d.service,
+                "id",
+                "at DESC, id DESC",
+                cap,
+            );
             tx.commit().await?;
             Ok(id)
         }.await)
@@ -331,14 +335,15 @@ impl GateStore for Store {
             .bind(o.until.millis())
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query(
-                "DELETE FROM gate_overrides WHERE service = $1 AND id NOT IN (SELECT id FROM \
-                 gate_overrides WHERE service = $1 ORDER BY created_at DESC, id DESC LIMIT $2)",
-            )
-            .bind(&o.service)
-            .bind(i64::from(cap))
-            .execute(&mut *tx)
-            .await?;
+            bound_scope!(
+                tx,
+                "gate_overrides",
+                "service",
+                &o.service,
+                "id",
+                "created_at DESC, id DESC",
+                cap,
+            );
             tx.commit().await?;
             Ok(id)
         }.await)

@@ -102,8 +102,9 @@
 //!   is never after the finish. A commit is keyed by repository and sha and never changes once
 //!   stored, except that a file list fills one that had none. Deploys and change markers are
 //!   bounded per service, commits and merged requests per repository: the write that passes the
-//!   cap drops the oldest in its transaction (defaults [`DEPLOYS_PER_SERVICE`],
-//!   [`COMMITS_PER_REPOSITORY`], [`PULL_REQUESTS_PER_REPOSITORY`], [`CHANGE_MARKERS_PER_SERVICE`]).
+//!   cap drops the oldest, down to seven eighths of it, in its transaction (`bound_scope!`;
+//!   defaults [`DEPLOYS_PER_SERVICE`], [`COMMITS_PER_REPOSITORY`],
+//!   [`PULL_REQUESTS_PER_REPOSITORY`], [`CHANGE_MARKERS_PER_SERVICE`]).
 //! - Gate decisions are `allow` or `deny` (checked by the database) and never change; gate
 //!   overrides cover `[created_at, until)` with `until > created_at` (checked by the database),
 //!   and a revocation, once made, keeps its time and revoker. Both are bounded per service
@@ -142,6 +143,57 @@ macro_rules! with_pool {
             }
         }
     };
+}
+
+/// Bounds one scope's rows (a service's, a repository's) at `$cap`, newest first by `$order`:
+/// the write that takes the scope past the cap drops its oldest rows down to seven eighths of it,
+/// in the write's transaction. Each write pays a count over the scope's index; the sort a trim
+/// needs runs once every `cap / 8` writes rather than on each. Caps below 8 trim to the cap.
+macro_rules! bound_scope {
+    (
+        $tx:ident,
+        $table:literal,
+        $scope:literal,
+        $value:expr,
+        $key:literal,
+        $order:literal,
+        $cap:expr $(,)?
+    ) => {{
+        let cap: u32 = $cap;
+        let rows: i64 = sqlx::query_scalar(concat!(
+            "SELECT COUNT(*) FROM ",
+            $table,
+            " WHERE ",
+            $scope,
+            " = $1"
+        ))
+        .bind($value)
+        .fetch_one(&mut *$tx)
+        .await?;
+        if rows > i64::from(cap) {
+            sqlx::query(concat!(
+                "DELETE FROM ",
+                $table,
+                " WHERE ",
+                $scope,
+                " = $1 AND ",
+                $key,
+                " NOT IN (SELECT ",
+                $key,
+                " FROM ",
+                $table,
+                " WHERE ",
+                $scope,
+                " = $1 ORDER BY ",
+                $order,
+                " LIMIT $2)"
+            ))
+            .bind($value)
+            .bind(i64::from(cap - cap / 8))
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
 }
 
 mod action_links;

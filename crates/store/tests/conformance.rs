@@ -197,6 +197,7 @@ conformance_suite! {
         commits_upsert_keeps_files_and_bounds,
         pull_requests_and_change_markers,
         gate_decisions_listed_and_bounded,
+        a_scope_past_its_cap_drops_its_oldest_eighth,
         gate_overrides_time_boxed_and_revoked_once,
         deploys_link_the_gate_decision_they_passed,
         action_runs_are_stored_with_their_outbox_item,

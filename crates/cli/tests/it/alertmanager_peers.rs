@@ -513,18 +513,17 @@ alerting:
     std::fs::write(dir.join("rules.yml"), rules(false)).unwrap();
     let (status, answer) = http(prom, "POST", "/-/reload", None, "");
     assert_eq!(status, 200, "reloading Prometheus: {answer}");
+    // Each firing alert ends four seconds after Prometheus last sent it: a reload that pauses
+    // evaluation longer on a busy machine lets AlwaysFiring lapse until its next send, so both
+    // are waited for together.
     let gone = wait_for(Duration::from_secs(20), || {
         alerts = get_json(headroom, "/api/v2/alerts", Some(&token));
-        named(&alerts, "Flapping").is_none()
+        named(&alerts, "Flapping").is_none() && named(&alerts, "AlwaysFiring").is_some()
     });
     assert!(
         gone,
-        "Flapping still active in headroom: {alerts:#}\n{}",
+        "Flapping still active, or the other rule no longer firing, in headroom: {alerts:#}\n{}",
         logs()
-    );
-    assert!(
-        named(&alerts, "AlwaysFiring").is_some(),
-        "the other rule still fires"
     );
     let resolved = hooks.wait(Duration::from_secs(10), "/prometheus", |b| {
         b["groupKey"] == r#"{}:{alertname="Flapping"}"# && b["status"] == "resolved"

@@ -21,6 +21,7 @@ use crate::common::*;
 const HEADER_SECRET: &str = "hdr-s3cret-value";
 const GITHUB_TOKEN: &str = "ghp_s3cretGithubToken";
 const GITLAB_TOKEN: &str = "glptt-s3cretTriggerToken";
+const HOOK_SECRET: &str = "hook-secret";
 
 /// One request the receiver saw.
 #[derive(Debug, Clone)]
@@ -96,8 +97,11 @@ impl Receiver {
 fn config(addr: SocketAddr) -> String {
     format!(
         r#"
+hooks:
+  github: {{secret: {HOOK_SECRET}}}
 services:
   - name: checkout
+    repositories: [acme/checkout]
     release_policy: {{deny_on_no_data: true}}
   - name: search
 slos:
@@ -610,6 +614,40 @@ async fn triggers_fire_matching_actions_and_incidents_record_them() {
         bodies.contains(&json!({"service": "checkout", "why": null, "by": "trigger:gate_denied"})),
         "{bodies:?}"
     );
+}
+
+#[tokio::test]
+async fn a_github_issue_opened_as_an_incident_fires_its_declaration() {
+    let rx = Receiver::start().await;
+    let (ctx, _path) = setup_file(&config(rx.addr)).await;
+    // The project's own issue labelled `incident` and `sev2`, in acme/checkout.
+    let body = std::fs::read("../ingest/tests/data/github/issues/closed.incident.json").unwrap();
+    let sig = headroom_ingest::github::signature(HOOK_SECRET.as_bytes(), &body);
+    let headers = [
+        ("X-GitHub-Event", "issues"),
+        ("X-Hub-Signature-256", sig.as_str()),
+    ];
+    let deliver = || {
+        send(
+            &ctx.app,
+            Method::POST,
+            "/hooks/github",
+            None,
+            &headers,
+            body.clone(),
+        )
+    };
+    let r = deliver().await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let incident = r.json()["incidents"][0].as_i64().unwrap();
+    let runs = runs_of(&ctx, "rollback").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["trigger"], "incident_declared");
+    assert_eq!(runs[0]["context"]["incident"]["id"], incident);
+    assert_eq!(runs[0]["context"]["incident"]["severity"], "SEV2");
+    // Redelivered: the same incident, opened once, so nothing fires again.
+    assert_eq!(deliver().await.status, StatusCode::ACCEPTED);
+    assert_eq!(runs_of(&ctx, "rollback").await.len(), 1);
 }
 
 #[tokio::test]

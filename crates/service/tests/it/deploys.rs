@@ -426,6 +426,7 @@ async fn a_github_issue_labelled_incident_is_one_incident_of_the_services_naming
     assert_eq!(out.ignored, None);
     assert_eq!(out.incidents.len(), 1);
     let id = out.incidents[0];
+    assert_eq!(out.opened, [id], "opened by this delivery");
     let incident = c.incidents.get(id).await.unwrap().incident;
     assert_eq!(incident.title(), "Checkout returns 502 for card payments");
     assert_eq!(incident.severity(), Severity::Sev2);
@@ -438,6 +439,7 @@ async fn a_github_issue_labelled_incident_is_one_incident_of_the_services_naming
     let version = c.incidents.get(id).await.unwrap().version;
     let again = github_delivery(&c, "issues", &body).await;
     assert_eq!(again.incidents, vec![id]);
+    assert!(again.opened.is_empty(), "{again:?}");
     assert_eq!(c.incidents.get(id).await.unwrap().version, version);
     assert_eq!(
         c.incidents.listed(false, None, None).await.unwrap().len(),
