@@ -188,6 +188,7 @@ pub fn decide<'a>(
     policy: Option<&ReleasePolicy>,
     environment: &str,
     facts: impl IntoIterator<Item = SloFacts<'a>>,
+    service_pages: &[String],
     labels: &[String],
     overrides: &[GateOverride],
     now: Timestamp,
@@ -215,6 +216,17 @@ pub fn decide<'a>(
     let mut reasons = Vec::new();
     for f in facts {
         check(policy, &f, &mut reasons);
+    }
+    if policy.deny_on_page_alert {
+        for alert in service_pages {
+            let mut r = GateReason::note(
+                Rule::PageAlert,
+                format!("page alert {alert:?} is firing for the service"),
+            );
+            r.denies = true;
+            r.alert = Some(alert.clone());
+            reasons.push(r);
+        }
     }
     if !reasons.iter().any(|r| r.denies) {
         return allow(reasons);
@@ -343,6 +355,7 @@ mod tests {
             Some(&policy()),
             "production",
             [f],
+            &[],
             &labels,
             overrides,
             Timestamp(1_000),
@@ -398,6 +411,7 @@ mod tests {
             Some(&strict),
             "production",
             [facts(None, None, None)],
+            &[],
             &[],
             &[],
             Timestamp(0),
@@ -458,7 +472,7 @@ mod tests {
 
     #[test]
     fn no_policy_and_ungated_environments_allow_saying_why() {
-        let d = decide(None, "production", [], &[], &[], Timestamp(0));
+        let d = decide(None, "production", [], &[], &[], &[], Timestamp(0));
         assert_eq!(
             (d.verdict, rules(&d)),
             (Verdict::Allow, vec![(Rule::NoPolicy, false)])
@@ -467,6 +481,7 @@ mod tests {
             Some(&policy()),
             "staging",
             [facts(Some(-1.0), None, Some("page"))],
+            &[],
             &[],
             &[],
             Timestamp(0),
@@ -489,9 +504,37 @@ mod tests {
             [facts(Some(0.9), None, Some("page"))],
             &[],
             &[],
+            &[],
             Timestamp(0),
         );
         assert_eq!(d.verdict, Verdict::Allow);
         assert!(d.reasons.is_empty());
+        // A page alert of the service from elsewhere (an Alertmanager client, PagerDuty).
+        let pages = ["DatabaseDown".to_string()];
+        let healthy = [facts(Some(0.9), None, None)];
+        let d = decide(
+            Some(&policy()),
+            "production",
+            healthy,
+            &pages,
+            &[],
+            &[],
+            Timestamp(0),
+        );
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert_eq!(rules(&d), [(Rule::PageAlert, true)]);
+        assert_eq!(d.reasons[0].alert.as_deref(), Some("DatabaseDown"));
+        assert_eq!(d.reasons[0].slo, None);
+        let healthy = [facts(Some(0.9), None, None)];
+        let d = decide(
+            Some(&lenient),
+            "production",
+            healthy,
+            &pages,
+            &[],
+            &[],
+            Timestamp(0),
+        );
+        assert_eq!((d.verdict, d.reasons.len()), (Verdict::Allow, 0));
     }
 }

@@ -84,7 +84,9 @@ fn gate(c: &mut Criterion) {
     let service = state.gates.service_named("checkout").unwrap();
     let labels = vec!["canary".to_string()];
     let now = state.now();
-    let verdict = state.gates.judge(&service, "production", &labels, &[], now);
+    let verdict = state
+        .gates
+        .judge(&service, "production", &labels, &[], &[], now);
     assert_eq!(verdict.verdict, headroom_delivery::Verdict::Allow);
 
     let mut group = c.benchmark_group("gate");
@@ -92,7 +94,7 @@ fn gate(c: &mut Criterion) {
         b.iter(|| {
             state
                 .gates
-                .judge(&service, "production", &labels, &[], state.now())
+                .judge(&service, "production", &labels, &[], &[], state.now())
         })
     });
     group.bench_function(format!("decide_and_store_{SLOS}_slos"), |b| {
@@ -100,7 +102,7 @@ fn gate(c: &mut Criterion) {
             rt.block_on(
                 state
                     .gates
-                    .decide("checkout", None, labels.clone(), "bench"),
+                    .decide("checkout", None, labels.clone(), &[], "bench"),
             )
             .unwrap()
         })

@@ -33,7 +33,7 @@ use tokio::sync::{Mutex, Notify};
 
 use crate::actions::{Actions, Trigger};
 use crate::clock::Clock;
-use crate::desk::Desk;
+use crate::desk::{Desk, Mutes};
 use crate::error::{ServiceError, StartError};
 use crate::escalation::Escalations;
 use crate::incidents::Incidents;
@@ -182,6 +182,40 @@ impl Alerting {
         drop(desk);
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// The names of the page-severity alerts (`severity="page"`) firing for `service` (its
+    /// `service` label) that neither a silence nor an inhibition mutes, headroom's own SLO alerts
+    /// left out (a release gate reads those from the SLOs themselves).
+    pub async fn service_pages(
+        &self,
+        service: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<String> {
+        let desk = self.desk.lock().await;
+        let paging = |a: &Alert| {
+            let label = |k: &str| a.labels.get(k).map(String::as_str);
+            label("service") == Some(service)
+                && label("severity") == Some("page")
+                && label("slo").is_none()
+        };
+        if !desk.dispatcher.alerts().iter().any(&paging) {
+            return Vec::new();
+        }
+        let mutes = Mutes::new(&desk, now);
+        let mut names: Vec<String> = mutes
+            .firing
+            .iter()
+            .filter(|a| paging(a))
+            .filter(|a| {
+                let m = mutes.status(a);
+                m.silenced_by.is_empty() && m.inhibited_by.is_empty()
+            })
+            .filter_map(|a| a.labels.get("alertname").cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// How long an alert posted without an end stays firing (the config's `resolve_timeout`).

@@ -143,6 +143,7 @@ impl Gates {
         service: &str,
         environment: Option<String>,
         labels: Vec<String>,
+        service_pages: &[String],
         actor: &str,
     ) -> Result<GateRecord, ServiceError> {
         let (service, environment) = self.service(service, environment)?;
@@ -155,7 +156,14 @@ impl Gates {
             .into_iter()
             .map(override_of)
             .collect();
-        let decision = self.judge(&service, &environment, &labels, &overrides, now);
+        let decision = self.judge(
+            &service,
+            &environment,
+            &labels,
+            service_pages,
+            &overrides,
+            now,
+        );
         let stored = NewGateDecision {
             service: service.name.clone(),
             environment: environment.clone(),
@@ -189,11 +197,12 @@ impl Gates {
         service: &Service,
         environment: &str,
         labels: &[String],
+        service_pages: &[String],
         overrides: &[GateOverride],
         now: Timestamp,
     ) -> GateDecision {
         let Some(policy) = &service.release_policy else {
-            return gate::decide(None, environment, [], labels, overrides, now);
+            return gate::decide(None, environment, [], &[], labels, overrides, now);
         };
         let mut facts = Vec::new();
         self.engine.visit_groups(
@@ -233,6 +242,7 @@ impl Gates {
                 burn_rate_1h: f.burn_rate_1h,
                 page_alert: f.page_alert.then_some(PAGE),
             }),
+            service_pages,
             labels,
             overrides,
             now,

@@ -205,9 +205,13 @@ impl Headroom {
         labels: Vec<String>,
         actor: &str,
     ) -> Result<crate::gates::GateRecord, ServiceError> {
+        let pages = self
+            .alerting
+            .service_pages(service, self.now().to_chrono())
+            .await;
         let decided = self
             .gates
-            .decide(service, environment, labels, actor)
+            .decide(service, environment, labels, &pages, actor)
             .await?;
         if decided.decision.verdict == headroom_delivery::gate::Verdict::Deny {
             let reasons: Vec<&str> = decided

@@ -56,6 +56,7 @@ fn run(policy: &ReleasePolicy, facts: &[Fact], labels: &[String]) -> GateDecisio
             burn_rate_1h: f.burn,
             page_alert: f.paging.then_some("page"),
         }),
+        &[],
         labels,
         &[],
         Timestamp(0),

@@ -208,6 +208,39 @@ async fn a_slow_burn_closes_the_gate_and_overrides_and_exemptions_open_it() {
 }
 
 #[tokio::test]
+async fn a_page_alert_of_the_service_from_elsewhere_denies_until_a_silence_mutes_it() {
+    let (ctx, _path) = setup_file(CONFIG).await;
+    hour_of(&ctx, "cart-availability", HOUR, 1000.0, 0.0).await;
+    assert_eq!(gate(&ctx, "cart").await["decision"], "allow");
+    // Posted as an Alertmanager client would: a page of cart, a ticket of cart, a page of search.
+    let alert = |name: &str, severity: &str, service: &str| json!({"labels": {"alertname": name, "severity": severity, "service": service}});
+    let alerts = json!([
+        alert("DatabaseDown", "page", "cart"),
+        alert("DiskFilling", "ticket", "cart"),
+        alert("SearchDown", "page", "search"),
+    ]);
+    let r = post_json(&ctx.app, "/api/v2/alerts", &ctx.ingest, alerts).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let d = gate(&ctx, "cart").await;
+    assert_eq!(d["decision"], "deny", "{d}");
+    assert_eq!(rules(&d).0, ["page_alert"]);
+    assert_eq!(d["reasons"][0]["alert"], "DatabaseDown");
+    assert_eq!(d["reasons"][0]["slo"], Value::Null);
+    // search's policy does not deny on page alerts.
+    assert_eq!(gate(&ctx, "search").await["decision"], "allow");
+
+    // Silenced, it pages no one, so it holds no release either.
+    let now = ctx.clock.load(Ordering::SeqCst);
+    let silence = json!({
+        "matchers": [{"name": "alertname", "value": "DatabaseDown", "isRegex": false}],
+        "startsAt": Timestamp(now).to_rfc3339(), "endsAt": Timestamp(now + HOUR).to_rfc3339(),
+        "createdBy": "alice", "comment": "failover drill"});
+    let r = post_json(&ctx.app, "/api/v2/silences", &ctx.respond, silence).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(gate(&ctx, "cart").await["decision"], "allow");
+}
+
+#[tokio::test]
 async fn a_fast_burn_denies_by_burn_rate_and_page_alert_until_it_recovers() {
     let (ctx, _path) = setup_file(CONFIG).await;
     for _ in 0..6 {
