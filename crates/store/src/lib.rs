@@ -254,6 +254,8 @@ pub use tokens::{LAST_USED_PRECISION, Scope, TOKEN_PREFIX, TokenInfo, TokenStore
 
 /// How long a connection waits for SQLite's single writer before giving up with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Retries of an open refused as busy (see `Store::connect`).
+const SQLITE_OPEN_RETRIES: u32 = 5;
 
 /// The handle the server holds: a connection pool to one database, with the schema migrated.
 /// Cheap to clone (the pool is shared).
@@ -338,11 +340,25 @@ impl Store {
         // One connection: SQLite has one writer anyway, and a second connection waiting for it
         // sleeps in SQLite's busy handler (1, 2, 5 … 100 ms steps) where a queue for the one
         // connection wakes the next caller at once. Reads are short; WAL keeps them consistent.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(open_err)?;
+        // Switching a new database file to WAL takes an exclusive lock, and SQLite answers
+        // SQLITE_BUSY for it without waiting in the busy handler, so two processes opening the
+        // same new file together can be refused: a few short retries let the second one through.
+        let mut attempt = 0;
+        let pool = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+            {
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some("5") && attempt < SQLITE_OPEN_RETRIES =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                result => break result.map_err(open_err)?,
+            }
+        };
         Ok(Store {
             db: Db::Sqlite(pool),
         })
