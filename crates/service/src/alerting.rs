@@ -193,11 +193,13 @@ impl Alerting {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<String> {
         let desk = self.desk.lock().await;
+        // Own SLO alerts are those the dispatcher records an owning SLO for (`owners`), so an
+        // outside alert carrying an `slo` label of its own (Pyrra's do) still counts.
         let paging = |a: &Alert| {
             let label = |k: &str| a.labels.get(k).map(String::as_str);
             label("service") == Some(service)
                 && label("severity") == Some("page")
-                && label("slo").is_none()
+                && !desk.owners.contains_key(&a.fingerprint())
         };
         if !desk.dispatcher.alerts().iter().any(&paging) {
             return Vec::new();

@@ -90,7 +90,7 @@ pub struct HookOutcome {
     /// Incidents opened or changed (GitHub issues labelled as incidents).
     pub incidents: Vec<i64>,
     /// Those of them this delivery opened, whose declaration fires actions.
-    pub opened: Vec<i64>,
+    pub opened: Vec<Incident>,
     /// Set when nothing was kept, and why.
     pub ignored: Option<String>,
 }
@@ -439,7 +439,7 @@ impl Deploys {
                 if created {
                     return Ok(HookOutcome {
                         incidents: vec![id],
-                        opened: vec![id],
+                        opened: vec![stored.incident],
                         ..HookOutcome::default()
                     });
                 }

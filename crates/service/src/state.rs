@@ -30,6 +30,7 @@ use crate::pagerduty::{PagerDuty, Responders};
 use crate::selfmon::RequestTally;
 use crate::signals::{Signals, Undeliverable};
 use crate::sources::{Deliveries, Sources};
+use headroom_incident::Incident;
 
 /// The facts of the config in force.
 #[derive(Debug, Clone)]
@@ -159,7 +160,7 @@ impl Headroom {
     /// Declares an incident as `actor` and fires the actions its declaration matches.
     pub async fn declare_incident(&self, actor: &str, d: Declare) -> Result<Stored, ServiceError> {
         let stored = self.incidents.declare(&self.engine, actor, d).await?;
-        self.declared(&stored).await;
+        self.declared(&stored.incident).await;
         Ok(stored)
     }
 
@@ -172,25 +173,19 @@ impl Headroom {
         body: &[u8],
     ) -> Result<HookOutcome, HookRefused> {
         let outcome = self.deploys.github(event, signature, body).await?;
-        for id in &outcome.opened {
-            // The incident is stored: a failed read costs its actions, not the delivery.
-            match self.incidents.get(*id).await {
-                Ok(stored) => self.declared(&stored).await,
-                Err(e) => {
-                    tracing::warn!(incident = id, error = %e, "opened incident's actions not fired")
-                }
-            }
+        for incident in &outcome.opened {
+            self.declared(incident).await;
         }
         Ok(outcome)
     }
 
-    async fn declared(&self, stored: &Stored) {
-        if let Ok(id) = stored.incident.id().parse() {
+    async fn declared(&self, incident: &Incident) {
+        if let Ok(id) = incident.id().parse() {
             let trigger = Trigger::IncidentDeclared {
                 id,
-                title: stored.incident.title().to_string(),
-                severity: stored.incident.severity(),
-                services: stored.incident.services().to_vec(),
+                title: incident.title().to_string(),
+                severity: incident.severity(),
+                services: incident.services().to_vec(),
             };
             self.actions.fire(trigger, self.now()).await;
         }

@@ -426,7 +426,11 @@ async fn a_github_issue_labelled_incident_is_one_incident_of_the_services_naming
     assert_eq!(out.ignored, None);
     assert_eq!(out.incidents.len(), 1);
     let id = out.incidents[0];
-    assert_eq!(out.opened, [id], "opened by this delivery");
+    assert_eq!(
+        out.opened.iter().map(|i| i.id()).collect::<Vec<_>>(),
+        [id.to_string()],
+        "opened by this delivery"
+    );
     let incident = c.incidents.get(id).await.unwrap().incident;
     assert_eq!(incident.title(), "Checkout returns 502 for card payments");
     assert_eq!(incident.severity(), Severity::Sev2);
